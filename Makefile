@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# nametag build.
+#   make            build/nametag and build/nametagd
+#   make test       install missing Debian packages, build, run every suite
+#   make demo       the README's first command
+#   make deps       only the package step
+#   V=1             show full commands
+#
+# Variants share these rules and differ by output folder and flags:
+#   O=build/asan SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
+#   O=build/fuzz FUZZ=1  clang, libFuzzer instrumentation
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+O ?= build
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(FUZZ),1)
+CC := clang
+endif
+
+CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	  -Wno-unused-parameter -fno-strict-aliasing -D_GNU_SOURCE \
+	  -DNAMETAG_VERSION='"$(VERSION)"' -I.
+LDLIBS := -lssl -lcrypto -lcjson
+
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(FUZZ),1)
+CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link \
+	  -fno-sanitize-recover=all -DNAMETAG_FUZZ
+endif
+
+# One static library per pure component; each has one header.
+LIBDIRS := ca attest enforce
+lib_srcs = $(wildcard $(1)/*.c)
+lib_objs = $(patsubst %.c,$(O)/%.o,$(call lib_srcs,$(1)))
+LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(O)/lib$(d).a))
+# attest and enforce use ca, so ca comes last on the link line.
+LINKLIBS := $(filter-out $(O)/libca.a,$(LIBS)) $(filter $(O)/libca.a,$(LIBS))
+
+TOOL_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tools/*.c))
+DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(wildcard tests/unit/test_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all
+all: $(O)/nametag $(O)/nametagd
+
+$(O)/%.o: %.c $(wildcard */*.h */*/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+define lib_rule
+$(O)/lib$(1).a: $(call lib_objs,$(1))
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
+
+$(O)/nametag: $(TOOL_OBJS) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+
+$(O)/nametagd: $(DAEMON_OBJS) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(DAEMON_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+
+$(O)/unit/%: $(O)/tests/unit/%.o $(O)/tests/unit/harness.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $< $(O)/tests/unit/harness.o $(LINKLIBS) $(LDLIBS) -o $@
+
+$(O)/fuzz/%: $(O)/tests/fuzz/%.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(LINKLIBS) $(LDLIBS) -o $@
+
+.PHONY: unit fuzz-bins
+unit: $(UNIT_BINS)
+fuzz-bins: $(FUZZ_BINS)
+
+# ---- dependencies: Debian 12 packages, installed only when missing ---------
+DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
+	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
+	     libnl-route-3-dev libclang-rt-14-dev
+DEB_TEST := iproute2 procps jq
+
+.PHONY: deps
+deps:
+	$(Q)missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "deps: installing" $$missing; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+# ---- tests ----------------------------------------------------------------
+.PHONY: test check
+test: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory O=build/asan SAN=1 all unit
+	$(Q)$(MAKE) --no-print-directory O=build/fuzz FUZZ=1 fuzz-bins
+	$(Q)tests/run
+
+check: test
+
+.PHONY: demo
+demo: all
+	$(Q)tools/demo.sh
+
+.PHONY: clean
+clean:
+	$(Q)rm -rf build

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ca/ — nametag's identity core: SPIFFE IDs, the node CA, X.509-SVIDs and
+ * SPIFFE trust bundles. This header is the library's whole interface. The
+ * library knows nothing of sockets, processes or BPF.
+ *
+ * Conventions: functions return 0 or a negative errno. When they fail and
+ * @err is not NULL, err->msg holds one lowercase sentence naming what went
+ * wrong (for SPIFFE rules, the rule that was broken). Times are passed in
+ * explicitly (@now) so tests can mint and verify at any instant.
+ */
+#ifndef NAMETAG_CA_H
+#define NAMETAG_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+struct nt_err {
+	char msg[512];
+};
+
+/* Formats into err->msg (if err is non-NULL) and returns @code, so callers
+ * can write `return nt_err_set(err, -EINVAL, "bad %s", x);`. */
+int nt_err_set(struct nt_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Appends the OpenSSL error queue (most recent first) to err->msg as
+ * ": reason" and clears the queue. Returns @code. */
+int nt_err_ssl(struct nt_err *err, int code, const char *what);
+
+/* ---- SPIFFE IDs (SPIFFE-ID.md) ----------------------------------------- */
+
+#define SPIFFE_SCHEME		"spiffe://"
+#define SPIFFE_SCHEME_LEN	9
+#define SPIFFE_ID_MAX		2048	/* bytes of the whole URI */
+#define SPIFFE_TD_MAX		255	/* bytes of the trust domain name */
+
+struct spiffe_id {
+	char str[SPIFFE_ID_MAX + 1];	/* the whole ID, NUL-terminated */
+	size_t len;			/* strlen(str); no NUL inside */
+	char td[SPIFFE_TD_MAX + 1];	/* trust domain name, NUL-terminated */
+	size_t td_len;
+	size_t path_off;		/* str + path_off is the path ("" for
+					 * the trust domain's root ID) */
+};
+
+static inline size_t spiffe_id__path_len(const struct spiffe_id *id)
+{
+	return id->len - id->path_off;
+}
+
+/* Parses and validates @len bytes at @s (no NUL terminator needed; a NUL
+ * inside is an error). Every MUST of SPIFFE-ID.md is checked. */
+int spiffe_id__parse(struct spiffe_id *id, const char *s, size_t len,
+		     struct nt_err *err);
+
+/* Validates a bare trust domain name ("example.org"). */
+int spiffe_td__check(const char *td, size_t len, struct nt_err *err);
+
+/* One path segment given by pointer and length (so embedded NULs are seen). */
+struct spiffe_seg {
+	const char *s;
+	size_t len;
+};
+
+/* Builds spiffe://TD/SEG/SEG/... from parts. Each segment must be non-empty,
+ * only [A-Za-z0-9._-], and neither "." nor ".."; a '/', '%', NUL or any other
+ * byte is refused, so values taken from selectors can never steer the ID into
+ * another path. @nseg may be 0 (the trust domain's root ID). */
+int spiffe_id__build(struct spiffe_id *id, const char *td,
+		     const struct spiffe_seg *segs, size_t nseg,
+		     struct nt_err *err);
+
+/* Exact byte comparison (length first). */
+bool spiffe_id__equal(const struct spiffe_id *a, const struct spiffe_id *b);
+
+/* ---- durations --------------------------------------------------------- */
+
+/* "90s", "15m", "1h", "1h30m", "2d", or plain seconds "3600". Result in
+ * seconds, > 0, at most 10 years. */
+int duration__parse(const char *s, int64_t *secs, struct nt_err *err);
+
+/* ---- strict JSON ------------------------------------------------------- */
+
+struct cJSON;
+
+/* cJSON parse of exactly @len bytes with the checks cJSON lacks: no NUL
+ * bytes, nothing but whitespace after the value, no duplicate key in any
+ * object (keys compared exactly, case-sensitively), nesting at most 32
+ * deep. Errors name the byte offset or the key path. */
+int json__parse_strict(const char *buf, size_t len, struct cJSON **out,
+		       struct nt_err *err);
+
+/* Checks that object @obj has no key outside @allowed (NULL-terminated);
+ * @where names the object in the error ("bundle", "keys[2]"). */
+int json__only_keys(const struct cJSON *obj, const char *const *allowed,
+		    const char *where, struct nt_err *err);
+
+/* ---- files under the state dir ----------------------------------------- */
+
+/* Creates @path (and missing parents) with mode 0700; an existing directory
+ * that is group- or world-accessible is an error. */
+int state__mkdir(const char *path, struct nt_err *err);
+
+/* Writes atomically: temp file in the same directory (O_EXCL, @mode),
+ * write, fsync, rename, fsync of the directory. */
+int state__write(const char *path, const void *data, size_t len,
+		 unsigned int mode, struct nt_err *err);
+
+/* Reads a whole file of at most @max bytes into a NUL-terminated malloc'd
+ * buffer. -ENOENT when missing, -EFBIG when larger than @max. When
+ * @private_key is true the file must be a regular file, mode 0600 or
+ * stricter. */
+int state__read(const char *path, size_t max, bool private_key, char **buf,
+		size_t *len, struct nt_err *err);
+
+/* Frees a buffer from state__read after zeroing it (key material). */
+void state__free_secret(char *buf, size_t len);
+
+/* ---- X.509 helpers ----------------------------------------------------- */
+
+/* Reads every certificate of a PEM buffer, in order. Anything that is not a
+ * certificate, or no certificate at all, is an error. */
+int pem__read_certs(const char *pem, size_t len, STACK_OF(X509) **certs,
+		    struct nt_err *err);
+
+/* Reads one private key (PKCS#8 or traditional PEM). */
+int pem__read_key(const char *pem, size_t len, EVP_PKEY **key,
+		  struct nt_err *err);
+
+/* PEM of a key as PKCS#8, malloc'd; free with state__free_secret. */
+int pem__write_key(EVP_PKEY *key, char **pem, size_t *len, struct nt_err *err);
+
+/* PEM of certificates appended in order, malloc'd. */
+int pem__write_certs(X509 *const *certs, size_t n, char **pem, size_t *len,
+		     struct nt_err *err);
+
+/* Fresh ECDSA P-256 key. */
+int key__generate(EVP_PKEY **key, struct nt_err *err);
+
+/* The one URI SAN of @cert parsed as a SPIFFE ID. -ENOENT when there is no
+ * URI SAN, -E2BIG when there is more than one, -EINVAL when it is not a valid
+ * SPIFFE ID. The SAN is taken by its ASN.1 length, never as a C string. */
+int x509__spiffe_id(X509 *cert, struct spiffe_id *id, struct nt_err *err);
+
+/* Serial number as lowercase hex, no leading zeros ("0" for zero). */
+int x509__serial_hex(X509 *cert, char *buf, size_t size);
+
+/* notBefore / notAfter as Unix time. */
+int x509__validity(X509 *cert, time_t *not_before, time_t *not_after);
+
+/* ---- trust bundles (SPIFFE_Trust_Domain_and_Bundle.md) ----------------- */
+
+struct bundle {
+	char td[SPIFFE_TD_MAX + 1];
+	uint64_t sequence;		/* spiffe_sequence; 0 when absent */
+	bool has_sequence;
+	int64_t refresh_hint;		/* spiffe_refresh_hint, seconds */
+	bool has_refresh_hint;
+	STACK_OF(X509) *x509_authorities; /* the x509-svid entries' CA certs */
+	unsigned int ignored_keys;	/* entries with unknown kty/use, or
+					 * jwt-svid keys (no JWT support) */
+};
+
+#define BUNDLE_MAX_BYTES	(1u << 20)
+#define BUNDLE_REFRESH_HINT	300	/* seconds, our default */
+
+/* An empty bundle for @td (which is validated). */
+int bundle__new(struct bundle **b, const char *td, struct nt_err *err);
+
+/* Parses the SPIFFE bundle JSON (a JWK Set) for trust domain @td. Strict:
+ * exact-case keys, duplicate keys and trailing bytes rejected, "keys"
+ * required; x509-svid entries need exactly one CA certificate in "x5c", no
+ * "kid", and key parameters that match the certificate. Entries of unknown
+ * use or kty are ignored (counted in ignored_keys). */
+int bundle__parse(struct bundle **b, const char *td, const char *json,
+		  size_t len, struct nt_err *err);
+
+/* Serialises @b; malloc'd NUL-terminated string. */
+int bundle__to_json(const struct bundle *b, bool pretty, char **json,
+		    struct nt_err *err);
+
+int bundle__load(struct bundle **b, const char *td, const char *path,
+		 struct nt_err *err);
+int bundle__save(const struct bundle *b, const char *path, struct nt_err *err);
+
+/* Adds a CA certificate (up-refs it). Duplicates (same DER) are a no-op and
+ * return 0. Returns 1 when added. */
+int bundle__add_authority(struct bundle *b, X509 *ca, struct nt_err *err);
+
+/* True when both hold the same set of authorities. */
+bool bundle__same_authorities(const struct bundle *a, const struct bundle *b);
+
+void bundle__free(struct bundle *b);
+
+/* A set of bundles, one per trust domain, never merged. */
+struct bundle_set;
+
+int bundle_set__new(struct bundle_set **set);
+/* Takes ownership of @b. A second bundle for the same trust domain is -EEXIST. */
+int bundle_set__add(struct bundle_set *set, struct bundle *b,
+		    struct nt_err *err);
+/* NULL when no bundle exists for @td (never a fallback to another). */
+const struct bundle *bundle_set__find(const struct bundle_set *set,
+				      const char *td, size_t td_len);
+size_t bundle_set__count(const struct bundle_set *set);
+const struct bundle *bundle_set__at(const struct bundle_set *set, size_t i);
+void bundle_set__free(struct bundle_set *set);
+
+/* ---- X.509-SVIDs (X509-SVID.md) ---------------------------------------- */
+
+struct svid {
+	struct spiffe_id id;
+	EVP_PKEY *key;			/* the leaf's private key */
+	X509 *leaf;
+	STACK_OF(X509) *intermediates;	/* above the leaf, below the bundle's
+					 * root; may be empty */
+};
+
+void svid__free(struct svid *s);
+
+/* The signing side of a mint: a CA certificate, its key, and the chain from
+ * it up to (not including) the trust root. */
+struct svid_signer {
+	X509 *ca_cert;
+	EVP_PKEY *ca_key;
+	STACK_OF(X509) *chain;		/* may be NULL; certs above ca_cert,
+					 * excluding the root */
+	bool ca_is_root;		/* ca_cert is itself the bundle root:
+					 * leave it out of svid->intermediates */
+};
+
+#define SVID_TTL_DEFAULT	3600
+#define SVID_BACKDATE		10	/* notBefore this many seconds early */
+
+/* Mints an X.509-SVID for @id with a fresh P-256 key: one URI SAN, key usage
+ * critical digitalSignature, cA=false (critical basic constraints), EKU
+ * serverAuth+clientAuth, SKI/AKI, random 128-bit serial, notBefore
+ * now - SVID_BACKDATE, notAfter min(now + ttl, CA notAfter). The ID must
+ * have a non-root path and belong to the CA's trust domain. */
+int svid__mint(const struct svid_signer *signer, const struct spiffe_id *id,
+	       int64_t ttl, time_t now, struct svid **out, struct nt_err *err);
+
+#define SVID_SKEW_DEFAULT	0
+
+struct svid_verify_opts {
+	time_t now;
+	int64_t skew;			/* seconds of clock skew tolerated */
+};
+
+/* RFC 5280 path validation of @leaf (+ @intermediates, may be NULL) against
+ * the bundle of the leaf's own trust domain taken from @bundles, plus every
+ * X509-SVID.md rule for leaves. On success fills @id. */
+int svid__verify(X509 *leaf, STACK_OF(X509) *intermediates,
+		 const struct bundle_set *bundles,
+		 const struct svid_verify_opts *opts, struct spiffe_id *id,
+		 struct nt_err *err);
+
+/* ---- node CA ----------------------------------------------------------- */
+
+#define CA_TTL_DEFAULT		(24 * 3600)
+
+struct ca_init_opts {
+	const char *trust_domain;
+	int64_t ca_ttl;			/* 0: CA_TTL_DEFAULT */
+	int64_t svid_ttl;		/* 0: SVID_TTL_DEFAULT */
+	const char *upstream_cert;	/* both or neither */
+	const char *upstream_key;
+	time_t now;
+};
+
+/* Creates the CA under @state_dir. -EEXIST if one is already there. */
+int node_ca__init(const char *state_dir, const struct ca_init_opts *opts,
+		  struct nt_err *err);
+
+struct node_ca;
+
+/* Opens an existing CA. -ENOENT (with a hint to run `ca init`) if none. A
+ * corrupt or truncated file is an error; nothing is replaced. */
+int node_ca__open(struct node_ca **ca, const char *state_dir,
+		  struct nt_err *err);
+void node_ca__close(struct node_ca *ca);
+
+const char *node_ca__trust_domain(const struct node_ca *ca);
+int64_t node_ca__svid_ttl(const struct node_ca *ca);
+int64_t node_ca__ca_ttl(const struct node_ca *ca);
+bool node_ca__is_upstream(const struct node_ca *ca);
+
+enum ca_slot {
+	CA_SLOT_CURRENT,		/* signs SVIDs now */
+	CA_SLOT_NEXT,			/* published, not yet signing */
+	CA_SLOT_RETIRED,		/* in the bundle until it expires */
+};
+
+struct ca_entry {
+	enum ca_slot slot;
+	X509 *cert;			/* borrowed */
+};
+
+/* Every CA generation held, current first, then next, then retired. */
+size_t node_ca__count(const struct node_ca *ca);
+const struct ca_entry *node_ca__at(const struct node_ca *ca, size_t i);
+
+/* The signer for svid__mint (borrowed from @ca). */
+const struct svid_signer *node_ca__signer(const struct node_ca *ca);
+
+/* Mint with the current CA. @ttl 0 means the CA's SVID TTL. */
+int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
+		  time_t now, struct svid **out, struct nt_err *err);
+
+enum ca_step {
+	CA_STEP_NONE,
+	CA_STEP_PREPARED,		/* a next CA was made and published */
+	CA_STEP_ACTIVATED,		/* next became current */
+};
+
+/* One manual rotation step: prepares a next CA if there is none, else
+ * activates it. Expired retired CAs are pruned. Bundle updated on change. */
+int node_ca__rotate(struct node_ca *ca, time_t now, enum ca_step *step,
+		    struct nt_err *err);
+
+/* Scheduled rotation: prepare at 1/2 of the current CA's life, activate at
+ * 5/6. Does nothing before. */
+int node_ca__maintain(struct node_ca *ca, time_t now, enum ca_step *step,
+		      struct nt_err *err);
+
+/* The local trust domain's bundle as last written (borrowed). */
+const struct bundle *node_ca__bundle(const struct node_ca *ca);
+
+/* Paths in the state dir (docs/state-dir.md). */
+#define STATE_DIR_DEFAULT	"/var/lib/nametag"
+#define STATE_CA_DIR		"ca"
+#define STATE_CA_FILE		"ca/ca.json"
+#define STATE_BUNDLE_FILE	"bundle.json"
+#define STATE_FEDERATION_DIR	"bundles"
+
+/* Loads the local bundle and every federated bundle of @state_dir. */
+int trust__load(const char *state_dir, struct bundle_set **set,
+		struct nt_err *err);
+
+#endif /* NAMETAG_CA_H */

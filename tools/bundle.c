@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nametag bundle: the local trust bundle and federated ones. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/main.h"
+
+static int own_trust_domain(char *buf, size_t size)
+{
+	struct nt_err err = {};
+	struct node_ca *ca;
+
+	if (node_ca__open(&ca, state_dir, &err))
+		return p_err("%s", err.msg);
+	snprintf(buf, size, "%s", node_ca__trust_domain(ca));
+	node_ca__close(ca);
+	return 0;
+}
+
+static int federated_path(const char *td, char *buf, size_t size)
+{
+	struct nt_err err = {};
+
+	if (spiffe_td__check(td, strlen(td), &err))
+		return p_err("invalid trust domain '%s': %s", td, err.msg);
+	if (snprintf(buf, size, "%s/%s/%s.json", state_dir,
+		     STATE_FEDERATION_DIR, td) >= (int)size)
+		return p_err("path too long");
+	return 0;
+}
+
+static int print_bundle(const struct bundle *b)
+{
+	struct nt_err err = {};
+	char *json = NULL;
+
+	/* The bundle is JSON already: plain mode pretty-prints it too. */
+	if (bundle__to_json(b, !json_output || pretty_output, &json, &err))
+		return p_err("%s", err.msg);
+	printf("%s\n", json);
+	free(json);
+	return 0;
+}
+
+static int do_show(int argc, char **argv)
+{
+	char own[SPIFFE_TD_MAX + 1];
+	const struct bundle *b;
+	struct bundle_set *set;
+	struct nt_err err = {};
+	const char *td;
+	int ret;
+
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	if (argc == 1) {
+		td = argv[0];
+	} else {
+		if (own_trust_domain(own, sizeof(own)))
+			return -1;
+		td = own;
+	}
+	if (trust__load(state_dir, &set, &err))
+		return p_err("failed to load trust bundles: %s", err.msg);
+	b = bundle_set__find(set, td, strlen(td));
+	ret = b ? print_bundle(b) :
+		  p_err("no bundle for trust domain '%s'", td);
+	bundle_set__free(set);
+	return ret;
+}
+
+static int do_list(int argc, char **argv)
+{
+	char own[SPIFFE_TD_MAX + 1];
+	struct bundle_set *set;
+	struct nt_err err = {};
+	const struct bundle *b;
+	cJSON *arr, *o;
+	size_t i;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (own_trust_domain(own, sizeof(own)))
+		return -1;
+	if (trust__load(state_dir, &set, &err))
+		return p_err("failed to load trust bundles: %s", err.msg);
+	arr = cJSON_CreateArray();
+	for (i = 0; i < bundle_set__count(set); i++) {
+		b = bundle_set__at(set, i);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "trust_domain", b->td);
+		cJSON_AddBoolToObject(o, "local", !strcmp(b->td, own));
+		cJSON_AddNumberToObject(o, "authorities",
+					sk_X509_num(b->x509_authorities));
+		cJSON_AddNumberToObject(o, "sequence", (double)b->sequence);
+		cJSON_AddItemToArray(arr, o);
+		if (!json_output)
+			printf("%-32s %s  authorities %d  sequence %llu\n",
+			       b->td, strcmp(b->td, own) ? "federated" : "local",
+			       sk_X509_num(b->x509_authorities),
+			       (unsigned long long)b->sequence);
+	}
+	bundle_set__free(set);
+	if (json_output)
+		return json_emit(arr);
+	cJSON_Delete(arr);
+	return 0;
+}
+
+static int do_add(int argc, char **argv)
+{
+	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX], dir[PATH_MAX];
+	struct nt_err err = {};
+	struct bundle *b = NULL;
+	cJSON *o;
+	int ret;
+
+	REQ_ARGS(2);
+	if (argc > 2)
+		return p_err("unexpected argument '%s'", argv[2]);
+	if (federated_path(argv[0], path, sizeof(path)) ||
+	    own_trust_domain(own, sizeof(own)))
+		return -1;
+	if (!strcmp(argv[0], own))
+		return p_err("'%s' is this node's own trust domain: its bundle comes from the CA", own);
+	/* Validate the whole file before anything is written. */
+	if (bundle__load(&b, argv[0], argv[1], &err))
+		return p_err("bad bundle %s: %s", argv[1], err.msg);
+	snprintf(dir, sizeof(dir), "%s/%s", state_dir, STATE_FEDERATION_DIR);
+	ret = state__mkdir(dir, &err);
+	if (!ret)
+		ret = bundle__save(b, path, &err);
+	if (ret) {
+		bundle__free(b);
+		return p_err("%s", err.msg);
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "trust_domain", b->td);
+	cJSON_AddNumberToObject(o, "authorities", sk_X509_num(b->x509_authorities));
+	cJSON_AddNumberToObject(o, "sequence", (double)b->sequence);
+	if (!json_output)
+		printf("added bundle for %s: %d authorities, sequence %llu\n",
+		       b->td, sk_X509_num(b->x509_authorities),
+		       (unsigned long long)b->sequence);
+	bundle__free(b);
+	if (json_output)
+		return json_emit(o);
+	cJSON_Delete(o);
+	return 0;
+}
+
+static int do_del(int argc, char **argv)
+{
+	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX];
+	cJSON *o;
+
+	REQ_ARGS(1);
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	if (federated_path(argv[0], path, sizeof(path)) ||
+	    own_trust_domain(own, sizeof(own)))
+		return -1;
+	if (!strcmp(argv[0], own))
+		return p_err("'%s' is this node's own trust domain and cannot be deleted", own);
+	if (unlink(path))
+		return p_err(errno == ENOENT ? "no federated bundle for '%s'" :
+			     "failed to delete bundle of '%s': %m", argv[0]);
+	if (!json_output) {
+		printf("deleted bundle for %s\n", argv[0]);
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "deleted", argv[0]);
+	return json_emit(o);
+}
+
+static int do_help(int argc, char **argv)
+{
+	return p_usage(
+		"Usage: %s bundle show [TD]\n"
+		"       %s bundle list\n"
+		"       %s bundle add TD FILE\n"
+		"       %s bundle { del | delete } TD\n"
+		"       %s bundle help\n"
+		"\n"
+		"       show prints a SPIFFE bundle (JWK Set); without TD, this node's own.\n"
+		"       add stores the bundle of another trust domain (federation); bundles\n"
+		"       of different trust domains are kept apart, never merged.\n",
+		bin_name, bin_name, bin_name, bin_name, bin_name);
+}
+
+static const struct cmd cmds[] = {
+	{ "show",	do_show },
+	{ "list",	do_list },
+	{ "add",	do_add },
+	{ "del",	do_del },
+	{ "delete",	do_del },
+	{ "help",	do_help },
+	{ 0 }
+};
+
+int do_bundle(int argc, char **argv)
+{
+	return cmd_select(cmds, argc, argv);
+}
