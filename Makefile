@@ -12,6 +12,7 @@
 #   O=build/fuzz FUZZ=1  clang, libFuzzer instrumentation
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 O ?= build
 VERSION := 0.1.0
