@@ -40,6 +40,30 @@ static int check_object(const cJSON *obj, int depth, struct nt_err *err)
 	return 0;
 }
 
+/*
+ * cJSON decodes "\u0000" into a NUL inside a C string, so a reader would
+ * see a shorter value than the one the file holds. Refuse the escape: an
+ * odd run of backslashes before "u0000" makes it one.
+ */
+static int find_nul_escape(const char *buf, size_t len, size_t *at)
+{
+	size_t i, bs = 0;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\\') {
+			bs++;
+			continue;
+		}
+		if (bs % 2 && buf[i] == 'u' && len - i >= 5 &&
+		    !memcmp(buf + i + 1, "0000", 4)) {
+			*at = i - 1;
+			return -EINVAL;
+		}
+		bs = 0;
+	}
+	return 0;
+}
+
 int json__parse_strict(const char *buf, size_t len, cJSON **out,
 		       struct nt_err *err)
 {
@@ -51,6 +75,10 @@ int json__parse_strict(const char *buf, size_t len, cJSON **out,
 	if (memchr(buf, '\0', len))
 		return nt_err_set(err, -EINVAL, "json contains a NUL byte at offset %zu",
 				  (size_t)((const char *)memchr(buf, '\0', len) - buf));
+	if (find_nul_escape(buf, len, &i))
+		return nt_err_set(err, -EINVAL,
+				  "json contains an escaped NUL (\\u0000) at offset %zu",
+				  i);
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (!root) {
 		end = cJSON_GetErrorPtr();

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to the node CA: authority.c (open, mint, rotate), authority_init.c
+ * (init), authority_state.c (files) and authority_cert.c (certificates).
+ * Not part of the library's interface: ca/ca.h is.
+ *
+ * The CA is a list of generations. Each generation is one CA certificate and
+ * its key, stored as STATE/ca/<serial>.crt and STATE/ca/<serial>.key; the
+ * index STATE/ca/ca.json says which generation is current, which is next and
+ * which are retired (docs/state-dir.md, docs/ca.md).
+ */
+#ifndef NAMETAG_CA_AUTHORITY_INT_H
+#define NAMETAG_CA_AUTHORITY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+
+#define CA_INDEX_VERSION	1
+#define CA_SERIAL_HEX_MAX	40		/* RFC 5280: at most 20 octets */
+#define CA_RETIRED_MAX		32
+#define CA_GEN_MAX		(2 + CA_RETIRED_MAX)
+#define CA_BACKDATE		SVID_BACKDATE
+#define CA_TTL_MAX		(10LL * 365 * 24 * 3600)	/* as durations */
+#define CA_INDEX_MAX_BYTES	(64u << 10)
+#define CA_CERT_MAX_BYTES	(1u << 20)
+#define CA_KEY_MAX_BYTES	(64u << 10)
+#define CA_CHAIN_MAX		8		/* certs in an upstream file */
+/* SPIRE's thresholds: prepare the next CA at half the current one's life,
+ * activate it at 5/6, with the same caps for very long-lived CAs. */
+#define CA_PREPARE_CAP		(30LL * 24 * 3600)
+#define CA_ACTIVATE_CAP		(7LL * 24 * 3600)
+
+struct ca_gen {
+	char serial[CA_SERIAL_HEX_MAX + 1];
+	/* [0] is this generation's CA certificate. In upstream mode the
+	 * upstream chain it was signed under follows, root last. */
+	STACK_OF(X509) *certs;
+	/* Up-refs of the certs strictly between [0] and the root: the
+	 * signer's chain. Empty when self-signed or signed by the root. */
+	STACK_OF(X509) *above;
+	EVP_PKEY *key;			/* NULL once retired */
+	time_t not_before, not_after;	/* of certs[0] */
+};
+
+static inline X509 *ca_gen__cert(const struct ca_gen *g)
+{
+	return sk_X509_value(g->certs, 0);
+}
+
+/* The trust anchor this generation chains to: itself when self-signed. */
+static inline X509 *ca_gen__root(const struct ca_gen *g)
+{
+	return sk_X509_value(g->certs, sk_X509_num(g->certs) - 1);
+}
+
+/* Generations in index order: [0] current, then next if any, then retired. */
+struct ca_set {
+	struct ca_gen *gen[CA_GEN_MAX];
+	enum ca_slot slot[CA_GEN_MAX];
+	size_t n;
+};
+
+struct node_ca {
+	char *dir;			/* the state dir, as given */
+	char td[SPIFFE_TD_MAX + 1];
+	int64_t ca_ttl, svid_ttl;
+	char *up_cert, *up_key;		/* absolute paths; NULL: self-signed */
+	struct ca_set set;
+	/* ca.json as last read or written, to notice another process's
+	 * rotation before acting on a stale view. */
+	char *index_raw;
+	size_t index_len;
+	struct bundle *bundle;		/* as on disk */
+	struct svid_signer signer;	/* borrows from set.gen[0] */
+	struct ca_entry entries[CA_GEN_MAX];
+};
+
+/* An upstream CA as read from the operator's files. */
+struct ca_upstream {
+	const char *cert_path;
+	STACK_OF(X509) *certs;		/* signing cert first, root last */
+	EVP_PKEY *key;
+	time_t not_after;		/* earliest notAfter of the chain */
+};
+
+/* authority.c */
+void ca__set_push(struct ca_set *set, struct ca_gen *g, enum ca_slot slot);
+int ca__commit(struct node_ca *ca, const struct ca_set *next,
+	       struct nt_err *err);
+
+/* authority_cert.c */
+int ca__upstream_load(const char *cert_path, const char *key_path, time_t now,
+		      struct ca_upstream *up, struct nt_err *err);
+void ca__upstream_free(struct ca_upstream *up);
+int ca__gen_create(const struct node_ca *ca, const struct ca_upstream *up,
+		   time_t now, struct ca_gen **out, struct nt_err *err);
+int ca__gen_finish(struct ca_gen *g);
+void ca__gen_free(struct ca_gen *g);
+
+/* authority_state.c */
+int ca__path(char *buf, size_t size, const char *dir, const char *rel,
+	     struct nt_err *err);
+int ca__gen_path(char *buf, size_t size, const char *dir, const char *serial,
+		 const char *ext, struct nt_err *err);
+int ca__err_prefix(struct nt_err *err, int code, const char *prefix);
+int ca__lock(const char *dir, int *fd, struct nt_err *err);
+void ca__unlock(int fd);
+int ca__index_read(const char *dir, char **raw, size_t *len,
+		   struct nt_err *err);
+int ca__load(const char *dir, const char *raw, size_t len,
+	     struct node_ca **out, struct nt_err *err);
+int ca__index_write(const struct node_ca *ca, const struct ca_set *set,
+		    char **raw, size_t *len, struct nt_err *err);
+int ca__gen_save(const char *dir, const struct ca_gen *g, struct nt_err *err);
+void ca__gen_unlink(const char *dir, const struct ca_gen *g, bool cert_too);
+void ca__free(struct node_ca *ca);
+
+#endif /* NAMETAG_CA_AUTHORITY_INT_H */
