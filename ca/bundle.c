@@ -402,18 +402,6 @@ bool bundle__same_authorities(const struct bundle *a, const struct bundle *b)
 
 /* ---- parsing ----------------------------------------------------------- */
 
-/* Puts "@prefix: " in front of the message already in @err. */
-static int err_prefix(struct nt_err *err, int code, const char *prefix)
-{
-	char msg[sizeof(err->msg)];
-
-	if (!err)
-		return code;
-	memcpy(msg, err->msg, sizeof(msg));
-	msg[sizeof(msg) - 1] = '\0';
-	return nt_err_set(err, code, "%s: %s", prefix, msg);
-}
-
 /* A JSON number that is a whole value in [0, 2^53 - 1]. cJSON keeps only
  * the double, so "1.0" and "1e3" pass as the integers they denote. */
 static int get_uint(const cJSON *item, const char *name, uint64_t *out,
@@ -642,7 +630,7 @@ int bundle__parse(struct bundle **out, const char *td, const char *json,
 		return ret;
 	ret = json__parse_strict(json, len, &root, err);
 	if (ret) {
-		err_prefix(err, ret, "bundle");
+		nt_err_prefix(err, ret, "bundle");
 		goto out;
 	}
 	ret = parse_top(b, root, err);
@@ -783,7 +771,7 @@ int bundle__load(struct bundle **b, const char *td, const char *path,
 		return ret;
 	ret = bundle__parse(b, td, buf, len, err);
 	if (ret)
-		err_prefix(err, ret, path);
+		nt_err_prefix(err, ret, path);
 	free(buf);
 	return ret;
 }

@@ -31,6 +31,9 @@ struct nt_err {
 int nt_err_set(struct nt_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Prefixes err->msg with "@prefix: ". Returns @code. */
+int nt_err_prefix(struct nt_err *err, int code, const char *prefix);
+
 /* Appends the OpenSSL error queue (most recent first) to err->msg as
  * ": reason" and clears the queue. Returns @code. */
 int nt_err_ssl(struct nt_err *err, int code, const char *what);

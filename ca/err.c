@@ -21,6 +21,17 @@ int nt_err_set(struct nt_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int nt_err_prefix(struct nt_err *err, int code, const char *prefix)
+{
+	char msg[sizeof(err->msg)];
+
+	if (!err)
+		return code;
+	memcpy(msg, err->msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	return nt_err_set(err, code, "%s: %s", prefix, msg);
+}
+
 int nt_err_ssl(struct nt_err *err, int code, const char *what)
 {
 	char reason[256] = "";

@@ -147,7 +147,7 @@ static int local_trust_domain(const char *state_dir, char *td,
 	memcpy(td, item->valuestring, len + 1);
 out:
 	if (ret)
-		err_prefix(err, ret, path);
+		nt_err_prefix(err, ret, path);
 	cJSON_Delete(root);
 	/* ca.json may hold more than public data: zero it on the way out. */
 	state__free_secret(buf, buf_len);
@@ -186,7 +186,7 @@ static int load_one(struct bundle_set *set, const char *dir, const char *name,
 		return ret;
 	ret = bundle_set__add(set, b, err);
 	if (ret) {
-		err_prefix(err, ret, path);
+		nt_err_prefix(err, ret, path);
 		bundle__free(b);
 	}
 	return ret;
