@@ -36,7 +36,7 @@ endif
 CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	  -Wno-unused-parameter -fno-strict-aliasing -D_GNU_SOURCE \
 	  -DNAMETAG_VERSION='"$(VERSION)"' -I.
-LDLIBS := -lssl -lcrypto -lcjson
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -56,18 +56,37 @@ LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(O)/lib$(d).a))
 # attest and enforce use ca, so ca comes last on the link line.
 LINKLIBS := $(filter-out $(O)/libca.a,$(LIBS)) $(filter $(O)/libca.a,$(LIBS))
 
+# BPF: one object and skeleton per bpf/*.bpf.c, CO-RE against vmlinux.h.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
 TOOL_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tools/*.c))
 DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/*.c))
+# userspace/ files the CLI links too (feature probing, pinned-object access)
+SHARED_OBJS := $(filter $(O)/userspace/shared_%.o,$(DAEMON_OBJS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all
 all: $(O)/nametag $(O)/nametagd
 
-$(O)/%.o: %.c $(wildcard */*.h */*/*.h)
+$(O)/%.o: %.c $(wildcard */*.h */*/*.h) | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(O) -c $< -o $@
+
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c bpf/nametag.h vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
 define lib_rule
 $(O)/lib$(1).a: $(call lib_objs,$(1))
@@ -76,9 +95,9 @@ $(O)/lib$(1).a: $(call lib_objs,$(1))
 endef
 $(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
 
-$(O)/nametag: $(TOOL_OBJS) $(LIBS)
+$(O)/nametag: $(TOOL_OBJS) $(SHARED_OBJS) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(SHARED_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(LIBS)
 	$(call msg,LINK,$@)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/nametag.h"
 #include "tools/main.h"
 
 const char *bin_name;
@@ -14,6 +15,7 @@ bool json_output;
 bool pretty_output;
 bool verbose;
 const char *state_dir = STATE_DIR_DEFAULT;
+const char *bpffs_dir = NT_BPFFS_DEFAULT;
 
 static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
@@ -146,9 +148,11 @@ static int do_help(int argc, char **argv)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"       OBJECT := { id | ca | svid | bundle }\n"
+		"       OBJECT := { id | ca | svid | bundle | ns | entry | workload |\n"
+		"                   flow | prog | map | feature }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
-		"                    {-V|--version} | --state-dir DIR }\n",
+		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
+		"                    --bpffs DIR }\n",
 		bin_name, bin_name);
 }
 
@@ -173,11 +177,18 @@ static const struct cmd objects[] = {
 	{ "ca",		do_ca },
 	{ "svid",	do_svid },
 	{ "bundle",	do_bundle },
+	{ "ns",		do_ns },
+	{ "entry",	do_entry },
+	{ "workload",	do_workload },
+	{ "flow",	do_flow },
+	{ "prog",	do_prog },
+	{ "map",	do_map },
+	{ "feature",	do_feature },
 	{ "version",	do_version },
 	{ 0 }
 };
 
-enum { OPT_STATE_DIR = 256 };
+enum { OPT_STATE_DIR = 256, OPT_BPFFS, OPT_RUN_DIR };
 
 static const struct option options[] = {
 	{ "json",	no_argument,		NULL, 'j' },
@@ -186,6 +197,8 @@ static const struct option options[] = {
 	{ "version",	no_argument,		NULL, 'V' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "state-dir",	required_argument,	NULL, OPT_STATE_DIR },
+	{ "bpffs",	required_argument,	NULL, OPT_BPFFS },
+	{ "run-dir",	required_argument,	NULL, OPT_RUN_DIR },
 	{ 0 }
 };
 
@@ -214,6 +227,12 @@ int main(int argc, char **argv)
 			return do_help(0, NULL) ? 1 : 0;
 		case OPT_STATE_DIR:
 			state_dir = optarg;
+			break;
+		case OPT_BPFFS:
+			bpffs_dir = optarg;
+			break;
+		case OPT_RUN_DIR:
+			run_dir = optarg;
 			break;
 		default:
 			p_err("unrecognized option '%s'", argv[optind - 1]);

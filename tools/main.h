@@ -24,6 +24,7 @@ extern bool json_output;
 extern bool pretty_output;
 extern bool verbose;
 extern const char *state_dir;
+extern const char *bpffs_dir;	/* --bpffs; pins live under BPFFS/nametag */
 
 /* Runs the command of @cmds named (by unique prefix) in argv[0]; with no
  * argument, the first entry. Returns the handler's result. */
@@ -65,6 +66,15 @@ int json_emit(cJSON *obj);
 		NEXT_ARG();						\
 	})
 
+/* nametagd's control socket (tools/ctl.c). */
+extern const char *run_dir;
+int ctl_connect(void);
+int ctl_send(int fd, cJSON *req, const int *fds, int nfds);
+int ctl_recv(int fd, cJSON **out);
+int ctl_call(cJSON *req, cJSON **reply);
+cJSON *ctl_request(const char *cmd);
+int ctl_emit(cJSON *reply, const char *key);
+
 /* "2026-11-23T15:00:00Z" */
 void fmt_time(time_t t, char *buf, size_t size);
 
@@ -73,5 +83,25 @@ int do_id(int argc, char **argv);
 int do_ca(int argc, char **argv);
 int do_svid(int argc, char **argv);
 int do_bundle(int argc, char **argv);
+int do_ns(int argc, char **argv);
+int do_entry(int argc, char **argv);
+int do_workload(int argc, char **argv);
+int do_flow(int argc, char **argv);
+int do_prog(int argc, char **argv);
+int do_map(int argc, char **argv);
+int do_feature(int argc, char **argv);
+
+/* Pinned BPF objects under BPFFS/nametag (tools/prog.c). */
+enum pin_kind { PIN_PROG, PIN_MAP, PIN_LINK };
+typedef int (*pin_fn)(const char *path, const char *name, void *data);
+/* BPFFS/nametag/@sub[/@name]; -ENAMETOOLONG if it does not fit. */
+int pin_path(char *buf, size_t size, const char *sub, const char *name);
+/* An fd on the pin at @path if it holds a @kind, else -errno
+ * (-EMEDIUMTYPE: another kind of object). */
+int open_pinned(const char *path, enum pin_kind kind);
+/* Calls @fn for each pin in @dir, sorted; -ENOENT when @dir is missing. */
+int pin_foreach(const char *dir, pin_fn fn, void *data);
+/* {"pinned": PATH, "error": "..."} for a pin that could not be read. */
+cJSON *pin_error_json(const char *path, int err);
 
 #endif

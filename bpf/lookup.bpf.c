@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Inbound steering, one instance per enrolled network namespace. An
+ * sk_lookup program cannot ask which namespace it runs in, so the daemon
+ * loads this small object once per namespace with that namespace's inode in
+ * rodata, sharing the maps of the main object.
+ *
+ * A TCP SYN for a port an enrolled workload listens on is handed to the
+ * node proxy's inbound listener; the accepted socket's getsockname() still
+ * shows the original port. In strict mode, no proxy means no connection.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/nametag.h"
+
+#define IPPROTO_TCP 6
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 netns_ino;
+/* The proxy delivers to workloads from this source port range; the bind
+ * hooks keep it for marked sockets. 0/0: no exemption. */
+const volatile __u16 delivery_port_lo;
+const volatile __u16 delivery_port_hi;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NT_MAX_SOCKETS);
+	__type(key, struct nt_port_key);
+	__type(value, struct nt_sock_value);
+} inbound_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NT_MAX_NETNS);
+	__type(key, __u32);
+	__type(value, struct nt_proxy);
+} proxies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, NT_MAX_NETNS);
+	__type(key, __u32);
+	__type(value, __u64);
+} inbound_socks SEC(".maps");
+
+static __always_inline int no_proxy(const struct nt_sock_value *v)
+{
+	return v->ev.mode == NT_MODE_STRICT ? SK_DROP : SK_PASS;
+}
+
+SEC("sk_lookup")
+int nt_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct nt_port_key key = {};
+	struct nt_sock_value *v;
+	struct nt_proxy *p;
+	struct bpf_sock *sk;
+	__u16 rport = bpf_ntohs(ctx->remote_port);
+	long err;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return SK_PASS;
+	if (delivery_port_hi && rport >= delivery_port_lo &&
+	    rport <= delivery_port_hi)
+		return SK_PASS;
+	key.netns_ino = netns_ino;
+	key.port = ctx->local_port;
+	v = bpf_map_lookup_elem(&inbound_ports, &key);
+	if (!v || v->ev.mode < NT_MODE_PERMISSIVE)
+		return SK_PASS;
+	p = bpf_map_lookup_elem(&proxies, &key.netns_ino);
+	if (!p || !(p->flags & NT_PROXY_INBOUND))
+		return no_proxy(v);
+	sk = bpf_map_lookup_elem(&inbound_socks, &p->inbound_index);
+	if (!sk)
+		return no_proxy(v);
+	err = bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return err ? no_proxy(v) : SK_PASS;
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Talking to nametagd over RUN_DIR/nametagd.sock: one JSON line each way. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tools/main.h"
+
+#define REPLY_MAX (16u << 20)
+
+const char *run_dir = "/run/nametag";
+
+int ctl_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/nametagd.sock",
+		     run_dir) >= (int)sizeof(sa.sun_path))
+		return p_err("--run-dir path too long");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return p_err("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		p_err("cannot reach nametagd at %s: %s%s", sa.sun_path,
+		      strerror(errno),
+		      errno == ENOENT || errno == ECONNREFUSED ?
+		      " (is nametagd running? --run-dir DIR)" :
+		      errno == EACCES ? " (root only)" : "");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends @req (consumed) with optional fds. */
+int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {};
+	struct msghdr msg = {};
+	struct iovec iov;
+	char *s;
+	ssize_t n;
+
+	s = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (!s)
+		return p_err("out of memory");
+	iov.iov_len = strlen(s) + 1;
+	s[iov.iov_len - 1] = '\n';
+	iov.iov_base = s;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (nfds > 0 && nfds <= 4) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = cbuf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	free(s);
+	if (n != (ssize_t)iov.iov_len)
+		return p_err("failed to send to nametagd: %s", strerror(errno));
+	return 0;
+}
+
+/* Reads one line and parses it; an {"error": ...} reply becomes p_err. */
+int ctl_recv(int fd, cJSON **out)
+{
+	static char buf[65536];
+	static size_t len;
+	struct nt_err err = {};
+	cJSON *o, *e;
+	char *nl;
+	ssize_t n;
+
+	while (!(nl = memchr(buf, '\n', len))) {
+		if (len == sizeof(buf))
+			return p_err("reply line too long");
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return p_err("nametagd closed the connection");
+		len += n;
+	}
+	if (json__parse_strict(buf, nl - buf, &o, &err)) {
+		len = 0;
+		return p_err("bad reply from nametagd: %s", err.msg);
+	}
+	len -= nl + 1 - buf;
+	memmove(buf, nl + 1, len);
+	e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	if (cJSON_IsString(e)) {
+		p_err("%s", e->valuestring);
+		cJSON_Delete(o);
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+/* One request, one reply. */
+int ctl_call(cJSON *req, cJSON **reply)
+{
+	int fd, ret;
+
+	fd = ctl_connect();
+	if (fd < 0) {
+		cJSON_Delete(req);
+		return -1;
+	}
+	ret = ctl_send(fd, req, NULL, 0);
+	if (!ret)
+		ret = ctl_recv(fd, reply);
+	close(fd);
+	return ret;
+}
+
+cJSON *ctl_request(const char *cmd)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "cmd", cmd);
+	return o;
+}
+
+/* Prints @key of @reply as JSON (the daemon's JSON is the stable schema) and
+ * frees @reply. */
+int ctl_emit(cJSON *reply, const char *key)
+{
+	cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(reply, key);
+
+	cJSON_Delete(reply);
+	if (!item)
+		return p_err("reply from nametagd lacks \"%s\"", key);
+	return json_emit(item);
+}

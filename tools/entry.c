@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nametag entry: registration entries, a SPIFFE ID for the workloads that
+ * match all of its selectors. */
+#include <string.h>
+
+#include "tools/main.h"
+
+static void print_entry(const cJSON *e)
+{
+	const cJSON *s;
+
+	printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(e, "spiffe_id")));
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "selectors"))
+		printf("\t%s\n", cJSON_GetStringValue(s));
+}
+
+static int do_add(int argc, char **argv)
+{
+	struct nt_err err = {};
+	struct spiffe_id id;
+	cJSON *req, *sels, *reply;
+	const char *sel;
+
+	REQ_ARGS(1);
+	/* Check here too, so a typo fails before the daemon is asked. */
+	if (spiffe_id__parse(&id, *argv, strlen(*argv), &err))
+		return p_err("invalid SPIFFE ID: %s", err.msg);
+	NEXT_ARG();
+	req = ctl_request("entry.add");
+	cJSON_AddStringToObject(req, "spiffe_id", id.str);
+	sels = cJSON_AddArrayToObject(req, "selectors");
+	while (argc > 0) {
+		if (strcmp(*argv, "--selector")) {
+			cJSON_Delete(req);
+			return p_err("unknown argument '%s' for 'entry add'", *argv);
+		}
+		if (argc < 2) {
+			cJSON_Delete(req);
+			return p_err("--selector needs TYPE:KEY:VALUE");
+		}
+		sel = argv[1];
+		cJSON_AddItemToArray(sels, cJSON_CreateString(sel));
+		argc -= 2;
+		argv += 2;
+	}
+	if (!cJSON_GetArraySize(sels)) {
+		cJSON_Delete(req);
+		return p_err("'entry add' needs at least one --selector TYPE:KEY:VALUE");
+	}
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output)
+		return ctl_emit(reply, "entry");
+	print_entry(cJSON_GetObjectItem(reply, "entry"));
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_list(int argc, char **argv)
+{
+	cJSON *reply, *e;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (ctl_call(ctl_request("entry.list"), &reply))
+		return -1;
+	if (json_output)
+		return ctl_emit(reply, "entries");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(reply, "entries"))
+		print_entry(e);
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_del(int argc, char **argv)
+{
+	cJSON *req, *reply;
+
+	REQ_ARGS(1);
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	req = ctl_request("entry.del");
+	cJSON_AddStringToObject(req, "spiffe_id", argv[0]);
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		return json_emit(reply);
+	}
+	printf("deleted entry %s\n", argv[0]);
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	return p_usage(
+		"Usage: %s entry { show | list }\n"
+		"       %s entry add ID --selector TYPE:KEY:VALUE [--selector ...]\n"
+		"       %s entry { del | delete } ID\n"
+		"       %s entry help\n"
+		"\n"
+		"       TYPE:KEY := { unix:uid | unix:gid | unix:user | unix:group |\n"
+		"                     unix:path | unix:sha256 | cgroup:path |\n"
+		"                     systemd:unit | netns:ino | ns:name }\n"
+		"       A workload gets the ID of the matching entry with the most\n"
+		"       selectors; an entry that would tie with another is refused.\n",
+		bin_name, bin_name, bin_name, bin_name);
+}
+
+static const struct cmd cmds[] = {
+	{ "show",	do_list },
+	{ "list",	do_list },
+	{ "add",	do_add },
+	{ "del",	do_del },
+	{ "delete",	do_del },
+	{ "help",	do_help },
+	{ 0 }
+};
+
+int do_entry(int argc, char **argv)
+{
+	return cmd_select(cmds, argc, argv);
+}

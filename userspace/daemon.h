@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nametagd's internal interfaces: the daemon state and the modules that
+ * share it (datapath, namespaces, control socket, flows, workloads).
+ */
+#ifndef NAMETAG_DAEMON_H
+#define NAMETAG_DAEMON_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "attest/attest.h"
+#include "bpf/nametag.h"
+#include "ca/ca.h"
+
+struct daemon_opts {
+	const char *state_dir;
+	const char *run_dir;
+	const char *cgroup_root;	/* NULL: the cgroup v2 mount's root */
+	const char *bpffs;
+	const char *trust_domain;	/* NULL: from the state dir's CA */
+	bool cleanup;
+	bool once;
+};
+
+/* ---- event loop ---------------------------------------------------------- */
+
+struct loop_handler {
+	int fd;
+	void (*on_event)(struct loop_handler *h, uint32_t events);
+};
+
+int loop__add(struct loop_handler *h, uint32_t events);
+int loop__mod(struct loop_handler *h, uint32_t events);
+void loop__del(struct loop_handler *h);
+
+/* ---- cgroups ------------------------------------------------------------- */
+
+struct cgroup_info {
+	char mount[PATH_MAX];		/* cgroup v2 mount point */
+	char root[PATH_MAX];		/* managed subtree, absolute path */
+	uint64_t root_id;
+	uint64_t self_id;		/* the daemon's own cgroup */
+};
+
+int cgroup__init(struct cgroup_info *cg, const char *root);
+/* cgroup id of an absolute path: its kernfs inode number. */
+int cgroup__id(const char *path, uint64_t *id);
+/* Resolves a user-supplied path (absolute, or relative to the cgroup v2
+ * mount) to an absolute path inside the managed subtree. */
+int cgroup__resolve(const struct cgroup_info *cg, const char *in,
+		    char *out, size_t size, struct nt_err *err);
+
+/* ---- datapath (BPF) ------------------------------------------------------ */
+
+struct datapath;
+
+int datapath__open(struct datapath **dp, const struct cgroup_info *cg,
+		   const char *bpffs, struct nt_err *err);
+void datapath__close(struct datapath *dp);
+int datapath__cleanup(const char *bpffs, struct nt_err *err);
+int datapath__map_fd(const struct datapath *dp, const char *name);
+/* Ring buffer of struct nt_event; the callback gets each event. */
+int datapath__events_fd(const struct datapath *dp);
+int datapath__poll_events(struct datapath *dp,
+			  void (*cb)(const struct nt_event *ev, void *arg),
+			  void *arg);
+/* Node proxy of one network namespace: outbound listener address(es) for
+ * the connect redirect, inbound listener socket for sk_lookup. */
+int datapath__set_proxy(struct datapath *dp, int netns_fd,
+			const struct nt_addr *out4, const struct nt_addr *out6,
+			int inbound_fd, struct nt_err *err);
+int datapath__del_proxy(struct datapath *dp, uint32_t netns_ino,
+			struct nt_err *err);
+int datapath__set_ns(struct datapath *dp, uint64_t cgroup_id,
+		     const struct nt_ns_value *v);
+int datapath__del_ns(struct datapath *dp, uint64_t cgroup_id);
+cJSON *datapath__json(const struct datapath *dp);
+
+/* ---- namespaces ---------------------------------------------------------- */
+
+#define NS_NAME_MAX 64
+
+struct ns {
+	char name[NS_NAME_MAX];
+	char cgroup[PATH_MAX];		/* absolute */
+	uint64_t cgroup_id;
+	uint32_t id;			/* index handed to BPF */
+	enum nt_mode mode;
+	char template[256];		/* "" = default */
+};
+
+struct ns_table;
+
+int ns_table__load(struct ns_table **t, const char *state_dir,
+		   struct nt_err *err);
+void ns_table__free(struct ns_table *t);
+size_t ns_table__count(const struct ns_table *t);
+struct ns *ns_table__at(struct ns_table *t, size_t i);
+struct ns *ns_table__find(struct ns_table *t, const char *name);
+struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
+struct ns *ns_table__by_id(struct ns_table *t, uint32_t id);
+int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
+int ns_table__del(struct ns_table *t, const char *name);
+int ns_table__save(const struct ns_table *t, struct nt_err *err);
+const char *mode__name(enum nt_mode m);
+int mode__parse(const char *s, enum nt_mode *m);
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+struct flow_table;
+struct svid_cache;
+
+struct daemon {
+	struct daemon_opts opts;
+	struct cgroup_info cg;
+	struct datapath *dp;
+	struct node_ca *ca;
+	struct ns_table *ns;
+	struct attest_ctx *attest;
+	struct attest_registry *entries;
+	char entries_path[PATH_MAX];
+	struct flow_table *flows;
+	struct svid_cache *svids;
+	bool stop;
+};
+
+extern struct daemon *nd;
+
+/* Pushes namespace @n's enrollment state into the kernel. */
+int daemon__apply_ns(const struct ns *n);
+
+/* ---- control socket ------------------------------------------------------ */
+
+#define CONTROL_SOCK_NAME "nametagd.sock"
+#define CONTROL_MAX_FDS 4
+
+struct ctl_client;
+
+/* A request handler fills @resp (an object) or returns an error via
+ * nt_err; fds passed with SCM_RIGHTS are in @fds (the handler owns those
+ * it keeps; the rest are closed after it returns, set them to -1 to keep). */
+struct ctl_request {
+	const cJSON *req;
+	int fds[CONTROL_MAX_FDS];
+	int nfds;
+	struct ctl_client *client;
+};
+
+int control__open(const char *run_dir, struct nt_err *err);
+void control__close(void);
+/* For streaming commands: keep the client after the reply and send it
+ * JSON lines later. */
+void control__subscribe(struct ctl_client *c, int topic);
+void control__publish(int topic, const cJSON *msg);
+
+enum { TOPIC_FLOWS = 1 };
+
+typedef int (*ctl_handler_fn)(struct ctl_request *r, cJSON *resp,
+			      struct nt_err *err);
+ctl_handler_fn ctl__find(const char *cmd);
+
+/* ---- workloads, identities, SVIDs ---------------------------------------- */
+
+struct attest_evidence;
+
+/* Evidence -> selectors -> SPIFFE ID (+ SVID minted or cached). Fills a
+ * JSON object describing the workload. */
+int workload__resolve(const struct nt_evidence *ev, cJSON *out,
+		      struct spiffe_id *id, struct nt_err *err);
+cJSON *workload__list(void);
+int workload__show(uint32_t pid, cJSON *out, struct nt_err *err);
+
+int svid_cache__new(struct svid_cache **c);
+void svid_cache__free(struct svid_cache *c);
+/* The SVID for @id, minted when absent or past half its life. */
+const struct svid *svid_cache__get(struct svid_cache *c,
+				   const struct spiffe_id *id,
+				   struct nt_err *err);
+cJSON *svid_cache__json(const struct svid_cache *c);
+
+/* ---- flows --------------------------------------------------------------- */
+
+#define FLOW_TABLE_SIZE 4096
+
+int flow_table__new(struct flow_table **t);
+void flow_table__free(struct flow_table *t);
+void flows__on_event(const struct nt_event *ev, void *arg);
+cJSON *flows__list(const struct flow_table *t);
+cJSON *flows__find(const struct flow_table *t, uint64_t id);
+
+#endif /* NAMETAG_DAEMON_H */
