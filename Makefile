@@ -113,6 +113,14 @@ $(O)/fuzz/%: $(O)/tests/fuzz/%.o $(LIBS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(LINKLIBS) $(LDLIBS) -o $@
 
+$(O)/bench/%: $(O)/bench/%.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LINKLIBS) $(LDLIBS) -o $@
+
+.PHONY: bench
+bench: $(O)/bench/bench_ca
+	$(Q)$(O)/bench/bench_ca
+
 .PHONY: unit fuzz-bins
 unit: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
