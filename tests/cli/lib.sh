@@ -62,9 +62,12 @@ expect_fail() {
 	fi
 }
 
-# is_json: stdin parses as JSON.
+# is_json: stdin is non-empty and parses as JSON (jq -e alone passes on
+# empty input).
 is_json() {
-	jq -e . >/dev/null 2>&1
+	local in
+	in=$(cat)
+	[ -n "$in" ] && jq -e . >/dev/null 2>&1 <<<"$in"
 }
 
 t_done() {
