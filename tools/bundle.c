@@ -128,7 +128,7 @@ static int do_add(int argc, char **argv)
 		return p_err("'%s' is this node's own trust domain: its bundle comes from the CA", own);
 	/* Validate the whole file before anything is written. */
 	if (bundle__load(&b, argv[0], argv[1], &err))
-		return p_err("bad bundle %s: %s", argv[1], err.msg);
+		return p_err("bad bundle: %s", err.msg);
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, STATE_FEDERATION_DIR);
 	ret = state__mkdir(dir, &err);
 	if (!ret)

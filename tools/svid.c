@@ -135,7 +135,7 @@ static int load_bundles(const char *file, const char *td,
 		td = own;
 	}
 	if (bundle__load(&b, td, file, &err))
-		return p_err("bad bundle %s: %s", file, err.msg);
+		return p_err("bad bundle: %s", err.msg);
 	if (bundle_set__new(set)) {
 		bundle__free(b);
 		return p_err("out of memory");

@@ -28,7 +28,7 @@ t_fail() {
 t_check() {
 	local name=$1
 	shift
-	if "$@"; then t_ok "$name"; else t_fail "$name" "condition failed: $*"; fi
+	if "$@" >/dev/null; then t_ok "$name"; else t_fail "$name" "condition failed: $*"; fi
 }
 
 # expect_ok NAME CMD...: CMD exits 0. Output kept in $OUT, stderr in $ERR.
