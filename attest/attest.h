@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * attest/ — from kernel evidence to selectors to a SPIFFE ID. This header is
+ * the library's whole interface. It reads /proc, /etc/passwd-style databases
+ * and executable files, but knows nothing of sockets or BPF: the caller
+ * hands it the evidence the kernel captured.
+ *
+ * Trust rules (why this is not SPIRE's unix attestor):
+ *  - every selector value derives from ids the kernel recorded at the
+ *    syscall (uid, gid, cgroup id, exe inode/device, start time), never from
+ *    text a workload can write (argv, /proc/PID/cgroup, mountinfo);
+ *  - a path is looked up from an id, never an id from a path;
+ *  - /proc/PID is used only after its start time and exe inode/device are
+ *    checked against the evidence, so a recycled pid cannot lend its
+ *    identity.
+ */
+#ifndef NAMETAG_ATTEST_H
+#define NAMETAG_ATTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+
+/* What the kernel captured (mirrors struct nt_evidence of bpf/nametag.h,
+ * which this library does not include). */
+struct attest_evidence {
+	uint32_t pid;
+	uint32_t tgid;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t cgroup_id;
+	uint64_t ns_cgroup_id;		/* enrolled namespace's cgroup */
+	uint64_t exe_ino;
+	uint32_t exe_dev;		/* kernel dev_t encoding (MKDEV) */
+	uint32_t netns_ino;
+	uint64_t start_boottime;	/* ns since boot */
+};
+
+#define ATTEST_SELECTOR_MAX	64	/* per workload */
+#define ATTEST_TYPE_MAX		16
+#define ATTEST_VALUE_MAX	256
+
+/* "unix:uid:1000" is { .type = "unix", .value = "uid:1000" }. */
+struct selector {
+	char type[ATTEST_TYPE_MAX];
+	char value[ATTEST_VALUE_MAX];
+};
+
+/* Parses "TYPE:KEY:VALUE" (as typed on the CLI). Types known: unix,
+ * cgroup, systemd, netns, ns. Unknown types, empty parts, NUL or control
+ * bytes are errors. */
+int selector__parse(struct selector *sel, const char *s, struct nt_err *err);
+/* "type:value" into @buf: 0, or -ENOSPC when it does not fit. */
+int selector__format(const struct selector *sel, char *buf, size_t size);
+bool selector__equal(const struct selector *a, const struct selector *b);
+
+/* Where to look things up; tests point these at their own trees. */
+struct attest_env {
+	const char *proc_root;		/* "/proc" */
+	const char *cgroup_root;	/* cgroup v2 mount, e.g. "/sys/fs/cgroup" */
+	const char *passwd_file;	/* "/etc/passwd" */
+	const char *group_file;		/* "/etc/group" */
+	uint64_t max_hash_bytes;	/* files larger are not hashed: 256 MiB */
+};
+
+struct attest_ctx;
+
+int attest__new(struct attest_ctx **ctx, const struct attest_env *env,
+		struct nt_err *err);
+void attest__free(struct attest_ctx *ctx);
+
+/* The namespace a workload belongs to, as the daemon knows it. */
+struct attest_ns {
+	const char *name;		/* "shop" */
+	uint64_t cgroup_id;		/* the namespace's cgroup */
+	const char *trust_domain;
+	/* Identity template; NULL means "ns/{ns}/sa/{service}". Placeholders:
+	 * {ns}, {service}, {uid}, {user}. Each expanded value becomes whole
+	 * path segments through spiffe_id__build, never raw text. */
+	const char *id_template;
+};
+
+struct attest_result {
+	struct selector selectors[ATTEST_SELECTOR_MAX];
+	size_t nselectors;
+	char exe_path[4096];		/* "" when unknown */
+	bool exe_deleted;		/* unlinked or replaced since exec */
+	char path_skipped[128];		/* why unix:path is absent ("" if not) */
+	char sha256[65];		/* hex; "" when not hashed (and why:) */
+	char sha256_skipped[128];
+	char cgroup_path[4096];		/* relative to the cgroup root, "/..." */
+	char service[256];		/* first cgroup below the namespace's */
+};
+
+/*
+ * Evidence -> selectors: unix:uid, unix:gid, unix:user, unix:group,
+ * unix:path, unix:sha256, cgroup:path, systemd:unit (when the cgroup path
+ * has a *.service component), netns:ino, ns:name. Lookups that fail (user
+ * has no name, process already gone) leave their selector out and say so
+ * in the result; they are not errors. A process whose start time or exe no
+ * longer matches the evidence gets no unix:path/unix:sha256.
+ */
+int attest__selectors(struct attest_ctx *ctx, const struct attest_evidence *ev,
+		      const struct attest_ns *ns, struct attest_result *res,
+		      struct nt_err *err);
+
+/* Registration entries: a SPIFFE ID and the selectors that all must
+ * match. */
+struct attest_entry {
+	struct spiffe_id id;
+	struct selector selectors[ATTEST_SELECTOR_MAX];
+	size_t nselectors;
+};
+
+struct attest_registry;
+
+int attest_registry__new(struct attest_registry **reg);
+void attest_registry__free(struct attest_registry *reg);
+/* -EEXIST when an entry with the same ID exists; -EINVAL (with the other
+ * entry named) when another entry with the same number of selectors could
+ * match the same workload as this one with a different ID (an ambiguous
+ * tie); an entry without selectors is refused. */
+int attest_registry__add(struct attest_registry *reg,
+			 const struct attest_entry *e, struct nt_err *err);
+int attest_registry__del(struct attest_registry *reg, const char *id,
+			 struct nt_err *err);
+size_t attest_registry__count(const struct attest_registry *reg);
+const struct attest_entry *attest_registry__at(const struct attest_registry *reg,
+					       size_t i);
+/* Load/save as JSON ({"entries": [{"spiffe_id": "...", "selectors":
+ * ["unix:uid:1000", ...]}]}), atomically, strictly parsed. A missing file
+ * is an empty registry. */
+int attest_registry__load(struct attest_registry *reg, const char *path,
+			  struct nt_err *err);
+int attest_registry__save(const struct attest_registry *reg, const char *path,
+			  struct nt_err *err);
+
+/*
+ * The SPIFFE ID of a workload: the matching entry with the most selectors,
+ * else the namespace template. @from_entry tells which (NULL: template).
+ */
+int attest__identity(const struct attest_registry *reg,
+		     const struct attest_ns *ns,
+		     const struct attest_result *res, struct spiffe_id *id,
+		     const struct attest_entry **from_entry,
+		     struct nt_err *err);
+
+#endif /* NAMETAG_ATTEST_H */
