@@ -16,14 +16,27 @@
 #include "bpf/nametag.h"
 
 #define IPPROTO_TCP 6
+#define AF_INET 2
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 netns_ino;
-/* The proxy delivers to workloads from this source port range; the bind
- * hooks keep it for marked sockets. 0/0: no exemption. */
-const volatile __u16 delivery_port_lo;
-const volatile __u16 delivery_port_hi;
+
+/*
+ * Loopback sources are never steered: the proxy delivers to workloads from
+ * 127.0.0.6 (or ::1) after its verdict, and steering that would loop. The
+ * kernel drops 127/8 arriving from a real device, so no remote peer can use
+ * this door; a local process of the same network namespace can, which is
+ * the namespace's own trust boundary (a pod's localhost). Enrolled local
+ * callers go through the outbound proxy anyway.
+ */
+static __always_inline bool from_loopback(const struct bpf_sk_lookup *ctx)
+{
+	if (ctx->family == AF_INET)
+		return (bpf_ntohl(ctx->remote_ip4) >> 24) == 127;
+	return ctx->remote_ip6[0] == 0 && ctx->remote_ip6[1] == 0 &&
+	       ctx->remote_ip6[2] == 0 && ctx->remote_ip6[3] == bpf_htonl(1);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -58,13 +71,11 @@ int nt_lookup(struct bpf_sk_lookup *ctx)
 	struct nt_sock_value *v;
 	struct nt_proxy *p;
 	struct bpf_sock *sk;
-	__u16 rport = bpf_ntohs(ctx->remote_port);
 	long err;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return SK_PASS;
-	if (delivery_port_hi && rport >= delivery_port_lo &&
-	    rport <= delivery_port_hi)
+	if (from_loopback(ctx))
 		return SK_PASS;
 	key.netns_ino = netns_ino;
 	key.port = ctx->local_port;

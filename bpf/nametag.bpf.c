@@ -332,7 +332,9 @@ static __always_inline void tuple_from_ops(struct nt_tuple *t,
 	t->src.family = family;
 	t->dst.family = family;
 	t->src.port = lport;
-	t->dst.port = bpf_ntohl(rport) >> 16;
+	/* sock_ops keeps the network-order port in the upper half on
+	 * little-endian: ntohl of the whole word is the port. */
+	t->dst.port = bpf_ntohl(rport);
 	for (i = 0; i < 4; i++) {
 		t->src.addr[i] = l6[i];
 		t->dst.addr[i] = r6[i];

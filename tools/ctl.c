@@ -76,17 +76,26 @@ int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 /* Reads one line and parses it; an {"error": ...} reply becomes p_err. */
 int ctl_recv(int fd, cJSON **out)
 {
-	static char buf[65536];
-	static size_t len;
+	/* Replies such as a full flow table run to megabytes: grow up to
+	 * REPLY_MAX. */
+	static char *buf;
+	static size_t len, cap;
 	struct nt_err err = {};
 	cJSON *o, *e;
-	char *nl;
+	char *nl, *nb;
 	ssize_t n;
 
-	while (!(nl = memchr(buf, '\n', len))) {
-		if (len == sizeof(buf))
-			return p_err("reply line too long");
-		n = read(fd, buf + len, sizeof(buf) - len);
+	while (!(nl = buf ? memchr(buf, '\n', len) : NULL)) {
+		if (len == cap) {
+			if (cap >= REPLY_MAX)
+				return p_err("reply line too long");
+			nb = realloc(buf, cap ? cap * 2 : 65536);
+			if (!nb)
+				return p_err("out of memory");
+			buf = nb;
+			cap = cap ? cap * 2 : 65536;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -14,21 +14,35 @@ static const char *str(const cJSON *o, const char *key)
 	return s && *s ? s : "-";
 }
 
+static long num(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(it) ? (long)it->valuedouble : -1;
+}
+
 static void print_flow(const cJSON *f)
 {
 	const cJSON *c = cJSON_GetObjectItem(f, "caller");
 
-	printf("%d  %s  %s  ns %s (%s)  %s -> %s%s\n",
-	       cJSON_GetObjectItem(f, "id")->valueint, str(f, "time"),
-	       str(f, "type"), str(f, "namespace"), str(f, "mode"),
-	       str(f, "src"), str(f, "dst"),
-	       cJSON_IsTrue(cJSON_GetObjectItem(f, "redirected")) ?
-	       " (redirected)" : "");
-	printf("\tfrom %s  pid %d uid %d exe %s\n", str(f, "src_spiffe_id"),
-	       c ? cJSON_GetObjectItem(c, "pid")->valueint : -1,
-	       c ? cJSON_GetObjectItem(c, "uid")->valueint : -1, str(c, "exe"));
-	printf("\tto   %s\n\tverdict %s: %s\n", str(f, "dst_spiffe_id"),
+	printf("%ld  %s  %s  ns %s (%s)  %s -> %s  %s\n", num(f, "id"),
+	       str(f, "time"), str(f, "type"), str(f, "namespace"),
+	       str(f, "mode"), str(f, "src"), str(f, "dst"), str(f, "state"));
+	printf("\tfrom %s", str(f, "src_spiffe_id"));
+	if (cJSON_IsObject(c))
+		printf("  pid %ld uid %ld exe %s", num(c, "pid"), num(c, "uid"),
+		       str(c, "exe"));
+	printf("\n\tto   %s\n\tverdict %s: %s\n", str(f, "dst_spiffe_id"),
 	       str(f, "verdict"), str(f, "reason"));
+	if (cJSON_GetObjectItem(f, "cipher"))
+		printf("\t%s %s  ktls tx %s rx %s  handshake %.1f ms\n",
+		       str(f, "tls_version"), str(f, "cipher"),
+		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_tx")) ? "on" : "off",
+		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_rx")) ? "on" : "off",
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(f, "handshake_ms")));
+	if (num(f, "bytes_up") >= 0)
+		printf("\tbytes up %ld down %ld\n", num(f, "bytes_up"),
+		       num(f, "bytes_down"));
 }
 
 static int do_list(int argc, char **argv)

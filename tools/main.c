@@ -149,7 +149,7 @@ static int do_help(int argc, char **argv)
 		"       %s version\n"
 		"\n"
 		"       OBJECT := { id | ca | svid | bundle | ns | entry | workload |\n"
-		"                   flow | prog | map | feature }\n"
+		"                   flow | policy | proxy | prog | map | feature }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR }\n",
@@ -181,6 +181,8 @@ static const struct cmd objects[] = {
 	{ "entry",	do_entry },
 	{ "workload",	do_workload },
 	{ "flow",	do_flow },
+	{ "policy",	do_policy },
+	{ "proxy",	do_proxy },
 	{ "prog",	do_prog },
 	{ "map",	do_map },
 	{ "feature",	do_feature },

@@ -210,20 +210,45 @@ static int do_verify(int argc, char **argv)
 	return ret;
 }
 
+/* The SVIDs nametagd holds for workloads. */
+static int do_list(int argc, char **argv)
+{
+	cJSON *reply, *s;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (ctl_call(ctl_request("svid.list"), &reply))
+		return -1;
+	if (json_output)
+		return ctl_emit(reply, "svids");
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(reply, "svids"))
+		printf("%s\n\tserial %s  not_after %s  uses %d\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "spiffe_id")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "serial")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "not_after")),
+		       cJSON_GetObjectItem(s, "uses")->valueint);
+	cJSON_Delete(reply);
+	return 0;
+}
+
 static int do_help(int argc, char **argv)
 {
 	return p_usage(
-		"Usage: %s svid mint ID --out PREFIX [--ttl DURATION]\n"
+		"Usage: %s svid { show | list }\n"
+		"       %s svid mint ID --out PREFIX [--ttl DURATION]\n"
 		"       %s svid verify CERT [--bundle FILE [--trust-domain TD]] [--skew DURATION]\n"
 		"       %s svid help\n"
 		"\n"
+		"       list shows the SVIDs nametagd holds for workloads.\n"
 		"       mint writes PREFIX.crt (leaf, then intermediates) and PREFIX.key (0600).\n"
 		"       verify checks CERT (leaf first, then intermediates) against the bundle of\n"
 		"       the leaf's own trust domain and prints its SPIFFE ID.\n",
-		bin_name, bin_name, bin_name);
+		bin_name, bin_name, bin_name, bin_name);
 }
 
 static const struct cmd cmds[] = {
+	{ "show",	do_list },
+	{ "list",	do_list },
 	{ "help",	do_help },
 	{ "mint",	do_mint },
 	{ "verify",	do_verify },

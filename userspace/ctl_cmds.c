@@ -16,6 +16,12 @@ int ctl_flow_list(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_flow_show(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_flow_watch(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_svid_list(struct ctl_request *r, cJSON *resp, struct nt_err *err);
+int ctl_policy_load(struct ctl_request *r, cJSON *resp, struct nt_err *err);
+int ctl_policy_show(struct ctl_request *r, cJSON *resp, struct nt_err *err);
+int ctl_policy_check(struct ctl_request *r, cJSON *resp, struct nt_err *err);
+int proxy__serve_netns(const char *path, struct nt_err *err);
+int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err);
+cJSON *proxy__netns_json(void);
 
 static const char *req_str(const struct ctl_request *r, const char *key,
 			   struct nt_err *err)
@@ -337,6 +343,35 @@ static int proxy_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	return datapath__del_proxy(nd->dp, (uint32_t)ino->valuedouble, err);
 }
 
+/* The node proxy of a network namespace, run by the daemon itself. */
+static int netns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
+{
+	const char *path = req_str(r, "path", err);
+
+	if (!path || proxy__serve_netns(path, err))
+		return -EINVAL;
+	cJSON_AddItemToObject(resp, "proxies", proxy__netns_json());
+	return 0;
+}
+
+static int netns_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
+{
+	const cJSON *ino = cJSON_GetObjectItemCaseSensitive(r->req, "netns");
+
+	if (!cJSON_IsNumber(ino))
+		return nt_err_set(err, -EINVAL, "request needs number \"netns\"");
+	if (proxy__unserve_netns((uint32_t)ino->valuedouble, err))
+		return -EINVAL;
+	cJSON_AddItemToObject(resp, "proxies", proxy__netns_json());
+	return 0;
+}
+
+static int netns_list(struct ctl_request *r, cJSON *resp, struct nt_err *err)
+{
+	cJSON_AddItemToObject(resp, "proxies", proxy__netns_json());
+	return 0;
+}
+
 static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
 	cJSON_AddStringToObject(resp, "version", NAMETAG_VERSION);
@@ -371,6 +406,12 @@ static const struct {
 	{ "flow.show",		ctl_flow_show },
 	{ "flow.watch",		ctl_flow_watch },
 	{ "svid.list",		ctl_svid_list },
+	{ "policy.load",	ctl_policy_load },
+	{ "policy.show",	ctl_policy_show },
+	{ "policy.check",	ctl_policy_check },
+	{ "netns.add",		netns_add },
+	{ "netns.del",		netns_del },
+	{ "netns.list",		netns_list },
 };
 
 ctl_handler_fn ctl__find(const char *cmd)

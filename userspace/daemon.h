@@ -191,5 +191,10 @@ void flow_table__free(struct flow_table *t);
 void flows__on_event(const struct nt_event *ev, void *arg);
 cJSON *flows__list(const struct flow_table *t);
 cJSON *flows__find(const struct flow_table *t, uint64_t id);
+/* For the proxy: add a record (takes it, assigns "id"), reach it while it
+ * is still in the ring, and tell watchers it changed. */
+uint64_t flows__add(struct flow_table *t, cJSON *f);
+cJSON *flows__get(struct flow_table *t, uint64_t id);
+void flows__publish(struct flow_table *t, uint64_t id);
 
 #endif /* NAMETAG_DAEMON_H */

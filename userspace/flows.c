@@ -16,8 +16,17 @@
 
 struct flow_table {
 	cJSON *ring[FLOW_TABLE_SIZE];
+	uint64_t start[FLOW_TABLE_SIZE];	/* monotonic ns, for "age_s" */
 	uint64_t next_id;		/* id of the next flow, from 1 */
 };
+
+static uint64_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 int flow_table__new(struct flow_table **t)
 {
@@ -134,17 +143,65 @@ void flows__on_event(const struct nt_event *e, void *arg)
 
 	if (e->type != NT_EV_CONNECT && e->type != NT_EV_REFUSED)
 		return;
+	/* A redirected connection is the proxy's: it writes the record. */
+	if (e->flags & NT_SOCK_REDIRECTED)
+		return;
 	f = flow_json(t, e);
 	if (!f)
 		return;
+	cJSON_AddStringToObject(f, "state", "observed");
 	slot = t->next_id % FLOW_TABLE_SIZE;
 	cJSON_Delete(t->ring[slot]);
 	t->ring[slot] = f;
+	t->start[slot] = now_mono();
 	t->next_id++;
 	msg = cJSON_CreateObject();
 	cJSON_AddItemReferenceToObject(msg, "flow", f);
 	control__publish(TOPIC_FLOWS, msg);
 	cJSON_Delete(msg);
+}
+
+uint64_t flows__add(struct flow_table *t, cJSON *f)
+{
+	size_t slot = t->next_id % FLOW_TABLE_SIZE;
+	uint64_t id = t->next_id++;
+
+	cJSON_AddNumberToObject(f, "id", (double)id);
+	cJSON_Delete(t->ring[slot]);
+	t->ring[slot] = f;
+	t->start[slot] = now_mono();
+	return id;
+}
+
+cJSON *flows__get(struct flow_table *t, uint64_t id)
+{
+	if (id == 0 || id >= t->next_id || t->next_id - id > FLOW_TABLE_SIZE)
+		return NULL;
+	return t->ring[id % FLOW_TABLE_SIZE];
+}
+
+void flows__publish(struct flow_table *t, uint64_t id)
+{
+	cJSON *f = flows__get(t, id), *msg;
+
+	if (!f)
+		return;
+	msg = cJSON_CreateObject();
+	cJSON_AddItemReferenceToObject(msg, "flow", f);
+	control__publish(TOPIC_FLOWS, msg);
+	cJSON_Delete(msg);
+}
+
+static cJSON *with_age(const struct flow_table *t, uint64_t id)
+{
+	cJSON *f = cJSON_Duplicate(t->ring[id % FLOW_TABLE_SIZE], true);
+
+	if (f)
+		cJSON_AddNumberToObject(f, "age_s",
+					(double)((now_mono() -
+						  t->start[id % FLOW_TABLE_SIZE]) /
+						 1000000) / 1000.0);
+	return f;
 }
 
 cJSON *flows__list(const struct flow_table *t)
@@ -155,8 +212,7 @@ cJSON *flows__list(const struct flow_table *t)
 	first = t->next_id > FLOW_TABLE_SIZE ? t->next_id - FLOW_TABLE_SIZE : 1;
 	for (id = first; id < t->next_id; id++)
 		if (t->ring[id % FLOW_TABLE_SIZE])
-			cJSON_AddItemToArray(arr,
-					     cJSON_Duplicate(t->ring[id % FLOW_TABLE_SIZE], true));
+			cJSON_AddItemToArray(arr, with_age(t, id));
 	return arr;
 }
 
@@ -167,5 +223,5 @@ cJSON *flows__find(const struct flow_table *t, uint64_t id)
 	if (id == 0 || id >= t->next_id || t->next_id - id > FLOW_TABLE_SIZE)
 		return NULL;
 	f = t->ring[id % FLOW_TABLE_SIZE];
-	return f ? cJSON_Duplicate(f, true) : NULL;
+	return f ? with_age(t, id) : NULL;
 }

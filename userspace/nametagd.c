@@ -23,7 +23,13 @@
 
 #include "userspace/daemon.h"
 #include "userspace/log.h"
+#include "userspace/proxy.h"
 #include "userspace/shared_features.h"
+
+int policy_ctl__init(struct nt_err *err);
+int proxy__restore(struct nt_err *err);
+
+#define CA_CHECK_TICKS 30	/* the CA is looked at every 30 s */
 
 struct daemon *nd;
 static int epfd = -1;
@@ -77,13 +83,18 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 	nd->stop = true;
 }
 
+/* Once a second: proxy timeouts and trust reloads; the CA less often. */
 static void on_timer(struct loop_handler *h, uint32_t events)
 {
 	enum ca_step step = CA_STEP_NONE;
+	static unsigned int ticks_seen;
 	struct nt_err err = {};
 	uint64_t ticks;
 
 	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	pconn__tick();
+	if (ticks_seen++ % CA_CHECK_TICKS)
 		return;
 	if (node_ca__maintain(nd->ca, time(NULL), &step, &err))
 		pr_warn("CA maintenance failed, will retry: %s", err.msg);
@@ -106,7 +117,7 @@ static struct loop_handler events_h = { .fd = -1, .on_event = on_events };
 
 static int setup_loop(void)
 {
-	struct itimerspec its = { .it_interval = { .tv_sec = 30 },
+	struct itimerspec its = { .it_interval = { .tv_sec = 1 },
 				  .it_value = { .tv_sec = 1 } };
 	sigset_t mask;
 	int ret;
@@ -267,12 +278,21 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 		ret = loop__add(&events_h, EPOLLIN);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
+	ret = policy_ctl__init(err);
+	if (!ret)
+		ret = proxy_tls__init(err);
+	if (!ret)
+		ret = proxy__restore(err);
+	if (ret)
+		return ret;
 	return control__open(o->run_dir, err);
 }
 
 static void stop(void)
 {
 	control__close();
+	proxy_tls__fini();
+	policy__free(active_policy);
 	datapath__close(nd->dp);
 	flow_table__free(nd->flows);
 	svid_cache__free(nd->svids);

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nametag policy: SPIFFE-ID allow/deny rules held by nametagd. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "enforce/enforce.h"
+#include "tools/main.h"
+
+#define POLICY_FILE_MAX (4u << 20)
+
+static int do_load(int argc, char **argv)
+{
+	struct nt_err err = {};
+	struct policy *p = NULL;
+	cJSON *req, *reply;
+	char *buf = NULL;
+	size_t len;
+
+	REQ_ARGS(1);
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	if (state__read(argv[0], POLICY_FILE_MAX, false, &buf, &len, &err))
+		return p_err("%s", err.msg);
+	/* Validate here first, for an error that names the place before the
+	 * daemon is bothered; the daemon validates again before the swap. */
+	if (policy__parse(&p, buf, len, &err)) {
+		free(buf);
+		return p_err("%s: %s (the policy in force is unchanged)", argv[0],
+			     err.msg);
+	}
+	policy__free(p);
+	req = ctl_request("policy.load");
+	cJSON_AddStringToObject(req, "policy", buf);
+	free(buf);
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		return json_emit(reply);
+	}
+	printf("policy loaded: %d namespaces\n",
+	       cJSON_GetObjectItem(reply, "namespaces")->valueint);
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_show(int argc, char **argv)
+{
+	cJSON *reply, *p;
+	char *s;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (ctl_call(ctl_request("policy.show"), &reply))
+		return -1;
+	if (json_output)
+		return ctl_emit(reply, "policy");
+	p = cJSON_GetObjectItem(reply, "policy");
+	s = cJSON_Print(p);
+	if (s)
+		printf("%s\n", s);
+	cJSON_free(s);
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_check(int argc, char **argv)
+{
+	const char *ns = NULL;
+	unsigned long port;
+	cJSON *req, *reply;
+	char *end;
+
+	REQ_ARGS(3);
+	port = strtoul(argv[2], &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return p_err("'%s' is not a port", argv[2]);
+	req = ctl_request("policy.check");
+	cJSON_AddStringToObject(req, "from", argv[0]);
+	cJSON_AddStringToObject(req, "to", argv[1]);
+	cJSON_AddNumberToObject(req, "port", (double)port);
+	argc -= 3;
+	argv += 3;
+	while (argc > 0) {
+		if (strcmp(*argv, "--ns")) {
+			cJSON_Delete(req);
+			return p_err("unknown argument '%s' for 'policy check'", *argv);
+		}
+		if (argc < 2) {
+			cJSON_Delete(req);
+			return p_err("--ns needs a namespace name");
+		}
+		ns = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
+	if (ns)
+		cJSON_AddStringToObject(req, "ns", ns);
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		return json_emit(reply);
+	}
+	printf("%s (namespace %s): %s\n",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "verdict")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "namespace")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "reason")));
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	return p_usage(
+		"Usage: %s policy { show | list }\n"
+		"       %s policy load FILE\n"
+		"       %s policy check FROM TO PORT [--ns NAME]\n"
+		"       %s policy help\n"
+		"\n"
+		"       load validates the whole file and swaps it in atomically; an\n"
+		"       invalid file changes nothing. Flows the new policy denies are closed.\n"
+		"       check is a dry run in strict mode: FROM is a SPIFFE ID or '-' (no\n"
+		"       verified peer), TO a SPIFFE ID; the namespace comes from TO's\n"
+		"       ns/NAME path unless --ns is given. File format: docs/policy.md.\n",
+		bin_name, bin_name, bin_name, bin_name);
+}
+
+static const struct cmd cmds[] = {
+	{ "show",	do_show },
+	{ "list",	do_show },
+	{ "load",	do_load },
+	{ "check",	do_check },
+	{ "help",	do_help },
+	{ 0 }
+};
+
+int do_policy(int argc, char **argv)
+{
+	return cmd_select(cmds, argc, argv);
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nametag proxy: the network namespaces nametagd's node proxy serves. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tools/main.h"
+
+static int print_reply(cJSON *reply)
+{
+	const cJSON *p;
+
+	if (json_output)
+		return ctl_emit(reply, "proxies");
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(reply, "proxies"))
+		printf("netns %u  %s\n\toutbound :%d  inbound :%d  mesh :%d\n",
+		       (unsigned int)cJSON_GetObjectItem(p, "netns")->valuedouble,
+		       cJSON_GetStringValue(cJSON_GetObjectItem(p, "path")),
+		       cJSON_GetObjectItem(p, "outbound_port")->valueint,
+		       cJSON_GetObjectItem(p, "inbound_port")->valueint,
+		       cJSON_GetObjectItem(p, "mesh_port")->valueint);
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int do_list(int argc, char **argv)
+{
+	cJSON *reply;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (ctl_call(ctl_request("netns.list"), &reply))
+		return -1;
+	return print_reply(reply);
+}
+
+static int do_add(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	cJSON *req, *reply;
+
+	REQ_ARGS(1);
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	if (!realpath(argv[0], path))
+		return p_err("%s: %m", argv[0]);
+	req = ctl_request("netns.add");
+	cJSON_AddStringToObject(req, "path", path);
+	if (ctl_call(req, &reply))
+		return -1;
+	return print_reply(reply);
+}
+
+static int do_del(int argc, char **argv)
+{
+	cJSON *req, *reply;
+	struct stat st;
+
+	REQ_ARGS(1);
+	if (argc > 1)
+		return p_err("unexpected argument '%s'", argv[1]);
+	if (stat(argv[0], &st))
+		return p_err("%s: %m", argv[0]);
+	req = ctl_request("netns.del");
+	cJSON_AddNumberToObject(req, "netns", (double)st.st_ino);
+	if (ctl_call(req, &reply))
+		return -1;
+	return print_reply(reply);
+}
+
+static int do_help(int argc, char **argv)
+{
+	return p_usage(
+		"Usage: %s proxy { show | list }\n"
+		"       %s proxy add NETNS\n"
+		"       %s proxy { del | delete } NETNS\n"
+		"       %s proxy help\n"
+		"\n"
+		"       NETNS is a network namespace file, e.g. /run/netns/NAME. The node\n"
+		"       proxy listens inside it (outbound 15001, inbound 15006, mesh 15008);\n"
+		"       nametagd serves its own network namespace from the start.\n",
+		bin_name, bin_name, bin_name, bin_name);
+}
+
+static const struct cmd cmds[] = {
+	{ "show",	do_list },
+	{ "list",	do_list },
+	{ "add",	do_add },
+	{ "del",	do_del },
+	{ "delete",	do_del },
+	{ "help",	do_help },
+	{ 0 }
+};
+
+int do_proxy(int argc, char **argv)
+{
+	return cmd_select(cmds, argc, argv);
+}

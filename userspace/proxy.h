@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node proxy inside nametagd: listeners in every served network
+ * namespace, TLS 1.3 mTLS with workload SVIDs, the relay. The wire protocol
+ * is written down in docs/mesh-protocol.md.
+ */
+#ifndef NAMETAG_PROXY_H
+#define NAMETAG_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "enforce/enforce.h"
+#include "userspace/daemon.h"
+
+#define PROXY_OUTBOUND_PORT	15001	/* redirected workload connects */
+#define PROXY_INBOUND_PORT	15006	/* sk_lookup-steered plaintext */
+#define PROXY_MESH_PORT		15008	/* mTLS from peer node proxies */
+#define PROXY_SNI_SUFFIX	".nametag.invalid"
+#define PROXY_HANDSHAKE_TIMEOUT	10	/* seconds */
+#define PROXY_CONNECT_TIMEOUT	10
+#define PROXY_IDLE_TIMEOUT	3600
+#define PROXY_BUF		16384	/* per direction */
+#define PROXY_STATUS_MAX	512	/* the verdict line */
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+int proxy_tls__init(struct nt_err *err);
+void proxy_tls__fini(void);
+/* Reloads trust bundles when the state dir's files changed. */
+void proxy_tls__refresh_trust(void);
+SSL *proxy_tls__client(const struct svid *svid, uint16_t orig_port,
+		       struct nt_err *err);
+SSL *proxy_tls__server(struct nt_err *err);
+/* The verified peer ID of a finished handshake; NULL if none. */
+const struct spiffe_id *proxy_tls__peer_id(SSL *ssl);
+/* Why verification failed, "" if it did not. */
+const char *proxy_tls__verify_error(SSL *ssl);
+/* Server side: the SPIFFE ID whose SVID was presented, and the port the
+ * client asked for (from SNI). */
+const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
+uint16_t proxy_tls__orig_port(SSL *ssl);
+uint32_t proxy_tls__netns(SSL *ssl);
+void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
+
+/* ---- listeners ------------------------------------------------------------ */
+
+/* Serves a network namespace: creates the outbound, inbound and mesh
+ * listeners inside it and registers them with the datapath. */
+int proxy__serve_netns(const char *path, struct nt_err *err);
+int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err);
+cJSON *proxy__netns_json(void);
+/* A socket created inside @netns_fd (the daemon returns to its own). */
+int proxy__socket_in(int netns_fd, int domain, int type);
+int proxy__netns_fd(uint32_t netns_ino);
+
+/* ---- connections ---------------------------------------------------------- */
+
+enum pconn_kind {
+	PCONN_OUTBOUND,		/* workload -> us -> peer proxy (mTLS) */
+	PCONN_MESH,		/* peer proxy (mTLS) -> us -> workload */
+	PCONN_PLAIN_IN,		/* plaintext client -> us -> workload */
+	PCONN_EGRESS,		/* workload -> us -> plaintext destination */
+};
+
+void pconn__accept_outbound(int fd, uint32_t netns_ino);
+void pconn__accept_mesh(int fd, uint32_t netns_ino);
+void pconn__accept_plain(int fd, uint32_t netns_ino);
+/* Once a second: timeouts. */
+void pconn__tick(void);
+/* After a policy swap: close established flows the new policy denies. */
+void pconn__recheck_policy(void);
+size_t pconn__count(void);
+
+/* The policy in force (never NULL once the daemon runs). */
+extern struct policy *active_policy;
+
+/* The enforce/ mode of a namespace mode. */
+enum enforce_mode proxy__mode(enum nt_mode m);
+
+#endif /* NAMETAG_PROXY_H */

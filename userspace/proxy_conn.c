@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Proxied connections from accept to relay. The three entry points are the
+ * three listeners; each connection walks connect -> handshake -> verdict ->
+ * relay, all non-blocking in the daemon's epoll loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "userspace/ktls.h"
+#include "userspace/log.h"
+#include "userspace/proxy_conn.h"
+
+static struct pconn *conns;
+static size_t nconns;
+
+static void on_side(struct loop_handler *h, uint32_t events)
+{
+	struct side *s = (struct side *)h;
+
+	pconn__on_event(s->c, s, events);
+}
+
+static struct pconn *pconn_new(enum pconn_kind kind, int fd, uint32_t netns)
+{
+	struct pconn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->kind = kind;
+	c->netns = netns;
+	c->a.h.fd = fd;
+	c->b.h.fd = -1;
+	c->a.h.on_event = c->b.h.on_event = on_side;
+	c->a.c = c->b.c = c;
+	c->t_start = mono_ns();
+	c->deadline = mono_s() + PROXY_HANDSHAKE_TIMEOUT;
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	return c;
+}
+
+static void side_close(struct side *s, bool reset)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (s->h.fd < 0)
+		return;
+	if (s->registered)
+		loop__del(&s->h);
+	if (reset)
+		setsockopt(s->h.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	close(s->h.fd);
+	s->h.fd = -1;
+}
+
+void pconn__close(struct pconn *c, bool reset, const char *why)
+{
+	if (c->st == PS_DONE)
+		return;
+	c->st = PS_DONE;
+	pflow__close(c, why);
+	side_close(&c->a, reset);
+	side_close(&c->b, reset);
+	free(c->up.data);
+	free(c->down.data);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nconns--;
+	free(c);
+}
+
+size_t pconn__count(void)
+{
+	return nconns;
+}
+
+enum enforce_mode proxy__mode(enum nt_mode m)
+{
+	switch (m) {
+	case NT_MODE_OBSERVE: return ENFORCE_OBSERVE;
+	case NT_MODE_PERMISSIVE: return ENFORCE_PERMISSIVE;
+	case NT_MODE_STRICT: return ENFORCE_STRICT;
+	default: return ENFORCE_OFF;
+	}
+}
+
+/* ---- addresses ------------------------------------------------------------- */
+
+static void to_nt_addr(const struct sockaddr_storage *ss, struct nt_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		a->family = AF_INET;
+		a->addr[2] = htonl(0xffff);
+		a->addr[3] = s4->sin_addr.s_addr;
+		a->port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		a->family = AF_INET6;
+		memcpy(a->addr, &s6->sin6_addr, 16);
+		a->port = ntohs(s6->sin6_port);
+	}
+}
+
+static socklen_t to_sockaddr(const struct nt_addr *a, uint16_t port,
+			     struct sockaddr_storage *ss)
+{
+	bool v4 = a->addr[0] == 0 && a->addr[1] == 0 &&
+		  a->addr[2] == htonl(0xffff);
+
+	memset(ss, 0, sizeof(*ss));
+	if (v4) {
+		struct sockaddr_in *s4 = (void *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = a->addr[3];
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	}
+	struct sockaddr_in6 *s6 = (void *)ss;
+
+	s6->sin6_family = AF_INET6;
+	memcpy(&s6->sin6_addr, a->addr, 16);
+	s6->sin6_port = htons(port);
+	return sizeof(*s6);
+}
+
+static int ends(int fd, struct nt_addr *peer, struct nt_addr *local)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	to_nt_addr(&ss, peer);
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	to_nt_addr(&ss, local);
+	return 0;
+}
+
+/* Delivery to a local workload comes from loopback, which sk_lookup never
+ * steers (bpf/lookup.bpf.c): 127.0.0.6, or ::1. */
+static int bind_loopback(int fd, int family)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(0x7f000006) };
+	int one = 1;
+
+	/* The port is picked at connect(), per destination: no shortage. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (family == AF_INET)
+		return bind(fd, (struct sockaddr *)&a4, sizeof(a4));
+	return bind(fd, (struct sockaddr *)&a6, sizeof(a6));
+}
+
+/* Opens side B: a non-blocking connect from inside the connection's
+ * network namespace. */
+static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
+{
+	int mark = NT_PROXY_MARK_DEFAULT, nsfd, fd;
+	struct sockaddr_storage ss;
+	socklen_t len = to_sockaddr(to, port, &ss);
+	bool local = c->kind == PCONN_MESH || c->kind == PCONN_PLAIN_IN;
+
+	nsfd = proxy__netns_fd(c->netns);
+	if (nsfd < 0)
+		return nsfd;
+	fd = proxy__socket_in(nsfd, ss.ss_family, SOCK_STREAM);
+	if (fd < 0)
+		return fd;
+	/* Our own sockets are never redirected (bpf/nametag.bpf.c). */
+	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	if (local && bind_loopback(fd, ss.ss_family)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	c->b.h.fd = fd;
+	c->deadline = mono_s() + PROXY_CONNECT_TIMEOUT;
+	return side__register(&c->b, EPOLLOUT);
+}
+
+/* ---- identities ----------------------------------------------------------- */
+
+/* Who listens on @port in @netns: the evidence sockops recorded at listen(),
+ * turned into a SPIFFE ID and its SVID. */
+int proxy__listener(uint32_t netns, uint16_t port, struct spiffe_id *id,
+		    const struct svid **svid, struct ns **ns,
+		    struct nt_err *err)
+{
+	struct nt_port_key key = { .netns_ino = netns, .port = port };
+	struct nt_sock_value v;
+	cJSON *info;
+	int fd = datapath__map_fd(nd->dp, "inbound_ports"), ret;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &v))
+		return nt_err_set(err, -ENOENT,
+				  "no enrolled workload listens on port %u", port);
+	*ns = ns_table__by_cgroup(nd->ns, v.ev.ns_cgroup_id);
+	if (!*ns)
+		return nt_err_set(err, -ENOENT, "listener on port %u is in no namespace",
+				  port);
+	info = cJSON_CreateObject();
+	ret = workload__resolve(&v.ev, info, id, err);
+	cJSON_Delete(info);
+	if (ret)
+		return ret;
+	if (svid) {
+		*svid = svid_cache__get(nd->svids, id, err);
+		if (!*svid)
+			return -EIO;
+	}
+	return 0;
+}
+
+int proxy__listener_svid(uint32_t netns, uint16_t port,
+			 const struct svid **svid, struct spiffe_id *id,
+			 struct nt_err *err)
+{
+	struct ns *ns;
+
+	return proxy__listener(netns, port, id, svid, &ns, err);
+}
+
+/* ---- outbound: workload -> us -> peer proxy ------------------------------- */
+
+void pconn__accept_outbound(int fd, uint32_t netns)
+{
+	struct nt_tuple t = {};
+	struct nt_sock_value v;
+	struct nt_err err = {};
+	const struct svid *svid;
+	struct pconn *c;
+	struct ns *ns;
+	cJSON *caller;
+	int mfd = datapath__map_fd(nd->dp, "sock_by_tuple");
+
+	c = pconn_new(PCONN_OUTBOUND, fd, netns);
+	if (!c)
+		return;
+	/* Only connections the kernel redirected (and so attested) are
+	 * served; anything else reaching this port is refused. */
+	if (ends(fd, &t.src, &t.dst) || mfd < 0 ||
+	    bpf_map_lookup_elem(mfd, &t, &v)) {
+		pconn__close(c, true, "no kernel evidence for this connection");
+		return;
+	}
+	c->orig_dst = v.orig_dst;
+	c->port = v.orig_dst.port;
+	c->mode = v.ev.mode;
+	ns = ns_table__by_cgroup(nd->ns, v.ev.ns_cgroup_id);
+	if (ns)
+		snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
+	caller = cJSON_CreateObject();
+	if (!workload__resolve(&v.ev, caller, &c->src, &err))
+		c->has_src = true;
+	pflow__open(c, caller);
+	if (!c->has_src) {
+		pflow__set(c, "reason", err.msg);
+		pconn__close(c, true, "no identity");
+		return;
+	}
+	svid = svid_cache__get(nd->svids, &c->src, &err);
+	c->b.ssl = svid ? proxy_tls__client(svid, c->port, &err) : NULL;
+	if (!c->b.ssl || connect_b(c, &c->orig_dst, PROXY_MESH_PORT)) {
+		pflow__set(c, "reason", err.msg[0] ? err.msg : "connect failed");
+		pconn__close(c, true, "error");
+		return;
+	}
+	c->tls = &c->b;
+	c->st = PS_CONNECT;
+	side__register(&c->a, 0);
+}
+
+/*
+ * The destination has no node proxy (its mesh port refused us). Permissive
+ * mode goes plaintext; strict mode only where the policy explicitly allows
+ * plaintext egress to that address and port.
+ */
+static void outbound_fallback(struct pconn *c, const char *why)
+{
+	struct decision_input in = { .ns = c->ns, .mode = proxy__mode(c->mode),
+				     .src = &c->src, .port = c->port };
+	char addr[INET6_ADDRSTRLEN];
+	struct decision d;
+	bool v4 = c->orig_dst.addr[2] == htonl(0xffff) && !c->orig_dst.addr[0];
+
+	inet_ntop(v4 ? AF_INET : AF_INET6,
+		  v4 ? (void *)&c->orig_dst.addr[3] : (void *)c->orig_dst.addr,
+		  addr, sizeof(addr));
+	in.dst_addr = addr;
+	policy__decide(active_policy, &in, &d);
+	if (c->mode == NT_MODE_STRICT && d.verdict != VERDICT_ALLOW) {
+		pflow__verdict(c, &d);
+		pflow__set(c, "reason", "strict mode: destination has no node proxy and no egress rule allows plaintext to it");
+		pconn__close(c, true, "refused");
+		return;
+	}
+	side_close(&c->b, false);
+	c->kind = PCONN_EGRESS;
+	c->tls = NULL;
+	pflow__set(c, "transport", "plaintext");
+	pflow__set(c, "reason", why);
+	if (connect_b(c, &c->orig_dst, c->port)) {
+		pconn__close(c, true, "egress connect failed");
+		return;
+	}
+	c->st = PS_DELIVER;
+}
+
+/* ---- handshakes ------------------------------------------------------------ */
+
+static void try_ktls(struct pconn *c, bool server)
+{
+	struct nt_err err = {};
+
+	if (!ktls__available())
+		return;
+	if (ktls__install(c->tls->ssl, c->tls->h.fd, server, &err)) {
+		pr_debug("kTLS not used: %s", err.msg);
+		return;
+	}
+	/* The kernel owns the record layer from here; OpenSSL is done. */
+	SSL_free(c->tls->ssl);
+	c->tls->ssl = NULL;
+	c->tls->ktls = true;
+}
+
+void pconn__mesh_verdict(struct pconn *c);
+
+static void handshake(struct pconn *c)
+{
+	struct side *s = c->tls;
+	bool server = c->kind == PCONN_MESH;
+	int ret;
+
+	s->want_in = s->want_out = false;
+	ret = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+	if (ret != 1) {
+		int e = SSL_get_error(s->ssl, ret);
+
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			side__register(s, e == SSL_ERROR_WANT_READ ? EPOLLIN :
+				       EPOLLOUT);
+			return;
+		}
+		pflow__set(c, "reason", proxy_tls__verify_error(s->ssl)[0] ?
+			   proxy_tls__verify_error(s->ssl) :
+			   "TLS handshake failed");
+		pconn__close(c, true, "handshake failed");
+		return;
+	}
+	c->t_hs = mono_ns();
+	pflow__tls(c, s->ssl);
+	if (server) {
+		c->port = proxy_tls__orig_port(s->ssl);
+		c->has_src = !!proxy_tls__peer_id(s->ssl);
+		if (c->has_src)
+			c->src = *proxy_tls__peer_id(s->ssl);
+	} else if (proxy_tls__peer_id(s->ssl)) {
+		c->dst = *proxy_tls__peer_id(s->ssl);
+		c->has_dst = true;
+	}
+	try_ktls(c, server);
+	pflow__ktls(c, s->ktls);
+	pflow__publish(c);
+	if (server) {
+		pconn__mesh_verdict(c);
+		return;
+	}
+	c->st = PS_STATUS;
+	side__register(s, EPOLLIN);
+}
+
+/* ---- outbound: the peer's verdict line ------------------------------------ */
+
+static void read_status(struct pconn *c)
+{
+	struct side *s = c->tls;
+	char *nl;
+	size_t n, rest;
+	int r;
+
+	r = side__read(s, c->status + c->status_len,
+		       sizeof(c->status) - c->status_len - 1, &n);
+	if (r == 0) {
+		side__register(s, s->want_out ? EPOLLOUT : EPOLLIN);
+		return;
+	}
+	if (r < 0) {
+		pflow__set(c, "reason", "peer proxy closed before its verdict");
+		pconn__close(c, true, "denied");
+		return;
+	}
+	c->status_len += n;
+	c->status[c->status_len] = '\0';
+	nl = memchr(c->status, '\n', c->status_len);
+	if (!nl) {
+		if (c->status_len == sizeof(c->status) - 1)
+			pconn__close(c, true, "bad verdict line from peer");
+		return;
+	}
+	*nl = '\0';
+	if (strncmp(c->status, "NT1 ALLOW", 9)) {
+		pflow__set(c, "verdict", "deny");
+		pflow__set(c, "reason", !strncmp(c->status, "NT1 DENY ", 9) ?
+			   c->status + 9 : "peer proxy sent no verdict");
+		pconn__close(c, true, "denied by peer");
+		return;
+	}
+	pflow__set(c, "verdict", "allow");
+	if (c->status[9] == ' ')
+		pflow__set(c, "reason", c->status + 10);
+	if (relay__start(c)) {
+		pconn__close(c, true, "out of memory");
+		return;
+	}
+	/* Bytes after the verdict line belong to the workload. */
+	rest = c->status_len - (nl + 1 - c->status);
+	memcpy(c->down.data, nl + 1, rest);
+	c->down.off = 0;
+	c->down.len = rest;
+	relay__pump(c);
+}
+
+/* ---- mesh: peer proxy -> us -> workload ------------------------------------ */
+
+void pconn__accept_mesh(int fd, uint32_t netns)
+{
+	struct nt_err err = {};
+	struct pconn *c = pconn_new(PCONN_MESH, fd, netns);
+
+	if (!c)
+		return;
+	c->tls = &c->a;
+	c->a.ssl = proxy_tls__server(&err);
+	if (!c->a.ssl || !SSL_set_fd(c->a.ssl, fd)) {
+		pconn__close(c, true, "TLS setup failed");
+		return;
+	}
+	proxy_tls__set_netns(c->a.ssl, netns);
+	pflow__open(c, NULL);
+	c->st = PS_HANDSHAKE;
+	handshake(c);
+}
+
+/* Writes the verdict line now; it is tiny and the socket is fresh. */
+static void send_status(struct pconn *c, const char *line)
+{
+	size_t n;
+
+	if (side__write(c->tls, line, strlen(line), &n) <= 0 ||
+	    n != strlen(line))
+		pr_debug("verdict line not sent");
+}
+
+static void deny(struct pconn *c, const struct decision *d)
+{
+	char line[PROXY_STATUS_MAX];
+
+	pflow__verdict(c, d);
+	if (c->tls) {
+		snprintf(line, sizeof(line), "NT1 DENY %s\n", d->reason);
+		send_status(c, line);
+	}
+	pconn__close(c, c->tls == NULL, "denied");
+}
+
+static bool decide(struct pconn *c, struct decision *d)
+{
+	struct decision_input in = {
+		.ns = c->ns, .mode = proxy__mode(c->mode),
+		.src = c->has_src ? &c->src : NULL,
+		.dst = c->has_dst ? &c->dst : NULL, .port = c->port,
+	};
+
+	policy__decide(active_policy, &in, d);
+	return !(d->verdict == VERDICT_DENY && d->enforced);
+}
+
+/* Delivers to the workload at the address the client dialled, over this
+ * namespace's loopback path (sk_lookup leaves lo traffic alone). */
+static void deliver(struct pconn *c, const struct nt_addr *local)
+{
+	if (connect_b(c, local, c->port)) {
+		pflow__set(c, "reason", "workload unreachable");
+		pconn__close(c, true, "delivery failed");
+		return;
+	}
+	c->st = PS_DELIVER;
+	side__register(&c->a, 0);
+}
+
+void pconn__mesh_verdict(struct pconn *c)
+{
+	struct nt_addr peer, local;
+	struct nt_err err = {};
+	struct decision d;
+	struct ns *ns;
+
+	if (proxy__listener(c->netns, c->port, &c->dst, NULL, &ns, &err) ||
+	    ends(c->a.h.fd, &peer, &local)) {
+		struct decision none = { .verdict = VERDICT_DENY, .rule = -1 };
+
+		snprintf(none.reason, sizeof(none.reason), "%.*s",
+			 (int)sizeof(none.reason) - 1, err.msg);
+		deny(c, &none);
+		return;
+	}
+	c->has_dst = true;
+	c->mode = ns->mode;
+	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
+	pflow__set(c, "namespace", c->ns);
+	if (!decide(c, &d)) {
+		deny(c, &d);
+		return;
+	}
+	pflow__verdict(c, &d);
+	deliver(c, &local);
+}
+
+/* ---- plaintext inbound (steered by sk_lookup) ------------------------------ */
+
+void pconn__accept_plain(int fd, uint32_t netns)
+{
+	struct nt_addr peer, local;
+	struct nt_err err = {};
+	struct decision d;
+	struct pconn *c;
+	struct ns *ns;
+
+	c = pconn_new(PCONN_PLAIN_IN, fd, netns);
+	if (!c)
+		return;
+	pflow__open(c, NULL);
+	/* sk_lookup keeps the original port: getsockname() shows it. */
+	if (ends(fd, &peer, &local) ||
+	    proxy__listener(netns, local.port, &c->dst, NULL, &ns, &err)) {
+		pconn__close(c, true, "no enrolled listener");
+		return;
+	}
+	c->port = local.port;
+	c->has_dst = true;
+	c->mode = ns->mode;
+	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
+	pflow__set(c, "namespace", c->ns);
+	pflow__set(c, "transport", "plaintext");
+	if (c->mode == NT_MODE_STRICT) {
+		d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
+				       .rule = -1 };
+		snprintf(d.reason, sizeof(d.reason),
+			 "strict mode: plaintext refused");
+		deny(c, &d);
+		return;
+	}
+	if (!decide(c, &d)) {
+		deny(c, &d);
+		return;
+	}
+	pflow__verdict(c, &d);
+	deliver(c, &local);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static int connect_result(struct side *s)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(s->h.fd, SOL_SOCKET, SO_ERROR, &e, &len))
+		return -errno;
+	return -e;
+}
+
+static void on_connected(struct pconn *c)
+{
+	int ret = connect_result(&c->b);
+
+	if (c->st == PS_CONNECT) {
+		if (ret) {
+			outbound_fallback(c, ret == -ECONNREFUSED ?
+					  "no node proxy at the destination" :
+					  "destination mesh port unreachable");
+			return;
+		}
+		SSL_set_fd(c->b.ssl, c->b.h.fd);
+		c->st = PS_HANDSHAKE;
+		c->deadline = mono_s() + PROXY_HANDSHAKE_TIMEOUT;
+		handshake(c);
+		return;
+	}
+	if (ret) {	/* PS_DELIVER */
+		pflow__set(c, "reason", "destination refused the connection");
+		pconn__close(c, true, "delivery failed");
+		return;
+	}
+	if (relay__start(c)) {
+		pconn__close(c, true, "out of memory");
+		return;
+	}
+	if (c->kind == PCONN_MESH) {
+		/* The verdict goes first, ahead of any workload byte. Its
+		 * bytes are counted back out of the workload's. */
+		memcpy(c->down.data, "NT1 ALLOW\n", 10);
+		c->down.len = 10;
+		c->bytes_down -= 10;
+	}
+	relay__pump(c);
+}
+
+void pconn__on_event(struct pconn *c, struct side *s, uint32_t events)
+{
+	switch (c->st) {
+	case PS_CONNECT:
+	case PS_DELIVER:
+		if (s == &c->b)
+			on_connected(c);
+		break;
+	case PS_HANDSHAKE:
+		handshake(c);
+		break;
+	case PS_STATUS:
+		read_status(c);
+		break;
+	case PS_RELAY:
+		relay__pump(c);
+		break;
+	case PS_DONE:
+		break;
+	}
+}
+
+void pconn__tick(void)
+{
+	time_t now = mono_s();
+	struct pconn *c, *next;
+
+	for (c = conns; c; c = next) {
+		next = c->next;
+		if (now <= c->deadline)
+			continue;
+		pflow__set(c, "reason", c->st == PS_RELAY ? "idle timeout" :
+			   "handshake or connect timeout");
+		pconn__close(c, true, "timeout");
+	}
+	proxy_tls__refresh_trust();
+}
+
+/* A new policy applies to flows already open: those it denies are closed. */
+void pconn__recheck_policy(void)
+{
+	struct pconn *c, *next;
+	struct decision d;
+
+	for (c = conns; c; c = next) {
+		next = c->next;
+		if (c->st != PS_RELAY || (c->kind != PCONN_MESH &&
+					  c->kind != PCONN_PLAIN_IN))
+			continue;
+		if (decide(c, &d))
+			continue;
+		pflow__verdict(c, &d);
+		pflow__set(c, "reason", d.reason);
+		pconn__close(c, true, "closed by policy");
+	}
+}
