@@ -550,6 +550,9 @@ void pconn__mesh_verdict(struct pconn *c)
 		return;
 	}
 	pflow__verdict(c, &d);
+	/* Kept for the ALLOW line sent once the workload answers. */
+	snprintf(c->status, sizeof(c->status), "%.*s",
+		 (int)sizeof(c->status) - 16, d.reason);
 	deliver(c, &local);
 }
 
@@ -636,9 +639,9 @@ static void on_connected(struct pconn *c)
 	if (c->kind == PCONN_MESH) {
 		/* The verdict goes first, ahead of any workload byte. Its
 		 * bytes are counted back out of the workload's. */
-		memcpy(c->down.data, "NT1 ALLOW\n", 10);
-		c->down.len = 10;
-		c->bytes_down -= 10;
+		c->down.len = snprintf(c->down.data, PROXY_STATUS_MAX,
+				       "NT1 ALLOW %s\n", c->status);
+		c->bytes_down -= c->down.len;
 	}
 	relay__pump(c);
 }
