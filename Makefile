@@ -125,11 +125,36 @@ bench: $(O)/bench/bench_ca
 unit: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
 
+# ---- live-test helper: nt_testproxy stands in for the node proxy ----------
+TESTPROXY := $(O)/tests/nt_testproxy
+all unit: $(TESTPROXY)
+
+$(TESTPROXY): $(O)/tests/live/nt_testproxy.o
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $< $(LDLIBS) -o $@
+
+# ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
+KTLS_SELFTEST := $(O)/tests/ktls_selftest
+unit: $(KTLS_SELFTEST)
+
+$(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(O)/userspace/ktls.o $(O)/libca.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Boots the VM (kernel fetched once into build/vm/) and runs the suite there.
+.PHONY: vm-test
+vm-test: $(KTLS_SELFTEST)
+	$(Q)tests/vm/run-in-vm.sh --timeout 240 -- \
+		env KTLS_SELFTEST=$(KTLS_SELFTEST) tests/vm/test_ktls.sh
+
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
 	     libnl-route-3-dev libclang-rt-14-dev
-DEB_TEST := iproute2 procps jq
+DEB_TEST := iproute2 procps jq python3 util-linux curl tcpdump \
+	    qemu-system-x86 busybox-static cpio kmod
 
 .PHONY: deps
 deps:
@@ -154,7 +179,8 @@ test: deps
 check: test
 
 .PHONY: demo
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
 .PHONY: clean
