@@ -77,8 +77,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	pflow__close(c, why);
 	side_close(&c->a, reset);
 	side_close(&c->b, reset);
-	free(c->up.data);
-	free(c->down.data);
+	relay__free(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -28,6 +28,10 @@ struct side {
 struct pbuf {
 	char *data;
 	size_t off, len;
+	/* With kTLS on one side, bytes move through a pipe by splice() and
+	 * never enter userspace; pipe_len counts what sits in the pipe. */
+	int pipe[2];
+	size_t pipe_len;
 };
 
 enum pconn_state {
@@ -65,6 +69,7 @@ struct pconn {
 /* proxy_relay.c: relay__start allocates the buffers and enters PS_RELAY;
  * the caller pumps. */
 int relay__start(struct pconn *c);
+void relay__free(struct pconn *c);
 void relay__pump(struct pconn *c);
 void relay__update(struct pconn *c);
 int side__register(struct side *s, uint32_t events);

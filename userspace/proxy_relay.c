@@ -7,6 +7,7 @@
  * per direction: backpressure, bounded memory).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -126,6 +127,84 @@ static enum io side_shutdown(struct side *s)
 	return IO_OK;
 }
 
+#define SPLICE_CHUNK (4 * PROXY_BUF)
+
+/*
+ * A kTLS socket refuses splice() when the next record is not application
+ * data (an alert): read it with recvmsg to learn what it is.
+ */
+static enum io splice_control(struct side *from)
+{
+	char buf[64];
+	int type = -1;
+	ssize_t r;
+
+	r = ktls__recv(from->h.fd, buf, sizeof(buf), &type);
+	if (r == 0)
+		return type == 0 ? IO_RESET : IO_EOF;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		from->want_in = true;
+		return IO_AGAIN;
+	}
+	return IO_RESET;	/* data here would mean splice lost it */
+}
+
+static enum io splice_in(struct side *from, struct pbuf *b)
+{
+	ssize_t n;
+
+	n = splice(from->h.fd, NULL, b->pipe[1], NULL, SPLICE_CHUNK,
+		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		b->pipe_len += n;
+		return IO_OK;
+	}
+	if (n == 0)
+		return from->ktls ? splice_control(from) : IO_EOF;
+	if (errno == EAGAIN || errno == EINTR) {
+		from->want_in = true;
+		return IO_AGAIN;
+	}
+	if (from->ktls && (errno == EINVAL || errno == EIO))
+		return splice_control(from);
+	return IO_RESET;
+}
+
+/* The zero-copy variant of move(): socket -> pipe -> socket. */
+static int move_splice(struct pconn *c, struct side *from, struct side *to,
+		       struct pbuf *b, uint64_t *count)
+{
+	bool progress = false;
+	enum io r;
+	ssize_t n;
+
+	if (b->pipe_len == 0 && !from->rd_eof) {
+		r = splice_in(from, b);
+		if (r == IO_RESET)
+			return -ECONNRESET;
+		if (r == IO_EOF)
+			from->rd_eof = true;
+		progress = r == IO_OK || r == IO_EOF;
+	}
+	while (b->pipe_len) {
+		n = splice(b->pipe[0], NULL, to->h.fd, NULL, b->pipe_len,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			to->want_out = true;
+			break;
+		}
+		if (n <= 0)
+			return -ECONNRESET;
+		b->pipe_len -= n;
+		*count += n;
+		progress = true;
+	}
+	if (from->rd_eof && !b->pipe_len && !to->wr_shut &&
+	    side_shutdown(to) == IO_OK)
+		progress = true;
+	return progress;
+}
+
 /* One direction: read @from into @b when it is empty, write @b to @to. */
 static int move(struct pconn *c, struct side *from, struct side *to,
 		struct pbuf *b, uint64_t *count)
@@ -134,6 +213,9 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 	size_t n;
 	enum io r;
 
+	/* Buffered bytes (a verdict line) go first, then the pipe path. */
+	if (b->pipe[0] > 0 && b->len == 0)
+		return move_splice(c, from, to, b, count);
 	if (b->len == 0 && !from->rd_eof) {
 		r = side_read(from, b->data, PROXY_BUF, &n);
 		if (r == IO_RESET)
@@ -179,7 +261,8 @@ void relay__pump(struct pconn *c)
 		}
 	} while (up > 0 || down > 0);
 	if (c->a.rd_eof && c->b.rd_eof && c->a.wr_shut && c->b.wr_shut &&
-	    !c->up.len && !c->down.len) {
+	    !c->up.len && !c->down.len && !c->up.pipe_len &&
+	    !c->down.pipe_len) {
 		pconn__close(c, false, "closed");
 		return;
 	}
@@ -208,13 +291,16 @@ void relay__update(struct pconn *c)
 {
 	uint32_t ea = 0, eb = 0;
 
-	if ((!c->up.len && !c->a.rd_eof) || c->a.want_in)
+	size_t up = c->up.len + c->up.pipe_len;
+	size_t down = c->down.len + c->down.pipe_len;
+
+	if ((!up && !c->a.rd_eof) || c->a.want_in)
 		ea |= EPOLLIN;
-	if (c->down.len || c->a.want_out)
+	if (down || c->a.want_out)
 		ea |= EPOLLOUT;
-	if ((!c->down.len && !c->b.rd_eof) || c->b.want_in)
+	if ((!down && !c->b.rd_eof) || c->b.want_in)
 		eb |= EPOLLIN;
-	if (c->up.len || c->b.want_out)
+	if (up || c->b.want_out)
 		eb |= EPOLLOUT;
 	if (side__register(&c->a, ea) || side__register(&c->b, eb))
 		pconn__close(c, true, "epoll failed");
@@ -236,8 +322,39 @@ int side__write(struct side *s, const char *buf, size_t len, size_t *n)
 	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
 }
 
+static int open_pipes(struct pconn *c)
+{
+	if (pipe2(c->up.pipe, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	if (pipe2(c->down.pipe, O_CLOEXEC | O_NONBLOCK)) {
+		close(c->up.pipe[0]);
+		close(c->up.pipe[1]);
+		c->up.pipe[0] = c->up.pipe[1] = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+void relay__free(struct pconn *c)
+{
+	struct pbuf *bufs[2] = { &c->up, &c->down };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		free(bufs[i]->data);
+		if (bufs[i]->pipe[0] > 0) {
+			close(bufs[i]->pipe[0]);
+			close(bufs[i]->pipe[1]);
+		}
+	}
+}
+
 int relay__start(struct pconn *c)
 {
+	/* kTLS on the TLS side: splice both ways, no copy to userspace. A
+	 * failed pipe just means copying. */
+	if (c->tls && c->tls->ktls && open_pipes(c))
+		pr_debug("no pipes for splice: copying instead");
 	if (!c->up.data)
 		c->up.data = malloc(PROXY_BUF);
 	if (!c->down.data)
