@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <openssl/err.h>
 
 #include "userspace/ktls.h"
 #include "userspace/log.h"
@@ -361,6 +362,19 @@ static void try_ktls(struct pconn *c, bool server)
 
 void pconn__mesh_verdict(struct pconn *c);
 
+/* The peer proxy answered unrecognized_name: no enrolled workload listens on
+ * that port there, which is a destination without mTLS, not an attack. */
+static bool unenrolled_peer(void)
+{
+	unsigned long e;
+	bool found = false;
+
+	while ((e = ERR_get_error()))
+		if (ERR_GET_REASON(e) == SSL_R_TLSV1_UNRECOGNIZED_NAME)
+			found = true;
+	return found;
+}
+
 static void handshake(struct pconn *c)
 {
 	struct side *s = c->tls;
@@ -375,6 +389,10 @@ static void handshake(struct pconn *c)
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			side__register(s, e == SSL_ERROR_WANT_READ ? EPOLLIN :
 				       EPOLLOUT);
+			return;
+		}
+		if (!server && unenrolled_peer()) {
+			outbound_fallback(c, "destination node runs nametag but the destination is not enrolled");
 			return;
 		}
 		pflow__set(c, "reason", proxy_tls__verify_error(s->ssl)[0] ?
