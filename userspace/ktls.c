@@ -314,10 +314,14 @@ static const struct ktls_suite *suite_of(SSL *ssl, struct nt_err *err)
 
 /* Whatever OpenSSL has buffered or would still send would be lost or
  * out of sequence once the kernel owns the record layer. */
-static int ssl_quiescent(SSL *ssl, bool is_server, struct nt_err *err)
+static int ssl_quiescent(SSL *ssl, int fd, bool is_server,
+			 struct nt_err *err)
 {
 	if (!SSL_is_init_finished(ssl))
 		return nt_err_set(err, -EINVAL, "the TLS handshake is not finished");
+	if (SSL_get_fd(ssl) >= 0 && SSL_get_fd(ssl) != fd)
+		return nt_err_set(err, -EINVAL, "fd %d is not the SSL's socket (%d)",
+				  fd, SSL_get_fd(ssl));
 	if (SSL_pending(ssl) > 0 || SSL_has_pending(ssl))
 		return nt_err_set(err, -EBUSY,
 				  "OpenSSL holds unread bytes past Finished (read-ahead on?)");
@@ -380,7 +384,7 @@ int ktls__install(SSL *ssl, int fd, bool is_server, struct nt_err *err)
 		ret = -EOPNOTSUPP;
 		goto cleanup;
 	}
-	ret = ssl_quiescent(ssl, is_server, err);
+	ret = ssl_quiescent(ssl, fd, is_server, err);
 	if (ret)
 		goto cleanup;
 	ks = ktls_ex_idx < 0 ? NULL : secrets_of(ssl, false);

@@ -62,7 +62,8 @@ int ktls__keylog_attach(SSL_CTX *ctx);
  *                OpenSSL's userspace record layer
  *  -EBUSY        OpenSSL holds unread bytes; the kernel would never see them
  *  -ENOKEY       the traffic secrets were not captured (no keylog attach)
- *  -EINVAL       session tickets enabled, or the handshake is not finished
+ *  -EINVAL       session tickets enabled, handshake not finished, or @fd
+ *                is not the socket the SSL object uses
  *  other         setsockopt failed; if the ULP was set (anything after
  *                TCP_ULP), the connection is unusable and must be closed
  */
