@@ -344,20 +344,37 @@ static void outbound_fallback(struct pconn *c, const char *why)
 
 /* ---- handshakes ------------------------------------------------------------ */
 
-static void try_ktls(struct pconn *c, bool server)
+/*
+ * Hands the record layer to the kernel where it can take it. Returns false
+ * when the connection is unusable: a failure after TCP_ULP was set leaves
+ * the socket half-switched (userspace/ktls.h).
+ */
+static bool try_ktls(struct pconn *c, bool server)
 {
 	struct nt_err err = {};
+	int ret;
 
 	if (!ktls__available())
-		return;
-	if (ktls__install(c->tls->ssl, c->tls->h.fd, server, &err)) {
-		pr_debug("kTLS not used: %s", err.msg);
-		return;
+		return true;
+	ret = ktls__install(c->tls->ssl, c->tls->h.fd, server, &err);
+	switch (ret) {
+	case 0:
+		/* The kernel owns the record layer; OpenSSL is done. */
+		SSL_free(c->tls->ssl);
+		c->tls->ssl = NULL;
+		c->tls->ktls = true;
+		return true;
+	case -ENOPROTOOPT:
+	case -EOPNOTSUPP:
+	case -EBUSY:
+	case -ENOKEY:
+	case -EINVAL:
+		pr_debug("kTLS not used, OpenSSL carries on: %s", err.msg);
+		return true;
+	default:
+		pr_warn("kTLS switch failed mid-way: %s", err.msg);
+		return false;
 	}
-	/* The kernel owns the record layer from here; OpenSSL is done. */
-	SSL_free(c->tls->ssl);
-	c->tls->ssl = NULL;
-	c->tls->ktls = true;
 }
 
 void pconn__mesh_verdict(struct pconn *c);
@@ -412,7 +429,11 @@ static void handshake(struct pconn *c)
 		c->dst = *proxy_tls__peer_id(s->ssl);
 		c->has_dst = true;
 	}
-	try_ktls(c, server);
+	if (!try_ktls(c, server)) {
+		pflow__set(c, "reason", "kTLS switch failed");
+		pconn__close(c, true, "error");
+		return;
+	}
 	pflow__ktls(c, s->ktls);
 	pflow__publish(c);
 	if (server) {

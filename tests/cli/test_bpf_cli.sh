@@ -106,8 +106,9 @@ t_check "prog list json names" jqt '[.[].name] | contains(["nt_connect4",
 t_check "prog list json types" jqt '(.[] | select(.name == "nt_connect4") |
 	.type == "cgroup_sock_addr" and (.tag | length) == 16 and .id > 0) and
 	(.[] | select(.name == "nt_exec") | .type == "tracing")' <<<"$OUT"
-expect_ok "prog prefix and alias" nt -j p sh
+expect_ok "prog prefix and alias" nt -j prog s
 t_check "prog show = list" jqt 'length >= 8' <<<"$OUT"
+expect_fail "ambiguous object prefix" "ambiguous" nt pr list
 
 # An sk_lookup program reachable only through its pinned link, as the
 # daemon's per-netns instances are.
