@@ -145,9 +145,10 @@ $(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(O)/userspace/ktls.o $(O)/libca
 
 # Boots the VM (kernel fetched once into build/vm/) and runs the suite there.
 .PHONY: vm-test
-vm-test: $(KTLS_SELFTEST)
+vm-test: $(KTLS_SELFTEST) all
 	$(Q)tests/vm/run-in-vm.sh --timeout 240 -- \
 		env KTLS_SELFTEST=$(KTLS_SELFTEST) tests/vm/test_ktls.sh
+	$(Q)tests/vm/run-in-vm.sh --timeout 300 -- tests/vm/test_mesh_ktls.sh
 
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
