@@ -74,8 +74,11 @@ static int reuse_maps(struct datapath *dp, struct lookup_bpf *l)
 {
 	int ret;
 
-	ret = bpf_map__reuse_fd(l->maps.inbound_ports,
-				bpf_map__fd(dp->skel->maps.inbound_ports));
+	ret = bpf_map__reuse_fd(l->maps.ns_mode,
+				bpf_map__fd(dp->skel->maps.ns_mode));
+	if (!ret)
+		ret = bpf_map__reuse_fd(l->maps.inbound_ports,
+					bpf_map__fd(dp->skel->maps.inbound_ports));
 	if (!ret)
 		ret = bpf_map__reuse_fd(l->maps.proxies,
 					bpf_map__fd(dp->skel->maps.proxies));
@@ -158,8 +161,12 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 		p.outbound6 = *out6;
 	p.inbound_index = index;
 	if (inbound_fd >= 0) {
+		/* The sockmap's values are 8 bytes: an int would let the
+		 * kernel read 4 bytes of stack as the fd's upper half. */
+		__u64 sock_fd = (__u64)inbound_fd;
+
 		if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.inbound_socks),
-					&index, &inbound_fd, BPF_ANY))
+					&index, &sock_fd, BPF_ANY))
 			return nt_err_set(err, -errno,
 					  "failed to add the inbound listener to the sockmap: %s (a listening TCP socket?)",
 					  strerror(errno));

@@ -392,10 +392,30 @@ static bool unenrolled_peer(void)
 	return found;
 }
 
+/* Why a handshake failed, for the flow: our own verification's words, else
+ * OpenSSL's ("unsupported protocol", "peer did not return a certificate"),
+ * else how the connection ended. */
+static const char *handshake_error(SSL *ssl, int ssl_err)
+{
+	static char why[256];
+	const char *r = proxy_tls__verify_error(ssl);
+	unsigned long l = ERR_peek_last_error();
+
+	if (r[0])
+		return r;
+	r = l ? ERR_reason_error_string(l) : NULL;
+	if (!r)
+		r = ssl_err == SSL_ERROR_SYSCALL ? "connection closed by the peer" :
+		    "unknown error";
+	snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
+	return why;
+}
+
 static void handshake(struct pconn *c)
 {
 	struct side *s = c->tls;
 	bool server = c->kind == PCONN_MESH;
+	const char *why;
 	int ret;
 
 	s->want_in = s->want_out = false;
@@ -408,13 +428,16 @@ static void handshake(struct pconn *c)
 				       EPOLLOUT);
 			return;
 		}
+		why = handshake_error(s->ssl, e);
 		if (!server && unenrolled_peer()) {
 			outbound_fallback(c, "destination node runs nametag but the destination is not enrolled");
 			return;
 		}
-		pflow__set(c, "reason", proxy_tls__verify_error(s->ssl)[0] ?
-			   proxy_tls__verify_error(s->ssl) :
-			   "TLS handshake failed");
+		/* The daemon's one thread shares OpenSSL's error queue: left
+		 * there, these errors would turn the next connection's
+		 * WANT_READ into a failure (SSL_get_error peeks the queue). */
+		ERR_clear_error();
+		pflow__set(c, "reason", why);
 		pconn__close(c, true, "handshake failed");
 		return;
 	}
@@ -489,9 +512,10 @@ static void read_status(struct pconn *c)
 	}
 	/* Bytes after the verdict line belong to the workload. */
 	rest = c->status_len - (nl + 1 - c->status);
-	memcpy(c->down.data, nl + 1, rest);
-	c->down.off = 0;
-	c->down.len = rest;
+	if (rest && pbuf__put(&c->down, nl + 1, rest)) {
+		pconn__close(c, true, "out of memory");
+		return;
+	}
 	relay__pump(c);
 }
 
@@ -677,9 +701,14 @@ static void on_connected(struct pconn *c)
 	if (c->kind == PCONN_MESH) {
 		/* The verdict goes first, ahead of any workload byte. Its
 		 * bytes are counted back out of the workload's. */
-		c->down.len = snprintf(c->down.data, PROXY_STATUS_MAX,
-				       "NT1 ALLOW %s\n", c->status);
-		c->bytes_down -= c->down.len;
+		char line[PROXY_STATUS_MAX + 16];
+		int n = snprintf(line, sizeof(line), "NT1 ALLOW %s\n", c->status);
+
+		if (pbuf__put(&c->down, line, n)) {
+			pconn__close(c, true, "out of memory");
+			return;
+		}
+		c->bytes_down -= n;
 	}
 	relay__pump(c);
 }

@@ -70,6 +70,8 @@ struct pconn {
  * the caller pumps. */
 int relay__start(struct pconn *c);
 void relay__free(struct pconn *c);
+/* Queues bytes on a direction (allocating its buffer). */
+int pbuf__put(struct pbuf *b, const void *data, size_t len);
 void relay__pump(struct pconn *c);
 void relay__update(struct pconn *c);
 int side__register(struct side *s, uint32_t events);

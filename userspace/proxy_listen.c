@@ -284,7 +284,8 @@ cJSON *proxy__netns_json(void)
 	return arr;
 }
 
-/* At start: the daemon's own netns, then every one served before. */
+/* At start: the daemon's own netns, then every one served before. The
+ * saved list is read first: serving our own netns rewrites the file. */
 int proxy__restore(struct nt_err *err);
 
 int proxy__restore(struct nt_err *err)
@@ -295,18 +296,18 @@ int proxy__restore(struct nt_err *err)
 	size_t len;
 	int ret;
 
-	ret = proxy__serve_netns("/proc/self/ns/net", err);
-	if (ret)
-		return ret;
 	snprintf(path, sizeof(path), "%s/%s", nd->opts.state_dir, PROXIES_FILE);
 	ret = state__read(path, 1 << 20, false, &buf, &len, err);
-	if (ret == -ENOENT)
-		return 0;
 	if (!ret)
 		ret = json__parse_strict(buf, len, &root, err);
 	free(buf);
-	if (ret)
+	if (ret && ret != -ENOENT)
 		return ret;
+	ret = proxy__serve_netns("/proc/self/ns/net", err);
+	if (ret) {
+		cJSON_Delete(root);
+		return ret;
+	}
 	arr = cJSON_GetObjectItemCaseSensitive(root, "netns");
 	cJSON_ArrayForEach(it, arr) {
 		struct nt_err e2 = {};

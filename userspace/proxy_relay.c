@@ -205,44 +205,94 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 	return progress;
 }
 
-/* One direction: read @from into @b when it is empty, write @b to @to. */
+/*
+ * Bytes are read into one scratch buffer shared by every connection (the
+ * daemon is single-threaded) and written on at once; only what the far side
+ * cannot take yet is copied into the connection's own buffer, which is
+ * freed again once drained. An idle connection holds no buffer at all.
+ */
+static char scratch[PROXY_BUF];
+
+int pbuf__put(struct pbuf *b, const void *data, size_t len)
+{
+	if (len > PROXY_BUF - b->off - b->len)
+		return -ENOSPC;
+	if (!b->data) {
+		b->data = malloc(PROXY_BUF);
+		if (!b->data)
+			return -ENOMEM;
+		b->off = b->len = 0;
+	}
+	memcpy(b->data + b->off + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+/* Writes @len bytes at @p to @to; returns how many went, or -1 on reset. */
+static ssize_t write_some(struct side *to, const char *p, size_t len,
+			  uint64_t *count)
+{
+	size_t done = 0, n;
+	enum io r;
+
+	while (done < len) {
+		r = side_write(to, p + done, len - done, &n);
+		if (r == IO_RESET)
+			return -1;
+		if (r != IO_OK)
+			break;
+		done += n;
+	}
+	*count += done;
+	return done;
+}
+
+/* One direction: drain @b, then read @from and write to @to. */
 static int move(struct pconn *c, struct side *from, struct side *to,
 		struct pbuf *b, uint64_t *count)
 {
 	bool progress = false;
+	ssize_t w;
 	size_t n;
 	enum io r;
 
-	/* Buffered bytes (a verdict line) go first, then the pipe path. */
-	if (b->pipe[0] > 0 && b->len == 0)
-		return move_splice(c, from, to, b, count);
-	if (b->len == 0 && !from->rd_eof) {
-		r = side_read(from, b->data, PROXY_BUF, &n);
+	if (b->len) {
+		w = write_some(to, b->data + b->off, b->len, count);
+		if (w < 0)
+			return -ECONNRESET;
+		b->off += w;
+		b->len -= w;
+		progress = w > 0;
+		if (b->len)
+			return progress;
+		free(b->data);
+		b->data = NULL;
+		b->off = 0;
+	}
+	/* Buffered bytes (a verdict line) went first; then the pipe path. */
+	if (b->pipe[0] > 0) {
+		int ret = move_splice(c, from, to, b, count);
+
+		return ret < 0 ? ret : ret || progress;
+	}
+	if (!from->rd_eof) {
+		r = side_read(from, scratch, sizeof(scratch), &n);
 		if (r == IO_RESET)
 			return -ECONNRESET;
 		if (r == IO_EOF)
 			from->rd_eof = true;
 		if (r == IO_OK) {
-			b->off = 0;
-			b->len = n;
+			w = write_some(to, scratch, n, count);
+			if (w < 0)
+				return -ECONNRESET;
+			if ((size_t)w < n && pbuf__put(b, scratch + w, n - w))
+				return -ENOMEM;
 		}
-		progress = r == IO_OK || r == IO_EOF;
+		progress = progress || r == IO_OK || r == IO_EOF;
 	}
-	while (b->len) {
-		r = side_write(to, b->data + b->off, b->len, &n);
-		if (r == IO_RESET)
-			return -ECONNRESET;
-		if (r != IO_OK)
-			break;
-		b->off += n;
-		b->len -= n;
-		*count += n;
+	if (from->rd_eof && !b->len && !to->wr_shut &&
+	    side_shutdown(to) == IO_OK)
 		progress = true;
-	}
-	if (from->rd_eof && !b->len && !to->wr_shut) {
-		if (side_shutdown(to) == IO_OK)
-			progress = true;
-	}
 	return progress;
 }
 
@@ -355,12 +405,6 @@ int relay__start(struct pconn *c)
 	 * failed pipe just means copying. */
 	if (c->tls && c->tls->ktls && open_pipes(c))
 		pr_debug("no pipes for splice: copying instead");
-	if (!c->up.data)
-		c->up.data = malloc(PROXY_BUF);
-	if (!c->down.data)
-		c->down.data = malloc(PROXY_BUF);
-	if (!c->up.data || !c->down.data)
-		return -ENOMEM;
 	c->st = PS_RELAY;
 	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
 	return 0;
