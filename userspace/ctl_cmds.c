@@ -38,6 +38,7 @@ int daemon__apply_ns(const struct ns *n)
 {
 	struct nt_ns_value v = { .mode = n->mode, .ns_id = n->id };
 
+	workload__invalidate();
 	if (n->mode == NT_MODE_OFF)
 		return datapath__del_ns(nd->dp, n->cgroup_id);
 	return datapath__set_ns(nd->dp, n->cgroup_id, &v);
@@ -82,8 +83,9 @@ static int ns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	if (strlen(name) >= sizeof(n.name))
 		return nt_err_set(err, -EINVAL, "namespace name too long");
 	ret = ns_table__add(nd->ns, &n, err);
-	if (!ret)
-		ret = ns_table__save(nd->ns, err);
+	if (ret)
+		return ret;	/* not added: a namesake must stay */
+	ret = ns_table__save(nd->ns, err);
 	if (ret) {
 		ns_table__del(nd->ns, n.name);
 		return ret;
@@ -169,6 +171,7 @@ static int ns_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 				  strerror(-ret));
 	snprintf(name, sizeof(name), "%s", n->name);
 	ns_table__del(nd->ns, name);
+	workload__invalidate();
 	cJSON_AddStringToObject(resp, "deleted", name);
 	return ns_table__save(nd->ns, err);
 }
@@ -235,6 +238,7 @@ static int entry_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	ret = attest_registry__add(nd->entries, &e, err);
 	if (ret)
 		return ret;
+	workload__invalidate();
 	ret = attest_registry__save(nd->entries, nd->entries_path, err);
 	if (ret) {
 		attest_registry__del(nd->entries, e.id.str, NULL);
@@ -252,6 +256,7 @@ static int entry_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	if (!id)
 		return -EINVAL;
 	ret = attest_registry__del(nd->entries, id, err);
+	workload__invalidate();
 	if (!ret)
 		ret = attest_registry__save(nd->entries, nd->entries_path, err);
 	if (!ret)

@@ -172,6 +172,8 @@ struct attest_evidence;
 int workload__resolve(const struct nt_evidence *ev, cJSON *out,
 		      struct spiffe_id *id, struct nt_err *err);
 cJSON *workload__list(void);
+/* Drops cached identities: the registry or a namespace changed. */
+void workload__invalidate(void);
 int workload__show(uint32_t pid, cJSON *out, struct nt_err *err);
 
 int svid_cache__new(struct svid_cache **c);

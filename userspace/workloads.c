@@ -72,8 +72,8 @@ static void add_svid(cJSON *out, const struct spiffe_id *id)
 	cJSON_AddStringToObject(o, "not_after", na);
 }
 
-int workload__resolve(const struct nt_evidence *ev, cJSON *out,
-		      struct spiffe_id *id, struct nt_err *err)
+static int resolve_uncached(const struct nt_evidence *ev, cJSON *out,
+			    struct spiffe_id *id, struct nt_err *err)
 {
 	struct attest_ns ans = { .trust_domain = node_ca__trust_domain(nd->ca) };
 	const struct attest_entry *entry = NULL;
@@ -116,10 +116,111 @@ int workload__resolve(const struct nt_evidence *ev, cJSON *out,
 	cJSON_AddStringToObject(out, "spiffe_id", id->str);
 	cJSON_AddStringToObject(out, "identity_from",
 				entry ? "entry" : "template");
-	add_svid(out, id);
 out:
 	free(res);
 	return ret;
+}
+
+/*
+ * Attestation reads /proc, hashes the exe (itself cached) and matches the
+ * registry: worth doing once per process image, not once per connection.
+ * The key holds everything the identity derives from, so an exec (new exe
+ * inode), a recycled pid (new start time) or a setuid (new uid) misses.
+ * Entries live IDCACHE_TTL seconds and die at once when the registry or a
+ * namespace changes (workload__invalidate).
+ */
+#define IDCACHE_SIZE	1024
+#define IDCACHE_TTL	10
+
+struct idkey {
+	uint32_t tgid, uid, gid, exe_dev, netns_ino, pad;
+	uint64_t start_boottime, exe_ino, cgroup_id, ns_cgroup_id;
+};
+
+struct idcache_ent {
+	struct idkey key;
+	uint64_t gen;
+	time_t at;
+	struct spiffe_id id;
+	cJSON *info;
+};
+
+static struct idcache_ent idcache[IDCACHE_SIZE];
+static uint64_t idcache_gen = 1;
+
+void workload__invalidate(void)
+{
+	idcache_gen++;
+}
+
+static void key_of(const struct nt_evidence *ev, struct idkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tgid = ev->tgid;
+	k->uid = ev->uid;
+	k->gid = ev->gid;
+	k->exe_dev = ev->exe_dev;
+	k->netns_ino = ev->netns_ino;
+	k->start_boottime = ev->start_boottime;
+	k->exe_ino = ev->exe_ino;
+	k->cgroup_id = ev->cgroup_id;
+	k->ns_cgroup_id = ev->ns_cgroup_id;
+}
+
+static struct idcache_ent *slot_of(const struct idkey *k)
+{
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return &idcache[h % IDCACHE_SIZE];
+}
+
+static void copy_into(cJSON *out, const cJSON *from)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, from)
+		cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
+}
+
+int workload__resolve(const struct nt_evidence *ev, cJSON *out,
+		      struct spiffe_id *id, struct nt_err *err)
+{
+	time_t now = time(NULL);
+	struct idcache_ent *e;
+	struct idkey k;
+	cJSON *info;
+	int ret;
+
+	key_of(ev, &k);
+	e = slot_of(&k);
+	if (e->info && e->gen == idcache_gen && now - e->at < IDCACHE_TTL &&
+	    !memcmp(&e->key, &k, sizeof(k))) {
+		copy_into(out, e->info);
+		*id = e->id;
+		add_svid(out, id);
+		return 0;
+	}
+	info = cJSON_CreateObject();
+	if (!info)
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	ret = resolve_uncached(ev, info, id, err);
+	copy_into(out, info);
+	if (ret) {
+		cJSON_Delete(info);
+		return ret;	/* failures are not cached: retry next time */
+	}
+	cJSON_Delete(e->info);
+	e->key = k;
+	e->gen = idcache_gen;
+	e->at = now;
+	e->id = *id;
+	e->info = info;
+	add_svid(out, id);
+	return 0;
 }
 
 /* Evidence for a listed pid: the kernel's exec record when it matches this
