@@ -38,6 +38,15 @@ static __always_inline bool from_loopback(const struct bpf_sk_lookup *ctx)
 	       ctx->remote_ip6[2] == 0 && ctx->remote_ip6[3] == bpf_htonl(1);
 }
 
+/* The namespace's mode now, not the one recorded at listen(): a mode
+ * change must reach listeners that already exist. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NT_MAX_NAMESPACES);
+	__type(key, __u64);			/* namespace cgroup id */
+	__type(value, struct nt_ns_value);
+} ns_mode SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NT_MAX_SOCKETS);
@@ -59,9 +68,9 @@ struct {
 	__type(value, __u64);
 } inbound_socks SEC(".maps");
 
-static __always_inline int no_proxy(const struct nt_sock_value *v)
+static __always_inline int no_proxy(__u32 mode)
 {
-	return v->ev.mode == NT_MODE_STRICT ? SK_DROP : SK_PASS;
+	return mode == NT_MODE_STRICT ? SK_DROP : SK_PASS;
 }
 
 SEC("sk_lookup")
@@ -69,8 +78,10 @@ int nt_lookup(struct bpf_sk_lookup *ctx)
 {
 	struct nt_port_key key = {};
 	struct nt_sock_value *v;
+	struct nt_ns_value *ns;
 	struct nt_proxy *p;
 	struct bpf_sock *sk;
+	__u32 mode;
 	long err;
 
 	if (ctx->protocol != IPPROTO_TCP)
@@ -80,15 +91,19 @@ int nt_lookup(struct bpf_sk_lookup *ctx)
 	key.netns_ino = netns_ino;
 	key.port = ctx->local_port;
 	v = bpf_map_lookup_elem(&inbound_ports, &key);
-	if (!v || v->ev.mode < NT_MODE_PERMISSIVE)
+	if (!v)
+		return SK_PASS;
+	ns = bpf_map_lookup_elem(&ns_mode, &v->ev.ns_cgroup_id);
+	mode = ns ? ns->mode : NT_MODE_OFF;
+	if (mode < NT_MODE_PERMISSIVE)
 		return SK_PASS;
 	p = bpf_map_lookup_elem(&proxies, &key.netns_ino);
 	if (!p || !(p->flags & NT_PROXY_INBOUND))
-		return no_proxy(v);
+		return no_proxy(mode);
 	sk = bpf_map_lookup_elem(&inbound_socks, &p->inbound_index);
 	if (!sk)
-		return no_proxy(v);
+		return no_proxy(mode);
 	err = bpf_sk_assign(ctx, sk, 0);
 	bpf_sk_release(sk);
-	return err ? no_proxy(v) : SK_PASS;
+	return err ? no_proxy(mode) : SK_PASS;
 }

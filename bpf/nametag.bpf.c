@@ -328,6 +328,11 @@ static __always_inline void tuple_from_ops(struct nt_tuple *t,
 		l6[2] = r6[2] = bpf_htonl(0xffff);
 		l6[3] = l4;
 		r6[3] = r4;
+	} else if (r6[0] == 0 && r6[1] == 0 && r6[2] == bpf_htonl(0xffff)) {
+		/* A dual-stack socket talking IPv4: its peer (the proxy's
+		 * IPv4 listener) sees an AF_INET connection, so key it as
+		 * one; the addresses are already IPv4-mapped. */
+		family = AF_INET;
 	}
 	t->src.family = family;
 	t->dst.family = family;

@@ -42,7 +42,9 @@ int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {};
 	struct msghdr msg = {};
+	cJSON *reply = NULL;
 	struct iovec iov;
+	int saved;
 	char *s;
 	ssize_t n;
 
@@ -67,10 +69,18 @@ int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	saved = errno;
 	free(s);
-	if (n != (ssize_t)iov.iov_len)
-		return p_err("failed to send to nametagd: %s", strerror(errno));
-	return 0;
+	if (n == (ssize_t)iov.iov_len)
+		return 0;
+	/* The daemon may have answered and closed before reading, as it
+	 * does for a peer it refuses: its answer is still there to read. */
+	if (n < 0 && (saved == EPIPE || saved == ECONNRESET) &&
+	    ctl_recv(fd, &reply))
+		return -1;	/* ctl_recv printed why */
+	cJSON_Delete(reply);
+	return p_err("failed to send to nametagd: %s",
+		     strerror(n < 0 ? saved : EIO));
 }
 
 /* Reads one line and parses it; an {"error": ...} reply becomes p_err. */

@@ -8,6 +8,7 @@
 
 #include "userspace/daemon.h"
 #include "userspace/log.h"
+#include "userspace/sockdiag.h"
 
 /* Flows, workloads and SVIDs have their handlers in ctl_flows.c. */
 int ctl_workload_list(struct ctl_request *r, cJSON *resp, struct nt_err *err);
@@ -32,6 +33,16 @@ static const char *req_str(const struct ctl_request *r, const char *key,
 		return it->valuestring;
 	nt_err_set(err, -EINVAL, "request needs string \"%s\"", key);
 	return NULL;
+}
+
+/* After an enrollment or netns change: listeners that were already
+ * listening become known (or stop being). Never fails the request. */
+static void sync_listeners(void)
+{
+	struct nt_err err = {};
+
+	if (listeners__sync(&err))
+		pr_warn("listener sync: %s", err.msg);
 }
 
 int daemon__apply_ns(const struct ns *n)
@@ -92,6 +103,7 @@ static int ns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	}
 	cJSON_AddItemToObject(resp, "namespace",
 			      ns_json(ns_table__find(nd->ns, n.name)));
+	sync_listeners();
 	return 0;
 }
 
@@ -130,6 +142,7 @@ static int set_mode(struct ns *n, enum nt_mode mode, cJSON *resp,
 	}
 	pr_info("namespace %s: %s -> %s", n->name, mode__name(old),
 		mode__name(mode));
+	sync_listeners();
 	cJSON_AddItemToObject(resp, "namespace", ns_json(n));
 	return 0;
 }
@@ -172,6 +185,7 @@ static int ns_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	snprintf(name, sizeof(name), "%s", n->name);
 	ns_table__del(nd->ns, name);
 	workload__invalidate();
+	sync_listeners();
 	cJSON_AddStringToObject(resp, "deleted", name);
 	return ns_table__save(nd->ns, err);
 }
@@ -355,6 +369,7 @@ static int netns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 
 	if (!path || proxy__serve_netns(path, err))
 		return -EINVAL;
+	sync_listeners();
 	cJSON_AddItemToObject(resp, "proxies", proxy__netns_json());
 	return 0;
 }
@@ -367,6 +382,7 @@ static int netns_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return nt_err_set(err, -EINVAL, "request needs number \"netns\"");
 	if (proxy__unserve_netns((uint32_t)ino->valuedouble, err))
 		return -EINVAL;
+	sync_listeners();
 	cJSON_AddItemToObject(resp, "proxies", proxy__netns_json());
 	return 0;
 }

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The CLI against a live nametagd: every object's help, JSON that parses,
+# clear errors for unknown and ambiguous keywords, a control socket that
+# serves root only, bad input that changes nothing, and a restart that
+# adopts the pinned datapath instead of attaching it twice. Needs root.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/live/lib.sh
+skip_unless_root
+live_init
+write_helpers
+
+C=$LIVE_CG/c1
+mkcg c1/shop/frontend c1/shop/sleeper c1/other
+if ! start_daemon c1 "$C"; then
+	t_fail "nametagd starts"
+	live_finish
+	exit 1
+fi
+nt() { ntd c1 "$@"; }
+SOCK=${D_DIR[c1]}/run/nametagd.sock
+STATE=${D_DIR[c1]}/state
+
+# jqt FILTER [ARGS]: $OUT satisfies FILTER.
+jqt() {
+	jq -e "$@" <<<"$OUT" >/dev/null
+}
+
+# ctl_raw JSON-LINE: one raw request on the control socket, the reply
+# line printed (the daemon's own checks, without the CLI's in front).
+ctl_raw() {
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$SOCK" "$1"
+}
+
+# --- every object's help, plain and JSON --------------------------------------------
+objects=$("$NAMETAG" help 2>&1 | sed -n '/OBJECT :=/,/}/p' | tr -d '{}|' |
+	  sed 's/OBJECT :=//' | xargs)
+t_check "help lists the objects" [ -n "$objects" ]
+for obj in $objects; do
+	expect_ok "$obj help" "$NAMETAG" "$obj" help
+	t_check "$obj help has a usage line" grep -q "Usage: nametag $obj" <<<"$ERR$OUT"
+	expect_ok "$obj help json" "$NAMETAG" -j "$obj" help
+	t_check "$obj help json parses" jqt '.help | type == "string" and length > 0'
+done
+for obj in ns entry workload flow prog map feature; do
+	t_check "help names $obj" grep -qw "$obj" <<<"$objects"
+done
+
+# --- unknown and ambiguous keywords ---------------------------------------------------
+expect_fail "unknown object" "unknown keyword 'frob'" "$NAMETAG" frob
+expect_fail "unknown command" "unknown keyword 'frob'" nt ns frob
+expect_fail "ambiguous object f" "'f' is ambiguous: it could be flow, feature" "$NAMETAG" f
+expect_fail "ambiguous json" '"error"' "$NAMETAG" -j f
+t_check "ambiguous json is one error object" jqt '.error | test("ambiguous")'
+expect_fail "ambiguous command" "is ambiguous" nt ns d
+expect_fail "unknown command json" '"error"' nt -j ns frob
+t_check "unknown command json parses" jqt '.error | test("unknown keyword")'
+
+# --- JSON of every daemon-backed command -----------------------------------------------
+expect_ok "ns add json" nt -j ns add shop --cgroup "$C/shop"
+t_check "ns add json" jqt --arg c "$C/shop" '.name == "shop" and .cgroup == $c and .mode == "off"'
+expect_ok "ns enable json" nt -j ns enable shop --mode observe
+t_check "ns enable json" jqt '.mode == "observe"'
+expect_ok "ns list json" nt -j ns list
+t_check "ns list json" jqt 'type == "array" and length == 1 and .[0].name == "shop"'
+expect_ok "ns show json" nt -j ns show shop
+t_check "ns show json" jqt '.name == "shop" and (.cgroup_id | type) == "number"'
+expect_ok "ns prefix match" nt -j n l
+t_check "ns prefix match json" jqt 'length == 1'
+expect_ok "entry add json" nt -j entry add spiffe://example.org/billing \
+	--selector unix:uid:4242 --selector ns:name:shop
+t_check "entry add json" jqt '.spiffe_id == "spiffe://example.org/billing" and (.selectors | length) == 2'
+expect_ok "entry list json" nt -j entry list
+t_check "entry list json" jqt 'type == "array" and length == 1'
+
+spawn_in_cgroup "$C/shop/sleeper" sleep 60
+SLEEPER=$BG_PID
+wait_for 5 eval 'nt -j workload list | jq -e --argjson p $SLEEPER "any(.[]; .pid == \$p)" >/dev/null'
+expect_ok "workload list json" nt -j workload list
+t_check "workload list json" jqt --argjson p "$SLEEPER" 'type == "array" and any(.[]; .pid == $p)'
+expect_ok "workload show json" nt -j workload show "$SLEEPER"
+t_check "workload show json" jqt '.spiffe_id == "spiffe://example.org/ns/shop/sa/sleeper"'
+
+start_server srv 127.0.0.1 0 "${D_NS[c1]}" || t_fail "server starts"
+out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" cli)
+cport=$(awk '{ print $2 }' <<<"$out")
+wait_for 5 flow_exists c1 ".src == \"127.0.0.1:$cport\""
+expect_ok "flow list json" nt -j flow list
+t_check "flow list json" jqt --arg s "127.0.0.1:$cport" 'type == "array" and any(.[]; .src == $s)'
+fid=$(jq --arg s "127.0.0.1:$cport" '.[] | select(.src == $s) | .id' <<<"$OUT")
+expect_ok "flow show json" nt -j flow show "$fid"
+t_check "flow show json" jqt --argjson id "$fid" '.id == $id and .src_spiffe_id == "spiffe://example.org/ns/shop/sa/frontend"'
+expect_fail "flow show missing" "no flow" nt -j flow show 999999
+t_check "flow show missing json" jqt '.error | type == "string"'
+expect_fail "flow show bad id" "is not a flow id" nt flow show abc
+
+expect_ok "prog list json" nt -j prog list
+t_check "prog list json: programs with their links" \
+	jqt 'type == "array" and length > 0 and ([.[].links[]] | length) >= 8'
+expect_ok "map list json" nt -j map list
+t_check "map list json" jqt 'type == "array" and any(.[]; .name == "ns_mode")'
+expect_ok "map dump json" nt -j map dump ns_mode
+t_check "map dump ns_mode holds shop" jqt --argjson id "$(stat -c %i "$C/shop")" \
+	'type == "array" and any(.. | objects; .mode? == "observe")'
+expect_fail "map dump unknown" "" nt -j map dump nosuchmap
+t_check "map dump unknown json" jqt '.error | type == "string"'
+expect_ok "feature probe json" nt -j feature probe
+t_check "feature probe json" jqt 'type == "object"'
+expect_ok "proxy list json" nt -j proxy list
+t_check "proxy list json" is_json <<<"$OUT"
+expect_ok "policy show json" nt -j policy show
+t_check "policy show json" is_json <<<"$OUT"
+
+# --- the control socket serves root only -----------------------------------------------
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+t_check "socket is 0600" [ "$(stat -c %a "$SOCK")" = 600 ]
+chmod 711 "${D_DIR[c1]}" "${D_DIR[c1]}/run"
+expect_fail "nobody: connect refused by the socket's mode" "Permission denied" \
+	"${NOBODY[@]}" "$NAMETAG" --run-dir "${D_DIR[c1]}/run" ns list
+t_check "nobody: hint says root only" grep -q "root only" <<<"$ERR"
+chmod 666 "$SOCK"
+expect_fail "nobody: the daemon's peer check refuses" "permission denied" \
+	"${NOBODY[@]}" "$NAMETAG" --run-dir "${D_DIR[c1]}/run" ns list
+expect_fail "nobody: refused in JSON too" '"error"' \
+	"${NOBODY[@]}" "$NAMETAG" -j --run-dir "${D_DIR[c1]}/run" ns list
+t_check "nobody: JSON error names the reason" jqt '.error | test("permission denied")'
+t_check "daemon logged the refusal" grep -q "refused a non-root peer" "${D_DIR[c1]}/log"
+chmod 600 "$SOCK"
+chmod 700 "${D_DIR[c1]}/run"
+expect_ok "root is still served" nt ns list
+
+# --- bad input is refused clearly and changes nothing -----------------------------------
+snapshot() {
+	{ nt -j ns list; nt -j entry list; cat "$STATE/namespaces.json" "$STATE/entries.json"; } 2>&1
+}
+before=$(snapshot)
+expect_fail "ns add bad name" "only [a-z0-9-]" nt ns add Bad_Name --cgroup "$C/other"
+expect_fail "ns add name ending in -" "only [a-z0-9-]" nt ns add bad- --cgroup "$C/other"
+expect_fail "ns add cgroup outside the root" "not strictly below the managed root" \
+	nt ns add outside --cgroup "$LIVE_CG"
+expect_fail "ns add the cgroup root itself" "not strictly below the managed root" \
+	nt ns add root --cgroup "$C"
+expect_fail "ns add the machine's cgroup root" "not strictly below the managed root" \
+	nt ns add machine --cgroup /
+expect_fail "ns add missing cgroup" "No such file" nt ns add ghost --cgroup "$C/nope"
+expect_fail "ns add duplicate name" "namespace 'shop' exists" nt ns add shop --cgroup "$C/other"
+expect_fail "ns add nested cgroup" "overlaps" nt ns add inner --cgroup "$C/shop/frontend"
+expect_fail "ns add without cgroup" "needs --cgroup" nt ns add lonely
+expect_fail "ns enable bad mode" "expected observe, permissive or strict" \
+	nt ns enable shop --mode enforce
+expect_fail "ns enable mode off" "expected observe, permissive or strict" \
+	nt ns enable shop --mode off
+expect_fail "ns enable unknown namespace" "no namespace 'ghost'" nt ns enable ghost --mode observe
+expect_fail "ns disable unknown namespace" "no namespace 'ghost'" nt ns disable ghost
+expect_fail "ns del unknown namespace" "no namespace 'ghost'" nt ns del ghost
+expect_fail "entry add selector without value" "selector" \
+	nt entry add spiffe://example.org/x --selector unix:uid
+expect_fail "entry add unknown selector type" "selector" \
+	nt entry add spiffe://example.org/x --selector bogus:key:value
+expect_fail "entry add without selector" "needs at least one --selector" \
+	nt entry add spiffe://example.org/x
+expect_fail "entry add uppercase trust domain" "invalid SPIFFE ID" \
+	nt entry add spiffe://Example.org/x --selector unix:uid:1
+expect_fail "entry add wrong scheme" "invalid SPIFFE ID" \
+	nt entry add https://example.org/x --selector unix:uid:1
+expect_fail "entry add dot segment" "invalid SPIFFE ID" \
+	nt entry add spiffe://example.org/a/../b --selector unix:uid:1
+expect_fail "entry add duplicate" "" \
+	nt entry add spiffe://example.org/billing --selector unix:uid:4242 --selector ns:name:shop
+expect_fail "entry del unknown" "" nt entry del spiffe://example.org/nope
+# The daemon checks on its own, whatever the client.
+reply=$(ctl_raw '{"cmd":"entry.add","spiffe_id":"spiffe://Example.org/x","selectors":["unix:uid:1"]}')
+t_check "daemon refuses a bad SPIFFE ID" jq -e '.error | type == "string"' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"entry.add","spiffe_id":"spiffe://example.org/x","selectors":["unix:uid"]}')
+t_check "daemon refuses a bad selector" jq -e '.error | type == "string"' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"ns.add","name":"../etc","cgroup":"'"$C/other"'"}')
+t_check "daemon refuses a bad namespace name" jq -e '.error | type == "string"' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"ns.enable","name":"shop","mode":7}')
+t_check "daemon refuses a non-string mode" jq -e '.error | type == "string"' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"nosuch"}')
+t_check "daemon refuses an unknown command" jq -e '.error | test("unknown")' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"ns.list",')
+t_check "daemon refuses malformed JSON" jq -e '.error | type == "string"' <<<"$reply"
+reply=$(ctl_raw '{"cmd":"proxy.set","outbound4":"127.0.0.1:15001"}')
+t_check "daemon refuses proxy.set without a netns fd" jq -e '.error | test("netns fd")' <<<"$reply"
+t_check "bad input changed nothing" [ "$(snapshot)" = "$before" ]
+expect_ok "daemon still answers" nt -j ns show shop
+t_check "shop still in observe" jqt '.mode == "observe"'
+
+# --- restart adopts the pinned datapath -----------------------------------------------
+# Cgroup and netns links are adopted (same link, new program swapped in);
+# tracing links cannot swap programs, so they are replaced one for one.
+link_ids() {
+	nt -j prog list |
+		jq -c '[.[].links[] | select(.type == "cgroup" or .type == "netns") | .id] | sort'
+}
+cg_attach() {
+	local out
+	out=$(bpftool -j cgroup show "$C")
+	jq -c '[.[].attach_type] | sort' <<<"${out:-[]}"
+}
+ids_before=$(link_ids)
+cg_before=$(cg_attach)
+t_check "five cgroup programs attached, each type once" \
+	jq -e 'length == 5 and (unique | length) == 5' <<<"$cg_before"
+stop_daemon c1
+t_check "SIGTERM: clean exit" [ $? = 0 ]
+t_check "pins stay while the daemon is down" [ "$(link_ids)" = "$ids_before" ]
+t_check "programs stay attached while the daemon is down" [ "$(cg_attach)" = "$cg_before" ]
+t_check "control socket removed on exit" not test -e "$SOCK"
+t_check "daemon restarts" launch_daemon c1
+expect_ok "ns list after restart" nt -j ns list
+t_check "namespace still enrolled" jqt 'length == 1 and .[0].name == "shop" and .[0].mode == "observe"'
+expect_ok "entry list after restart" nt -j entry list
+t_check "entry kept" jqt 'length == 1'
+t_check "same link ids after restart" [ "$(link_ids)" = "$ids_before" ]
+t_check "no program attached twice" [ "$(cg_attach)" = "$cg_before" ]
+expect_ok "prog list after restart" nt -j prog list
+t_check "one tracepoint link each for exec, fork, exit" \
+	jqt '[.[].links[] | select(.type == "raw_tracepoint" or .type == "tracing") | .pinned | split("/")[-1]] | sort == ["exec", "exit", "fork"]'
+t_check "cgroup links kept: five, one per hook" \
+	jqt '[.[].links[] | select(.type == "cgroup") | .pinned | split("/")[-1]] | sort == ["bind4", "bind6", "connect4", "connect6", "sockops"]'
+out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" after)
+cport=$(awk '{ print $2 }' <<<"$out")
+t_check "flows recorded after restart" wait_for 5 flow_exists c1 ".src == \"127.0.0.1:$cport\""
+
+# --- cleanup detaches everything ---------------------------------------------------------
+stop_daemon c1
+expect_ok "nametagd --cleanup" "$NAMETAGD" --cleanup --bpffs "${D_DIR[c1]}/bpffs"
+t_check "no program left on the cgroup" [ "$(cg_attach)" = "[]" ]
+t_check "no pin left" not test -e "${D_DIR[c1]}/bpffs/nametag"
+
+live_finish
