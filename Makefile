@@ -35,8 +35,8 @@ endif
 
 CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	  -Wno-unused-parameter -fno-strict-aliasing -D_GNU_SOURCE \
-	  -DNAMETAG_VERSION='"$(VERSION)"' -I.
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson
+	  -DNAMETAG_VERSION='"$(VERSION)"' -I. -I/usr/include/libnl3
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3
 
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -117,9 +117,22 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $< $(LINKLIBS) $(LDLIBS) -o $@
 
+# ---- bench/: nametag against plain TCP, stunnel4 and haproxy ---------------
+# make bench: SVID mint/verify rates, then bench/run (the side-by-side run,
+# about 25 min; docs/performance.md) with the kTLS ratio in the VM.
+# BENCH_ARGS=--quick: the one-minute version.
+CONNBENCH := $(O)/bench/connbench
+unit: $(CONNBENCH)
+
+$(CONNBENCH): $(O)/bench/connbench.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $< -lpthread -o $@
+
 .PHONY: bench
-bench: $(O)/bench/bench_ca
+bench: all $(O)/bench/bench_ca $(CONNBENCH)
 	$(Q)$(O)/bench/bench_ca
+	$(Q)NAMETAG=$(O)/nametag NAMETAGD=$(O)/nametagd CONNBENCH=$(CONNBENCH) \
+		bench/run --with-vm $(BENCH_ARGS)
 
 .PHONY: unit fuzz-bins
 unit: $(UNIT_BINS)
@@ -155,7 +168,7 @@ DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
 	     libnl-route-3-dev libclang-rt-14-dev
 DEB_TEST := iproute2 procps jq python3 util-linux curl tcpdump \
-	    qemu-system-x86 busybox-static cpio kmod
+	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy
 
 .PHONY: deps
 deps:

@@ -116,12 +116,16 @@ static void add_unix_ids(const struct attest_ctx *ctx,
 {
 	char name[NAME_MAX_LEN];
 
-	add_u64(res, "unix", "uid", ev->uid);
-	add_u64(res, "unix", "gid", ev->gid);
-	if (accounts__name(ctx->passwd_file, ev->uid, name, sizeof(name)) == 0)
-		add(res, "unix", "user", name, NULL, 0);
-	if (accounts__name(ctx->group_file, ev->gid, name, sizeof(name)) == 0)
-		add(res, "unix", "group", name, NULL, 0);
+	if (ev->uid != ATTEST_ID_UNKNOWN) {
+		add_u64(res, "unix", "uid", ev->uid);
+		if (!accounts__name(ctx->passwd_file, ev->uid, name, sizeof(name)))
+			add(res, "unix", "user", name, NULL, 0);
+	}
+	if (ev->gid != ATTEST_ID_UNKNOWN) {
+		add_u64(res, "unix", "gid", ev->gid);
+		if (!accounts__name(ctx->group_file, ev->gid, name, sizeof(name)))
+			add(res, "unix", "group", name, NULL, 0);
+	}
 }
 
 static int add_exe(struct attest_ctx *ctx, const struct attest_evidence *ev,

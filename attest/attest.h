@@ -24,12 +24,13 @@
 #include "ca/ca.h"
 
 /* What the kernel captured (mirrors struct nt_evidence of bpf/nametag.h,
- * which this library does not include). */
+ * which this library does not include). tgid 0: no process known (a
+ * socket found by sock_diag), so no unix:path or unix:sha256. */
 struct attest_evidence {
 	uint32_t pid;
 	uint32_t tgid;
-	uint32_t uid;
-	uint32_t gid;
+	uint32_t uid;			/* ATTEST_ID_UNKNOWN: no unix:uid/user */
+	uint32_t gid;			/* ATTEST_ID_UNKNOWN: no unix:gid/group */
 	uint64_t cgroup_id;
 	uint64_t ns_cgroup_id;		/* enrolled namespace's cgroup */
 	uint64_t exe_ino;
@@ -37,6 +38,10 @@ struct attest_evidence {
 	uint32_t netns_ino;
 	uint64_t start_boottime;	/* ns since boot */
 };
+
+/* An id the evidence does not have. The kernel never hands it out:
+ * (uid_t)-1 is INVALID_UID, refused by every set*id call. */
+#define ATTEST_ID_UNKNOWN	((uint32_t)-1)
 
 #define ATTEST_SELECTOR_MAX	64	/* per workload */
 #define ATTEST_TYPE_MAX		16

@@ -8,6 +8,7 @@
 
 #include "userspace/daemon.h"
 #include "userspace/log.h"
+#include "userspace/proxy.h"
 #include "userspace/sockdiag.h"
 
 /* Flows, workloads and SVIDs have their handlers in ctl_flows.c. */
@@ -142,6 +143,7 @@ static int set_mode(struct ns *n, enum nt_mode mode, cJSON *resp,
 	}
 	pr_info("namespace %s: %s -> %s", n->name, mode__name(old),
 		mode__name(mode));
+	proxy__sync_netns();
 	sync_listeners();
 	cJSON_AddItemToObject(resp, "namespace", ns_json(n));
 	return 0;

@@ -24,6 +24,7 @@ struct daemon_opts {
 	const char *trust_domain;	/* NULL: from the state dir's CA */
 	bool cleanup;
 	bool once;
+	bool manual_netns;		/* serve only `proxy add` namespaces */
 };
 
 /* ---- event loop ---------------------------------------------------------- */
@@ -75,6 +76,8 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 			int inbound_fd, struct nt_err *err);
 int datapath__del_proxy(struct datapath *dp, uint32_t netns_ino,
 			struct nt_err *err);
+int datapath__guard_netns(struct datapath *dp, int netns_fd,
+			  struct nt_err *err);
 int datapath__set_ns(struct datapath *dp, uint64_t cgroup_id,
 		     const struct nt_ns_value *v);
 int datapath__del_ns(struct datapath *dp, uint64_t cgroup_id);

@@ -190,6 +190,29 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 	return 0;
 }
 
+/*
+ * Attaches the namespace's sk_lookup program with no proxy behind it: an
+ * enrolled listener there is then refused plaintext in strict mode (the
+ * program's no-proxy path) even before any proxy serves the namespace.
+ */
+int datapath__guard_netns(struct datapath *dp, int netns_fd,
+			  struct nt_err *err)
+{
+	struct lookup_inst *li;
+	uint32_t ino;
+	int ret;
+
+	ret = netns_ino_of(netns_fd, &ino);
+	if (ret)
+		return nt_err_set(err, ret, "not a network namespace fd");
+	li = lookup_slot(dp, ino, true);
+	if (!li)
+		return nt_err_set(err, -ENOSPC, "too many namespaces");
+	if (li->skel)
+		return 0;
+	return attach_lookup(dp, li, ino, netns_fd, err);
+}
+
 int datapath__del_proxy(struct datapath *dp, uint32_t ino, struct nt_err *err)
 {
 	struct lookup_inst *li;

@@ -13,6 +13,7 @@
 
 #include "userspace/daemon.h"
 #include "userspace/log.h"
+#include "userspace/proxy.h"
 
 struct flow_table {
 	cJSON *ring[FLOW_TABLE_SIZE];
@@ -140,6 +141,11 @@ void flows__on_event(const struct nt_event *e, void *arg)
 	struct flow_table *t = arg;
 	cJSON *f, *msg;
 	size_t slot;
+
+	/* An enrolled workload in a netns the proxy does not serve yet:
+	 * serve it, so its next connection (or its listener) is handled. */
+	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid)
+		proxy__serve_pid(e->ev.tgid, e->ev.netns_ino);
 
 	if (e->type != NT_EV_CONNECT && e->type != NT_EV_REFUSED)
 		return;

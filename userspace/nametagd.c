@@ -25,11 +25,16 @@
 #include "userspace/log.h"
 #include "userspace/proxy.h"
 #include "userspace/shared_features.h"
+#include "userspace/sockdiag.h"
 
 int policy_ctl__init(struct nt_err *err);
 int proxy__restore(struct nt_err *err);
 
 #define CA_CHECK_TICKS 30	/* the CA is looked at every 30 s */
+/* Listeners are listed again every 10 s: a record made from sock_diag has
+ * no close hook in the kernel, so this bounds how long one outlives its
+ * socket. */
+#define LISTENERS_SYNC_TICKS 10
 
 struct daemon *nd;
 static int epfd = -1;
@@ -94,6 +99,11 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	pconn__tick();
+	if (ticks_seen % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
+		proxy__sync_netns();
+		if (listeners__sync(&err))
+			pr_warn("listener sync: %s", err.msg);
+	}
 	if (ticks_seen++ % CA_CHECK_TICKS)
 		return;
 	if (node_ca__maintain(nd->ca, time(NULL), &step, &err))
@@ -232,6 +242,15 @@ static void report_features(const char *bpffs)
 		pr_warn("sk_lookup programs are not available: inbound steering is off");
 }
 
+/* Listeners that were there before the daemon (or its namespaces). */
+static void sync_listeners_at_start(void)
+{
+	struct nt_err err = {};
+
+	if (listeners__sync(&err))
+		pr_warn("listener sync: %s", err.msg);
+}
+
 static int start(const struct daemon_opts *o, struct nt_err *err)
 {
 	struct attest_env env = {
@@ -285,6 +304,7 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 		ret = proxy__restore(err);
 	if (ret)
 		return ret;
+	sync_listeners_at_start();
 	return control__open(o->run_dir, err);
 }
 
@@ -317,6 +337,9 @@ static void usage(FILE *out)
 		"  --bpffs DIR         bpffs mount for pins (default %s)\n"
 		"  --trust-domain TD   create the CA for TD if the state dir has none\n"
 		"  --config FILE       JSON object with the same keys (state_dir, ...)\n"
+		"  --manual-netns      serve only network namespaces added with\n"
+		"                      'nametag proxy add' (default: also every netns an\n"
+		"                      enrolled permissive/strict workload lives in)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version\n",
@@ -328,7 +351,8 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
-	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP };
+	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
+	       O_MANUAL };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -337,6 +361,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "trust-domain", required_argument, NULL, O_TD },
 		{ "config",	 required_argument, NULL, O_CONFIG },
 		{ "cleanup",	 no_argument,	    NULL, O_CLEANUP },
+		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -353,6 +378,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_BPFFS: o->bpffs = optarg; break;
 		case O_TD: o->trust_domain = optarg; break;
 		case O_CLEANUP: o->cleanup = true; break;
+		case O_MANUAL: o->manual_netns = true; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);

@@ -51,10 +51,20 @@ void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
  * listeners inside it and registers them with the datapath. */
 int proxy__serve_netns(const char *path, struct nt_err *err);
 int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err);
+/* The netns of an enrolled process (from an event); and all of them. */
+int proxy__serve_pid(uint32_t tgid, uint32_t netns_ino);
+void proxy__sync_netns(void);
 cJSON *proxy__netns_json(void);
 /* A socket created inside @netns_fd (the daemon returns to its own). */
 int proxy__socket_in(int netns_fd, int domain, int type);
+/* The same, blocking unless @type says SOCK_NONBLOCK, for any protocol
+ * (a NETLINK_SOCK_DIAG socket answers only about its own netns). */
+int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol);
 int proxy__netns_fd(uint32_t netns_ino);
+/* Calls @fn for every served network namespace until it returns non-zero
+ * (which is returned). @fn must not serve or unserve a namespace. */
+int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
+			 void *arg);
 
 /* ---- connections ---------------------------------------------------------- */
 

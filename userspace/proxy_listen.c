@@ -8,6 +8,7 @@
  * Served namespaces are remembered in STATE/proxies.json.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -37,13 +38,15 @@ struct served {
 	char path[PATH_MAX];
 	int netns_fd;
 	uint32_t netns;
+	bool automatic;		/* found from a workload, not `proxy add` */
+	bool seen;		/* an enrolled process still lives there */
 	struct listener l[L_MAX];
 };
 
 static struct served *served[MAX_SERVED];
 static int self_netns = -1;
 
-int proxy__socket_in(int netns_fd, int domain, int type)
+int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol)
 {
 	int fd, saved;
 
@@ -54,7 +57,7 @@ int proxy__socket_in(int netns_fd, int domain, int type)
 	}
 	if (setns(netns_fd, CLONE_NEWNET))
 		return -errno;
-	fd = socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
 	saved = errno;
 	/* Back home before anything else runs; failing that, nothing the
 	 * daemon does next would be in the right place. */
@@ -63,6 +66,26 @@ int proxy__socket_in(int netns_fd, int domain, int type)
 		abort();
 	}
 	return fd < 0 ? -saved : fd;
+}
+
+int proxy__socket_in(int netns_fd, int domain, int type)
+{
+	return proxy__socket_in_proto(netns_fd, domain, type | SOCK_NONBLOCK, 0);
+}
+
+int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
+			 void *arg)
+{
+	int i, ret;
+
+	for (i = 0; i < MAX_SERVED; i++) {
+		if (!served[i])
+			continue;
+		ret = fn(served[i]->netns_fd, served[i]->netns, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int proxy__netns_fd(uint32_t netns_ino)
@@ -156,8 +179,10 @@ static int save_served(struct nt_err *err)
 	int i, ret;
 
 	arr = cJSON_AddArrayToObject(root, "netns");
+	/* Namespaces found from workloads are found again after a restart;
+	 * their /proc paths would not survive it anyway. */
 	for (i = 0; i < MAX_SERVED; i++)
-		if (served[i])
+		if (served[i] && !served[i]->automatic)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(served[i]->path));
 	s = cJSON_Print(root);
 	cJSON_Delete(root);
@@ -204,20 +229,47 @@ static int open_served(const char *path, struct served **out,
 	return 0;
 }
 
-int proxy__serve_netns(const char *path, struct nt_err *err)
+static struct served *find_served(uint32_t ino)
+{
+	int i;
+
+	for (i = 0; i < MAX_SERVED; i++)
+		if (served[i] && served[i]->netns == ino)
+			return served[i];
+	return NULL;
+}
+
+/* @want_ino: the namespace the caller expects behind @path (0: any), so
+ * a /proc/PID path whose pid was recycled is refused. */
+static int serve(const char *path, uint32_t want_ino, bool automatic,
+		 struct nt_err *err)
 {
 	struct nt_addr out4 = loopback_addr(false), out6 = loopback_addr(true);
-	struct served *s = NULL;
+	struct served *s = NULL, *have;
 	int i, slot = -1, ret;
 
 	ret = open_served(path, &s, err);
 	if (ret)
 		return ret;
-	for (i = 0; i < MAX_SERVED; i++) {
-		if (served[i] && served[i]->netns == s->netns) {
+	if (want_ino && s->netns != want_ino) {
+		served_free(s);
+		return nt_err_set(err, -ESRCH, "%s is no longer netns %u", path,
+				  want_ino);
+	}
+	s->automatic = automatic;
+	have = find_served(s->netns);
+	if (have) {
+		/* An explicit `proxy add` makes a found namespace stay. */
+		if (!automatic && have->automatic) {
+			have->automatic = false;
+			snprintf(have->path, sizeof(have->path), "%s", path);
 			served_free(s);
-			return 0;	/* already served */
+			return save_served(err);
 		}
+		served_free(s);
+		return 0;
+	}
+	for (i = 0; i < MAX_SERVED; i++) {
 		if (!served[i] && slot < 0)
 			slot = i;
 	}
@@ -246,8 +298,122 @@ int proxy__serve_netns(const char *path, struct nt_err *err)
 		return ret;
 	}
 	served[slot] = s;
-	pr_info("serving netns %s (%u)", path, s->netns);
-	return save_served(err);
+	pr_info("serving netns %s (%u)%s", path, s->netns,
+		automatic ? ", found from an enrolled workload" : "");
+	return automatic ? 0 : save_served(err);
+}
+
+int proxy__serve_netns(const char *path, struct nt_err *err)
+{
+	return serve(path, 0, false, err);
+}
+
+/* --manual-netns: no proxy of ours, but strict mode still refuses
+ * plaintext to enrolled listeners there. */
+static int guard(const char *path, uint32_t netns_ino)
+{
+	struct nt_err err = {};
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = fstat(fd, &st) ? -errno :
+	      st.st_ino != netns_ino ? -ESRCH :
+	      datapath__guard_netns(nd->dp, fd, &err);
+	close(fd);
+	if (ret)
+		pr_debug("netns %u not guarded: %s", netns_ino, err.msg);
+	return ret;
+}
+
+/*
+ * Serves the network namespace an enrolled process lives in, found from
+ * its kernel events or from the enrolled cgroups. A pod's first packet
+ * should not have to wait for an operator's `proxy add`.
+ */
+int proxy__serve_pid(uint32_t tgid, uint32_t netns_ino)
+{
+	struct nt_err err = {};
+	char path[64];
+	struct served *s;
+	int ret;
+
+	s = find_served(netns_ino);
+	if (s) {
+		s->seen = true;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", tgid);
+	if (nd->opts.manual_netns)
+		return guard(path, netns_ino);
+	ret = serve(path, netns_ino, true, &err);
+	if (ret)
+		pr_debug("not serving netns %u: %s", netns_ino, err.msg);
+	else if ((s = find_served(netns_ino)))
+		s->seen = true;
+	return ret;
+}
+
+static void serve_cgroup_procs(const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	unsigned int pid;
+	struct stat st;
+	FILE *f;
+	DIR *d;
+
+	if (depth > 16)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	while (f && fscanf(f, "%u", &pid) == 1) {
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+		if (!stat(path, &st))
+			proxy__serve_pid(pid, (uint32_t)st.st_ino);
+	}
+	if (f)
+		fclose(f);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+		    (int)sizeof(path))
+			serve_cgroup_procs(path, depth + 1);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Every namespace with an enrolled (permissive or strict) process gets a
+ * proxy; a found namespace none lives in any more is let go (our fd would
+ * otherwise keep a deleted pod's namespace alive).
+ */
+void proxy__sync_netns(void)
+{
+	struct ns *n;
+	size_t i;
+	int k;
+
+	for (k = 0; k < MAX_SERVED; k++)
+		if (served[k])
+			served[k]->seen = false;
+	for (i = 0; i < ns_table__count(nd->ns); i++) {
+		n = ns_table__at(nd->ns, i);
+		if (n->mode >= NT_MODE_PERMISSIVE && n->cgroup_id)
+			serve_cgroup_procs(n->cgroup, 0);
+	}
+	for (k = 0; k < MAX_SERVED; k++) {
+		if (!served[k] || !served[k]->automatic || served[k]->seen)
+			continue;
+		pr_info("netns %u has no enrolled workload left: not serving it",
+			served[k]->netns);
+		proxy__unserve_netns(served[k]->netns, NULL);
+	}
 }
 
 int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err)
@@ -284,8 +450,8 @@ cJSON *proxy__netns_json(void)
 	return arr;
 }
 
-/* At start: the daemon's own netns, then every one served before. The
- * saved list is read first: serving our own netns rewrites the file. */
+/* At start: every netns served with `proxy add` before, then those
+ * enrolled workloads live in. */
 int proxy__restore(struct nt_err *err);
 
 int proxy__restore(struct nt_err *err)
@@ -303,11 +469,6 @@ int proxy__restore(struct nt_err *err)
 	free(buf);
 	if (ret && ret != -ENOENT)
 		return ret;
-	ret = proxy__serve_netns("/proc/self/ns/net", err);
-	if (ret) {
-		cJSON_Delete(root);
-		return ret;
-	}
 	arr = cJSON_GetObjectItemCaseSensitive(root, "netns");
 	cJSON_ArrayForEach(it, arr) {
 		struct nt_err e2 = {};
@@ -317,5 +478,6 @@ int proxy__restore(struct nt_err *err)
 			pr_warn("not serving %s: %s", it->valuestring, e2.msg);
 	}
 	cJSON_Delete(root);
+	proxy__sync_netns();
 	return 0;
 }

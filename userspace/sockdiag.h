@@ -14,8 +14,8 @@
 #include "bpf/nametag.h"
 #include "ca/ca.h"
 
-/* At most this many listeners per namespace and family: a dump that goes
- * past it fails rather than reporting half a list. */
+/* At most this many listeners per network namespace (both families): a
+ * dump that goes past it fails rather than reporting half a list. */
 #define SOCKDIAG_MAX_LISTENERS	65536
 
 /* Everything here comes from the kernel's inet_diag reply. */

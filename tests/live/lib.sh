@@ -22,7 +22,7 @@ CGMNT=""
 LIVE_CG=""
 declare -a LIVE_PIDS=()		# background helpers to stop at exit
 declare -a LIVE_NETNS=()
-declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=()
+declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=() D_ARGS=()
 
 # skip_unless_root: a suite without root says why and still reports.
 skip_unless_root() {
@@ -129,7 +129,7 @@ wait_for() {
 # state dir, run dir and private bpffs, managing CGROUP_ROOT, running in
 # its own network namespace $D_NS[NAME] (a "node": the daemon serves the
 # proxy of its own netns, and the machine's must stay untouched). Its log
-# is $LIVE_DIR/NAME/log.
+# is $LIVE_DIR/NAME/log. $DAEMON_ARGS, if set, adds nametagd options.
 start_daemon() {
 	local name=$1 cg=$2 d node
 	d=$LIVE_DIR/$name
@@ -138,6 +138,7 @@ start_daemon() {
 	D_DIR[$name]=$d
 	D_CG[$name]=$cg
 	D_TD[$name]=${3:-example.org}
+	D_ARGS[$name]=${DAEMON_ARGS:-}
 	netns_add node "node-$name" || return 1
 	D_NS[$name]=$node
 	launch_daemon "$name"
@@ -152,7 +153,7 @@ launch_daemon() {
 	nsenter --net="/run/netns/${D_NS[$name]}" "$NAMETAGD" \
 		--state-dir "$d/state" --run-dir "$d/run" \
 		--cgroup-root "${D_CG[$name]}" --bpffs "$d/bpffs" \
-		--trust-domain "${D_TD[$name]}" >>"$d/log" 2>&1 &
+		--trust-domain "${D_TD[$name]}" ${D_ARGS[$name]} >>"$d/log" 2>&1 &
 	D_PID[$name]=$!
 	if ! wait_for 10 eval 'ntd "$name" ns list >/dev/null'; then
 		echo "nametagd $name did not start:"

@@ -63,15 +63,10 @@ EOF
 }
 
 # mesh_restart: starts nametagd again with the same directories and
-# options as start_daemon (after a kill, the stale socket is still there:
-# readiness is an answered request, not the socket file).
+# options (lib.sh's launch_daemon waits for an answer, not for the socket
+# file a killed daemon leaves behind).
 mesh_restart() {
-	local d=${D_DIR[$MESH_NODE]}
-	"$NAMETAGD" --state-dir "$d/state" --run-dir "$d/run" \
-		--cgroup-root "$MESH_CG" --bpffs "$d/bpffs" --trust-domain "$MESH_TD" \
-		>>"$d/log" 2>&1 &
-	D_PID[$MESH_NODE]=$!
-	wait_for 10 ntd "$MESH_NODE" proxy list >/dev/null
+	launch_daemon "$MESH_NODE"
 }
 
 # in_pod CGROUP NETNS CMD...: CMD as a process of CGROUP inside NETNS (the

@@ -20,7 +20,9 @@ mkcg r1/app/client r1/app/server
 PYEXE=$(readlink -f "$PY")
 CLIENT=("$PY" "$LIVE_DIR/client.py")
 
-if ! start_daemon r1 "$R"; then
+# nt_testproxy stands in for the node proxy here: the daemon must not run
+# its own in the namespaces the test registers.
+if ! DAEMON_ARGS=--manual-netns start_daemon r1 "$R"; then
 	t_fail "nametagd starts"
 	live_finish
 	exit 1

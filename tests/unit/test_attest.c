@@ -612,6 +612,38 @@ static void test_all_selectors(void)
 	attest__free(ctx);
 }
 
+/* A listener found by sock_diag: no process, no gid, only the socket's
+ * uid and cgroup. The identity still comes from the cgroup. */
+static void test_socket_evidence(void)
+{
+	struct attest_ns ns = { .name = "shop", .trust_domain = "td" };
+	struct attest_evidence ev = { .uid = 1000, .gid = ATTEST_ID_UNKNOWN };
+	const struct attest_entry *from = NULL;
+	struct attest_ctx *ctx;
+	struct attest_result res;
+	struct nt_err err = { "" };
+	struct spiffe_id id;
+
+	fixtures();
+	ctx = new_ctx(0, NULL);
+	ev.cgroup_id = cg_id("shop/frontend.service/x");
+	ns.cgroup_id = ev.ns_cgroup_id = cg_id("shop");
+	CHECK(attest__selectors(ctx, &ev, &ns, &res, &err) == 0);
+	CHECK(find_sel(&res, "unix", "uid") && find_sel(&res, "unix", "user"));
+	CHECK(!find_sel(&res, "unix", "gid") && !find_sel(&res, "unix", "group"));
+	CHECK(!find_sel(&res, "unix", "path") && !find_sel(&res, "unix", "sha256"));
+	CHECK(res.path_skipped[0] && res.sha256_skipped[0]);
+	CHECK(!strcmp(res.service, "frontend.service"));
+	CHECK(attest__identity(NULL, &ns, &res, &id, &from, &err) == 0);
+	CHECKF(!strcmp(id.str, "spiffe://td/ns/shop/sa/frontend.service") && !from,
+	       "'%s'", id.str);
+	/* no uid either: no unix selector at all */
+	ev.uid = ATTEST_ID_UNKNOWN;
+	CHECK(attest__selectors(ctx, &ev, &ns, &res, &err) == 0);
+	CHECK(!find_sel(&res, "unix", "uid") && !find_sel(&res, "unix", "user"));
+	attest__free(ctx);
+}
+
 static void test_new_defaults(void)
 {
 	struct attest_ctx *ctx = NULL;
@@ -636,4 +668,5 @@ T_MAIN("attest",
        T(test_deleted_exe),
        T(test_fake_proc),
        T(test_all_selectors),
+       T(test_socket_evidence),
        T(test_new_defaults));
