@@ -130,7 +130,7 @@ t_check "frontend reaches the late listener too" [ "$CREPLY" = srv:late ]
 
 # ---- 3. restart: a lost record comes back at start -----------------------------
 # The daemon is stopped, 8080's record deleted by hand (as if the daemon
-# had never seen it), and the daemon started again as start_daemon does.
+# had never seen it), and the daemon started again.
 d=${D_DIR[$N]}
 stop_daemon $N
 key=$(printf '%08x%04x0000' "$NSB_INO" 8080 |
@@ -141,11 +141,7 @@ else
 	t_fail "record of 8080 deleted while the daemon is down"
 fi
 t_check "no record of 8080 now" jqr "$(record 8080)" '. == null'
-nsenter --net="/run/netns/${D_NS[$N]}" "$NAMETAGD" --state-dir "$d/state" \
-	--run-dir "$d/run" --cgroup-root "$MESH_CG" --bpffs "$d/bpffs" \
-	--trust-domain "$MESH_TD" >>"$d/log" 2>&1 &
-D_PID[$N]=$!
-t_check "nametagd restarts" wait_for 10 ntd $N ns list
+t_check "nametagd restarts" launch_daemon $N
 t_check "start: 8080 recorded again from sock_diag" jqr "$(record 8080)" \
 	".ktime == 0 and .evidence.comm == \"sock_diag\" and .evidence.uid == $SRV_UID"
 t_check "start: the kernel's record of 8081 untouched" jqr "$(record 8081)" \
