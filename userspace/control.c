@@ -41,12 +41,13 @@ static void client_close(struct ctl_client *c)
 
 	loop__del(&c->h);
 	close(c->h.fd);
+	c->h.fd = -1;
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	for (i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i] == c)
 			clients[i] = NULL;
-	free(c);
+	loop__defer_free(c);
 }
 
 /* One line out. A peer that cannot take it within the send timeout is a

@@ -35,6 +35,9 @@ struct loop_handler {
 };
 
 int loop__add(struct loop_handler *h, uint32_t events);
+/* Frees @p once the current batch of events is handled: a later event of
+ * the same batch may still point at a handler inside it. */
+void loop__defer_free(void *p);
 int loop__mod(struct loop_handler *h, uint32_t events);
 void loop__del(struct loop_handler *h);
 

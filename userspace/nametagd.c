@@ -58,7 +58,34 @@ void loop__del(struct loop_handler *h)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, h->fd, NULL);
 }
 
+static void **graveyard;
+static size_t ngrave, grave_cap;
+
+void loop__defer_free(void *p)
+{
+	void **ng;
+
+	if (ngrave == grave_cap) {
+		grave_cap = grave_cap ? grave_cap * 2 : 64;
+		ng = realloc(graveyard, grave_cap * sizeof(*ng));
+		if (!ng) {
+			/* Leaking beats a use-after-free. */
+			pr_warn("out of memory deferring a free");
+			return;
+		}
+		graveyard = ng;
+	}
+	graveyard[ngrave++] = p;
+}
+
+static void loop__reap(void)
+{
+	while (ngrave)
+		free(graveyard[--ngrave]);
+}
+
 /* libbpf speaks through our logger: warnings always, the rest with -d. */
+__attribute__((format(printf, 2, 0)))
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 		      va_list ap)
 {
@@ -167,8 +194,12 @@ static int run_loop(void)
 			return -errno;
 		for (i = 0; i < n && !nd->stop; i++) {
 			h = evs[i].data.ptr;
-			h->on_event(h, evs[i].events);
+			/* Closed earlier in this batch: its memory waits in
+			 * the graveyard, its fd is gone. */
+			if (h->fd >= 0)
+				h->on_event(h, evs[i].events);
 		}
+		loop__reap();
 	}
 	return 0;
 }
@@ -311,6 +342,7 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 static void stop(void)
 {
 	control__close();
+	pconn__close_all();
 	proxy_tls__fini();
 	policy__free(active_policy);
 	datapath__close(nd->dp);
@@ -322,6 +354,8 @@ static void stop(void)
 	node_ca__close(nd->ca);
 	if (epfd >= 0)
 		close(epfd);
+	loop__reap();
+	free(graveyard);
 }
 
 /* ---- arguments ----------------------------------------------------------- */

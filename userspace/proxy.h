@@ -83,6 +83,7 @@ void pconn__tick(void);
 /* After a policy swap: close established flows the new policy denies. */
 void pconn__recheck_policy(void);
 size_t pconn__count(void);
+void pconn__close_all(void);
 
 /* The policy in force (never NULL once the daemon runs). */
 extern struct policy *active_policy;

@@ -86,7 +86,14 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	if (c->next)
 		c->next->prev = c->prev;
 	nconns--;
-	free(c);
+	loop__defer_free(c);
+}
+
+/* At exit: every connection ends with a reset, its flow closed. */
+void pconn__close_all(void)
+{
+	while (conns)
+		pconn__close(conns, true, "daemon stopped");
 }
 
 size_t pconn__count(void)
