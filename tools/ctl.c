@@ -164,3 +164,21 @@ int ctl_emit(cJSON *reply, const char *key)
 		return p_err("reply from nametagd lacks \"%s\"", key);
 	return json_emit(item);
 }
+
+/* A delete request: {"cmd": @cmd, @key: @value}; prints what went. */
+int ctl_delete(const char *cmd, const char *key, const char *value,
+	       const char *what)
+{
+	cJSON *req = ctl_request(cmd), *reply;
+
+	cJSON_AddStringToObject(req, key, value);
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		return json_emit(reply);
+	}
+	printf("deleted %s %s\n", what, value);
+	cJSON_Delete(reply);
+	return 0;
+}

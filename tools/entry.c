@@ -74,22 +74,10 @@ static int do_list(int argc, char **argv)
 
 static int do_del(int argc, char **argv)
 {
-	cJSON *req, *reply;
-
 	REQ_ARGS(1);
 	if (argc > 1)
 		return p_err("unexpected argument '%s'", argv[1]);
-	req = ctl_request("entry.del");
-	cJSON_AddStringToObject(req, "spiffe_id", argv[0]);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		return json_emit(reply);
-	}
-	printf("deleted entry %s\n", argv[0]);
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_delete("entry.del", "spiffe_id", argv[0], "entry");
 }
 
 static int do_help(int argc, char **argv)

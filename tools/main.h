@@ -74,6 +74,8 @@ int ctl_recv(int fd, cJSON **out);
 int ctl_call(cJSON *req, cJSON **reply);
 cJSON *ctl_request(const char *cmd);
 int ctl_emit(cJSON *reply, const char *key);
+int ctl_delete(const char *cmd, const char *key, const char *value,
+	       const char *what);
 
 /* "2026-11-23T15:00:00Z" */
 void fmt_time(time_t t, char *buf, size_t size);

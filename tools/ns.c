@@ -113,22 +113,10 @@ static int do_show(int argc, char **argv)
 
 static int do_del(int argc, char **argv)
 {
-	cJSON *req, *reply;
-
 	REQ_ARGS(1);
 	if (argc > 1)
 		return p_err("unexpected argument '%s'", argv[1]);
-	req = ctl_request("ns.del");
-	cJSON_AddStringToObject(req, "name", argv[0]);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		return json_emit(reply);
-	}
-	printf("deleted namespace %s\n", argv[0]);
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_delete("ns.del", "name", argv[0], "namespace");
 }
 
 static int do_help(int argc, char **argv)
