@@ -39,8 +39,12 @@ mesh_up() {
 	VETH_B=$(netns_veth "$NSB")
 	st=$LIVE_DIR/$MESH_NODE/state
 	mkdir -p "$LIVE_DIR/$MESH_NODE"
-	"$NAMETAG" --state-dir "$st" ca init --trust-domain "$MESH_TD" \
-		--ttl "$MESH_CA_TTL" --svid-ttl "$MESH_SVID_TTL" >/dev/null || return 1
+	if ! "$NAMETAG" --state-dir "$st" ca init --trust-domain "$MESH_TD" \
+		--ttl "$MESH_CA_TTL" --svid-ttl "$MESH_SVID_TTL" \
+		>"$LIVE_DIR/$MESH_NODE/ca-init.out" 2>&1; then
+		cat "$LIVE_DIR/$MESH_NODE/ca-init.out"
+		return 1
+	fi
 	start_daemon "$MESH_NODE" "$MESH_CG" "$MESH_TD" || return 1
 	ntd "$MESH_NODE" proxy add "/run/netns/$NSA" >/dev/null &&
 	ntd "$MESH_NODE" proxy add "/run/netns/$NSB" >/dev/null &&
@@ -154,13 +158,15 @@ cap_start() {
 # cap_stop: stops the capture. tcpdump may not have read the last packets
 # from its ring when a signal comes, so a marker datagram goes over the
 # veth last and the capture stops once the marker is in the file: every
-# packet before it is in there too.
+# packet before it is in there too. Fails if the marker never showed (the
+# capture was not running: an empty file would prove nothing).
 cap_stop() {
-	local mark=capture-end-$RANDOM$RANDOM
+	local mark=capture-end-$RANDOM$RANDOM rc=0
 	ip netns exec "$NSA" bash -c 'echo "$1" >/dev/udp/'"$MESH_B"'/9' _ "$mark"
-	wait_for 5 pcap_has "$CAP_FILE" "$mark" || echo "    (capture marker never seen)"
+	wait_for 5 pcap_has "$CAP_FILE" "$mark" || rc=1
 	kill -INT "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
+	return $rc
 }
 
 # pcap_has FILE STRING: the raw capture bytes contain STRING.
