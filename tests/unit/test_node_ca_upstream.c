@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The node CA in upstream mode (ca/authority*.c), with an upstream CA made
+ * by the openssl command line at the real time.
+ *
+ * Every case works in its own state dir under t_tmpdir().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "tests/unit/fixture_node_ca.h"
+#include "tests/unit/harness.h"
+
+/* Runs a shell command; output goes to a log in the temp dir, kept with
+ * T_KEEP=1 for a failing case. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 64 >= sizeof(cmd))
+		return -1;
+	/* A subshell, so the redirection covers every command of a chain. */
+	memmove(cmd + 1, cmd, (size_t)n + 1);
+	cmd[0] = '(';
+	snprintf(cmd + n + 1, sizeof(cmd) - n - 1, ") >>'%s/sh.log' 2>&1",
+		 t_tmpdir());
+	return system(cmd);
+}
+
+/* ---- upstream mode -------------------------------------------------------- */
+
+/* Made once: root.crt/key (a CA), mid.crt/key (an issuing CA below it),
+ * chain.crt (mid then root), other.key, notca.crt/key, short.crt/key
+ * (a CA that ends in a day). */
+static const char *upstream_dir(void)
+{
+	static char dir[PATH_MAX];
+	static int state;	/* 0 not yet, 1 made, -1 failed */
+	const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+	int ret;
+
+	if (state)
+		return state > 0 ? dir : NULL;
+	tmp_path(dir, "upstream");
+	ret = sh("mkdir -p '%s' && cd '%s' && "
+		 "openssl req -x509 %s -keyout root.key -out root.crt -days 365 "
+		 "-subj '/O=corp/CN=corp root' "
+		 "-addext 'basicConstraints=critical,CA:TRUE' "
+		 "-addext 'keyUsage=critical,keyCertSign,cRLSign' && "
+		 "printf 'basicConstraints=critical,CA:TRUE,pathlen:1\\n"
+		 "keyUsage=critical,keyCertSign,cRLSign\\n"
+		 "subjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' > mid.ext && "
+		 "openssl req -new %s -keyout mid.key -out mid.csr "
+		 "-subj '/O=corp/CN=corp issuing' && "
+		 "openssl x509 -req -in mid.csr -CA root.crt -CAkey root.key "
+		 "-set_serial 2 -days 300 -extfile mid.ext -out mid.crt && "
+		 "cat mid.crt root.crt > chain.crt && "
+		 "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.key && "
+		 "openssl req -x509 %s -keyout notca.key -out notca.crt -days 365 "
+		 "-subj '/CN=not a ca' -addext 'basicConstraints=critical,CA:FALSE' && "
+		 "openssl req -x509 %s -keyout short.key -out short.crt -days 1 "
+		 "-subj '/CN=short' -addext 'basicConstraints=critical,CA:TRUE' "
+		 "-addext 'keyUsage=critical,keyCertSign' && "
+		 "chmod 600 *.key",
+		 dir, dir, ec, ec, ec, ec);
+	CHECKF(ret == 0, "openssl setup failed (see %s/sh.log)", t_tmpdir());
+	state = ret == 0 ? 1 : -1;
+	return state > 0 ? dir : NULL;
+}
+
+static X509 *read_pem_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	if (!f)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+static int init_upstream(const char *dir, const char *cert, const char *key,
+			 int64_t ca_ttl, int64_t svid_ttl, struct nt_err *err)
+{
+	struct ca_init_opts o = {
+		.trust_domain = TD, .ca_ttl = ca_ttl, .svid_ttl = svid_ttl,
+		.now = time(NULL),
+		.upstream_cert = cert, .upstream_key = key,
+	};
+
+	return node_ca__init(dir, &o, err);
+}
+
+/* `openssl verify` agrees with svid__verify. */
+static void openssl_verifies(const char *root, const struct svid *s,
+			     const char *tag)
+{
+	char leaf[PATH_MAX], chain[PATH_MAX], name[64];
+	X509 *certs[8];
+	size_t len = 0;
+	char *pem = NULL;
+	int i, n = sk_X509_num(s->intermediates);
+
+	snprintf(name, sizeof(name), "%s-leaf.pem", tag);
+	tmp_path(leaf, name);
+	snprintf(name, sizeof(name), "%s-chain.pem", tag);
+	tmp_path(chain, name);
+	if (n > 8)
+		return;
+	for (i = 0; i < n; i++)
+		certs[i] = sk_X509_value(s->intermediates, i);
+	CHECK(pem__write_certs(certs, (size_t)n, &pem, &len, NULL) == 0 &&
+	      spit(chain, pem, len) == 0);
+	free(pem);
+	CHECK(pem__write_certs(&s->leaf, 1, &pem, &len, NULL) == 0 &&
+	      spit(leaf, pem, len) == 0);
+	free(pem);
+	CHECKF(sh("openssl verify -x509_strict -CAfile '%s' -untrusted '%s' '%s'",
+		  root, chain, leaf) == 0,
+	       "%s: openssl verify failed (see sh.log)", tag);
+}
+
+static void check_upstream_ca(struct node_ca *ca, X509 *issuer)
+{
+	X509 *x = node_ca__at(ca, 0)->cert;
+	BASIC_CONSTRAINTS *bc;
+	time_t na, up_na;
+
+	CHECK(node_ca__is_upstream(ca));
+	CHECK(!node_ca__signer(ca)->ca_is_root);
+	CHECK(issued_by(x, issuer));
+	bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+	CHECK(bc && bc->ca && bc->pathlen && ASN1_INTEGER_get(bc->pathlen) == 0);
+	BASIC_CONSTRAINTS_free(bc);
+	CHECK(X509_get0_authority_key_id(x) &&
+	      !ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
+				     X509_get0_subject_key_id(issuer)));
+	CHECK(x509__validity(x, NULL, &na) == 0 &&
+	      x509__validity(issuer, NULL, &up_na) == 0 && na <= up_na);
+}
+
+static void test_upstream_root(void)
+{
+	char dir[PATH_MAX], cwd[PATH_MAX], root[PATH_MAX], path[PATH_MAX];
+	struct nt_err err = { "" };
+	const char *up = upstream_dir();
+	struct node_ca *ca = NULL;
+	struct svid *s = NULL;
+	X509 *rootx = NULL;
+	char *idx;
+	size_t len = 0;
+	int ret;
+
+	if (!up || !getcwd(cwd, sizeof(cwd)))
+		return;
+	tmp_path(dir, "up-root");
+	join(root, up, "root.crt");
+	/* Relative paths are recorded absolute. */
+	CHECK(chdir(up) == 0);
+	ret = init_upstream(dir, "root.crt", "root.key", 0, 0, &err);
+	CHECK(chdir(cwd) == 0);
+	CHECKF(ret == 0, "init: %d %s", ret, err.msg);
+	join(path, dir, STATE_CA_FILE);
+	idx = slurp(path, &len);
+	CHECKF(idx && has(idx, root), "ca.json lacks %s", root);
+	free(idx);
+	rootx = read_pem_cert(root);
+	ca = open_ok(dir);
+	if (!ca || !rootx)
+		goto out;
+	check_upstream_ca(ca, rootx);
+	check_disk_bundle(dir, 1, 1, "upstream init");
+	CHECK(!X509_cmp(sk_X509_value(node_ca__bundle(ca)->x509_authorities, 0),
+			rootx));
+	s = mint_ok(ca, "/upstream/web", time(NULL));
+	if (s) {
+		CHECK(sk_X509_num(s->intermediates) == 1 &&
+		      !X509_cmp(sk_X509_value(s->intermediates, 0),
+				node_ca__at(ca, 0)->cert));
+		check_verifies(dir, s, time(NULL), "upstream svid");
+		openssl_verifies(root, s, "up-root");
+	}
+	/* Rotating keeps the one root: the bundle does not change. */
+	rotate_ok(ca, time(NULL), CA_STEP_PREPARED, "upstream prepare");
+	rotate_ok(ca, time(NULL), CA_STEP_ACTIVATED, "upstream activate");
+	check_disk_bundle(dir, 1, 1, "upstream rotated");
+	check_verifies(dir, s, time(NULL), "upstream svid after rotation");
+out:
+	svid__free(s);
+	X509_free(rootx);
+	node_ca__close(ca);
+}
+
+static void test_upstream_chain(void)
+{
+	char dir[PATH_MAX], chain[PATH_MAX], key[PATH_MAX], root[PATH_MAX];
+	char mid[PATH_MAX];
+	struct nt_err err = { "" };
+	const char *up = upstream_dir();
+	struct node_ca *ca = NULL;
+	struct svid *s = NULL;
+	X509 *midx = NULL, *rootx = NULL;
+	int ret;
+
+	if (!up)
+		return;
+	tmp_path(dir, "up-chain");
+	join(chain, up, "chain.crt");
+	join(key, up, "mid.key");
+	join(root, up, "root.crt");
+	join(mid, up, "mid.crt");
+	ret = init_upstream(dir, chain, key, 0, 0, &err);
+	CHECKF(ret == 0, "init: %d %s", ret, err.msg);
+	midx = read_pem_cert(mid);
+	rootx = read_pem_cert(root);
+	ca = ret ? NULL : open_ok(dir);
+	if (!ca || !midx || !rootx)
+		goto out;
+	check_upstream_ca(ca, midx);
+	CHECK(!X509_cmp(sk_X509_value(node_ca__bundle(ca)->x509_authorities, 0),
+			rootx));
+	s = mint_ok(ca, "/chain/web", time(NULL));
+	if (s) {
+		/* leaf, node CA, upstream issuing CA; the root is the bundle's */
+		CHECK(sk_X509_num(s->intermediates) == 2 &&
+		      !X509_cmp(sk_X509_value(s->intermediates, 1), midx));
+		check_verifies(dir, s, time(NULL), "chained svid");
+		openssl_verifies(root, s, "up-chain");
+	}
+out:
+	svid__free(s);
+	X509_free(midx);
+	X509_free(rootx);
+	node_ca__close(ca);
+}
+
+struct upstream_refusal {
+	const char *name;
+	const char *cert, *key;	/* in upstream_dir() */
+	mode_t key_mode;	/* 0: leave as is */
+	int64_t ca_ttl, svid_ttl;
+	const char *want;
+};
+
+static const struct upstream_refusal upstream_refusals[] = {
+	{ "key of another CA", "root.crt", "other.key", 0, 0, 0,
+	  "does not match" },
+	{ "key mode 0644", "root.crt", "root.key", 0644, 0, 0, "0644" },
+	{ "not a CA", "notca.crt", "notca.key", 0, 0, 0, "not a CA" },
+	{ "chain without its root", "mid.crt", "mid.key", 0, 0, 0,
+	  "self-signed root" },
+	{ "ends before two SVIDs", "short.crt", "short.key", 0, 3 * 86400,
+	  13 * 3600, "renew" },
+	{ "missing cert", "nothing.crt", "root.key", 0, 0, 0, "nothing.crt" },
+};
+
+static void test_upstream_refusals(void)
+{
+	char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	const char *up = upstream_dir();
+	size_t i;
+
+	if (!up)
+		return;
+	tmp_path(dir, "up-refused");
+	for (i = 0; i < sizeof(upstream_refusals) / sizeof(upstream_refusals[0]); i++) {
+		const struct upstream_refusal *r = &upstream_refusals[i];
+		struct nt_err err = { "" };
+		int ret;
+
+		join(cert, up, r->cert);
+		join(key, up, r->key);
+		if (r->key_mode)
+			CHECK(chmod(key, r->key_mode) == 0);
+		ret = init_upstream(dir, cert, key, r->ca_ttl, r->svid_ttl, &err);
+		if (r->key_mode)
+			CHECK(chmod(key, 0600) == 0);
+		CHECKF(ret < 0, "%s: accepted", r->name);
+		CHECKF(has(err.msg, r->want), "%s: msg '%s'", r->name, err.msg);
+		CHECKF(mode_of(dir) == -1, "%s: state dir created", r->name);
+	}
+}
+
+/* The upstream key is re-read at rotation, with the same checks. */
+static void test_upstream_rotation_rechecks(void)
+{
+	char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], *before, *after;
+	struct nt_err err = { "" };
+	enum ca_step step = CA_STEP_NONE;
+	const char *up = upstream_dir();
+	struct node_ca *ca;
+	int ret;
+
+	if (!up)
+		return;
+	tmp_path(dir, "up-recheck");
+	join(cert, up, "root.crt");
+	join(key, up, "root.key");
+	ret = init_upstream(dir, cert, key, 0, 0, &err);
+	CHECKF(ret == 0, "init: %s", err.msg);
+	if (ret || !(ca = open_ok(dir)))
+		return;
+	CHECK(chmod(key, 0644) == 0);
+	before = snapshot(dir);
+	ret = node_ca__rotate(ca, time(NULL), &step, &err);
+	after = snapshot(dir);
+	CHECK(chmod(key, 0600) == 0);
+	CHECKF(ret < 0 && has(err.msg, "0644"), "rotate: %d %s", ret, err.msg);
+	CHECK(step == CA_STEP_NONE && node_ca__count(ca) == 1);
+	CHECK(same_snapshot(before, after));
+	free(before);
+	free(after);
+	node_ca__close(ca);
+}
+
+T_MAIN("node_ca/upstream",
+       T(test_upstream_root),
+       T(test_upstream_chain),
+       T(test_upstream_refusals),
+       T(test_upstream_rotation_rechecks));
