@@ -56,6 +56,7 @@ static EVP_PKEY *cert_key;
 static X509 *cert;
 static int expect_install;	/* errno the "untouched" roles expect */
 
+__attribute__((format(printf, 4, 5)))
 static void check(bool ok, const char *tag, const char *what,
 		  const char *fmt, ...)
 {
