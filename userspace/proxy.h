@@ -22,7 +22,8 @@
 #define PROXY_HANDSHAKE_TIMEOUT	10	/* seconds */
 #define PROXY_CONNECT_TIMEOUT	10
 #define PROXY_IDLE_TIMEOUT	3600
-#define PROXY_BUF		16384	/* per direction */
+#define PROXY_BUF		65536	/* per direction, only while the far
+					 * side lags; one read's worth */
 #define PROXY_STATUS_MAX	512	/* the verdict line */
 
 /* ---- TLS ------------------------------------------------------------------ */
@@ -61,6 +62,8 @@ int proxy__socket_in(int netns_fd, int domain, int type);
  * (a NETLINK_SOCK_DIAG socket answers only about its own netns). */
 int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol);
 int proxy__netns_fd(uint32_t netns_ino);
+/* TCP_NODELAY and friends on every proxy socket. */
+void proxy__tune_socket(int fd);
 /* Calls @fn for every served network namespace until it returns non-zero
  * (which is returned). @fn must not serve or unserve a namespace. */
 int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),

@@ -204,6 +204,7 @@ static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 		return fd;
 	/* Our own sockets are never redirected (bpf/nametag.bpf.c). */
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	proxy__tune_socket(fd);
 	if (local && bind_loopback(fd, ss.ss_family)) {
 		int ret = -errno;
 
@@ -352,6 +353,16 @@ static void outbound_fallback(struct pconn *c, const char *why)
 /* ---- handshakes ------------------------------------------------------------ */
 
 /*
+ * OpenSSL keeps the record layer: let it read ahead, several records per
+ * read() instead of a header read and a body read per record. (Never
+ * before a kTLS switch: nothing past Finished may be consumed then.)
+ */
+static void userspace_records(SSL *ssl)
+{
+	SSL_set_read_ahead(ssl, 1);
+}
+
+/*
  * Hands the record layer to the kernel where it can take it. Returns false
  * when the connection is unusable: a failure after TCP_ULP was set leaves
  * the socket half-switched (userspace/ktls.h).
@@ -361,8 +372,10 @@ static bool try_ktls(struct pconn *c, bool server)
 	struct nt_err err = {};
 	int ret;
 
-	if (!ktls__available())
+	if (!ktls__available()) {
+		userspace_records(c->tls->ssl);
 		return true;
+	}
 	ret = ktls__install(c->tls->ssl, c->tls->h.fd, server, &err);
 	switch (ret) {
 	case 0:
@@ -377,6 +390,7 @@ static bool try_ktls(struct pconn *c, bool server)
 	case -ENOKEY:
 	case -EINVAL:
 		pr_debug("kTLS not used, OpenSSL carries on: %s", err.msg);
+		userspace_records(c->tls->ssl);
 		return true;
 	default:
 		pr_warn("kTLS switch failed mid-way: %s", err.msg);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,6 +89,18 @@ int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
 	return 0;
 }
 
+/*
+ * Every proxied byte was already batched by the workload that wrote it:
+ * Nagle would only hold back the small records of a handshake or a verdict
+ * line until a delayed ACK, milliseconds per new connection.
+ */
+void proxy__tune_socket(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int proxy__netns_fd(uint32_t netns_ino)
 {
 	int i;
@@ -107,6 +120,7 @@ static void on_listener(struct loop_handler *h, uint32_t events)
 		fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;	/* EAGAIN, or a transient error: next event */
+		proxy__tune_socket(fd);
 		if (l->kind == L_MESH)
 			pconn__accept_mesh(fd, l->netns);
 		else if (l->kind == L_IN)

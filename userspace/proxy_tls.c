@@ -217,6 +217,9 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			 SSL_MODE_RELEASE_BUFFERS);
+	/* With read-ahead (userspace records only), up to four records per
+	 * read(); released again when drained (RELEASE_BUFFERS). */
+	SSL_CTX_set_default_read_buffer_len(ctx, 4 * SSL3_RT_MAX_PLAIN_LENGTH);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, verify_peer, NULL);
