@@ -25,6 +25,7 @@ struct daemon_opts {
 	bool cleanup;
 	bool once;
 	bool manual_netns;		/* serve only `proxy add` namespaces */
+	bool no_ktls;			/* keep TLS records in userspace */
 };
 
 /* ---- event loop ---------------------------------------------------------- */

@@ -267,7 +267,9 @@ static void report_features(const char *bpffs)
 		pr_warn("kernel feature probe failed");
 		return;
 	}
-	if (!f.ktls.available)
+	if (nd->opts.no_ktls)
+		pr_warn("--no-ktls: TLS records stay in userspace");
+	else if (!f.ktls.available)
 		pr_warn("kernel TLS is not available: the proxy will encrypt in userspace (flows show ktls off)");
 	if (!f.progs[NT_FEAT_PROG_SK_LOOKUP].available)
 		pr_warn("sk_lookup programs are not available: inbound steering is off");
@@ -374,6 +376,8 @@ static void usage(FILE *out)
 		"  --manual-netns      serve only network namespaces added with\n"
 		"                      'nametag proxy add' (default: also every netns an\n"
 		"                      enrolled permissive/strict workload lives in)\n"
+		"  --no-ktls           keep TLS records in userspace even where the kernel\n"
+		"                      has kTLS (flows then show ktls off)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version\n",
@@ -386,7 +390,7 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL };
+	       O_MANUAL, O_NO_KTLS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -396,6 +400,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "config",	 required_argument, NULL, O_CONFIG },
 		{ "cleanup",	 no_argument,	    NULL, O_CLEANUP },
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
+		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -413,6 +418,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_TD: o->trust_domain = optarg; break;
 		case O_CLEANUP: o->cleanup = true; break;
 		case O_MANUAL: o->manual_netns = true; break;
+		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);

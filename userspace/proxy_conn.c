@@ -372,7 +372,7 @@ static bool try_ktls(struct pconn *c, bool server)
 	struct nt_err err = {};
 	int ret;
 
-	if (!ktls__available()) {
+	if (nd->opts.no_ktls || !ktls__available()) {
 		userspace_records(c->tls->ssl);
 		return true;
 	}
