@@ -48,6 +48,11 @@ modprobe aesni_intel 2>/dev/null || echo "vm-init: no aesni_intel, kTLS uses aes
 
 ip link set lo up || fail "cannot bring lo up"
 
+# A project that lives under /tmp or /run (a CI clone may) would vanish
+# under the tmpfs mounted there: hold on to it and put it back after.
+mkdir -p /proj && mount --bind "$R$nametag_proj" /proj ||
+	fail "cannot hold on to $nametag_proj"
+
 # The host root is read-only: the kernel file systems and every place a
 # test writes to are mounted over it.
 mount -t proc proc "$R/proc" &&
@@ -61,6 +66,10 @@ mount -t tmpfs tmpfs "$R/run" &&
 mount -t bpf bpf "$R/sys/fs/bpf" &&
 mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup" ||
 	fail "cannot mount the kernel file systems in the host root"
+if [ ! -d "$R$nametag_proj/build" ]; then
+	mkdir -p "$R$nametag_proj" && mount --bind /proj "$R$nametag_proj" ||
+		fail "cannot put $nametag_proj back over the tmpfs"
+fi
 S=$R$nametag_proj/build/vm/scratch
 if [ -d "$S" ]; then
 	mount -t tmpfs tmpfs "$S" || fail "cannot mount scratch"
