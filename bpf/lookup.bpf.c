@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/maps.bpf.h"
 #include "bpf/nametag.h"
 
 #define IPPROTO_TCP 6
@@ -37,36 +38,6 @@ static __always_inline bool from_loopback(const struct bpf_sk_lookup *ctx)
 	return ctx->remote_ip6[0] == 0 && ctx->remote_ip6[1] == 0 &&
 	       ctx->remote_ip6[2] == 0 && ctx->remote_ip6[3] == bpf_htonl(1);
 }
-
-/* The namespace's mode now, not the one recorded at listen(): a mode
- * change must reach listeners that already exist. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_NAMESPACES);
-	__type(key, __u64);			/* namespace cgroup id */
-	__type(value, struct nt_ns_value);
-} ns_mode SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_SOCKETS);
-	__type(key, struct nt_port_key);
-	__type(value, struct nt_sock_value);
-} inbound_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_NETNS);
-	__type(key, __u32);
-	__type(value, struct nt_proxy);
-} proxies SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, NT_MAX_NETNS);
-	__type(key, __u32);
-	__type(value, __u64);
-} inbound_socks SEC(".maps");
 
 static __always_inline int no_proxy(__u32 mode)
 {

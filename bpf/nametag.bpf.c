@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "bpf/maps.bpf.h"
 #include "bpf/nametag.h"
 
 #define AF_INET		2
@@ -35,13 +36,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 proxy_mark = NT_PROXY_MARK_DEFAULT;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_NAMESPACES);
-	__type(key, __u64);			/* namespace cgroup id */
-	__type(value, struct nt_ns_value);
-} ns_mode SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, NT_MAX_SOCKETS);
 	__type(key, __u64);			/* socket cookie */
@@ -54,29 +48,6 @@ struct {
 	__type(key, struct nt_tuple);
 	__type(value, struct nt_sock_value);
 } sock_by_tuple SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_NETNS);
-	__type(key, __u32);			/* netns inode */
-	__type(value, struct nt_proxy);
-} proxies SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_SOCKETS);
-	__type(key, struct nt_port_key);
-	__type(value, struct nt_sock_value);
-} inbound_ports SEC(".maps");
-
-/* Filled by the daemon with each netns's inbound proxy listener; used by
- * the per-netns sk_lookup programs (bpf/lookup.bpf.c), which share it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, NT_MAX_NETNS);
-	__type(key, __u32);
-	__type(value, __u64);
-} inbound_socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
