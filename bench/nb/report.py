@@ -165,8 +165,10 @@ def targets(ms, vm=None, conns=10000):
             "-" if b is None else "%.0f" % b))
     if vm is not None:
         r = vm.get("ratio")
+        c = vm.get("cpu_per_gb_ratio")
         add("kTLS >= 1.5x userspace (VM)", r, 1.5, r is not None and r >= 1.5,
-            "nametag 1-stream Gbit/s, kTLS / no kTLS, same VM boot")
+            "nametag 1-stream Gbit/s, kTLS / no kTLS, same VM boot (TCG); nametagd "
+            "CPU per GB, no kTLS / kTLS: %s" % ("-" if c is None else "%.2f" % c))
     return t
 
 
@@ -214,11 +216,11 @@ def table(ms, contenders, variants):
                 for b in ("stunnel", "haproxy") if peers else ():
                     r = e.get("vs_" + b) if e else None
                     ratios.append("%.2fx" % r if r is not None else "-")
-                rows.append("  %-24s" % unit + "".join("%-*s" % (w, x) for x in cells) +
+                rows.append("  %-26s" % unit + "".join("%-*s" % (w, x) for x in cells) +
                             "  ".join("%8s" % r for r in ratios))
             if rows:
                 lines.append("%s [%s]" % (title, variant))
-                lines.append("  %-24s" % "" + "".join("%-*s" % (w, c) for c in cols) +
+                lines.append("  %-26s" % "" + "".join("%-*s" % (w, c) for c in cols) +
                              ("%8s  %8s" % ("nt/stun", "nt/hap") if peers else ""))
                 lines += rows
                 lines.append("")

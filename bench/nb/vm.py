@@ -43,8 +43,8 @@ def _has_no_ktls(bins):
 
 
 def _phase(t, bins, ktls, secs, streams, instance):
-    """One nametagd life: start, measure, stop. Returns (Gbit/s, the
-    flows' kTLS state) or raises."""
+    """One nametagd life: start, measure, stop. Returns (the throughput
+    measure, the flows' kTLS state) or raises."""
     option = _has_no_ktls(bins)
     block = not ktls and not option
     if block:
@@ -71,42 +71,58 @@ def _phase(t, bins, ktls, secs, streams, instance):
             t.stop(p)
         nt.stop_daemon()
     state = all(on) if on else None
-    return r["gbit_s"], state
+    return r, state
 
 
 def inner(a, bins):
     """Runs inside the VM; prints one MARK line with the result."""
     if os.environ.get("NAMETAG_VM") != "1":
         sys.exit("bench: --vm-inner runs inside tests/vm/run-in-vm.sh")
-    secs = 3 if a.quick else 5
-    reps = a.reps or (2 if a.quick else 3)
+    secs = 3 if a.quick else 8
+    reps = a.reps or (2 if a.quick else 4)
     t = T.Topology()
     res = {"kernel": os.uname().release, "reps": reps, "secs": secs, "streams": 1,
            "without_ktls_by": "nametagd --no-ktls" if _has_no_ktls(bins) else
            "tls.ko kept from loading",
-           "ktls_gbit_s": [], "userspace_gbit_s": [], "dropped": [], "errors": []}
+           "ktls_gbit_s": [], "userspace_gbit_s": [], "plain_gbit_s": [],
+           "ktls_proxy_cpu_s_per_gb": [], "userspace_proxy_cpu_s_per_gb": [],
+           "dropped": [], "errors": []}
     try:
         t.build(loopback=False)
         t.mount_bpffs()
         P.make_certs(t.path("certs"))
+        # Plain TCP over the same veth, for scale: what TCG leaves for TCP.
+        plain = P.Plain(t, bins, ["veth"])
+        plain.start()
         for rep in range(reps):
+            try:
+                res["plain_gbit_s"].append(M.throughput(t, plain, "veth", 1, secs)["gbit_s"])
+            except M.MeasureError as e:
+                res["errors"].append("plain: %s" % e)
             for ktls in (False, True):
-                key = "ktls_gbit_s" if ktls else "userspace_gbit_s"
+                mode = "ktls" if ktls else "userspace"
                 try:
-                    g, state = _phase(t, bins, ktls, secs, 1, 2 * rep + ktls)
+                    r, state = _phase(t, bins, ktls, secs, 1, 2 * rep + ktls)
                 except (M.MeasureError, RuntimeError) as e:
-                    res["errors"].append("%s: %s" % (key, e))
+                    res["errors"].append("%s: %s" % (mode, e))
                     continue
-                print("bench(vm): rep %d %s %.3f Gbit/s, flows kTLS %s" % (
-                    rep + 1, "kTLS" if ktls else "userspace", g, state), flush=True)
+                print("bench(vm): rep %d %s %.3f Gbit/s, nametagd %.1f CPU s/GB, flows kTLS %s"
+                      % (rep + 1, mode, r["gbit_s"], r["proxy_cpu_s_per_gb"], state), flush=True)
                 if state is not ktls:
-                    res["dropped"].append({"phase": key, "gbit_s": g, "flows_ktls": state})
+                    res["dropped"].append({"phase": mode, "gbit_s": r["gbit_s"],
+                                           "flows_ktls": state})
                 else:
-                    res[key].append(g)
+                    res[mode + "_gbit_s"].append(r["gbit_s"])
+                    res[mode + "_proxy_cpu_s_per_gb"].append(r["proxy_cpu_s_per_gb"])
     finally:
         t.cleanup()
-    k, u = res["ktls_gbit_s"], res["userspace_gbit_s"]
-    res["ratio"] = statistics.median(k) / statistics.median(u) if k and u else None
+    med = lambda v: statistics.median(v) if v else None
+    k, u = med(res["ktls_gbit_s"]), med(res["userspace_gbit_s"])
+    res["ratio"] = k / u if k and u else None
+    kc, uc = med(res["ktls_proxy_cpu_s_per_gb"]), med(res["userspace_proxy_cpu_s_per_gb"])
+    # nametagd's own CPU per GB moved: userspace over kTLS (higher: kTLS
+    # saves more), less bound to what else TCG is busy with.
+    res["cpu_per_gb_ratio"] = uc / kc if kc and uc else None
     print(MARK + json.dumps(res), flush=True)
     return 0 if res["ratio"] else 1
 
@@ -153,9 +169,12 @@ def outer(a, proj, quiet=False):
         json.dump(res, f, indent=1)
     med = lambda v: statistics.median(v) if v else float("nan")
     print("kTLS / userspace, nametag one stream, same VM boot (%s): %s "
-          "(kTLS %.3f, userspace %.3f Gbit/s median of %d/%d; TCG, only the ratio means anything)" % (
+          "(kTLS %.3f, userspace %.3f, plain TCP %.3f Gbit/s, medians of %d/%d/%d); "
+          "nametagd CPU per GB, userspace / kTLS: %s. TCG: only ratios mean anything" % (
               res["kernel"], "%.2fx" % res["ratio"] if res["ratio"] else "-",
               med(res["ktls_gbit_s"]), med(res["userspace_gbit_s"]),
-              len(res["ktls_gbit_s"]), len(res["userspace_gbit_s"])))
+              med(res.get("plain_gbit_s", [])), len(res["ktls_gbit_s"]),
+              len(res["userspace_gbit_s"]), len(res.get("plain_gbit_s", [])),
+              "%.2fx" % res["cpu_per_gb_ratio"] if res.get("cpu_per_gb_ratio") else "-"))
     print("JSON: %s" % os.path.relpath(out, os.getcwd()))
     return 0 if res["ratio"] else 1
