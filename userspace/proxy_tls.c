@@ -195,6 +195,13 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 
 /* ---- contexts --------------------------------------------------------------- */
 
+/* The traffic secrets are only captured (keylog lines formatted and
+ * parsed, every handshake) when they can be handed to the kernel. */
+static bool want_ktls(void)
+{
+	return !nd->opts.no_ktls && ktls__available();
+}
+
 static SSL_CTX *new_ctx(const SSL_METHOD *method)
 {
 	SSL_CTX *ctx = SSL_CTX_new(method);
@@ -206,7 +213,7 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method)
 	    !SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) ||
 	    !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) ||
 	    !SSL_CTX_set_num_tickets(ctx, 0) ||
-	    ktls__keylog_attach(ctx)) {
+	    (want_ktls() && ktls__keylog_attach(ctx))) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
