@@ -403,6 +403,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddStringToObject(resp, "cgroup_root", nd->cg.root);
 	cJSON_AddNumberToObject(resp, "namespaces",
 				(double)ns_table__count(nd->ns));
+	cJSON_AddNumberToObject(resp, "connections", (double)pconn__count());
 	cJSON_AddItemToObject(resp, "datapath", datapath__json(nd->dp));
 	return 0;
 }

@@ -23,7 +23,6 @@ struct daemon_opts {
 	const char *bpffs;
 	const char *trust_domain;	/* NULL: from the state dir's CA */
 	bool cleanup;
-	bool once;
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 };

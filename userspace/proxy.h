@@ -39,11 +39,8 @@ SSL *proxy_tls__server(struct nt_err *err);
 const struct spiffe_id *proxy_tls__peer_id(SSL *ssl);
 /* Why verification failed, "" if it did not. */
 const char *proxy_tls__verify_error(SSL *ssl);
-/* Server side: the SPIFFE ID whose SVID was presented, and the port the
- * client asked for (from SNI). */
-const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
+/* Server side: the port the client asked for (from SNI). */
 uint16_t proxy_tls__orig_port(SSL *ssl);
-uint32_t proxy_tls__netns(SSL *ssl);
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
 
 /* ---- listeners ------------------------------------------------------------ */

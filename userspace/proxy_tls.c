@@ -314,21 +314,9 @@ const char *proxy_tls__verify_error(SSL *ssl)
 	return st ? st->verify_error : "";
 }
 
-const struct spiffe_id *proxy_tls__local_id(SSL *ssl)
-{
-	struct tls_state *st = state_of(ssl);
-
-	return st && st->has_local ? &st->local : NULL;
-}
-
 uint16_t proxy_tls__orig_port(SSL *ssl)
 {
 	return state_of(ssl)->orig_port;
-}
-
-uint32_t proxy_tls__netns(SSL *ssl)
-{
-	return state_of(ssl)->netns;
 }
 
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino)
