@@ -252,30 +252,13 @@ static int set_names(X509 *x, X509 *issuer, const char *serial,
 /* URI SAN spiffe://TD, no path: the ID of a signing certificate. */
 static int add_san(X509 *x, const char *td, struct nt_err *err)
 {
-	GENERAL_NAMES *names = GENERAL_NAMES_new();
-	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
-	GENERAL_NAME *gn = GENERAL_NAME_new();
 	char buf[SPIFFE_SCHEME_LEN + SPIFFE_TD_MAX + 1];
-	int ret = -ENOMEM, len;
+	int len;
 
 	len = snprintf(buf, sizeof(buf), SPIFFE_SCHEME "%s", td);
-	if (!names || !uri || !gn || !ASN1_STRING_set(uri, buf, len))
-		goto out;
-	GENERAL_NAME_set0_value(gn, GEN_URI, uri);
-	uri = NULL;
-	if (!sk_GENERAL_NAME_push(names, gn))
-		goto out;
-	gn = NULL;
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0,
-			      X509V3_ADD_DEFAULT) == 1)
-		ret = 0;
-out:
-	ASN1_IA5STRING_free(uri);
-	GENERAL_NAME_free(gn);
-	GENERAL_NAMES_free(names);
-	if (ret)
-		return nt_err_ssl(err, ret, "failed to add the URI SAN");
-	return 0;
+	if (len < 0 || (size_t)len >= sizeof(buf))
+		return nt_err_set(err, -ENAMETOOLONG, "trust domain too long");
+	return x509__add_uri_san(x, buf, (size_t)len, err);
 }
 
 /* cA=true, pathlen 0: a node CA signs leaves only, whether it is a root of

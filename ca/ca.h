@@ -153,6 +153,10 @@ int key__generate(EVP_PKEY **key, struct nt_err *err);
  * SPIFFE ID. The SAN is taken by its ASN.1 length, never as a C string. */
 int x509__spiffe_id(X509 *cert, struct spiffe_id *id, struct nt_err *err);
 
+/* Adds the one subjectAltName extension, a single URI of @len bytes. */
+int x509__add_uri_san(X509 *x, const char *uri, size_t len,
+		      struct nt_err *err);
+
 /* Serial number as lowercase hex, no leading zeros ("0" for zero). */
 int x509__serial_hex(X509 *cert, char *buf, size_t size);
 

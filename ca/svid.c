@@ -94,29 +94,7 @@ static int set_subject(X509 *x, struct nt_err *err)
 /* The one URI SAN. Not critical: the subject is not empty. */
 static int add_san(X509 *x, const struct spiffe_id *id, struct nt_err *err)
 {
-	GENERAL_NAMES *names = GENERAL_NAMES_new();
-	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	int ret = -ENOMEM;
-
-	if (!names || !uri || !gn ||
-	    !ASN1_STRING_set(uri, id->str, (int)id->len))
-		goto out;
-	GENERAL_NAME_set0_value(gn, GEN_URI, uri);
-	uri = NULL;
-	if (!sk_GENERAL_NAME_push(names, gn))
-		goto out;
-	gn = NULL;
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0,
-			      X509V3_ADD_DEFAULT) == 1)
-		ret = 0;
-out:
-	ASN1_IA5STRING_free(uri);
-	GENERAL_NAME_free(gn);
-	GENERAL_NAMES_free(names);
-	if (ret)
-		return nt_err_ssl(err, ret, "failed to add the URI SAN");
-	return 0;
+	return x509__add_uri_san(x, id->str, id->len, err);
 }
 
 /* basicConstraints critical cA=false: a leaf can never sign. */

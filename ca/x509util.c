@@ -256,3 +256,32 @@ int x509__validity(X509 *cert, time_t *not_before, time_t *not_after)
 		ret = asn1_time_to_unix(X509_get0_notAfter(cert), not_after);
 	return ret;
 }
+
+int x509__add_uri_san(X509 *x, const char *uri_s, size_t len,
+		      struct nt_err *err)
+{
+	GENERAL_NAMES *names = GENERAL_NAMES_new();
+	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	int ret = -ENOMEM;
+
+	/* By length: the ID is written exactly, never cut at a NUL. */
+	if (!names || !uri || !gn || len > INT_MAX ||
+	    !ASN1_STRING_set(uri, uri_s, (int)len))
+		goto out;
+	GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+	uri = NULL;
+	if (!sk_GENERAL_NAME_push(names, gn))
+		goto out;
+	gn = NULL;
+	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0,
+			      X509V3_ADD_DEFAULT) == 1)
+		ret = 0;
+out:
+	ASN1_IA5STRING_free(uri);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(names);
+	if (ret)
+		return nt_err_ssl(err, ret, "failed to add the URI SAN");
+	return 0;
+}
