@@ -68,23 +68,58 @@ static int do_del(int argc, char **argv)
 	return print_reply(reply);
 }
 
+/* What the proxy carries now: connections, and idle mesh connections
+ * pooled for the next stream (docs/mesh-protocol.md, NT2). */
+static int do_status(int argc, char **argv)
+{
+	cJSON *reply, *open, *idle, *out;
+
+	if (argc)
+		return p_err("unexpected argument '%s'", *argv);
+	if (ctl_call(ctl_request("status"), &reply))
+		return -1;
+	open = cJSON_DetachItemFromObject(reply, "connections");
+	idle = cJSON_DetachItemFromObject(reply, "idle_mesh_connections");
+	cJSON_Delete(reply);
+	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle)) {
+		cJSON_Delete(open);
+		cJSON_Delete(idle);
+		return p_err("reply from nametagd lacks the connection counts");
+	}
+	if (!json_output) {
+		printf("connections %d  idle mesh connections %d\n",
+		       open->valueint, idle->valueint);
+		cJSON_Delete(open);
+		cJSON_Delete(idle);
+		return 0;
+	}
+	out = cJSON_CreateObject();
+	cJSON_AddItemToObject(out, "connections", open);
+	cJSON_AddItemToObject(out, "idle_mesh_connections", idle);
+	return json_emit(out);
+}
+
 static int do_help(int argc, char **argv)
 {
 	return p_usage(
 		"Usage: %s proxy { show | list }\n"
+		"       %s proxy status\n"
 		"       %s proxy add NETNS\n"
 		"       %s proxy { del | delete } NETNS\n"
 		"       %s proxy help\n"
 		"\n"
 		"       NETNS is a network namespace file, e.g. /run/netns/NAME. The node\n"
 		"       proxy listens inside it (outbound 15001, inbound 15006, mesh 15008);\n"
-		"       nametagd serves its own network namespace from the start.\n",
-		bin_name, bin_name, bin_name, bin_name);
+		"       nametagd serves its own network namespace from the start.\n"
+		"       status counts the proxied connections open now and the idle mesh\n"
+		"       connections kept for the next stream of the same workload.\n",
+		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 
 static const struct cmd cmds[] = {
 	{ "show",	do_list },
 	{ "list",	do_list },
+	{ "status",	do_status },
 	{ "add",	do_add },
 	{ "del",	do_del },
 	{ "delete",	do_del },

@@ -42,6 +42,16 @@ const char *proxy_tls__verify_error(SSL *ssl);
 /* Server side: the port the client asked for (from SNI). */
 uint16_t proxy_tls__orig_port(SSL *ssl);
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
+/* Both ends agreed on NT2 (ALPN "nt2"): the connection can carry one
+ * stream after another. Without it, NT1: one stream, then close. */
+bool proxy_tls__framed(SSL *ssl);
+/* Seconds this connection may still start streams: until the first of
+ * its two SVIDs is half way through its life, when its workload gets a new
+ * one (0: already past). */
+long proxy_tls__reuse_left(SSL *ssl);
+/* Changes whenever the trust bundles are reloaded: a connection verified
+ * under an older set is not used for new streams. */
+unsigned int proxy_tls__trust_gen(void);
 
 /* ---- listeners ------------------------------------------------------------ */
 
@@ -83,6 +93,8 @@ void pconn__tick(void);
 /* After a policy swap: close established flows the new policy denies. */
 void pconn__recheck_policy(void);
 size_t pconn__count(void);
+/* Idle mesh connections kept for reuse (userspace/proxy_tunnel.c). */
+size_t tunnel__count(void);
 void pconn__close_all(void);
 
 /* The policy in force (never NULL once the daemon runs). */

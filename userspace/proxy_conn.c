@@ -54,7 +54,7 @@ static struct pconn *pconn_new(enum pconn_kind kind, int fd, uint32_t netns)
 	return c;
 }
 
-static void side_close(struct side *s, bool reset)
+void pconn__side_close(struct side *s, bool reset)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
@@ -76,9 +76,10 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 		return;
 	c->st = PS_DONE;
 	pflow__close(c, why);
-	side_close(&c->a, reset);
-	side_close(&c->b, reset);
+	pconn__side_close(&c->a, reset);
+	pconn__side_close(&c->b, reset);
 	relay__free(c);
+	free(c->tunnel_id);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -94,6 +95,7 @@ void pconn__close_all(void)
 {
 	while (conns)
 		pconn__close(conns, true, "daemon stopped");
+	tunnel__close_all();
 }
 
 size_t pconn__count(void)
@@ -266,12 +268,71 @@ int proxy__listener_svid(uint32_t netns, uint16_t port,
 
 /* ---- outbound: workload -> us -> peer proxy ------------------------------- */
 
+static void open_stream(struct pconn *c);
+
+/*
+ * Side B towards the destination's mesh port: an idle NT2 connection this
+ * workload already holds to that destination (no handshake), else a new
+ * TCP connection and handshake.
+ */
+static void dial(struct pconn *c, bool use_pool)
+{
+	struct nt_err err = {};
+	const struct svid *svid;
+
+	c->tls = &c->b;
+	if (use_pool && tunnel__take(c)) {
+		c->reused = true;
+		pflow__tls(c);
+		pflow__ktls(c, c->b.ktls);
+		open_stream(c);
+		return;
+	}
+	svid = svid_cache__get(nd->svids, &c->src, &err);
+	c->b.ssl = svid ? proxy_tls__client(svid, c->port, &err) : NULL;
+	if (!c->b.ssl || connect_b(c, &c->orig_dst, PROXY_MESH_PORT)) {
+		pflow__set(c, "reason", err.msg[0] ? err.msg : "connect failed");
+		pconn__close(c, true, "error");
+		return;
+	}
+	c->st = PS_CONNECT;
+}
+
+/* A pooled connection failed before its verdict: the peer closed it (idle,
+ * or its trust or workload changed). Nothing of the workload's was sent
+ * yet, so a new connection is safe. */
+static void redial(struct pconn *c)
+{
+	pr_debug("pooled mesh connection closed by the peer; dialling anew");
+	pconn__side_close(&c->b, false);
+	c->b = (struct side){ .h.fd = -1, .h.on_event = on_side, .c = c };
+	c->reused = false;
+	c->status_len = 0;
+	dial(c, false);
+}
+
+/* NT2: asks for a verdict on a new stream; NT1 needs no asking. */
+static void open_stream(struct pconn *c)
+{
+	if (c->tls->framed && side__write_frame(c->tls, FRAME_OPEN, "", 0)) {
+		if (c->reused) {
+			redial(c);
+			return;
+		}
+		pflow__set(c, "reason", "peer proxy connection failed");
+		pconn__close(c, true, "error");
+		return;
+	}
+	c->st = PS_STATUS;
+	c->status_len = 0;
+	side__register(c->tls, EPOLLIN);
+}
+
 void pconn__accept_outbound(int fd, uint32_t netns)
 {
 	struct nt_tuple t = {};
 	struct nt_sock_value v;
 	struct nt_err err = {};
-	const struct svid *svid;
 	struct pconn *c;
 	struct ns *ns;
 	cJSON *caller;
@@ -302,16 +363,8 @@ void pconn__accept_outbound(int fd, uint32_t netns)
 		pconn__close(c, true, "no identity");
 		return;
 	}
-	svid = svid_cache__get(nd->svids, &c->src, &err);
-	c->b.ssl = svid ? proxy_tls__client(svid, c->port, &err) : NULL;
-	if (!c->b.ssl || connect_b(c, &c->orig_dst, PROXY_MESH_PORT)) {
-		pflow__set(c, "reason", err.msg[0] ? err.msg : "connect failed");
-		pconn__close(c, true, "error");
-		return;
-	}
-	c->tls = &c->b;
-	c->st = PS_CONNECT;
 	side__register(&c->a, 0);
+	dial(c, true);
 }
 
 /*
@@ -338,7 +391,7 @@ static void outbound_fallback(struct pconn *c, const char *why)
 		pconn__close(c, true, "refused");
 		return;
 	}
-	side_close(&c->b, false);
+	pconn__side_close(&c->b, false);
 	c->kind = PCONN_EGRESS;
 	c->tls = NULL;
 	pflow__set(c, "transport", "plaintext");
@@ -432,6 +485,21 @@ static const char *handshake_error(SSL *ssl, int ssl_err)
 	return why;
 }
 
+/* What the flows of every stream on this connection say about it; read
+ * before a switch to kTLS frees the SSL object. */
+static void record_tls(struct pconn *c, struct side *s)
+{
+	c->tls_version = SSL_get_version(s->ssl);
+	c->cipher = SSL_get_cipher_name(s->ssl);
+	c->handshake_ms = (double)(c->t_hs - c->t_start) / 1e6;
+	c->reuse_until = mono_s() + proxy_tls__reuse_left(s->ssl);
+	c->trust_gen = proxy_tls__trust_gen();
+	c->stream = 1;
+	s->framed = proxy_tls__framed(s->ssl);
+}
+
+static void read_open(struct pconn *c);
+
 static void handshake(struct pconn *c)
 {
 	struct side *s = c->tls;
@@ -463,7 +531,7 @@ static void handshake(struct pconn *c)
 		return;
 	}
 	c->t_hs = mono_ns();
-	pflow__tls(c, s->ssl);
+	record_tls(c, s);
 	if (server) {
 		c->port = proxy_tls__orig_port(s->ssl);
 		c->has_src = !!proxy_tls__peer_id(s->ssl);
@@ -478,19 +546,93 @@ static void handshake(struct pconn *c)
 		pconn__close(c, true, "error");
 		return;
 	}
+	pflow__tls(c);
 	pflow__ktls(c, s->ktls);
 	pflow__publish(c);
-	if (server) {
+	if (!server) {
+		open_stream(c);
+		return;
+	}
+	if (!s->framed) {
 		pconn__mesh_verdict(c);
 		return;
 	}
-	c->st = PS_STATUS;
-	side__register(s, EPOLLIN);
+	c->st = PS_OPEN;
+	read_open(c);
 }
 
 /* ---- outbound: the peer's verdict line ------------------------------------ */
 
-static void read_status(struct pconn *c)
+/* "ALLOW <rule>" or "DENY <reason>": true when allowed. */
+static bool apply_verdict(struct pconn *c, const char *v)
+{
+	if (strncmp(v, "ALLOW", 5) || (v[5] && v[5] != ' ')) {
+		pflow__set(c, "verdict", "deny");
+		pflow__set(c, "reason", !strncmp(v, "DENY ", 5) ? v + 5 :
+			   "peer proxy sent no verdict");
+		pconn__close(c, true, "denied by peer");
+		return false;
+	}
+	pflow__set(c, "verdict", "allow");
+	if (v[5] == ' ')
+		pflow__set(c, "reason", v + 6);
+	if (relay__start(c)) {
+		pconn__close(c, true, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* The peer closed before its verdict. */
+static void no_verdict(struct pconn *c)
+{
+	if (c->reused) {
+		redial(c);
+		return;
+	}
+	pflow__set(c, "reason", "peer proxy closed before its verdict");
+	pconn__close(c, true, "denied");
+}
+
+/* NT2: reads one control frame (OPEN, VERDICT) into c->status, NUL-
+ * terminated: 1 when whole, 0 to wait for the socket, -1 when the
+ * connection ended first. */
+static int read_control(struct pconn *c, uint8_t *type)
+{
+	struct side *s = c->tls;
+	int r;
+
+	r = side__read_frame(s, type, c->status, sizeof(c->status) - 1,
+			     &c->status_len);
+	if (r == 0)
+		side__register(s, s->want_out ? EPOLLOUT : EPOLLIN);
+	if (r == 1)
+		c->status[c->status_len] = '\0';
+	return r;
+}
+
+/* NT2: one VERDICT frame, nothing read past it. */
+static void read_verdict_frame(struct pconn *c)
+{
+	uint8_t type;
+	int r = read_control(c, &type);
+
+	if (r == 0)
+		return;
+	if (r < 0) {
+		no_verdict(c);
+		return;
+	}
+	if (type != FRAME_VERDICT) {
+		pconn__close(c, true, "bad verdict frame from peer");
+		return;
+	}
+	if (apply_verdict(c, c->status))
+		relay__pump(c);
+}
+
+/* NT1: a text line; bytes after it are the workload's. */
+static void read_verdict_line(struct pconn *c)
 {
 	struct side *s = c->tls;
 	char *nl;
@@ -504,8 +646,7 @@ static void read_status(struct pconn *c)
 		return;
 	}
 	if (r < 0) {
-		pflow__set(c, "reason", "peer proxy closed before its verdict");
-		pconn__close(c, true, "denied");
+		no_verdict(c);
 		return;
 	}
 	c->status_len += n;
@@ -517,27 +658,23 @@ static void read_status(struct pconn *c)
 		return;
 	}
 	*nl = '\0';
-	if (strncmp(c->status, "NT1 ALLOW", 9)) {
-		pflow__set(c, "verdict", "deny");
-		pflow__set(c, "reason", !strncmp(c->status, "NT1 DENY ", 9) ?
-			   c->status + 9 : "peer proxy sent no verdict");
-		pconn__close(c, true, "denied by peer");
+	if (!apply_verdict(c, strncmp(c->status, "NT1 ", 4) ? "" : c->status + 4))
 		return;
-	}
-	pflow__set(c, "verdict", "allow");
-	if (c->status[9] == ' ')
-		pflow__set(c, "reason", c->status + 10);
-	if (relay__start(c)) {
-		pconn__close(c, true, "out of memory");
-		return;
-	}
-	/* Bytes after the verdict line belong to the workload. */
 	rest = c->status_len - (nl + 1 - c->status);
 	if (rest && pbuf__put(&c->down, nl + 1, rest)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
+	c->bytes_down += rest;
 	relay__pump(c);
+}
+
+static void read_status(struct pconn *c)
+{
+	if (c->tls->framed)
+		read_verdict_frame(c);
+	else
+		read_verdict_line(c);
 }
 
 /* ---- mesh: peer proxy -> us -> workload ------------------------------------ */
@@ -576,7 +713,11 @@ static void deny(struct pconn *c, const struct decision *d)
 	char line[PROXY_STATUS_MAX];
 
 	pflow__verdict(c, d);
-	if (c->tls) {
+	if (c->tls && c->tls->framed) {
+		snprintf(line, sizeof(line), "DENY %s", d->reason);
+		if (side__write_frame(c->tls, FRAME_VERDICT, line, strlen(line)))
+			pr_debug("verdict frame not sent");
+	} else if (c->tls) {
 		snprintf(line, sizeof(line), "NT1 DENY %s\n", d->reason);
 		send_status(c, line);
 	}
@@ -608,6 +749,28 @@ static void deliver(struct pconn *c, const struct nt_addr *local)
 	side__register(&c->a, 0);
 }
 
+/*
+ * The client verified the SVID we presented at the handshake. A later
+ * stream may only go to the workload that SVID names: if another one now
+ * listens on the port, the connection is retired (closed before any
+ * verdict) and the client dials anew, learning the new identity.
+ */
+static bool same_tunnel_identity(struct pconn *c)
+{
+	if (!c->tls || !c->tls->framed)
+		return true;
+	if (!c->tunnel_id) {
+		c->tunnel_id = strdup(c->dst.str);
+		if (c->tunnel_id)
+			return true;
+	} else if (!strcmp(c->tunnel_id, c->dst.str)) {
+		return true;
+	}
+	pflow__set(c, "reason", "the port's workload changed: connection retired");
+	pconn__close(c, false, "retired");
+	return false;
+}
+
 void pconn__mesh_verdict(struct pconn *c)
 {
 	struct nt_addr peer, local;
@@ -625,6 +788,8 @@ void pconn__mesh_verdict(struct pconn *c)
 		return;
 	}
 	c->has_dst = true;
+	if (!same_tunnel_identity(c))
+		return;
 	c->mode = ns->mode;
 	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
 	pflow__set(c, "namespace", c->ns);
@@ -637,6 +802,69 @@ void pconn__mesh_verdict(struct pconn *c)
 	snprintf(c->status, sizeof(c->status), "%.*s",
 		 (int)sizeof(c->status) - 16, d.reason);
 	deliver(c, &local);
+}
+
+/* ---- mesh, NT2: one stream after another ------------------------------------ */
+
+/* A connection that may carry no new stream: an SVID on it is due for
+ * re-minting, or the trust bundles changed since the handshake. */
+static bool tunnel_stale(const struct pconn *c)
+{
+	return mono_s() >= c->reuse_until ||
+	       c->trust_gen != proxy_tls__trust_gen();
+}
+
+/* The client's OPEN frame starts a stream: a new flow, a new verdict. */
+static void read_open(struct pconn *c)
+{
+	uint8_t type;
+	int r = read_control(c, &type);
+
+	if (r == 0)
+		return;
+	if (r < 0 || type != FRAME_OPEN) {
+		pflow__set(c, "reason", r < 0 ? "peer proxy closed before a stream" :
+			   "peer proxy sent no OPEN frame");
+		pconn__close(c, r >= 0, "closed");
+		return;
+	}
+	c->status_len = 0;
+	if (c->stream > 1) {
+		if (tunnel_stale(c)) {
+			pconn__close(c, false, "retired");
+			return;
+		}
+		c->t_start = mono_ns();
+		c->deadline = mono_s() + PROXY_CONNECT_TIMEOUT;
+		pflow__open(c, NULL);
+		pflow__tls(c);
+		pflow__ktls(c, c->tls->ktls);
+	}
+	pconn__mesh_verdict(c);
+}
+
+void pconn__stream_done(struct pconn *c)
+{
+	if (c->kind == PCONN_OUTBOUND) {
+		tunnel__park(c);
+		pconn__close(c, false, "closed");
+		return;
+	}
+	/* Mesh: the delivery ends with the stream, the connection waits. */
+	pflow__close(c, "closed");
+	c->flow_id = 0;
+	pconn__side_close(&c->b, false);
+	c->b = (struct side){ .h.fd = -1, .h.on_event = on_side, .c = c };
+	relay__free(c);
+	memset(&c->up, 0, sizeof(c->up));
+	memset(&c->down, 0, sizeof(c->down));
+	c->a.rd_eof = c->a.wr_shut = false;
+	c->bytes_up = c->bytes_down = 0;
+	c->stream++;
+	c->st = PS_OPEN;
+	c->deadline = mono_s() + TUNNEL_SERVER_IDLE;
+	/* The next OPEN may already sit in OpenSSL's read-ahead. */
+	read_open(c);
 }
 
 /* ---- plaintext inbound (steered by sk_lookup) ------------------------------ */
@@ -683,6 +911,22 @@ void pconn__accept_plain(int fd, uint32_t netns)
 
 /* ---- events --------------------------------------------------------------- */
 
+/* The verdict goes first, ahead of any workload byte. */
+static int queue_allow(struct pconn *c)
+{
+	char line[FRAME_HDR + PROXY_STATUS_MAX + 16];
+	int n;
+
+	if (!c->tls->framed) {
+		n = snprintf(line, sizeof(line), "NT1 ALLOW %s\n", c->status);
+		return pbuf__put(&c->down, line, n);
+	}
+	n = snprintf(line + FRAME_HDR, sizeof(line) - FRAME_HDR, "ALLOW %s",
+		     c->status);
+	frame__hdr((uint8_t *)line, FRAME_VERDICT, n);
+	return pbuf__put(&c->down, line, FRAME_HDR + n);
+}
+
 static int connect_result(struct side *s)
 {
 	int e = 0;
@@ -719,17 +963,9 @@ static void on_connected(struct pconn *c)
 		pconn__close(c, true, "out of memory");
 		return;
 	}
-	if (c->kind == PCONN_MESH) {
-		/* The verdict goes first, ahead of any workload byte. Its
-		 * bytes are counted back out of the workload's. */
-		char line[PROXY_STATUS_MAX + 16];
-		int n = snprintf(line, sizeof(line), "NT1 ALLOW %s\n", c->status);
-
-		if (pbuf__put(&c->down, line, n)) {
-			pconn__close(c, true, "out of memory");
-			return;
-		}
-		c->bytes_down -= n;
+	if (c->kind == PCONN_MESH && queue_allow(c)) {
+		pconn__close(c, true, "out of memory");
+		return;
 	}
 	relay__pump(c);
 }
@@ -747,6 +983,9 @@ void pconn__on_event(struct pconn *c, struct side *s, uint32_t events)
 		break;
 	case PS_STATUS:
 		read_status(c);
+		break;
+	case PS_OPEN:
+		read_open(c);
 		break;
 	case PS_RELAY:
 		relay__pump(c);
@@ -770,6 +1009,7 @@ void pconn__tick(void)
 		pconn__close(c, true, "timeout");
 	}
 	proxy_tls__refresh_trust();
+	tunnel__tick();
 }
 
 /* A new policy applies to flows already open: those it denies are closed. */

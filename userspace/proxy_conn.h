@@ -12,6 +12,23 @@
  */
 struct pconn;
 
+/* NT2 frames: type, then a 24-bit big-endian payload length. */
+#define FRAME_HDR	4
+enum frame_type {
+	FRAME_OPEN = 'O',	/* client: a new stream, please decide */
+	FRAME_VERDICT = 'V',	/* server: "ALLOW <rule>" or "DENY <why>" */
+	FRAME_DATA = 'D',
+	FRAME_FIN = 'F',	/* no more data this way on this stream */
+};
+
+static inline void frame__hdr(uint8_t *h, enum frame_type type, uint32_t len)
+{
+	h[0] = type;
+	h[1] = len >> 16;
+	h[2] = len >> 8;
+	h[3] = len;
+}
+
 struct side {
 	struct loop_handler h;		/* h.fd; -1 when closed */
 	struct pconn *c;
@@ -23,6 +40,12 @@ struct side {
 	bool want_in, want_out;		/* what the last I/O asked for */
 	uint32_t events;		/* registered epoll interest */
 	bool registered;
+	/* NT2 (docs/mesh-protocol.md): the stream travels in frames, so
+	 * the connection can carry the next stream once this one ends. */
+	bool framed;
+	uint8_t hdr[FRAME_HDR];		/* a frame header being read */
+	uint8_t hdr_len;
+	uint32_t frame_left;		/* payload bytes left in the frame */
 };
 
 struct pbuf {
@@ -37,6 +60,7 @@ struct pbuf {
 enum pconn_state {
 	PS_CONNECT,		/* B's TCP connect in progress */
 	PS_HANDSHAKE,		/* TLS handshake on the TLS side */
+	PS_OPEN,		/* mesh, NT2: waiting for the next stream */
 	PS_STATUS,		/* outbound: reading the peer's verdict line */
 	PS_DELIVER,		/* mesh/plain-in: connecting to the workload */
 	PS_RELAY,
@@ -63,8 +87,29 @@ struct pconn {
 	bool has_src, has_dst;
 	uint16_t port;
 	struct nt_addr orig_dst;	/* outbound: where the workload dialled */
+	/* The TLS connection, which outlives a stream on NT2. */
+	const char *tls_version, *cipher;	/* OpenSSL's static names */
+	double handshake_ms;
+	time_t reuse_until;		/* monotonic s: an SVID on it is re-minted */
+	unsigned int trust_gen;		/* the trust bundles it was verified with */
+	unsigned int stream;		/* 1 for the handshake's own stream */
+	bool reused;			/* outbound: taken from the pool */
+	char *tunnel_id;		/* mesh: the SVID ID we presented */
 	struct pconn *prev, *next;
 };
+
+/* proxy_tunnel.c: idle NT2 connections to peer proxies, kept for the next
+ * stream of the same workload to the same destination. */
+#define TUNNEL_CLIENT_IDLE	30	/* s; the server waits longer */
+#define TUNNEL_SERVER_IDLE	60
+#define TUNNEL_MAX_IDLE		256
+/* Parks side B of an outbound connection whose stream ended cleanly; the
+ * side is emptied either way (closed when it cannot be kept). */
+void tunnel__park(struct pconn *c);
+/* Moves a matching idle tunnel into side B; false when there is none. */
+bool tunnel__take(struct pconn *c);
+void tunnel__tick(void);
+void tunnel__close_all(void);
 
 /* proxy_relay.c: relay__start allocates the buffers and enters PS_RELAY;
  * the caller pumps. */
@@ -77,6 +122,13 @@ void relay__update(struct pconn *c);
 int side__register(struct side *s, uint32_t events);
 int side__read(struct side *s, char *buf, size_t cap, size_t *n);
 int side__write(struct side *s, const char *buf, size_t len, size_t *n);
+/* One whole control frame into @buf (*@len accumulates across calls): 1
+ * when complete, 0 to wait, -1 on EOF, error or a frame over @cap. */
+int side__read_frame(struct side *s, uint8_t *type, char *buf, size_t cap,
+		     size_t *len);
+/* Writes a small control frame at once: 0, or -EIO. */
+int side__write_frame(struct side *s, enum frame_type type, const char *p,
+		      size_t len);
 /* Closes both sides: @reset sends RST (SO_LINGER 0) instead of FIN. */
 void pconn__close(struct pconn *c, bool reset, const char *why);
 uint64_t mono_ns(void);
@@ -84,12 +136,15 @@ time_t mono_s(void);
 
 /* proxy_conn.c: state changes reported by the relay. */
 void pconn__on_event(struct pconn *c, struct side *s, uint32_t events);
+/* The relay saw both directions end cleanly on an NT2 connection. */
+void pconn__stream_done(struct pconn *c);
+void pconn__side_close(struct side *s, bool reset);
 
 /* proxy_flow.c: the flow record of a proxied connection. */
 void pflow__open(struct pconn *c, cJSON *caller);
 void pflow__set(struct pconn *c, const char *key, const char *value);
 void pflow__verdict(struct pconn *c, const struct decision *d);
-void pflow__tls(struct pconn *c, SSL *ssl);
+void pflow__tls(struct pconn *c);
 void pflow__ktls(struct pconn *c, bool on);
 void pflow__close(struct pconn *c, const char *state);
 void pflow__publish(struct pconn *c);

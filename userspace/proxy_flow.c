@@ -127,22 +127,22 @@ void pflow__verdict(struct pconn *c, const struct decision *d)
 		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst.str));
 }
 
-void pflow__tls(struct pconn *c, SSL *ssl)
+void pflow__tls(struct pconn *c)
 {
 	cJSON *f = flow_of(c);
 
-	if (!f || !ssl)
+	if (!f || !c->tls_version)
 		return;
-	put(f, "tls_version", cJSON_CreateString(SSL_get_version(ssl)));
-	put(f, "cipher", cJSON_CreateString(SSL_get_cipher_name(ssl)));
-	put(f, "handshake_ms", cJSON_CreateNumber((double)(c->t_hs - c->t_start) /
-						  1e6));
+	put(f, "tls_version", cJSON_CreateString(c->tls_version));
+	put(f, "cipher", cJSON_CreateString(c->cipher));
+	/* The stream's place on its TLS connection: 1 paid the handshake. */
+	put(f, "stream", cJSON_CreateNumber(c->stream));
+	put(f, "handshake_ms", cJSON_CreateNumber(c->stream == 1 ?
+						  c->handshake_ms : 0));
 	if (c->has_src)
 		put(f, "src_spiffe_id", cJSON_CreateString(c->src.str));
-	if (proxy_tls__peer_id(ssl)) {
-		put(f, c->kind == PCONN_MESH ? "src_spiffe_id" : "dst_spiffe_id",
-		    cJSON_CreateString(proxy_tls__peer_id(ssl)->str));
-	}
+	if (c->has_dst)
+		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst.str));
 }
 
 void pflow__ktls(struct pconn *c, bool on)

@@ -55,7 +55,7 @@ static enum io ssl_result(struct side *s, int ret)
 	}
 }
 
-static enum io side_read(struct side *s, char *buf, size_t cap, size_t *n)
+static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
 {
 	int ret, type = -1;
 	ssize_t r;
@@ -82,6 +82,59 @@ static enum io side_read(struct side *s, char *buf, size_t cap, size_t *n)
 		return IO_AGAIN;
 	}
 	return IO_RESET;
+}
+
+static uint32_t frame_len(const uint8_t *h)
+{
+	return (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
+/* Reads the rest of a frame header; IO_OK once it is whole. The stream
+ * lives inside the connection, so the connection ending here, cleanly
+ * or not, cuts the stream short: a reset, never an end. */
+static enum io read_hdr(struct side *s)
+{
+	enum io r;
+	size_t n;
+
+	while (s->hdr_len < FRAME_HDR) {
+		r = read_raw(s, (char *)s->hdr + s->hdr_len,
+			     FRAME_HDR - s->hdr_len, &n);
+		if (r != IO_OK)
+			return r == IO_EOF ? IO_RESET : r;
+		s->hdr_len += n;
+	}
+	return IO_OK;
+}
+
+/* NT2: only DATA payload reaches the caller; FIN is the stream's end. */
+static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	enum io r;
+
+	while (!s->frame_left) {
+		r = read_hdr(s);
+		if (r != IO_OK)
+			return r;
+		s->hdr_len = 0;
+		if (s->hdr[0] == FRAME_FIN && !frame_len(s->hdr))
+			return IO_EOF;
+		if (s->hdr[0] != FRAME_DATA) {
+			pr_debug("NT2: unexpected frame 0x%02x in a stream",
+				 s->hdr[0]);
+			return IO_RESET;
+		}
+		s->frame_left = frame_len(s->hdr);
+	}
+	r = read_raw(s, buf, cap < s->frame_left ? cap : s->frame_left, n);
+	if (r == IO_OK)
+		s->frame_left -= *n;
+	return r == IO_EOF ? IO_RESET : r;
+}
+
+static enum io side_read(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	return s->framed ? read_framed(s, buf, cap, n) : read_raw(s, buf, cap, n);
 }
 
 static enum io side_write(struct side *s, const char *buf, size_t len,
@@ -229,8 +282,7 @@ int pbuf__put(struct pbuf *b, const void *data, size_t len)
 }
 
 /* Writes @len bytes at @p to @to; returns how many went, or -1 on reset. */
-static ssize_t write_some(struct side *to, const char *p, size_t len,
-			  uint64_t *count)
+static ssize_t write_some(struct side *to, const char *p, size_t len)
 {
 	size_t done = 0, n;
 	enum io r;
@@ -243,8 +295,25 @@ static ssize_t write_some(struct side *to, const char *p, size_t len,
 			break;
 		done += n;
 	}
-	*count += done;
 	return done;
+}
+
+/* The end of an NT2 stream one way: a FIN frame, queued like data; the
+ * connection stays open for the next stream. */
+static int end_framed(struct side *to, struct pbuf *b)
+{
+	uint8_t fin[FRAME_HDR];
+	ssize_t w;
+
+	frame__hdr(fin, FRAME_FIN, 0);
+	to->wr_shut = true;
+	w = write_some(to, (char *)fin, sizeof(fin));
+	if (w < 0)
+		return -ECONNRESET;
+	if ((size_t)w < sizeof(fin) &&
+	    pbuf__put(b, fin + w, sizeof(fin) - w))
+		return -ENOMEM;
+	return 1;
 }
 
 /* One direction: drain @b, then read @from and write to @to. */
@@ -257,7 +326,7 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 	enum io r;
 
 	if (b->len) {
-		w = write_some(to, b->data + b->off, b->len, count);
+		w = write_some(to, b->data + b->off, b->len);
 		if (w < 0)
 			return -ECONNRESET;
 		b->off += w;
@@ -276,13 +345,21 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 		return ret < 0 ? ret : ret || progress;
 	}
 	if (!from->rd_eof) {
-		r = side_read(from, scratch, sizeof(scratch), &n);
+		/* Towards an NT2 side the payload lands after room for its
+		 * frame header: one record carries both. */
+		size_t hdr = to->framed ? FRAME_HDR : 0;
+
+		r = side_read(from, scratch + hdr, sizeof(scratch) - hdr, &n);
 		if (r == IO_RESET)
 			return -ECONNRESET;
 		if (r == IO_EOF)
 			from->rd_eof = true;
 		if (r == IO_OK) {
-			w = write_some(to, scratch, n, count);
+			*count += n;
+			if (hdr)
+				frame__hdr((uint8_t *)scratch, FRAME_DATA, n);
+			n += hdr;
+			w = write_some(to, scratch, n);
 			if (w < 0)
 				return -ECONNRESET;
 			if ((size_t)w < n && pbuf__put(b, scratch + w, n - w))
@@ -290,9 +367,12 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 		}
 		progress = progress || r == IO_OK || r == IO_EOF;
 	}
-	if (from->rd_eof && !b->len && !to->wr_shut &&
-	    side_shutdown(to) == IO_OK)
-		progress = true;
+	if (from->rd_eof && !b->len && !to->wr_shut) {
+		if (to->framed)
+			return end_framed(to, b);
+		if (side_shutdown(to) == IO_OK)
+			progress = true;
+	}
 	return progress;
 }
 
@@ -313,7 +393,10 @@ void relay__pump(struct pconn *c)
 	if (c->a.rd_eof && c->b.rd_eof && c->a.wr_shut && c->b.wr_shut &&
 	    !c->up.len && !c->down.len && !c->up.pipe_len &&
 	    !c->down.pipe_len) {
-		pconn__close(c, false, "closed");
+		if (c->tls && c->tls->framed)
+			pconn__stream_done(c);
+		else
+			pconn__close(c, false, "closed");
 		return;
 	}
 	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
@@ -372,6 +455,49 @@ int side__write(struct side *s, const char *buf, size_t len, size_t *n)
 	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
 }
 
+int side__read_frame(struct side *s, uint8_t *type, char *buf, size_t cap,
+		     size_t *len)
+{
+	enum io r;
+	size_t n;
+
+	if (s->hdr_len < FRAME_HDR) {
+		r = read_hdr(s);
+		if (r != IO_OK)
+			return r == IO_AGAIN ? 0 : -1;
+		s->frame_left = frame_len(s->hdr);
+		*len = 0;
+		if (s->frame_left > cap)
+			return -1;
+	}
+	while (s->frame_left) {
+		r = read_raw(s, buf + *len, s->frame_left, &n);
+		if (r != IO_OK)
+			return r == IO_AGAIN ? 0 : -1;
+		*len += n;
+		s->frame_left -= n;
+	}
+	*type = s->hdr[0];
+	s->hdr_len = 0;
+	return 1;
+}
+
+int side__write_frame(struct side *s, enum frame_type type, const char *p,
+		      size_t len)
+{
+	char buf[FRAME_HDR + PROXY_STATUS_MAX];
+	ssize_t w;
+
+	if (len > PROXY_STATUS_MAX)
+		return -EINVAL;
+	frame__hdr((uint8_t *)buf, type, len);
+	memcpy(buf + FRAME_HDR, p, len);
+	/* Sent on a connection that is idle both ways: a frame this small
+	 * that does not go at once means the connection is unusable. */
+	w = write_some(s, buf, FRAME_HDR + len);
+	return w == (ssize_t)(FRAME_HDR + len) ? 0 : -EIO;
+}
+
 static int open_pipes(struct pconn *c)
 {
 	if (pipe2(c->up.pipe, O_CLOEXEC | O_NONBLOCK))
@@ -402,8 +528,10 @@ void relay__free(struct pconn *c)
 int relay__start(struct pconn *c)
 {
 	/* kTLS on the TLS side: splice both ways, no copy to userspace. A
-	 * failed pipe just means copying. */
-	if (c->tls && c->tls->ktls && open_pipes(c))
+	 * failed pipe just means copying. NT2 frames need their headers
+	 * written and read between payloads: copied, the kernel still
+	 * doing the crypto. */
+	if (c->tls && c->tls->ktls && !c->tls->framed && open_pipes(c))
 		pr_debug("no pipes for splice: copying instead");
 	c->st = PS_RELAY;
 	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;

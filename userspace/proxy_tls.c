@@ -42,6 +42,10 @@ static SSL_CTX *client_ctx, *server_ctx;
 static struct bundle_set *trust;
 static struct timespec trust_mtime[2];
 static int state_idx = -1;
+static unsigned int trust_gen;
+
+/* ALPN, length-prefixed: NT2 frames streams so a connection is reused. */
+static const unsigned char alpn_nt2[] = "\x03nt2";
 
 static struct tls_state *state_of(SSL *ssl)
 {
@@ -87,6 +91,7 @@ void proxy_tls__refresh_trust(void)
 	}
 	bundle_set__free(trust);
 	trust = set;
+	trust_gen++;
 	memcpy(trust_mtime, now, sizeof(now));
 	pr_debug("trust bundles loaded: %zu trust domains",
 		 bundle_set__count(trust));
@@ -193,6 +198,20 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/* Picks NT2 when the client offers it; a client that offers nothing
+ * (openssl s_client, an older proxy) gets NT1. */
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+
+	if (SSL_select_next_proto(&sel, outlen, alpn_nt2, sizeof(alpn_nt2) - 1,
+				  in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 /* ---- contexts --------------------------------------------------------------- */
 
 /* The traffic secrets are only captured (keylog lines formatted and
@@ -241,6 +260,10 @@ int proxy_tls__init(struct nt_err *err)
 	if (state_idx < 0 || !client_ctx || !server_ctx)
 		return nt_err_ssl(err, -ENOMEM, "failed to set up TLS");
 	SSL_CTX_set_client_hello_cb(server_ctx, client_hello, NULL);
+	SSL_CTX_set_alpn_select_cb(server_ctx, select_alpn, NULL);
+	/* Returns 0 on success, unlike most of OpenSSL. */
+	if (SSL_CTX_set_alpn_protos(client_ctx, alpn_nt2, sizeof(alpn_nt2) - 1))
+		return nt_err_ssl(err, -ENOMEM, "failed to set ALPN");
 	proxy_tls__refresh_trust();
 	if (!trust)
 		return nt_err_set(err, -ENOENT, "no trust bundle could be loaded");
@@ -322,4 +345,47 @@ uint16_t proxy_tls__orig_port(SSL *ssl)
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino)
 {
 	state_of(ssl)->netns = netns_ino;
+}
+
+bool proxy_tls__framed(SSL *ssl)
+{
+	const unsigned char *p;
+	unsigned int len;
+
+	SSL_get0_alpn_selected(ssl, &p, &len);
+	return len == alpn_nt2[0] && !memcmp(p, alpn_nt2 + 1, len);
+}
+
+static long seconds(const ASN1_TIME *from, const ASN1_TIME *to)
+{
+	int days, secs;
+
+	if (!ASN1_TIME_diff(&days, &secs, from, to))
+		return 0;
+	return (long)days * 86400 + secs;
+}
+
+/* Seconds until @x passes half its life, when its holder re-mints it. */
+static long half_life_left(X509 *x)
+{
+	long left;
+
+	if (!x)
+		return 0;
+	left = seconds(NULL, X509_get0_notAfter(x)) -
+	       seconds(X509_get0_notBefore(x), X509_get0_notAfter(x)) / 2;
+	return left > 0 ? left : 0;
+}
+
+long proxy_tls__reuse_left(SSL *ssl)
+{
+	long mine = half_life_left(SSL_get_certificate(ssl));
+	long theirs = half_life_left(SSL_get0_peer_certificate(ssl));
+
+	return mine < theirs ? mine : theirs;
+}
+
+unsigned int proxy_tls__trust_gen(void)
+{
+	return trust_gen;
 }

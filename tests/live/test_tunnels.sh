@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# NT2 on a live kernel: one mTLS connection between the node proxies
+# carries one workload connection after another (docs/mesh-protocol.md).
+# The same two pods and one nametagd as test_mtls, with SVIDs that live
+# 10 minutes so connections may be reused.
+#
+#   - sequential requests of one workload ride one mesh connection: their
+#     flows count up the stream, only the first paid a handshake, and the
+#     wire still carries nothing but TLS records
+#   - every stream gets its own verdict: a policy reload denies the next
+#     request on a pooled connection; another workload never shares it
+#   - half-closes and byte counts per stream, as without reuse
+#   - changed trust bundles retire pooled connections
+# Needs root; leaves nothing behind.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/live/lib.sh
+MESH_SVID_TTL=10m
+. tests/live/lib_mesh.sh
+skip_unless_root
+for tool in tcpdump curl jq; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "skip: needs $tool (make deps)"
+		t_done
+		exit 0
+	fi
+done
+live_init
+write_mesh_helpers
+T_START=$SECONDS
+CLI=("$PY" "$LIVE_DIR/meshcli.py")
+N=$MESH_NODE
+REQS=20
+
+if ! mesh_up; then
+	t_fail "the mesh comes up (two pods, nametagd, shop enrolled)"
+	live_finish
+	exit 1
+fi
+POLICY=$LIVE_DIR/policy.json
+mesh_policy "$POLICY" "8080, 9000"
+expect_ok "policy: frontend may call catalogue" ntd $N policy load "$POLICY"
+expect_ok "shop is strict" ntd $N ns enable shop --mode strict
+
+WWW=$LIVE_DIR/www
+mkdir -p "$WWW"
+chmod 755 "$WWW"
+BODY="catalogue-body-$TAG"
+echo "$BODY" >"$WWW/page"
+spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" -m http.server 8080 --bind "$MESH_B" \
+	--directory "$WWW" >"$LIVE_DIR/http.log" 2>&1
+spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" "$LIVE_DIR/meshsrv.py" "$MESH_B" \
+	9000:sink >"$LIVE_DIR/srv.log" 2>&1
+wait_for 10 grep -q ready "$LIVE_DIR/srv.log" &&
+wait_for 10 eval "ip netns exec $NSB ss -ltn | grep -q '$MESH_B:8080 '" ||
+	t_fail "servers start"
+
+get() {
+	in_pod "$1" "$NSA" curl -sS -m 5 "http://$MESH_B:8080/page"
+}
+
+# requests CGROUP K: K sequential requests; prints how many got the page.
+requests() {
+	local i ok=0
+	for ((i = 0; i < $2; i++)); do
+		[ "$(get "$1" 2>/dev/null)" = "$BODY" ] && ok=$((ok + 1))
+	done
+	echo $ok
+}
+
+INB='.type == "inbound" and .src_spiffe_id == "'"$ID_FRONTEND"'"'
+OUTB='.type == "outbound" and .src_spiffe_id == "'"$ID_FRONTEND"'"'
+
+# ---- 1. one workload, one mesh connection ------------------------------------------
+cap_start "$LIVE_DIR/seq.pcap" || t_fail "tcpdump starts"
+id0=$(last_flow_id)
+t_check "$REQS sequential requests from frontend all get the page" \
+	[ "$(requests "$CG_FRONTEND" $REQS)" = $REQS ]
+wait_for 5 eval '[ "$(flows_since_count "$id0" "($INB or $OUTB) and .state == \"closed\"")" -ge $((2 * REQS)) ]'
+cap_stop || t_fail "the capture ran to its end marker"
+t_check "every request has a closed, allowed flow on both sides" \
+	[ "$(flows_since_count "$id0" "($INB or $OUTB) and .state == \"closed\" and .verdict == \"allow\"")" = $((2 * REQS)) ]
+conns=$(flows_since "$id0" "$INB" | jq '[.[].src] | unique | length')
+t_check "the inbound flows came over at most 2 mesh connections (got $conns)" \
+	[ "$conns" -ge 1 -a "$conns" -le 2 ]
+t_check "streams count up on a connection: the last is stream $REQS or near" \
+	[ "$(flows_since "$id0" "$INB" | jq '[.[].stream] | max')" -ge $((REQS - 1)) ]
+t_check "only the first stream of a connection paid a handshake" \
+	[ "$(flows_since "$id0" "$OUTB and .stream > 1 and .handshake_ms == 0" | jq length)" -ge $((REQS - 2)) ]
+t_check "reused streams still name both identities and TLS 1.3" \
+	[ "$(flows_since "$id0" "($INB or $OUTB) and .stream > 1 and .dst_spiffe_id == \"$ID_CATALOGUE\" and .tls_version == \"TLSv1.3\"" | jq length)" -ge $((2 * (REQS - 2))) ]
+PC=$("$PY" "$LIVE_DIR/pcapcheck.py" "$LIVE_DIR/seq.pcap" 15008)
+t_check "wire: every captured stream is TLS records from its first byte to its last" \
+	jq -e '(.streams | length) >= 2 and all(.streams[]; .tls == "ok")' <<<"$PC"
+t_check "wire: no payload byte outside the mesh port" \
+	jq -e '.outside_mesh_bytes == 0' <<<"$PC"
+t_check "wire: the response body never appears" not pcap_has "$LIVE_DIR/seq.pcap" "$BODY"
+t_check "status: an idle mesh connection waits for the next stream" \
+	eval '[ "$(ntd $N -j proxy status | jq .idle_mesh_connections)" -ge 1 ]'
+
+# ---- 2. half-closes and byte counts per stream -------------------------------------
+id0=$(last_flow_id)
+ok=0
+for n in 1 65536 1000000; do
+	r=$(in_pod "$CG_FRONTEND" "$NSA" "${CLI[@]}" send "$MESH_B" 9000 $n)
+	jq -e .ok <<<"${r:-null}" >/dev/null && ok=$((ok + 1))
+done
+t_check "3 uploads on pooled connections: byte-identical, half-closes honoured" [ $ok = 3 ]
+wait_for 5 eval '[ "$(flows_since_count "$id0" "$INB and .state == \"closed\"")" -ge 3 ]'
+t_check "their inbound flows count each stream's own bytes" [ "$(flows_since_count "$id0" "
+	$INB and .state == \"closed\" and
+	([.bytes_up] | inside([1, 65536, 1000000]))")" = 3 ]
+
+# ---- 3. a verdict per stream ---------------------------------------------------------
+id0=$(last_flow_id)
+t_check "intruder is denied" not eval '[ "$(get "$CG_INTRUDER" 2>/dev/null)" = "$BODY" ]'
+flow_wait "$id0" '.type == "inbound" and .src_spiffe_id == "'"$ID_INTRUDER"'" and .state != "open"'
+t_flow "intruder never rides frontend's connection: its own handshake, denied" \
+	'.stream == 1 and .verdict == "deny"'
+
+t_check "a request now works and leaves an idle connection" [ "$(requests "$CG_FRONTEND" 1)" = 1 ]
+mesh_policy "$LIVE_DIR/deny.json" "9000"
+expect_ok "reload: a policy without port 8080" ntd $N policy load "$LIVE_DIR/deny.json"
+id0=$(last_flow_id)
+t_check "reload: the next request is refused although a connection is pooled" \
+	[ "$(requests "$CG_FRONTEND" 1)" = 0 ]
+flow_wait "$id0" "$INB and .state != \"open\""
+t_flow "reload: it was decided on the pooled connection, by the new policy" \
+	'.stream > 1 and .verdict == "deny" and .reason == "default deny: no allow rule"'
+expect_ok "reload: 8080 allowed again" ntd $N policy load "$POLICY"
+id0=$(last_flow_id)
+t_check "reload: requests work again" [ "$(requests "$CG_FRONTEND" 2)" = 2 ]
+wait_for 5 eval '[ "$(flows_since_count "$id0" "$INB and .state == \"closed\"")" -ge 2 ]'
+t_check "reload: the deny closed that connection: a fresh handshake, then reuse" \
+	[ "$(flows_since "$id0" "$INB" | jq -c '[.[].stream]')" = "[1,2]" ]
+
+# ---- 4. trust changes retire pooled connections -------------------------------------
+t_check "a connection is pooled" eval '[ "$(ntd $N -j proxy status | jq .idle_mesh_connections)" -ge 1 ]'
+touch "$LIVE_DIR/$N/state/bundle.json"
+sleep 1.2
+t_check "after the trust bundles are reloaded no connection is pooled" \
+	wait_for 3 eval '[ "$(ntd $N -j proxy status | jq .idle_mesh_connections)" = 0 ]'
+id0=$(last_flow_id)
+t_check "the next request works" [ "$(requests "$CG_FRONTEND" 1)" = 1 ]
+flow_wait "$id0" "$OUTB and .state == \"closed\""
+t_flow "and paid a fresh handshake" '.stream == 1 and .handshake_ms > 0'
+
+echo "# runtime: $((SECONDS - T_START)) s"
+live_finish
