@@ -108,6 +108,8 @@ done
 
 bold "# frontend -> catalogue:8080 (allowed: mTLS between the node proxies)"
 run in_cgroup shop/frontend "$NSA" curl -sS -m 5 http://10.99.0.2:8080/
+bold "# frontend again (a new connection, carried by the same mTLS connection: no handshake)"
+run in_cgroup shop/frontend "$NSA" curl -sS -m 5 http://10.99.0.2:8080/
 bold "# intruder -> catalogue:8080 (same pod, no allow rule: denied)"
 run in_cgroup shop/intruder "$NSA" curl -sS -m 5 http://10.99.0.2:8080/
 bold "# a process outside the mesh -> catalogue:8080 (plaintext: refused in strict)"

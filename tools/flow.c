@@ -34,12 +34,18 @@ static void print_flow(const cJSON *f)
 		       str(c, "exe"));
 	printf("\n\tto   %s\n\tverdict %s: %s\n", str(f, "dst_spiffe_id"),
 	       str(f, "verdict"), str(f, "reason"));
-	if (cJSON_GetObjectItem(f, "cipher"))
-		printf("\t%s %s  ktls tx %s rx %s  handshake %.1f ms\n",
-		       str(f, "tls_version"), str(f, "cipher"),
+	if (cJSON_GetObjectItem(f, "cipher")) {
+		printf("\t%s %s  ktls tx %s rx %s", str(f, "tls_version"),
+		       str(f, "cipher"),
 		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_tx")) ? "on" : "off",
-		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_rx")) ? "on" : "off",
-		       cJSON_GetNumberValue(cJSON_GetObjectItem(f, "handshake_ms")));
+		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_rx")) ? "on" : "off");
+		/* Streams after the first reuse the connection (NT2). */
+		if (num(f, "stream") > 1)
+			printf("  stream %ld, no handshake\n", num(f, "stream"));
+		else
+			printf("  handshake %.1f ms\n", cJSON_GetNumberValue(
+				cJSON_GetObjectItem(f, "handshake_ms")));
+	}
 	if (num(f, "bytes_up") >= 0)
 		printf("\tbytes up %ld down %ld\n", num(f, "bytes_up"),
 		       num(f, "bytes_down"));

@@ -92,8 +92,11 @@ void pconn__accept_plain(int fd, uint32_t netns_ino);
 void pconn__tick(void);
 /* After a policy swap: close established flows the new policy denies. */
 void pconn__recheck_policy(void);
+/* Connections carrying a stream, and mesh connections idle between
+ * streams: pooled by the client side (userspace/proxy_tunnel.c) and
+ * waiting on the server side. */
 size_t pconn__count(void);
-/* Idle mesh connections kept for reuse (userspace/proxy_tunnel.c). */
+size_t pconn__idle_count(void);
 size_t tunnel__count(void);
 void pconn__close_all(void);
 

@@ -98,9 +98,25 @@ void pconn__close_all(void)
 	tunnel__close_all();
 }
 
+/* A mesh connection between streams, waiting for the next OPEN. */
+static bool idle_between_streams(const struct pconn *c)
+{
+	return c->st == PS_OPEN && c->stream > 1;
+}
+
 size_t pconn__count(void)
 {
-	return nconns;
+	return nconns - pconn__idle_count();
+}
+
+size_t pconn__idle_count(void)
+{
+	const struct pconn *c;
+	size_t n = 0;
+
+	for (c = conns; c; c = c->next)
+		n += idle_between_streams(c);
+	return n;
 }
 
 enum enforce_mode proxy__mode(enum nt_mode m)
