@@ -42,6 +42,9 @@ const char *proxy_tls__verify_error(SSL *ssl);
 /* Server side: the port the client asked for (from SNI). */
 uint16_t proxy_tls__orig_port(SSL *ssl);
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
+/* Frees the verification state once the handshake is over and its results
+ * were taken: the peer ID, the verify error and the port read NULL/""/0. */
+void proxy_tls__handshake_done(SSL *ssl);
 
 /* ---- listeners ------------------------------------------------------------ */
 
