@@ -84,6 +84,22 @@ int spiffe_id__build(struct spiffe_id *id, const char *td,
 /* Exact byte comparison (length first). */
 bool spiffe_id__equal(const struct spiffe_id *a, const struct spiffe_id *b);
 
+/* Interned IDs: one shared, refcounted copy per distinct ID, so that
+ * long-lived records hold a pointer instead of a 2.3 KB struct. Not
+ * thread-safe. */
+struct spiffe_ids;
+
+int spiffe_ids__new(struct spiffe_ids **ids);
+/* Frees every copy, held or not: call once no holder is left. */
+void spiffe_ids__free(struct spiffe_ids *ids);
+/* The shared copy of @id, its count raised; NULL when out of memory. */
+const struct spiffe_id *spiffe_ids__get(struct spiffe_ids *ids,
+					const struct spiffe_id *id);
+/* Gives back a pointer spiffe_ids__get() returned; NULL is ignored. */
+void spiffe_ids__put(struct spiffe_ids *ids, const struct spiffe_id *id);
+/* How many distinct IDs are held. */
+size_t spiffe_ids__count(const struct spiffe_ids *ids);
+
 /* ---- durations --------------------------------------------------------- */
 
 /* "90s", "15m", "1h", "1h30m", "2d", or plain seconds "3600". Result in

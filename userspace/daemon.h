@@ -131,6 +131,7 @@ struct daemon {
 	char entries_path[PATH_MAX];
 	struct flow_table *flows;
 	struct svid_cache *svids;
+	struct spiffe_ids *ids;		/* the IDs proxied connections hold */
 	bool stop;
 };
 

@@ -317,8 +317,8 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 	if (!ret)
 		ret = attest_registry__load(nd->entries, nd->entries_path, err);
 	if (!ret)
-		ret = svid_cache__new(&nd->svids) || flow_table__new(&nd->flows) ?
-		      -ENOMEM : 0;
+		ret = svid_cache__new(&nd->svids) || flow_table__new(&nd->flows) ||
+		      spiffe_ids__new(&nd->ids) ? -ENOMEM : 0;
 	if (ret)
 		return ret;
 	ret = datapath__poll_events(nd->dp, flows__on_event, nd->flows);
@@ -345,6 +345,7 @@ static void stop(void)
 {
 	control__close();
 	pconn__close_all();
+	spiffe_ids__free(nd->ids);	/* connections held every reference */
 	proxy_tls__fini();
 	policy__free(active_policy);
 	datapath__close(nd->dp);

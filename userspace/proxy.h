@@ -52,6 +52,9 @@ long proxy_tls__reuse_left(SSL *ssl);
 /* Changes whenever the trust bundles are reloaded: a connection verified
  * under an older set is not used for new streams. */
 unsigned int proxy_tls__trust_gen(void);
+/* Frees the verification state once the handshake is over and its results
+ * were taken: the peer ID, the verify error and the port read NULL/""/0. */
+void proxy_tls__handshake_done(SSL *ssl);
 
 /* ---- listeners ------------------------------------------------------------ */
 

@@ -80,6 +80,9 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	pconn__side_close(&c->b, reset);
 	relay__free(c);
 	free(c->tunnel_id);
+	spiffe_ids__put(nd->ids, c->src);
+	spiffe_ids__put(nd->ids, c->dst);
+	c->src = c->dst = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -242,6 +245,20 @@ static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 
 /* ---- identities ----------------------------------------------------------- */
 
+/* Points @slot at the interned copy of @id: a connection keeps 8 bytes,
+ * not a 2.3 KB struct (nd->ids owns the copy; pconn__close gives it back). */
+static int hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
+		   struct nt_err *err)
+{
+	const struct spiffe_id *p = spiffe_ids__get(nd->ids, id);
+
+	if (!p)
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	spiffe_ids__put(nd->ids, *slot);
+	*slot = p;
+	return 0;
+}
+
 /* Who listens on @port in @netns: the evidence sockops recorded at listen(),
  * turned into a SPIFFE ID and its SVID. */
 int proxy__listener(uint32_t netns, uint16_t port, struct spiffe_id *id,
@@ -304,7 +321,7 @@ static void dial(struct pconn *c, bool use_pool)
 		open_stream(c);
 		return;
 	}
-	svid = svid_cache__get(nd->svids, &c->src, &err);
+	svid = svid_cache__get(nd->svids, c->src, &err);
 	c->b.ssl = svid ? proxy_tls__client(svid, c->port, &err) : NULL;
 	if (!c->b.ssl || connect_b(c, &c->orig_dst, PROXY_MESH_PORT)) {
 		pflow__set(c, "reason", err.msg[0] ? err.msg : "connect failed");
@@ -349,6 +366,7 @@ void pconn__accept_outbound(int fd, uint32_t netns)
 	struct nt_tuple t = {};
 	struct nt_sock_value v;
 	struct nt_err err = {};
+	struct spiffe_id id;
 	struct pconn *c;
 	struct ns *ns;
 	cJSON *caller;
@@ -371,10 +389,10 @@ void pconn__accept_outbound(int fd, uint32_t netns)
 	if (ns)
 		snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
 	caller = cJSON_CreateObject();
-	if (!workload__resolve(&v.ev, caller, &c->src, &err))
-		c->has_src = true;
+	if (!workload__resolve(&v.ev, caller, &id, &err))
+		hold_id(&c->src, &id, &err);
 	pflow__open(c, caller);
-	if (!c->has_src) {
+	if (!c->src) {
 		pflow__set(c, "reason", err.msg);
 		pconn__close(c, true, "no identity");
 		return;
@@ -391,7 +409,7 @@ void pconn__accept_outbound(int fd, uint32_t netns)
 static void outbound_fallback(struct pconn *c, const char *why)
 {
 	struct decision_input in = { .ns = c->ns, .mode = proxy__mode(c->mode),
-				     .src = &c->src, .port = c->port };
+				     .src = c->src, .port = c->port };
 	char addr[INET6_ADDRSTRLEN];
 	struct decision d;
 	bool v4 = c->orig_dst.addr[2] == htonl(0xffff) && !c->orig_dst.addr[0];
@@ -520,6 +538,7 @@ static void handshake(struct pconn *c)
 {
 	struct side *s = c->tls;
 	bool server = c->kind == PCONN_MESH;
+	const struct spiffe_id *peer;
 	const char *why;
 	int ret;
 
@@ -548,15 +567,14 @@ static void handshake(struct pconn *c)
 	}
 	c->t_hs = mono_ns();
 	record_tls(c, s);
-	if (server) {
+	if (server)
 		c->port = proxy_tls__orig_port(s->ssl);
-		c->has_src = !!proxy_tls__peer_id(s->ssl);
-		if (c->has_src)
-			c->src = *proxy_tls__peer_id(s->ssl);
-	} else if (proxy_tls__peer_id(s->ssl)) {
-		c->dst = *proxy_tls__peer_id(s->ssl);
-		c->has_dst = true;
+	peer = proxy_tls__peer_id(s->ssl);
+	if (peer && hold_id(server ? &c->src : &c->dst, peer, NULL)) {
+		pconn__close(c, true, "out of memory");
+		return;
 	}
+	proxy_tls__handshake_done(s->ssl);
 	if (!try_ktls(c, server)) {
 		pflow__set(c, "reason", "kTLS switch failed");
 		pconn__close(c, true, "error");
@@ -744,8 +762,7 @@ static bool decide(struct pconn *c, struct decision *d)
 {
 	struct decision_input in = {
 		.ns = c->ns, .mode = proxy__mode(c->mode),
-		.src = c->has_src ? &c->src : NULL,
-		.dst = c->has_dst ? &c->dst : NULL, .port = c->port,
+		.src = c->src, .dst = c->dst, .port = c->port,
 	};
 
 	policy__decide(active_policy, &in, d);
@@ -776,10 +793,10 @@ static bool same_tunnel_identity(struct pconn *c)
 	if (!c->tls || !c->tls->framed)
 		return true;
 	if (!c->tunnel_id) {
-		c->tunnel_id = strdup(c->dst.str);
+		c->tunnel_id = strdup(c->dst->str);
 		if (c->tunnel_id)
 			return true;
-	} else if (!strcmp(c->tunnel_id, c->dst.str)) {
+	} else if (!strcmp(c->tunnel_id, c->dst->str)) {
 		return true;
 	}
 	pflow__set(c, "reason", "the port's workload changed: connection retired");
@@ -791,11 +808,12 @@ void pconn__mesh_verdict(struct pconn *c)
 {
 	struct nt_addr peer, local;
 	struct nt_err err = {};
+	struct spiffe_id id;
 	struct decision d;
 	struct ns *ns;
 
-	if (proxy__listener(c->netns, c->port, &c->dst, NULL, &ns, &err) ||
-	    ends(c->a.h.fd, &peer, &local)) {
+	if (proxy__listener(c->netns, c->port, &id, NULL, &ns, &err) ||
+	    hold_id(&c->dst, &id, &err) || ends(c->a.h.fd, &peer, &local)) {
 		struct decision none = { .verdict = VERDICT_DENY, .rule = -1 };
 
 		snprintf(none.reason, sizeof(none.reason), "%.*s",
@@ -803,7 +821,6 @@ void pconn__mesh_verdict(struct pconn *c)
 		deny(c, &none);
 		return;
 	}
-	c->has_dst = true;
 	if (!same_tunnel_identity(c))
 		return;
 	c->mode = ns->mode;
@@ -889,6 +906,7 @@ void pconn__accept_plain(int fd, uint32_t netns)
 {
 	struct nt_addr peer, local;
 	struct nt_err err = {};
+	struct spiffe_id id;
 	struct decision d;
 	struct pconn *c;
 	struct ns *ns;
@@ -899,12 +917,15 @@ void pconn__accept_plain(int fd, uint32_t netns)
 	pflow__open(c, NULL);
 	/* sk_lookup keeps the original port: getsockname() shows it. */
 	if (ends(fd, &peer, &local) ||
-	    proxy__listener(netns, local.port, &c->dst, NULL, &ns, &err)) {
+	    proxy__listener(netns, local.port, &id, NULL, &ns, &err)) {
 		pconn__close(c, true, "no enrolled listener");
 		return;
 	}
+	if (hold_id(&c->dst, &id, &err)) {
+		pconn__close(c, true, "out of memory");
+		return;
+	}
 	c->port = local.port;
-	c->has_dst = true;
 	c->mode = ns->mode;
 	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
 	pflow__set(c, "namespace", c->ns);

@@ -83,8 +83,8 @@ struct pconn {
 	/* What a policy recheck needs. */
 	char ns[NS_NAME_MAX];
 	enum nt_mode mode;
-	struct spiffe_id src, dst;
-	bool has_src, has_dst;
+	/* Interned in nd->ids, given back at close; NULL: not known. */
+	const struct spiffe_id *src, *dst;
 	uint16_t port;
 	struct nt_addr orig_dst;	/* outbound: where the workload dialled */
 	/* The TLS connection, which outlives a stream on NT2. */

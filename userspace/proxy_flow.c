@@ -90,8 +90,8 @@ void pflow__open(struct pconn *c, cJSON *caller)
 		put_addr(f, "dst", c->a.h.fd, false);
 	}
 	cJSON_AddItemToObject(f, "caller", caller ? caller : cJSON_CreateNull());
-	cJSON_AddItemToObject(f, "src_spiffe_id", c->has_src ?
-			      cJSON_CreateString(c->src.str) : cJSON_CreateNull());
+	cJSON_AddItemToObject(f, "src_spiffe_id", c->src ?
+			      cJSON_CreateString(c->src->str) : cJSON_CreateNull());
 	cJSON_AddNullToObject(f, "dst_spiffe_id");
 	cJSON_AddStringToObject(f, "transport", "mtls");
 	cJSON_AddStringToObject(f, "state", "open");
@@ -121,10 +121,10 @@ void pflow__verdict(struct pconn *c, const struct decision *d)
 	put(f, "reason", cJSON_CreateString(d->reason));
 	put(f, "namespace", cJSON_CreateString(c->ns));
 	put(f, "mode", cJSON_CreateString(mode__name(c->mode)));
-	if (c->has_src)
-		put(f, "src_spiffe_id", cJSON_CreateString(c->src.str));
-	if (c->has_dst)
-		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst.str));
+	if (c->src)
+		put(f, "src_spiffe_id", cJSON_CreateString(c->src->str));
+	if (c->dst)
+		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst->str));
 }
 
 void pflow__tls(struct pconn *c)
@@ -139,10 +139,10 @@ void pflow__tls(struct pconn *c)
 	put(f, "stream", cJSON_CreateNumber(c->stream));
 	put(f, "handshake_ms", cJSON_CreateNumber(c->stream == 1 ?
 						  c->handshake_ms : 0));
-	if (c->has_src)
-		put(f, "src_spiffe_id", cJSON_CreateString(c->src.str));
-	if (c->has_dst)
-		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst.str));
+	if (c->src)
+		put(f, "src_spiffe_id", cJSON_CreateString(c->src->str));
+	if (c->dst)
+		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst->str));
 }
 
 void pflow__ktls(struct pconn *c, bool on)

@@ -55,9 +55,24 @@ static enum io ssl_result(struct side *s, int ret)
 	}
 }
 
+/*
+ * SSL_MODE_RELEASE_BUFFERS frees the record buffers when a read finds
+ * nothing and when a write completes, so an open idle connection holds
+ * none. It does not once close_notify was read (the 64 KiB read-ahead
+ * buffer stays) or sent (the 16 KiB write buffer of the alert stays), and
+ * a half-closed connection can live long. SSL_free_buffers() refuses while
+ * records are pending, and then they are needed.
+ */
+static void side_release_buffers(struct side *s)
+{
+	if (!SSL_free_buffers(s->ssl))
+		pr_debug("TLS record buffers kept: records pending");
+}
+
 static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
 {
 	int ret, type = -1;
+	enum io io;
 	ssize_t r;
 
 	if (s->ssl) {
@@ -66,7 +81,10 @@ static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
 			*n = ret;
 			return IO_OK;
 		}
-		return ssl_result(s, ret);
+		io = ssl_result(s, ret);
+		if (io == IO_EOF)
+			side_release_buffers(s);
+		return io;
 	}
 	r = s->ktls ? ktls__recv(s->h.fd, buf, cap, &type) :
 		      recv(s->h.fd, buf, cap, 0);
@@ -172,6 +190,7 @@ static enum io side_shutdown(struct side *s)
 		ret = SSL_shutdown(s->ssl);
 		if (ret < 0 && ssl_result(s, ret) == IO_AGAIN)
 			return IO_AGAIN;
+		side_release_buffers(s);
 	} else if (s->ktls) {
 		ktls__send_close_notify(s->h.fd);
 	}

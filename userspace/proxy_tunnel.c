@@ -28,7 +28,9 @@ struct tunnel {
 	uint32_t netns;
 	uint16_t port;
 	uint32_t addr[4];
-	char *src, *peer;		/* SPIFFE IDs: ours, the server's */
+	/* Ours and the server's, interned (nd->ids): equal IDs, equal
+	 * pointers. The tunnel holds a reference on each. */
+	const struct spiffe_id *src, *peer;
 	const char *tls_version, *cipher;
 	time_t reuse_until, idle_until;	/* monotonic seconds */
 	unsigned int trust_gen, streams;
@@ -61,8 +63,8 @@ static void drop(struct tunnel *t)
 	SSL_free(t->ssl);
 	close(t->h.fd);
 	t->h.fd = -1;
-	free(t->src);
-	free(t->peer);
+	spiffe_ids__put(nd->ids, t->src);
+	spiffe_ids__put(nd->ids, t->peer);
 	loop__defer_free(t);
 }
 
@@ -81,7 +83,7 @@ static void on_idle_event(struct loop_handler *h, uint32_t events)
 static bool reusable(const struct pconn *c, const struct side *s)
 {
 	return s->h.fd >= 0 && s->framed && !s->frame_left && !s->hdr_len &&
-	       c->has_src && c->has_dst &&
+	       c->src && c->dst &&
 	       mono_s() < c->reuse_until &&
 	       c->trust_gen == proxy_tls__trust_gen() &&
 	       (!s->ssl || !SSL_pending(s->ssl));
@@ -97,8 +99,8 @@ void tunnel__park(struct pconn *c)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		goto close;
-	t->src = strdup(c->src.str);
-	t->peer = strdup(c->dst.str);
+	t->src = spiffe_ids__get(nd->ids, c->src);
+	t->peer = spiffe_ids__get(nd->ids, c->dst);
 	if (!t->src || !t->peer)
 		goto free_t;
 	if (s->registered)
@@ -132,8 +134,8 @@ void tunnel__park(struct pconn *c)
 		drop(idle_tail);
 	return;
 free_t:
-	free(t->src);
-	free(t->peer);
+	spiffe_ids__put(nd->ids, t->src);
+	spiffe_ids__put(nd->ids, t->peer);
 	free(t);
 close:
 	pconn__side_close(s, false);
@@ -143,7 +145,7 @@ static bool matches(const struct tunnel *t, const struct pconn *c)
 {
 	return t->netns == c->netns && t->port == c->port &&
 	       !memcmp(t->addr, c->orig_dst.addr, sizeof(t->addr)) &&
-	       !strcmp(t->src, c->src.str);
+	       t->src == c->src;
 }
 
 static bool stale(const struct tunnel *t, time_t now)
@@ -156,9 +158,8 @@ bool tunnel__take(struct pconn *c)
 {
 	time_t now = mono_s();
 	struct tunnel *t, *next;
-	struct nt_err err = {};
 
-	if (!c->has_src)
+	if (!c->src)
 		return false;
 	for (t = idle_head; t; t = next) {
 		next = t->next;
@@ -168,25 +169,22 @@ bool tunnel__take(struct pconn *c)
 			drop(t);
 			continue;
 		}
-		if (spiffe_id__parse(&c->dst, t->peer, strlen(t->peer), &err)) {
-			drop(t);
-			continue;
-		}
 		unlink_tunnel(t);
 		loop__del(&t->h);
 		c->b.h.fd = t->h.fd;
 		c->b.ssl = t->ssl;
 		c->b.ktls = t->ktls;
 		c->b.framed = true;
-		c->has_dst = true;
+		/* The server's ID moves over with its reference. */
+		spiffe_ids__put(nd->ids, c->dst);
+		c->dst = t->peer;
 		c->tls_version = t->tls_version;
 		c->cipher = t->cipher;
 		c->reuse_until = t->reuse_until;
 		c->trust_gen = t->trust_gen;
 		c->stream = t->streams + 1;
 		t->h.fd = -1;	/* a pending idle event must not close it */
-		free(t->src);
-		free(t->peer);
+		spiffe_ids__put(nd->ids, t->src);
 		loop__defer_free(t);
 		return true;
 	}
