@@ -466,7 +466,7 @@ ssize_t ktls__recv(int fd, void *buf, size_t len, int *record_type)
 	ssize_t n;
 	int type;
 
-	if (len < 2) {
+	if (len < 1) {
 		n = -EINVAL;
 		goto fail;
 	}

@@ -71,7 +71,9 @@ int ktls__install(SSL *ssl, int fd, bool is_server, struct nt_err *err);
 
 /*
  * recvmsg() on a kTLS socket that also reports the record's content type.
- * @len must be at least 2 (an alert's size). @record_type may be NULL.
+ * @len may be as small as 1 (the last byte of an NT2 frame), but an alert
+ * (2 bytes) is only understood with room for it: cut short it is -EPROTO.
+ * @record_type may be NULL.
  *
  * Returns the number of application-data bytes (> 0, type 23), or 0 for
  * end of stream: after the peer's close_notify (*record_type = 21) or at a

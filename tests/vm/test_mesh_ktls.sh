@@ -3,8 +3,10 @@
 #
 # The mesh on a kernel with kTLS (run inside the VM by run-in-vm.sh): two
 # network namespaces joined by veth, a namespace enrolled strict with an
-# allow rule, a 4 MiB download and a 4 MiB upload through the node proxies.
-# Asserts the bytes arrive intact, both flows say kTLS carried both
+# allow rule, a 4 MiB download and a 4 MiB upload through the node proxies,
+# then one-byte messages on connections that reuse one mesh connection
+# (NT2 frames through kTLS). Asserts the bytes arrive intact, both flows
+# say kTLS carried both
 # directions, /proc/net/tls_stat TlsTxSw and TlsRxSw rose and
 # TlsDecryptError did not, and a denied caller still fails.
 # On a kernel without kTLS it says so and skips (exit 0, 0 passed).
@@ -83,7 +85,7 @@ N ns add shop --cgroup "$CG/shop" >/dev/null
 cat >"$D/policy.json" <<'EOF'
 {"namespaces": {"shop": {"rules": [{"action": "allow",
   "from": ["spiffe://vm.test/ns/shop/sa/client"],
-  "to": ["spiffe://vm.test/ns/shop/sa/server"], "ports": [8080]}]}}}
+  "to": ["spiffe://vm.test/ns/shop/sa/server"], "ports": [8080, 8081]}]}}}
 EOF
 N policy load "$D/policy.json" >/dev/null
 N ns enable shop --mode strict >/dev/null
@@ -104,7 +106,32 @@ http.server.ThreadingHTTPServer(("10.98.0.2", 8080), H).serve_forever()
 EOF
 (cd "$D/www" && in_cg shop/server "$B" python3 "$D/server.py") &
 pids+=($!)
+# 8081 echoes byte by byte: every NT2 DATA frame is one byte long.
+cat >"$D/echo.py" <<'EOF'
+import socket
+s = socket.create_server(("10.98.0.2", 8081))
+while True:
+    c, _ = s.accept()
+    while (b := c.recv(1)):
+        c.sendall(b)
+    c.close()
+EOF
+cat >"$D/ping.py" <<'EOF'
+import socket
+for _ in range(5):
+    c = socket.create_connection(("10.98.0.2", 8081), timeout=30)
+    for b in b"nametag":
+        c.sendall(bytes([b]))
+        assert c.recv(1) == bytes([b])
+    c.shutdown(socket.SHUT_WR)
+    assert c.recv(1) == b""
+    c.close()
+print("pong")
+EOF
+in_cg shop/server "$B" python3 "$D/echo.py" &
+pids+=($!)
 for _ in $(seq 100); do ip netns exec "$B" ss -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec "$B" ss -ltn | grep -q ':8081 ' && break; sleep 0.1; done
 
 tx0=$(counter TlsTxSw); rx0=$(counter TlsRxSw); de0=$(counter TlsDecryptError)
 in_cg shop/client "$A" curl -sS -m 60 -o "$D/got" http://10.98.0.2:8080/blob
@@ -117,7 +144,11 @@ else
 	ok "denied caller fails"
 fi
 
+check "one-byte messages on 5 connections in a row, echoed" \
+	test "$(in_cg shop/client "$A" python3 "$D/ping.py" 2>&1)" = pong
+
 N -j flow list >"$D/flows.json"
+check "the later ones reused one mesh connection, kTLS both ways" jq -e '[.[] | select(.type == "outbound" and .dst == "10.98.0.2:8081" and .state == "closed" and .stream > 1 and .ktls_tx and .ktls_rx)] | length >= 3' "$D/flows.json"
 check "outbound flows: kTLS both ways" jq -e '[.[] | select(.type == "outbound" and .verdict == "allow")] | length >= 2 and all(.ktls_tx and .ktls_rx)' "$D/flows.json"
 check "inbound flows: kTLS both ways" jq -e '[.[] | select(.type == "inbound" and .verdict == "allow")] | length >= 2 and all(.ktls_tx and .ktls_rx)' "$D/flows.json"
 check "flows carried the bytes" jq -e '[.[] | select(.type == "inbound" and .verdict == "allow") | .bytes_up + .bytes_down] | add >= 8388608' "$D/flows.json"
