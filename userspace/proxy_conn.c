@@ -23,6 +23,13 @@
 static struct pconn *conns;
 static size_t nconns;
 
+static void on_side(struct loop_handler *h, uint32_t events);
+
+void pconn__side_init(struct pconn *c, struct side *s)
+{
+	*s = (struct side){ .h.fd = -1, .h.on_event = on_side, .c = c };
+}
+
 static void on_side(struct loop_handler *h, uint32_t events)
 {
 	struct side *s = (struct side *)h;
@@ -301,8 +308,6 @@ int proxy__listener_svid(uint32_t netns, uint16_t port,
 
 /* ---- outbound: workload -> us -> peer proxy ------------------------------- */
 
-static void open_stream(struct pconn *c);
-
 /*
  * Side B towards the destination's mesh port: an idle NT2 connection this
  * workload already holds to that destination (no handshake), else a new
@@ -318,7 +323,7 @@ static void dial(struct pconn *c, bool use_pool)
 		c->reused = true;
 		pflow__tls(c);
 		pflow__ktls(c, c->b.ktls);
-		open_stream(c);
+		pconn__open_stream(c);
 		return;
 	}
 	svid = svid_cache__get(nd->svids, c->src, &err);
@@ -334,22 +339,22 @@ static void dial(struct pconn *c, bool use_pool)
 /* A pooled connection failed before its verdict: the peer closed it (idle,
  * or its trust or workload changed). Nothing of the workload's was sent
  * yet, so a new connection is safe. */
-static void redial(struct pconn *c)
+void pconn__redial(struct pconn *c)
 {
 	pr_debug("pooled mesh connection closed by the peer; dialling anew");
 	pconn__side_close(&c->b, false);
-	c->b = (struct side){ .h.fd = -1, .h.on_event = on_side, .c = c };
+	pconn__side_init(c, &c->b);
 	c->reused = false;
 	c->status_len = 0;
 	dial(c, false);
 }
 
 /* NT2: asks for a verdict on a new stream; NT1 needs no asking. */
-static void open_stream(struct pconn *c)
+void pconn__open_stream(struct pconn *c)
 {
 	if (c->tls->framed && side__write_frame(c->tls, FRAME_OPEN, "", 0)) {
 		if (c->reused) {
-			redial(c);
+			pconn__redial(c);
 			return;
 		}
 		pflow__set(c, "reason", "peer proxy connection failed");
@@ -485,8 +490,6 @@ static bool try_ktls(struct pconn *c, bool server)
 	}
 }
 
-void pconn__mesh_verdict(struct pconn *c);
-
 /* The peer proxy answered unrecognized_name: no enrolled workload listens on
  * that port there, which is a destination without mTLS, not an attack. */
 static bool unenrolled_peer(void)
@@ -531,8 +534,6 @@ static void record_tls(struct pconn *c, struct side *s)
 	c->stream = 1;
 	s->framed = proxy_tls__framed(s->ssl);
 }
-
-static void read_open(struct pconn *c);
 
 static void handshake(struct pconn *c)
 {
@@ -584,7 +585,7 @@ static void handshake(struct pconn *c)
 	pflow__ktls(c, s->ktls);
 	pflow__publish(c);
 	if (!server) {
-		open_stream(c);
+		pconn__open_stream(c);
 		return;
 	}
 	if (!s->framed) {
@@ -592,123 +593,7 @@ static void handshake(struct pconn *c)
 		return;
 	}
 	c->st = PS_OPEN;
-	read_open(c);
-}
-
-/* ---- outbound: the peer's verdict line ------------------------------------ */
-
-/* "ALLOW <rule>" or "DENY <reason>": true when allowed. */
-static bool apply_verdict(struct pconn *c, const char *v)
-{
-	if (strncmp(v, "ALLOW", 5) || (v[5] && v[5] != ' ')) {
-		pflow__set(c, "verdict", "deny");
-		pflow__set(c, "reason", !strncmp(v, "DENY ", 5) ? v + 5 :
-			   "peer proxy sent no verdict");
-		pconn__close(c, true, "denied by peer");
-		return false;
-	}
-	pflow__set(c, "verdict", "allow");
-	if (v[5] == ' ')
-		pflow__set(c, "reason", v + 6);
-	if (relay__start(c)) {
-		pconn__close(c, true, "out of memory");
-		return false;
-	}
-	return true;
-}
-
-/* The peer closed before its verdict. */
-static void no_verdict(struct pconn *c)
-{
-	if (c->reused) {
-		redial(c);
-		return;
-	}
-	pflow__set(c, "reason", "peer proxy closed before its verdict");
-	pconn__close(c, true, "denied");
-}
-
-/* NT2: reads one control frame (OPEN, VERDICT) into c->status, NUL-
- * terminated: 1 when whole, 0 to wait for the socket, -1 when the
- * connection ended first. */
-static int read_control(struct pconn *c, uint8_t *type)
-{
-	struct side *s = c->tls;
-	int r;
-
-	r = side__read_frame(s, type, c->status, sizeof(c->status) - 1,
-			     &c->status_len);
-	if (r == 0)
-		side__register(s, s->want_out ? EPOLLOUT : EPOLLIN);
-	if (r == 1)
-		c->status[c->status_len] = '\0';
-	return r;
-}
-
-/* NT2: one VERDICT frame, nothing read past it. */
-static void read_verdict_frame(struct pconn *c)
-{
-	uint8_t type;
-	int r = read_control(c, &type);
-
-	if (r == 0)
-		return;
-	if (r < 0) {
-		no_verdict(c);
-		return;
-	}
-	if (type != FRAME_VERDICT) {
-		pconn__close(c, true, "bad verdict frame from peer");
-		return;
-	}
-	if (apply_verdict(c, c->status))
-		relay__pump(c);
-}
-
-/* NT1: a text line; bytes after it are the workload's. */
-static void read_verdict_line(struct pconn *c)
-{
-	struct side *s = c->tls;
-	char *nl;
-	size_t n, rest;
-	int r;
-
-	r = side__read(s, c->status + c->status_len,
-		       sizeof(c->status) - c->status_len - 1, &n);
-	if (r == 0) {
-		side__register(s, s->want_out ? EPOLLOUT : EPOLLIN);
-		return;
-	}
-	if (r < 0) {
-		no_verdict(c);
-		return;
-	}
-	c->status_len += n;
-	c->status[c->status_len] = '\0';
-	nl = memchr(c->status, '\n', c->status_len);
-	if (!nl) {
-		if (c->status_len == sizeof(c->status) - 1)
-			pconn__close(c, true, "bad verdict line from peer");
-		return;
-	}
-	*nl = '\0';
-	if (!apply_verdict(c, strncmp(c->status, "NT1 ", 4) ? "" : c->status + 4))
-		return;
-	rest = c->status_len - (nl + 1 - c->status);
-	if (rest && pbuf__put(&c->down, nl + 1, rest)) {
-		pconn__close(c, true, "out of memory");
-		return;
-	}
-	c->bytes_down += rest;
-	relay__pump(c);
-}
-
-static void read_status(struct pconn *c)
-{
-	if (c->tls->framed)
-		read_verdict_frame(c);
-	else
-		read_verdict_line(c);
+	pconn__read_open(c);
 }
 
 /* ---- mesh: peer proxy -> us -> workload ------------------------------------ */
@@ -730,32 +615,6 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 	pflow__open(c, NULL);
 	c->st = PS_HANDSHAKE;
 	handshake(c);
-}
-
-/* Writes the verdict line now; it is tiny and the socket is fresh. */
-static void send_status(struct pconn *c, const char *line)
-{
-	size_t n;
-
-	if (side__write(c->tls, line, strlen(line), &n) <= 0 ||
-	    n != strlen(line))
-		pr_debug("verdict line not sent");
-}
-
-static void deny(struct pconn *c, const struct decision *d)
-{
-	char line[PROXY_STATUS_MAX];
-
-	pflow__verdict(c, d);
-	if (c->tls && c->tls->framed) {
-		snprintf(line, sizeof(line), "DENY %s", d->reason);
-		if (side__write_frame(c->tls, FRAME_VERDICT, line, strlen(line)))
-			pr_debug("verdict frame not sent");
-	} else if (c->tls) {
-		snprintf(line, sizeof(line), "NT1 DENY %s\n", d->reason);
-		send_status(c, line);
-	}
-	pconn__close(c, c->tls == NULL, "denied");
 }
 
 static bool decide(struct pconn *c, struct decision *d)
@@ -818,7 +677,7 @@ void pconn__mesh_verdict(struct pconn *c)
 
 		snprintf(none.reason, sizeof(none.reason), "%.*s",
 			 (int)sizeof(none.reason) - 1, err.msg);
-		deny(c, &none);
+		pconn__deny(c, &none);
 		return;
 	}
 	if (!same_tunnel_identity(c))
@@ -827,7 +686,7 @@ void pconn__mesh_verdict(struct pconn *c)
 	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
 	pflow__set(c, "namespace", c->ns);
 	if (!decide(c, &d)) {
-		deny(c, &d);
+		pconn__deny(c, &d);
 		return;
 	}
 	pflow__verdict(c, &d);
@@ -835,69 +694,6 @@ void pconn__mesh_verdict(struct pconn *c)
 	snprintf(c->status, sizeof(c->status), "%.*s",
 		 (int)sizeof(c->status) - 16, d.reason);
 	deliver(c, &local);
-}
-
-/* ---- mesh, NT2: one stream after another ------------------------------------ */
-
-/* A connection that may carry no new stream: an SVID on it is due for
- * re-minting, or the trust bundles changed since the handshake. */
-static bool tunnel_stale(const struct pconn *c)
-{
-	return mono_s() >= c->reuse_until ||
-	       c->trust_gen != proxy_tls__trust_gen();
-}
-
-/* The client's OPEN frame starts a stream: a new flow, a new verdict. */
-static void read_open(struct pconn *c)
-{
-	uint8_t type;
-	int r = read_control(c, &type);
-
-	if (r == 0)
-		return;
-	if (r < 0 || type != FRAME_OPEN) {
-		pflow__set(c, "reason", r < 0 ? "peer proxy closed before a stream" :
-			   "peer proxy sent no OPEN frame");
-		pconn__close(c, r >= 0, "closed");
-		return;
-	}
-	c->status_len = 0;
-	if (c->stream > 1) {
-		if (tunnel_stale(c)) {
-			pconn__close(c, false, "retired");
-			return;
-		}
-		c->t_start = mono_ns();
-		c->deadline = mono_s() + PROXY_CONNECT_TIMEOUT;
-		pflow__open(c, NULL);
-		pflow__tls(c);
-		pflow__ktls(c, c->tls->ktls);
-	}
-	pconn__mesh_verdict(c);
-}
-
-void pconn__stream_done(struct pconn *c)
-{
-	if (c->kind == PCONN_OUTBOUND) {
-		tunnel__park(c);
-		pconn__close(c, false, "closed");
-		return;
-	}
-	/* Mesh: the delivery ends with the stream, the connection waits. */
-	pflow__close(c, "closed");
-	c->flow_id = 0;
-	pconn__side_close(&c->b, false);
-	c->b = (struct side){ .h.fd = -1, .h.on_event = on_side, .c = c };
-	relay__free(c);
-	memset(&c->up, 0, sizeof(c->up));
-	memset(&c->down, 0, sizeof(c->down));
-	c->a.rd_eof = c->a.wr_shut = false;
-	c->bytes_up = c->bytes_down = 0;
-	c->stream++;
-	c->st = PS_OPEN;
-	c->deadline = mono_s() + TUNNEL_SERVER_IDLE;
-	/* The next OPEN may already sit in OpenSSL's read-ahead. */
-	read_open(c);
 }
 
 /* ---- plaintext inbound (steered by sk_lookup) ------------------------------ */
@@ -935,11 +731,11 @@ void pconn__accept_plain(int fd, uint32_t netns)
 				       .rule = -1 };
 		snprintf(d.reason, sizeof(d.reason),
 			 "strict mode: plaintext refused");
-		deny(c, &d);
+		pconn__deny(c, &d);
 		return;
 	}
 	if (!decide(c, &d)) {
-		deny(c, &d);
+		pconn__deny(c, &d);
 		return;
 	}
 	pflow__verdict(c, &d);
@@ -947,22 +743,6 @@ void pconn__accept_plain(int fd, uint32_t netns)
 }
 
 /* ---- events --------------------------------------------------------------- */
-
-/* The verdict goes first, ahead of any workload byte. */
-static int queue_allow(struct pconn *c)
-{
-	char line[FRAME_HDR + PROXY_STATUS_MAX + 16];
-	int n;
-
-	if (!c->tls->framed) {
-		n = snprintf(line, sizeof(line), "NT1 ALLOW %s\n", c->status);
-		return pbuf__put(&c->down, line, n);
-	}
-	n = snprintf(line + FRAME_HDR, sizeof(line) - FRAME_HDR, "ALLOW %s",
-		     c->status);
-	frame__hdr((uint8_t *)line, FRAME_VERDICT, n);
-	return pbuf__put(&c->down, line, FRAME_HDR + n);
-}
 
 static int connect_result(struct side *s)
 {
@@ -1000,7 +780,7 @@ static void on_connected(struct pconn *c)
 		pconn__close(c, true, "out of memory");
 		return;
 	}
-	if (c->kind == PCONN_MESH && queue_allow(c)) {
+	if (c->kind == PCONN_MESH && pconn__queue_allow(c)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
@@ -1019,10 +799,10 @@ void pconn__on_event(struct pconn *c, struct side *s, uint32_t events)
 		handshake(c);
 		break;
 	case PS_STATUS:
-		read_status(c);
+		pconn__read_status(c);
 		break;
 	case PS_OPEN:
-		read_open(c);
+		pconn__read_open(c);
 		break;
 	case PS_RELAY:
 		relay__pump(c);

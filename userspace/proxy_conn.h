@@ -136,9 +136,21 @@ time_t mono_s(void);
 
 /* proxy_conn.c: state changes reported by the relay. */
 void pconn__on_event(struct pconn *c, struct side *s, uint32_t events);
+void pconn__side_init(struct pconn *c, struct side *s);
+void pconn__side_close(struct side *s, bool reset);
+void pconn__mesh_verdict(struct pconn *c);
+/* Outbound: asks for a verdict (an OPEN frame on NT2); a pooled
+ * connection that failed before its verdict is replaced by a new one. */
+void pconn__open_stream(struct pconn *c);
+void pconn__redial(struct pconn *c);
+
+/* proxy_stream.c: the verdict of a stream, and NT2's next stream. */
+void pconn__read_status(struct pconn *c);	/* outbound: the verdict */
+void pconn__read_open(struct pconn *c);		/* mesh: the next OPEN */
+void pconn__deny(struct pconn *c, const struct decision *d);
+int pconn__queue_allow(struct pconn *c);
 /* The relay saw both directions end cleanly on an NT2 connection. */
 void pconn__stream_done(struct pconn *c);
-void pconn__side_close(struct side *s, bool reset);
 
 /* proxy_flow.c: the flow record of a proxied connection. */
 void pflow__open(struct pconn *c, cJSON *caller);
