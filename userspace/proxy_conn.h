@@ -158,6 +158,7 @@ void pflow__set(struct pconn *c, const char *key, const char *value);
 void pflow__verdict(struct pconn *c, const struct decision *d);
 void pflow__tls(struct pconn *c);
 void pflow__ktls(struct pconn *c, bool on);
+void pflow__flag(struct pconn *c, const char *key, bool on);
 void pflow__close(struct pconn *c, const char *state);
 void pflow__publish(struct pconn *c);
 

@@ -145,6 +145,14 @@ void pflow__tls(struct pconn *c)
 		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst->str));
 }
 
+void pflow__flag(struct pconn *c, const char *key, bool on)
+{
+	cJSON *f = flow_of(c);
+
+	if (f)
+		put(f, key, cJSON_CreateBool(on));
+}
+
 void pflow__ktls(struct pconn *c, bool on)
 {
 	cJSON *f = flow_of(c);

@@ -125,8 +125,9 @@ static enum io read_hdr(struct side *s)
 	return IO_OK;
 }
 
-/* NT2: only DATA payload reaches the caller; FIN is the stream's end. */
-static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
+/* NT2: reads frame headers until a DATA frame with payload is open
+ * (IO_OK, frame_left set) or FIN ends the stream (IO_EOF). */
+static enum io next_frame(struct side *s)
 {
 	enum io r;
 
@@ -144,6 +145,16 @@ static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
 		}
 		s->frame_left = frame_len(s->hdr);
 	}
+	return IO_OK;
+}
+
+/* NT2: only DATA payload reaches the caller; FIN is the stream's end. */
+static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	enum io r = next_frame(s);
+
+	if (r != IO_OK)
+		return r;
 	r = read_raw(s, buf, cap < s->frame_left ? cap : s->frame_left, n);
 	if (r == IO_OK)
 		s->frame_left -= *n;
@@ -221,25 +232,69 @@ static enum io splice_control(struct side *from)
 	return IO_RESET;	/* data here would mean splice lost it */
 }
 
+/* Inside an NT2 stream an alert or EOF cuts the stream short. */
+static enum io splice_end(struct side *from)
+{
+	enum io r = from->ktls ? splice_control(from) : IO_EOF;
+
+	return from->framed && r == IO_EOF ? IO_RESET : r;
+}
+
+/* Fills the empty pipe from @from; from an NT2 side, payload of the open
+ * DATA frame only (its header was read with recvmsg). */
 static enum io splice_in(struct side *from, struct pbuf *b)
 {
+	size_t want = SPLICE_CHUNK;
+	enum io r;
 	ssize_t n;
 
-	n = splice(from->h.fd, NULL, b->pipe[1], NULL, SPLICE_CHUNK,
+	if (from->framed) {
+		r = next_frame(from);
+		if (r != IO_OK)
+			return r;
+		if (want > from->frame_left)
+			want = from->frame_left;
+	}
+	n = splice(from->h.fd, NULL, b->pipe[1], NULL, want,
 		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n > 0) {
 		b->pipe_len += n;
+		if (from->framed)
+			from->frame_left -= n;
 		return IO_OK;
 	}
 	if (n == 0)
-		return from->ktls ? splice_control(from) : IO_EOF;
+		return splice_end(from);
 	if (errno == EAGAIN || errno == EINTR) {
 		from->want_in = true;
 		return IO_AGAIN;
 	}
 	if (from->ktls && (errno == EINVAL || errno == EIO))
-		return splice_control(from);
+		return splice_end(from);
 	return IO_RESET;
+}
+
+/*
+ * An NT2 frame header towards @to, ahead of the pipe's bytes: sent at once
+ * (MSG_MORE keeps a DATA header in the same kTLS record as its payload),
+ * what does not go waits in @b, which move() drains before the pipe.
+ */
+static int send_hdr(struct side *to, struct pbuf *b, enum frame_type type,
+		    uint32_t len)
+{
+	uint8_t h[FRAME_HDR];
+	ssize_t w;
+
+	frame__hdr(h, type, len);
+	w = send(to->h.fd, h, sizeof(h), MSG_NOSIGNAL |
+		 (type == FRAME_DATA ? MSG_MORE : 0));
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		return -ECONNRESET;
+	if (w < 0)
+		w = 0;
+	if (w < FRAME_HDR && pbuf__put(b, h + w, FRAME_HDR - w))
+		return -ENOMEM;
+	return 0;
 }
 
 /* The zero-copy variant of move(): socket -> pipe -> socket. */
@@ -257,6 +312,13 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 		if (r == IO_EOF)
 			from->rd_eof = true;
 		progress = r == IO_OK || r == IO_EOF;
+		/* One frame per pipe fill: its header goes first. */
+		if (r == IO_OK && to->framed) {
+			if (send_hdr(to, b, FRAME_DATA, b->pipe_len))
+				return -ECONNRESET;
+			if (b->len)
+				return 1;
+		}
 	}
 	while (b->pipe_len) {
 		n = splice(b->pipe[0], NULL, to->h.fd, NULL, b->pipe_len,
@@ -271,9 +333,14 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 		*count += n;
 		progress = true;
 	}
-	if (from->rd_eof && !b->pipe_len && !to->wr_shut &&
-	    side_shutdown(to) == IO_OK)
-		progress = true;
+	if (from->rd_eof && !b->pipe_len && !to->wr_shut) {
+		if (to->framed) {
+			to->wr_shut = true;
+			return send_hdr(to, b, FRAME_FIN, 0) ? -ECONNRESET : 1;
+		}
+		if (side_shutdown(to) == IO_OK)
+			progress = true;
+	}
 	return progress;
 }
 
@@ -546,12 +613,15 @@ void relay__free(struct pconn *c)
 
 int relay__start(struct pconn *c)
 {
-	/* kTLS on the TLS side: splice both ways, no copy to userspace. A
-	 * failed pipe just means copying. NT2 frames need their headers
-	 * written and read between payloads: copied, the kernel still
-	 * doing the crypto. */
-	if (c->tls && c->tls->ktls && !c->tls->framed && open_pipes(c))
-		pr_debug("no pipes for splice: copying instead");
+	/* kTLS on the TLS side: splice both ways, no copy to userspace (NT2
+	 * frame headers go with send() and recvmsg() between payloads). A
+	 * failed pipe just means copying. */
+	if (c->tls && c->tls->ktls) {
+		if (open_pipes(c))
+			pr_debug("no pipes for splice: copying instead");
+		else
+			pflow__flag(c, "splice", true);
+	}
 	c->st = PS_RELAY;
 	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
 	return 0;

@@ -151,6 +151,7 @@ N -j flow list >"$D/flows.json"
 check "the later ones reused one mesh connection, kTLS both ways" jq -e '[.[] | select(.type == "outbound" and .dst == "10.98.0.2:8081" and .state == "closed" and .stream > 1 and .ktls_tx and .ktls_rx)] | length >= 3' "$D/flows.json"
 check "outbound flows: kTLS both ways" jq -e '[.[] | select(.type == "outbound" and .verdict == "allow")] | length >= 2 and all(.ktls_tx and .ktls_rx)' "$D/flows.json"
 check "inbound flows: kTLS both ways" jq -e '[.[] | select(.type == "inbound" and .verdict == "allow")] | length >= 2 and all(.ktls_tx and .ktls_rx)' "$D/flows.json"
+check "allowed flows moved their bytes with splice()" jq -e '[.[] | select(.verdict == "allow" and .state == "closed")] | length >= 4 and all(.splice)' "$D/flows.json"
 check "flows carried the bytes" jq -e '[.[] | select(.type == "inbound" and .verdict == "allow") | .bytes_up + .bytes_down] | add >= 8388608' "$D/flows.json"
 tx1=$(counter TlsTxSw); rx1=$(counter TlsRxSw); de1=$(counter TlsDecryptError)
 echo "     tls_stat: TlsTxSw ${tx0:-0}->$tx1 TlsRxSw ${rx0:-0}->$rx1 TlsDecryptError ${de0:-0}->$de1"
