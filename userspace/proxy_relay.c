@@ -90,6 +90,9 @@ static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
 		      recv(s->h.fd, buf, cap, 0);
 	if (r > 0) {
 		*n = r;
+		/* A plain socket that gave less than asked is empty now. */
+		if (!s->ktls && (size_t)r < cap)
+			s->want_in = true;
 		return IO_OK;
 	}
 	/* kTLS: a FIN without close_notify may be a truncation. */
@@ -305,7 +308,7 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 	enum io r;
 	ssize_t n;
 
-	if (b->pipe_len == 0 && !from->rd_eof) {
+	if (b->pipe_len == 0 && !from->rd_eof && !from->want_in) {
 		r = splice_in(from, b);
 		if (r == IO_RESET)
 			return -ECONNRESET;
@@ -430,7 +433,9 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 
 		return ret < 0 ? ret : ret || progress;
 	}
-	if (!from->rd_eof) {
+	/* A side that said "nothing more" in this pump is not asked again
+	 * until epoll says so: one recv() returning EAGAIN less per pass. */
+	if (!from->rd_eof && !from->want_in) {
 		/* Towards an NT2 side the payload lands after room for its
 		 * frame header: one record carries both. */
 		size_t hdr = to->framed ? FRAME_HDR : 0;
