@@ -34,7 +34,7 @@ def throughput(t, c, variant, streams, secs):
             "-J", "--connect-timeout", "5000"]
     pids = c.pids(variant)
     cpu0, sys0 = T.cpu_seconds(pids), T.cgroup_cpu_seconds(t.cg)
-    rc, out, err = t.run_in(argv, netns=c.client_ns(variant), cgroup=c.client_cg,
+    rc, out, err = t.run_in(argv, netns=c.client_ns(variant), cgroup=c.client_cgroup(variant),
                             timeout=secs + 40)
     cpu1, sys1 = T.cpu_seconds(pids), T.cgroup_cpu_seconds(t.cg)
     r = _json(out, "iperf3")
@@ -57,7 +57,7 @@ def connbench(t, c, variant, bins, mode, conc, secs, count, size=1):
             "-t", str(secs), "-n", str(count), "-s", str(size)]
     pids = c.pids(variant)
     cpu0, sys0 = T.cpu_seconds(pids), T.cgroup_cpu_seconds(t.cg)
-    rc, out, err = t.run_in(argv, netns=c.client_ns(variant), cgroup=c.client_cg,
+    rc, out, err = t.run_in(argv, netns=c.client_ns(variant), cgroup=c.client_cgroup(variant),
                             timeout=secs + 60)
     cpu1, sys1 = T.cpu_seconds(pids), T.cgroup_cpu_seconds(t.cg)
     r = _json(out, "connbench " + mode)
@@ -88,13 +88,14 @@ def _drain(t, pids, fds0, timeout=30):
 
 def memory(t, c, variant, bins, n, setup_secs):
     """RSS of the proxies with N idle proxied connections held open by
-    connbench hold (each did one echo, so every hop exists)."""
+    connbench hold (each did one echo, so every hop exists): summed over
+    the proxy processes, and per process (in the order of c.pids())."""
     pids = c.pids(variant)
     fds0 = T.fd_count(pids)
-    before = T.rss_bytes(pids)
+    before = [T.rss_bytes([x]) for x in pids]
     p = t.spawn([bins["connbench"], "hold", "-a", c.target(variant, "echo"),
                  "-n", str(n), "-c", "64", "-t", str(setup_secs)],
-                netns=c.client_ns(variant), cgroup=c.client_cg,
+                netns=c.client_ns(variant), cgroup=c.client_cgroup(variant),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 log="hold-%s-%s.log" % (c.name, variant))
     try:
@@ -104,7 +105,7 @@ def memory(t, c, variant, bins, n, setup_secs):
             raise MeasureError("connbench hold said nothing in %ss" % setup_secs)
         r = _json(line.decode(), "connbench hold")
         time.sleep(1.0)  # let the proxies finish their side of the last ones
-        held = T.rss_bytes(pids)
+        held = [T.rss_bytes([x]) for x in pids]
     finally:
         try:
             p.stdin.close()
@@ -118,9 +119,11 @@ def memory(t, c, variant, bins, n, setup_secs):
         raise MeasureError("only %d of %d connections came up (%d failed, %d pending)" % (
             r["ready"], n, r["failed"], r["pending"]))
     return {
-        "rss_before_mb": before / 2**20,
-        "rss_held_mb": held / 2**20,
-        "bytes_per_conn": (held - before) / r["ready"],
+        "rss_before_mb": sum(before) / 2**20,
+        "rss_before_each_mb": [b / 2**20 for b in before],
+        "rss_held_mb": sum(held) / 2**20,
+        "bytes_per_conn": (sum(held) - sum(before)) / r["ready"],
+        "bytes_per_conn_each": [(h - b) / r["ready"] for h, b in zip(held, before)],
         "setup_s": r["setup_s"],
     }
 

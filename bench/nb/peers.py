@@ -10,8 +10,11 @@ server) on its own ports, and the same path:
 
 The client reaches the outbound proxy over the loopback of its namespace
 and the inbound proxy reaches the server over the loopback of its own.
-stunnel and haproxy are configured here from their manuals; nametag
-redirects transparently (the client dials the server's own address).
+stunnel and haproxy are configured here from their manuals and run two
+processes each ("out" and "in"). nametag redirects transparently (the
+client dials the server's own address); in the veth variant its two ends
+are two nodes, one nametagd each, under one operator root (upstream mode);
+in the loopback variant one node, one nametagd, serves both ends.
 """
 import json
 import os
@@ -105,8 +108,26 @@ class Contender:
     def client_ns(self, variant):
         return VARIANTS[variant]["client_ns"]
 
+    def client_cgroup(self, variant):
+        return self.client_cg
+
+    def server_cgroup(self, variant):
+        return self.server_cg
+
     def pids(self, variant):
         return [p.pid for p in self.proxies.get(variant, [])]
+
+    def roles(self, variant):
+        """What each process of pids() does: "out", "in" or "both"."""
+        return []
+
+    def describe(self, variant):
+        """The proxy processes of VARIANT, for the JSON and the table."""
+        return "no proxy"
+
+    def fds_per_conn(self, variant):
+        """Descriptors one proxy process holds per proxied connection."""
+        return 0
 
     def alive(self):
         return all(p.poll() is None for ps in self.proxies.values() for p in ps)
@@ -121,12 +142,13 @@ class Contender:
     def start_servers(self):
         for variant in self.variants:
             ns = VARIANTS[variant]["server_ns"]
+            cg = self.server_cgroup(variant)
             ip = self.t.spawn(["iperf3", "-s", "-p", str(server_port(self.idx, "iperf"))],
-                              netns=ns, cgroup=self.server_cg,
+                              netns=ns, cgroup=cg,
                               log="%s-%s-iperf3.log" % (self.name, variant))
             eb = self.t.spawn([self.bins["connbench"], "serve", "-t", "86400", "-l",
                                str(server_port(self.idx, "echo"))],
-                              netns=ns, cgroup=self.server_cg,
+                              netns=ns, cgroup=cg,
                               log="%s-%s-echo.log" % (self.name, variant))
             T.wait_listening(ip, [server_port(self.idx, "iperf")])
             T.wait_listening(eb, [server_port(self.idx, "echo")])
@@ -135,7 +157,7 @@ class Contender:
     def note_idle(self):
         time.sleep(0.5)
         for variant in self.variants:
-            self.idle_rss[variant] = T.rss_bytes(self.pids(variant))
+            self.idle_rss[variant] = [T.rss_bytes([p]) for p in self.pids(variant)]
 
     def version(self):
         return ""
@@ -158,6 +180,15 @@ class ProxyPair(Contender):
         self.start_servers()
         self.start_proxies()
         self.note_idle()
+
+    def roles(self, variant):
+        return ["in", "out"]  # start_proxies' order
+
+    def describe(self, variant):
+        return "two processes: out (client netns), in (server netns)"
+
+    def fds_per_conn(self, variant):
+        return 2
 
     def start_proxies(self):
         certs = self.t.path("certs")
@@ -215,6 +246,10 @@ class Stunnel(ProxyPair):
     def argv(self, cfg):
         return ["stunnel", cfg]
 
+    def describe(self, variant):
+        return ("two processes: out (client netns), in (server netns); "
+                "a thread per connection")
+
     def target(self, variant, service):
         return "127.0.0.1:%d" % out_port(self.idx, service)
 
@@ -262,6 +297,10 @@ class Haproxy(ProxyPair):
         T.run(["haproxy", "-c", "-q", "-f", cfg])
         return ["haproxy", "-db", "-f", cfg]
 
+    def describe(self, variant):
+        return ("two processes: out (client netns), in (server netns); "
+                "one thread per CPU each")
+
     def target(self, variant, service):
         return "127.0.0.1:%d" % out_port(self.idx, service)
 
@@ -270,89 +309,188 @@ class Haproxy(ProxyPair):
         return r.strip().splitlines()[0] if r else ""
 
 
-class Nametag(Contender):
-    """One nametagd serves every namespace of the run. It runs inside
-    netns l (which it therefore serves from the start), in a cgroup
-    outside the subtree it manages. Namespace "bench" (client and server)
-    is strict with one allow rule; "obs" is observe, for the hook cost."""
-    name = "nametag"
-    idx = 4
-    client_cg = "nt/bench/client"
-    server_cg = "nt/bench/server"
-    daemon_cg = "ntd"
-    managed = "nt"
+class Node:
+    """One nametagd, as one node of the trust domain: its own state and
+    run dirs, bpffs, managed cgroup subtree (nt-KEY, its --cgroup-root)
+    and a cgroup of its own outside it (ntd-KEY), in the network
+    namespace of the first netns it serves. Its node CA is an
+    intermediate under the run's CA (certs/ca.pem), the operator's
+    upstream root: two nodes of one trust domain trust each other's
+    SVIDs through that root (docs/ca.md)."""
 
-    def __init__(self, topo, bins, variants, env=None, instance=0, args=()):
-        super().__init__(topo, bins, variants)
-        self.env = env or {}
-        self.args = list(args)
+    def __init__(self, topo, bins, key, instance, env, args):
+        self.t = topo
+        self.bins = bins
+        self.key = key
+        self.env = env
+        self.args = args
+        self.root = "nt-" + key
+        self.daemon_cg = "ntd-" + key
         self.daemon = None
-        self.instance = instance
-        self._dirs()
-        topo.cleanups.append(self._cleanup_pins)
+        self.bpffs = None
+        self.set_instance(instance)
 
-    def _dirs(self):
+    def set_instance(self, instance):
         # A fresh state dir per daemon life: namespaces persist there.
-        self.state = self.t.path("nt-state%d" % self.instance)
-        self.rundir = self.t.path("nt-run%d" % self.instance)
-
-    def _cleanup_pins(self):
-        if self.daemon:
-            self.t.stop(self.daemon)
-            self.daemon = None
-        if self.t.bpffs:
-            T.run([self.bins["nametagd"], "--cleanup", "--bpffs", self.t.bpffs],
-                  check=False)
+        self.state = self.t.path("nt-%s-state%d" % (self.key, instance))
+        self.rundir = self.t.path("nt-%s-run%d" % (self.key, instance))
+        self.log = "nametagd-%s.log" % self.key
 
     def cli(self, *args, check=True):
         return T.run([self.bins["nametag"], "--run-dir", self.rundir,
                       "--state-dir", self.state] + list(args), check=check)
 
-    def start_daemon(self):
-        """nametagd with its namespaces and policy, no workload yet."""
-        if not self.t.bpffs:
-            self.t.mount_bpffs()
-        for g in ("nt/bench/client", "nt/bench/server", "nt/obs/client",
-                  "nt/outside", self.daemon_cg):
-            self.t.cgroup(g)
+    def start(self, serves, namespaces, policy):
+        """nametagd serving the netns keys SERVES, with NAMESPACES
+        ({name: mode}, enrolled as ROOT/name) and the POLICY file."""
+        self.bpffs = self.t.mount_bpffs("bpffs-" + self.key)
+        certs = self.t.path("certs")
+        os.chmod(os.path.join(certs, "ca.key"), 0o600)  # ca init checks it
+        if not os.path.exists(os.path.join(self.state, "ca.json")):
+            self.cli("ca", "init", "--trust-domain", TRUST_DOMAIN,
+                     "--upstream-cert", os.path.join(certs, "ca.pem"),
+                     "--upstream-key", os.path.join(certs, "ca.key"))
+        self.t.cgroup(self.daemon_cg)
         argv = [self.bins["nametagd"], "--state-dir", self.state, "--run-dir",
-                self.rundir, "--cgroup-root", self.t.cgroup(self.managed),
-                "--bpffs", self.t.bpffs, "--trust-domain", TRUST_DOMAIN] + self.args
+                self.rundir, "--cgroup-root", self.t.cgroup(self.root),
+                "--bpffs", self.bpffs, "--trust-domain", TRUST_DOMAIN] + self.args
         if self.env:
             argv = ["env"] + ["%s=%s" % kv for kv in self.env.items()] + argv
-        self.daemon = self.t.spawn(argv, netns="l" if "l" in self.t.netns else None,
-                                   cgroup=self.daemon_cg, log="nametagd.log")
+        self.daemon = self.t.spawn(argv, netns=serves[0], cgroup=self.daemon_cg,
+                                   log=self.log)
+        self._wait_up()
+        for key in serves:
+            self.cli("proxy", "add", "/run/netns/" + self.t.netns[key])
+        for ns in namespaces:
+            self.cli("ns", "add", ns, "--cgroup", self.t.cgroup("%s/%s" % (self.root, ns)))
+        self.cli("policy", "load", policy)
+        for ns, mode in namespaces.items():
+            self.cli("ns", "enable", ns, "--mode", mode)
+
+    def _wait_up(self):
         sock = os.path.join(self.rundir, "nametagd.sock")
         end = time.time() + 20
         while time.time() < end:
             if self.daemon.poll() is not None:
-                raise RuntimeError("nametagd exited: " + self.log_tail())
+                raise RuntimeError("nametagd %s exited: %s" % (self.key, self.log_tail()))
             if os.path.exists(sock) and T.subprocess.run(
                     [self.bins["nametag"], "--run-dir", self.rundir, "--state-dir",
                      self.state, "proxy", "list"], stdout=T.subprocess.DEVNULL,
                     stderr=T.subprocess.DEVNULL, timeout=10).returncode == 0:
-                break
+                return
             time.sleep(0.1)
-        else:
-            raise RuntimeError("nametagd did not come up: " + self.log_tail())
-        for key in ("a", "b"):
-            if key in self.t.netns:
-                self.cli("proxy", "add", "/run/netns/" + self.t.netns[key])
-        self.cli("ns", "add", "bench", "--cgroup", self.t.cgroup("nt/bench"))
-        self.cli("ns", "add", "obs", "--cgroup", self.t.cgroup("nt/obs"))
+        raise RuntimeError("nametagd %s did not come up: %s" % (self.key, self.log_tail()))
+
+    def stop(self):
+        """The daemon gone and its pins removed."""
+        if self.daemon:
+            self.t.stop(self.daemon)
+            self.daemon = None
+        if self.bpffs:
+            T.run([self.bins["nametagd"], "--cleanup", "--bpffs", self.bpffs],
+                  check=False)
+
+    def log_tail(self):
+        try:
+            with open(self.t.path(self.log)) as f:
+                return "".join(f.readlines()[-15:])
+        except OSError:
+            return ""
+
+    def flows(self):
+        try:
+            return json.loads(self.cli("-j", "flow", "list"))
+        except (RuntimeError, ValueError) as e:
+            print("bench: nametag %s flow list: %s" % (self.key, str(e)[-300:]))
+            return []
+
+
+class Nametag(Contender):
+    """nametag as two nodes in the veth variant: node A (nametagd "a", in
+    netns a) serves the client's namespace, so its outbound end; node B
+    ("b", in netns b) serves the server's, so its inbound end, as two
+    machines would. Each has its own state, run dir, bpffs and cgroup
+    subtree (nt-a/, nt-b/), and namespace "bench" enrolls the client under
+    A and the server under B: strict, one allow rule, the same policy on
+    both. The loopback variant has both ends in one netns, so one node:
+    A serves netns l too, and there the server is enrolled under A.
+    Namespace "obs" (observe, for the hook cost) is on A."""
+    name = "nametag"
+    idx = 4
+    obs_cg = "nt-a/obs/client"
+    outside_cg = "nt-a/outside"
+
+    def __init__(self, topo, bins, variants, env=None, instance=0, args=()):
+        super().__init__(topo, bins, variants)
+        self.instance = instance
+        keys = ["a"] + (["b"] if "veth" in variants else [])
+        self.nodes = {k: Node(topo, bins, k, instance, env or {}, list(args))
+                      for k in keys}
+        topo.cleanups.append(self.stop_daemon)
+
+    def server_node(self, variant):
+        return "b" if variant == "veth" else "a"
+
+    def client_cgroup(self, variant):
+        return "nt-a/bench/client"
+
+    def server_cgroup(self, variant):
+        return "nt-%s/bench/server" % self.server_node(variant)
+
+    @property
+    def obs_node(self):
+        return self.nodes["a"]
+
+    @property
+    def daemon(self):
+        return self.obs_node.daemon
+
+    def roles(self, variant):
+        return ["out", "in"] if self.server_node(variant) == "b" else ["both"]
+
+    def describe(self, variant):
+        if self.server_node(variant) == "b":
+            return ("two nametagd, one per node: A (client netns, outbound end), "
+                    "B (server netns, inbound end); node CAs under one upstream root")
+        return "one nametagd (one node) serving both ends"
+
+    def fds_per_conn(self, variant):
+        # Each end: the workload's or the server's socket, and the mesh one.
+        return 4 if self.roles(variant) == ["both"] else 2
+
+    def _policy(self):
         ports = [server_port(self.idx, s) for s in SERVICES]
         policy = {"namespaces": {"bench": {"rules": [{
             "action": "allow",
             "from": ["spiffe://%s/ns/bench/sa/client" % TRUST_DOMAIN],
             "to": ["spiffe://%s/ns/bench/sa/server" % TRUST_DOMAIN],
             "ports": ports}]}}}
-        with open(self.t.path("policy.json"), "w") as f:
+        path = self.t.path("policy.json")
+        with open(path, "w") as f:
             json.dump(policy, f)
-        self.cli("policy", "load", self.t.path("policy.json"))
-        self.cli("ns", "enable", "bench", "--mode", "strict")
-        self.cli("ns", "enable", "obs", "--mode", "observe")
+        return path
+
+    def start_daemon(self):
+        """Every node's nametagd with its namespaces and policy, no
+        workload yet."""
+        policy = self._policy()
+        for g in ("nt-a/bench/client", "nt-a/obs/client", self.outside_cg):
+            self.t.cgroup(g)
+        serves = {"a": [], "b": []}
         for variant in self.variants:
-            self.proxies[variant] = [self.daemon]
+            serves["a"].append(VARIANTS[variant]["client_ns"])
+            self.t.cgroup(self.server_cgroup(variant))
+            if self.server_node(variant) == "b":
+                serves["b"].append(VARIANTS[variant]["server_ns"])
+        for key, node in self.nodes.items():
+            ns = {"bench": "strict"}
+            if node is self.obs_node:
+                ns["obs"] = "observe"
+            node.start(serves[key], ns, policy)
+        for variant in self.variants:
+            self.proxies[variant] = [self.nodes["a"].daemon]
+            if self.server_node(variant) == "b":
+                self.proxies[variant].append(self.nodes["b"].daemon)
 
     def start(self):
         if not self.daemon:
@@ -364,33 +502,29 @@ class Nametag(Contender):
             self.note_idle()
 
     def stop_daemon(self):
-        self._cleanup_pins()
+        for node in self.nodes.values():
+            node.stop()
 
     def restart(self):
-        """After nametagd died: its pins cleaned, a new life with fresh
-        state, the servers listening again (their listen() must be seen)."""
+        """After a nametagd died, or before a memory measure: pins
+        cleaned, a new life of every node with fresh state, the servers
+        listening again (their listen() must be seen)."""
         for p in self.servers:
             self.t.stop(p)
         self.servers = []
-        self._cleanup_pins()
+        self.stop_daemon()
         self.instance += 1
-        self._dirs()
+        for node in self.nodes.values():
+            node.set_instance(self.instance)
         self.start_daemon()
         self.start_servers()
 
     def log_tail(self):
-        try:
-            with open(self.t.path("nametagd.log")) as f:
-                return "".join(f.readlines()[-15:])
-        except OSError:
-            return ""
+        return "".join("[nametagd %s]\n%s" % (k, n.log_tail())
+                       for k, n in self.nodes.items())
 
     def flows(self):
-        try:
-            return json.loads(self.cli("-j", "flow", "list"))
-        except (RuntimeError, ValueError) as e:
-            print("bench: nametag flow list: %s" % str(e)[-300:])
-            return []
+        return [f for n in self.nodes.values() for f in n.flows()]
 
     def version(self):
         r = T.run([self.bins["nametagd"], "-V"], check=False)

@@ -36,7 +36,8 @@ MEASURES = {
         ("per_s", "req/s", "higher"),
         ("p50_us", "p50 us", "lower"),
         ("p99_us", "p99 us", "lower")]),
-    "memory": ("proxy memory (sum of the proxies' RSS)", []),  # set_mem_conns
+    "memory": ("proxy memory (sum of the proxy processes' RSS; out/in: each alone)",
+               []),  # set_mem_conns
     "hook": ("connect() to a loopback listener (median ns)", [
         ("connect_ns", "connect ns", "lower"),
         ("added_ns", "added ns (vs sibling)", "lower"),
@@ -46,16 +47,32 @@ MEASURES = {
 }
 ADDED = {"added_p50_us": "p50_us", "added_p99_us": "p99_us"}
 UNITS = {}
+# The proxy processes of a contender that are measured alone too: the one
+# holding the outbound end of every connection and the one holding the
+# inbound end (a process holding both, "both", is the sum already).
+ROLES = ("out", "in")
+MEMORY_ACCOUNTING = (
+    "Every memory figure is summed over the contender's proxy processes of the "
+    "variant (stunnel, haproxy: out and in; nametag: nametagd A and B in veth, "
+    "the one nametagd in loopback): bytes_per_conn_N = (sum of RSS with N idle "
+    "proxied connections held - sum of RSS right before) / N, on freshly started "
+    "processes. bytes_per_conn_out_N and bytes_per_conn_in_N are the same for the "
+    "outbound-end and the inbound-end process alone (nametag: per nametagd, i.e. "
+    "per node); they add up to bytes_per_conn_N. rss_idle_out_mb / rss_idle_in_mb "
+    "likewise.")
 
 
 def set_mem_conns(counts):
     """The memory rows for the connection counts of this run."""
-    rows = [("rss_idle_mb", "RSS idle MB", "lower"),
-            ("rss_idle_end_mb", "RSS idle after traffic MB", "lower")]
+    rows = [("rss_idle_mb", "RSS idle MB", "lower")]
+    rows += [("rss_idle_%s_mb" % r, "  of which %s proc" % r, "lower") for r in ROLES]
+    rows += [("rss_idle_end_mb", "RSS idle after traffic MB", "lower")]
     for n in counts:
         rows += [("rss_%d_mb" % n, "RSS, %d conns MB" % n, "lower"),
-                 ("bytes_per_conn_%d" % n, "bytes/conn at %d" % n, "lower"),
-                 ("setup_s_%d" % n, "s to open %d" % n, "lower")]
+                 ("bytes_per_conn_%d" % n, "bytes/conn at %d" % n, "lower")]
+        rows += [("bytes_per_conn_%s_%d" % (r, n), "  of which %s proc" % r, "lower")
+                 for r in ROLES]
+        rows += [("setup_s_%d" % n, "s to open %d" % n, "lower")]
     MEASURES["memory"] = (MEASURES["memory"][0], rows)
     UNITS.clear()
     UNITS.update({m: (u, b) for _t, ms in MEASURES.values() for m, u, b in ms})
@@ -149,13 +166,13 @@ def targets(ms, vm=None, conns=10000):
     a = med("veth", "conn1", "nametag", "added_p50_us")
     add("p50 added latency per new connection <= 1 ms", a, 1000.0,
         a is not None and a <= 1000.0, "us over plain TCP, sequential, veth")
-    idle = med("veth", "memory", "nametag", "rss_idle_mb")
+    # Per nametagd: with two nodes the larger of the two, else the one.
+    idle, how = per_daemon(med, "rss_idle_%s_mb", "rss_idle_mb")
     add("nametagd idle RSS <= 25 MB", idle, 25.0, idle is not None and idle <= 25.0,
-        "MB, right after start-up with its namespaces, before traffic")
-    per = med("veth", "memory", "nametag", "bytes_per_conn_%d" % conns)
+        "MB, right after start-up with its namespaces, before traffic; " + how)
+    per, how = per_daemon(med, "bytes_per_conn_%%s_%d" % conns, "bytes_per_conn_%d" % conns)
     add("nametagd <= 40 KB per connection at %d" % conns, per, 40960.0,
-        per is not None and per <= 40960.0,
-        "bytes; both proxy hops live in the one nametagd")
+        per is not None and per <= 40960.0, "bytes; " + how)
     d = med("any", "hook", "non-enrolled", "added_ns")
     b = med("any", "hook", "non-enrolled", "bpf_ns")
     add("connect() from a non-enrolled cgroup within 2 us of none", d, 2000.0,
@@ -170,6 +187,17 @@ def targets(ms, vm=None, conns=10000):
             "nametag 1-stream Gbit/s, kTLS / no kTLS, same VM boot (TCG); nametagd "
             "CPU per GB, no kTLS / kTLS: %s" % ("-" if c is None else "%.2f" % c))
     return t
+
+
+def per_daemon(med, role_metric, sum_metric):
+    """nametag's veth memory figure per nametagd, and how it was taken."""
+    each = [med("veth", "memory", "nametag", role_metric % r) for r in ROLES]
+    total = med("veth", "memory", "nametag", sum_metric)
+    if None not in each:
+        return max(each), ("the larger of node A's (outbound end, %.0f) and node B's "
+                           "(inbound end, %.0f); both nametagd together %s" % (
+                               each[0], each[1], "-" if total is None else "%.0f" % total))
+    return total, "one nametagd holding both ends of every connection"
 
 
 def _fmt(v):

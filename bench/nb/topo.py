@@ -3,8 +3,9 @@
 
 Network namespaces <tag>a and <tag>b joined by a veth pair (the two
 "hosts"), <tag>l for the loopback variant, a cgroup v2 subtree <tag> with
-one group per role, a temp dir, a private bpffs. Everything is named with a
-random tag and removed by cleanup(), whatever state the run died in.
+one group per role, a temp dir, a private bpffs per nametagd. Everything is
+named with a random tag and removed by cleanup(), whatever state the run
+died in.
 """
 import os
 import secrets
@@ -54,7 +55,7 @@ class Topology:
         self.cg = os.path.join(cg2, self.tag)
         self.netns = {}
         self.procs = []
-        self.bpffs = None
+        self.bpffs = {}  # name -> mount point, one private bpffs per nametagd
         self.cleanups = []  # extra steps, run first, newest first
 
     # ---- building ---------------------------------------------------------
@@ -95,10 +96,14 @@ class Topology:
             self.add_netns("l")
             self.ns_run("l", ["ip", "addr", "add", ADDR_L + "/32", "dev", "lo"])
 
-    def mount_bpffs(self):
-        self.bpffs = os.path.join(self.dir, "bpffs")
-        os.makedirs(self.bpffs)
-        run(["mount", "-t", "bpf", "bpf", self.bpffs])
+    def mount_bpffs(self, name="bpffs"):
+        """A private bpffs under the temp dir (made once per NAME)."""
+        if name not in self.bpffs:
+            path = os.path.join(self.dir, name)
+            os.makedirs(path)
+            run(["mount", "-t", "bpf", "bpf", path])
+            self.bpffs[name] = path
+        return self.bpffs[name]
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -212,9 +217,9 @@ class Topology:
                 self.stop(p, timeout=3)
             except Exception:
                 pass
-        if self.bpffs:
-            subprocess.run(["umount", self.bpffs], stderr=subprocess.DEVNULL)
-            self.bpffs = None
+        for path in self.bpffs.values():
+            subprocess.run(["umount", path], stderr=subprocess.DEVNULL)
+        self.bpffs = {}
         for name in self.netns.values():
             subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
         self.netns = {}

@@ -3,6 +3,8 @@
 the same without it, in one boot of the tests/vm/ VM (Debian's 6.1 kernel,
 which has CONFIG_TLS=m). TCG makes absolute figures meaningless there;
 only the ratio of the two, measured alternately in the same boot, is kept.
+nametag runs as in the host's veth variant: two nodes, a nametagd each, so
+both ends use (or both do without) kTLS and "proxy CPU" adds up the two.
 
 Without kTLS: nametagd --no-ktls. A nametagd without that option is made
 to find no "tls" ULP instead: the VM's module loader is pointed at nothing
@@ -89,7 +91,6 @@ def inner(a, bins):
            "dropped": [], "errors": []}
     try:
         t.build(loopback=False)
-        t.mount_bpffs()
         P.make_certs(t.path("certs"))
         # Plain TCP over the same veth, for scale: what TCG leaves for TCP.
         plain = P.Plain(t, bins, ["veth"])

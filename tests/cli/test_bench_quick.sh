@@ -2,7 +2,8 @@
 # Smoke check of the benchmark harness: `bench/run --quick` (about a minute)
 # must finish, write JSON that parses, and give numbers for every contender
 # (plain TCP, stunnel4, haproxy, nametag) in every measure, plus the three
-# connect() columns. It asserts that the harness works, never a speed: the
+# connect() columns; memory per proxy process too (nametag: one nametagd
+# per node, as the peers' two processes). It asserts that the harness works, never a speed: the
 # machines are shared and noisy. Needs root (network namespaces, cgroups,
 # BPF); the harness removes everything it made, and this suite checks that
 # too. Runs once, against the plain build.
@@ -69,6 +70,11 @@ t_check "added p50/p99 per new connection, every proxy" \
 t_check "established-connection latency, every contender" measure_has rr1 p99_us $ALL
 t_check "idle RSS, every proxy" measure_has memory rss_idle_mb $PEERS
 t_check "bytes per connection at 1000, every proxy" measure_has memory bytes_per_conn_1000 $PEERS
+t_check "bytes per connection at 1000, per proxy process (out, in)" \
+	measure_has memory bytes_per_conn_out_1000 $PEERS
+t_check "  ... and the inbound end" measure_has memory bytes_per_conn_in_1000 $PEERS
+t_check "veth: nametag as two nodes, what ran and how memory adds up recorded" jq -e \
+	'(.proxies.nametag.veth | test("two nametagd")) and (.memory_accounting | length > 0)' "$J"
 t_check "connect() none / non-enrolled / observe" measure_has hook connect_ns \
 	none non-enrolled enrolled-observe
 t_check "connect() added cost measured" measure_has hook added_ns non-enrolled enrolled-observe
