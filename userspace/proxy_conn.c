@@ -323,6 +323,7 @@ static void dial(struct pconn *c, bool use_pool)
 		c->reused = true;
 		pflow__tls(c);
 		pflow__ktls(c, c->b.ktls);
+		pflow__publish(c);
 		pconn__open_stream(c);
 		return;
 	}

@@ -206,6 +206,7 @@ void pconn__read_open(struct pconn *c)
 		pflow__open(c, NULL);
 		pflow__tls(c);
 		pflow__ktls(c, c->tls->ktls);
+		pflow__publish(c);
 	}
 	pconn__mesh_verdict(c);
 }
