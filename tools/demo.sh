@@ -117,5 +117,6 @@ run in_cgroup outside "$NSA" curl -sS -m 5 http://10.99.0.2:8080/
 
 bold "# what happened"
 run N flow list
+run N proxy status
 run N svid list
 bold "demo done; everything it created is being removed"

@@ -113,6 +113,12 @@ expect_ok "feature probe json" nt -j feature probe
 t_check "feature probe json" jqt 'type == "object"'
 expect_ok "proxy list json" nt -j proxy list
 t_check "proxy list json" is_json <<<"$OUT"
+expect_ok "proxy status json" nt -j proxy status
+t_check "proxy status json: connection counts" \
+	jqt '(.connections | type) == "number" and (.idle_mesh_connections | type) == "number"'
+expect_ok "proxy status text" nt proxy status
+t_check "proxy status text names both counts" grep -q "connections .* idle mesh connections" <<<"$OUT"
+expect_fail "proxy status with an argument" "unexpected argument 'x'" nt proxy status x
 expect_ok "policy show json" nt -j policy show
 t_check "policy show json" is_json <<<"$OUT"
 
