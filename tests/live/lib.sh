@@ -24,6 +24,20 @@ declare -a LIVE_PIDS=()		# background helpers to stop at exit
 declare -a LIVE_NETNS=()
 declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=() D_ARGS=()
 
+# skip_unless_tools TOOL...: a suite that needs more than skip_unless_root
+# checks for says which tool is missing, reports, and exits.
+skip_unless_tools() {
+	local tool
+
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "skip: needs $tool (make deps)"
+			t_done
+			exit 0
+		fi
+	done
+}
+
 # skip_unless_root: a suite without root says why and still reports.
 skip_unless_root() {
 	local why="" tool

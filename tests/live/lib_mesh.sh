@@ -51,6 +51,21 @@ mesh_up() {
 	ntd "$MESH_NODE" ns add shop --cgroup "$MESH_CG/shop" >/dev/null
 }
 
+# mesh_up_strict PORTS: mesh_up, then a policy allowing frontend ->
+# catalogue on the comma-separated PORTS (its file is $POLICY) and shop
+# strict; a mesh that does not come up ends the suite.
+mesh_up_strict() {
+	if ! mesh_up; then
+		t_fail "the mesh comes up (two pods, nametagd, shop enrolled)"
+		live_finish
+		exit 1
+	fi
+	POLICY=$LIVE_DIR/policy.json
+	mesh_policy "$POLICY" "$1"
+	expect_ok "policy: frontend may call catalogue" ntd "$MESH_NODE" policy load "$POLICY"
+	expect_ok "shop is strict" ntd "$MESH_NODE" ns enable shop --mode strict
+}
+
 # netns_veth NS: the name of the (one) veth interface inside NS.
 netns_veth() {
 	ip -n "$1" -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2; exit }'

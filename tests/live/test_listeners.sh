@@ -19,13 +19,7 @@ cd "$(dirname "$0")/../.."
 . tests/live/lib.sh
 . tests/live/lib_mesh.sh
 skip_unless_root
-for tool in jq bpftool setpriv; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "skip: needs $tool (make deps)"
-		t_done
-		exit 0
-	fi
-done
+skip_unless_tools jq bpftool setpriv
 live_init
 write_helpers
 N=$MESH_NODE

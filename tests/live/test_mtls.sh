@@ -23,13 +23,7 @@ cd "$(dirname "$0")/../.."
 . tests/live/lib.sh
 . tests/live/lib_mesh.sh
 skip_unless_root
-for tool in tcpdump openssl curl jq; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "skip: needs $tool (make deps)"
-		t_done
-		exit 0
-	fi
-done
+skip_unless_tools tcpdump openssl curl jq
 live_init
 write_mesh_helpers
 T_START=$SECONDS
@@ -40,15 +34,7 @@ BULK=$((BULK_MB * 1024 * 1024))
 CLI=("$PY" "$LIVE_DIR/meshcli.py")
 N=$MESH_NODE
 
-if ! mesh_up; then
-	t_fail "the mesh comes up (two pods, nametagd, shop enrolled)"
-	live_finish
-	exit 1
-fi
-POLICY=$LIVE_DIR/policy.json
-mesh_policy "$POLICY" "8080, 9000, 9001, 9003, 9004"
-expect_ok "policy: frontend may call catalogue" ntd $N policy load "$POLICY"
-expect_ok "shop is strict" ntd $N ns enable shop --mode strict
+mesh_up_strict "8080, 9000, 9001, 9003, 9004"
 
 # catalogue (pod B, enrolled): HTTP on 8080, the byte movers on 9000-9004;
 # a server outside the mesh on 9500 for the plain-TCP baseline.

@@ -18,13 +18,7 @@ cd "$(dirname "$0")/../.."
 MESH_SVID_TTL=10m
 . tests/live/lib_mesh.sh
 skip_unless_root
-for tool in tcpdump curl jq; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "skip: needs $tool (make deps)"
-		t_done
-		exit 0
-	fi
-done
+skip_unless_tools tcpdump curl jq
 live_init
 write_mesh_helpers
 T_START=$SECONDS
@@ -32,15 +26,7 @@ CLI=("$PY" "$LIVE_DIR/meshcli.py")
 N=$MESH_NODE
 REQS=20
 
-if ! mesh_up; then
-	t_fail "the mesh comes up (two pods, nametagd, shop enrolled)"
-	live_finish
-	exit 1
-fi
-POLICY=$LIVE_DIR/policy.json
-mesh_policy "$POLICY" "8080, 9000"
-expect_ok "policy: frontend may call catalogue" ntd $N policy load "$POLICY"
-expect_ok "shop is strict" ntd $N ns enable shop --mode strict
+mesh_up_strict "8080, 9000"
 
 WWW=$LIVE_DIR/www
 mkdir -p "$WWW"
