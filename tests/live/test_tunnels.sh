@@ -10,7 +10,9 @@
 #   - every stream gets its own verdict: a policy reload denies the next
 #     request on a pooled connection; another workload never shares it
 #   - half-closes and byte counts per stream, as without reuse
-#   - changed trust bundles retire pooled connections
+#   - changed trust bundles retire pooled connections; so does another
+#     workload listening on the port: the server never delivers a pooled
+#     stream to a workload the client did not verify
 # Needs root; leaves nothing behind.
 set -u
 cd "$(dirname "$0")/../.."
@@ -35,6 +37,7 @@ BODY="catalogue-body-$TAG"
 echo "$BODY" >"$WWW/page"
 spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" -m http.server 8080 --bind "$MESH_B" \
 	--directory "$WWW" >"$LIVE_DIR/http.log" 2>&1
+HTTP_PID=$BG_PID
 spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" "$LIVE_DIR/meshsrv.py" "$MESH_B" \
 	9000:sink >"$LIVE_DIR/srv.log" 2>&1
 wait_for 10 grep -q ready "$LIVE_DIR/srv.log" &&
@@ -130,6 +133,26 @@ id0=$(last_flow_id)
 t_check "the next request works" [ "$(requests "$CG_FRONTEND" 1)" = 1 ]
 flow_wait "$id0" "$OUTB and .state == \"closed\""
 t_flow "and paid a fresh handshake" '.stream == 1 and .handshake_ms > 0'
+
+# ---- 5. another workload on the port retires the connection -------------------------
+t_check "a connection is pooled again" [ "$(requests "$CG_FRONTEND" 1)" = 1 ]
+kill "$HTTP_PID" 2>/dev/null
+wait_for 5 not eval "ip netns exec $NSB ss -ltn | grep -q '$MESH_B:8080 '"
+mkcg "$N/shop/stock"
+spawn_in_pod "$MESH_CG/shop/stock" "$NSB" "$PY" -m http.server 8080 --bind "$MESH_B" \
+	--directory "$WWW" >"$LIVE_DIR/http2.log" 2>&1
+wait_for 10 eval "ip netns exec $NSB ss -ltn | grep -q '$MESH_B:8080 '" ||
+	t_fail "stock listens on 8080"
+id0=$(last_flow_id)
+t_check "frontend -> 8080, now stock's port: refused (no rule allows stock)" \
+	[ "$(requests "$CG_FRONTEND" 1)" = 0 ]
+flow_wait "$id0" "$INB and .state == \"retired\""
+t_flow "the pooled connection (catalogue's SVID) was retired, not used" \
+	'.stream > 1 and (.reason | test("workload changed"))'
+flow_wait "$id0" "$INB and .state != \"open\" and .state != \"retired\""
+t_flow "a new handshake presented stock's SVID and was denied" \
+	'.stream == 1 and .dst_spiffe_id == "spiffe://'"$MESH_TD"'/ns/shop/sa/stock" and .verdict == "deny"'
+t_check "stock never saw a request" not grep -q "GET /page" "$LIVE_DIR/http2.log"
 
 echo "# runtime: $((SECONDS - T_START)) s"
 live_finish
