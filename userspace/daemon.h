@@ -25,6 +25,7 @@ struct daemon_opts {
 	bool cleanup;
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
+	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 };
 
 /* ---- event loop ---------------------------------------------------------- */

@@ -269,6 +269,8 @@ static void report_features(const char *bpffs)
 	}
 	if (nd->opts.no_ktls)
 		pr_warn("--no-ktls: TLS records stay in userspace");
+	if (nd->opts.no_mesh_reuse)
+		pr_warn("--no-mesh-reuse: every proxied connection pays its own TLS handshake (NT1)");
 	else if (!f.ktls.available)
 		pr_warn("kernel TLS is not available: the proxy will encrypt in userspace (flows show ktls off)");
 	if (!f.progs[NT_FEAT_PROG_SK_LOOKUP].available)
@@ -379,6 +381,8 @@ static void usage(FILE *out)
 		"                      enrolled permissive/strict workload lives in)\n"
 		"  --no-ktls           keep TLS records in userspace even where the kernel\n"
 		"                      has kTLS (flows then show ktls off)\n"
+		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
+		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version\n",
@@ -391,7 +395,7 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -402,6 +406,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "cleanup",	 no_argument,	    NULL, O_CLEANUP },
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
+		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -420,6 +425,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_CLEANUP: o->cleanup = true; break;
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
+		case O_NO_REUSE: o->no_mesh_reuse = true; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);

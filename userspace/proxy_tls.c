@@ -205,6 +205,8 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
 {
 	unsigned char *sel;
 
+	if (nd->opts.no_mesh_reuse)
+		return SSL_TLSEXT_ERR_NOACK;
 	if (SSL_select_next_proto(&sel, outlen, alpn_nt2, sizeof(alpn_nt2) - 1,
 				  in, inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
@@ -262,7 +264,8 @@ int proxy_tls__init(struct nt_err *err)
 	SSL_CTX_set_client_hello_cb(server_ctx, client_hello, NULL);
 	SSL_CTX_set_alpn_select_cb(server_ctx, select_alpn, NULL);
 	/* Returns 0 on success, unlike most of OpenSSL. */
-	if (SSL_CTX_set_alpn_protos(client_ctx, alpn_nt2, sizeof(alpn_nt2) - 1))
+	if (!nd->opts.no_mesh_reuse &&
+	    SSL_CTX_set_alpn_protos(client_ctx, alpn_nt2, sizeof(alpn_nt2) - 1))
 		return nt_err_ssl(err, -ENOMEM, "failed to set ALPN");
 	proxy_tls__refresh_trust();
 	if (!trust)

@@ -13,6 +13,7 @@
 #   - changed trust bundles retire pooled connections; so does another
 #     workload listening on the port: the server never delivers a pooled
 #     stream to a workload the client did not verify
+#   - nametagd --no-mesh-reuse: a handshake per connection again
 # Needs root; leaves nothing behind.
 set -u
 cd "$(dirname "$0")/../.."
@@ -153,6 +154,22 @@ flow_wait "$id0" "$INB and .state != \"open\" and .state != \"retired\""
 t_flow "a new handshake presented stock's SVID and was denied" \
 	'.stream == 1 and .dst_spiffe_id == "spiffe://'"$MESH_TD"'/ns/shop/sa/stock" and .verdict == "deny"'
 t_check "stock never saw a request" not grep -q "GET /page" "$LIVE_DIR/http2.log"
+
+# ---- 6. --no-mesh-reuse ----------------------------------------------------------------
+mesh_policy "$LIVE_DIR/stock.json" "8080"
+sed -i 's#/sa/catalogue#/sa/stock#' "$LIVE_DIR/stock.json"
+expect_ok "a policy allowing frontend -> stock" ntd $N policy load "$LIVE_DIR/stock.json"
+stop_daemon $N
+D_ARGS[$N]="--no-mesh-reuse"
+if mesh_restart; then t_ok "nametagd restarts with --no-mesh-reuse"; else t_fail "nametagd restarts with --no-mesh-reuse"; fi
+t_check "it says so in its log" grep -q "no-mesh-reuse: every proxied connection" "$LIVE_DIR/$N/log"
+id0=$(last_flow_id)
+t_check "3 requests from frontend get stock's page" [ "$(requests "$CG_FRONTEND" 3)" = 3 ]
+wait_for 5 eval '[ "$(flows_since_count "$id0" "$OUTB and .state == \"closed\"")" -ge 3 ]'
+t_check "each paid its own handshake (stream 1, handshake_ms > 0)" \
+	[ "$(flows_since "$id0" "$OUTB and .state == \"closed\" and .stream == 1 and .handshake_ms > 0" | jq length)" = 3 ]
+t_check "no mesh connection waits idle" \
+	eval '[ "$(ntd $N -j proxy status | jq .idle_mesh_connections)" = 0 ]'
 
 echo "# runtime: $((SECONDS - T_START)) s"
 live_finish
