@@ -14,9 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <openssl/err.h>
 
-#include "userspace/ktls.h"
 #include "userspace/log.h"
 #include "userspace/proxy_conn.h"
 
@@ -86,7 +84,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	pconn__side_close(&c->a, reset);
 	pconn__side_close(&c->b, reset);
 	relay__free(c);
-	free(c->tunnel_id);
+	spiffe_ids__put(nd->ids, c->tunnel_id);
 	spiffe_ids__put(nd->ids, c->src);
 	spiffe_ids__put(nd->ids, c->dst);
 	c->src = c->dst = NULL;
@@ -254,7 +252,7 @@ static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 
 /* Points @slot at the interned copy of @id: a connection keeps 8 bytes,
  * not a 2.3 KB struct (nd->ids owns the copy; pconn__close gives it back). */
-static int hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
+int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
 		   struct nt_err *err)
 {
 	const struct spiffe_id *p = spiffe_ids__get(nd->ids, id);
@@ -396,7 +394,7 @@ void pconn__accept_outbound(int fd, uint32_t netns)
 		snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
 	caller = cJSON_CreateObject();
 	if (!workload__resolve(&v.ev, caller, &id, &err))
-		hold_id(&c->src, &id, &err);
+		pconn__hold_id(&c->src, &id, &err);
 	pflow__open(c, caller);
 	if (!c->src) {
 		pflow__set(c, "reason", err.msg);
@@ -412,7 +410,7 @@ void pconn__accept_outbound(int fd, uint32_t netns)
  * mode goes plaintext; strict mode only where the policy explicitly allows
  * plaintext egress to that address and port.
  */
-static void outbound_fallback(struct pconn *c, const char *why)
+void pconn__outbound_fallback(struct pconn *c, const char *why)
 {
 	struct decision_input in = { .ns = c->ns, .mode = proxy__mode(c->mode),
 				     .src = c->src, .port = c->port };
@@ -443,160 +441,6 @@ static void outbound_fallback(struct pconn *c, const char *why)
 	c->st = PS_DELIVER;
 }
 
-/* ---- handshakes ------------------------------------------------------------ */
-
-/*
- * OpenSSL keeps the record layer: let it read ahead, several records per
- * read() instead of a header read and a body read per record. (Never
- * before a kTLS switch: nothing past Finished may be consumed then.)
- */
-static void userspace_records(SSL *ssl)
-{
-	SSL_set_read_ahead(ssl, 1);
-}
-
-/*
- * Hands the record layer to the kernel where it can take it. Returns false
- * when the connection is unusable: a failure after TCP_ULP was set leaves
- * the socket half-switched (userspace/ktls.h).
- */
-static bool try_ktls(struct pconn *c, bool server)
-{
-	struct nt_err err = {};
-	int ret;
-
-	if (nd->opts.no_ktls || !ktls__available()) {
-		userspace_records(c->tls->ssl);
-		return true;
-	}
-	ret = ktls__install(c->tls->ssl, c->tls->h.fd, server, &err);
-	switch (ret) {
-	case 0:
-		/* The kernel owns the record layer; OpenSSL is done. */
-		SSL_free(c->tls->ssl);
-		c->tls->ssl = NULL;
-		c->tls->ktls = true;
-		return true;
-	case -ENOPROTOOPT:
-	case -EOPNOTSUPP:
-	case -EBUSY:
-	case -ENOKEY:
-	case -EINVAL:
-		pr_debug("kTLS not used, OpenSSL carries on: %s", err.msg);
-		userspace_records(c->tls->ssl);
-		return true;
-	default:
-		pr_warn("kTLS switch failed mid-way: %s", err.msg);
-		return false;
-	}
-}
-
-/* The peer proxy answered unrecognized_name: no enrolled workload listens on
- * that port there, which is a destination without mTLS, not an attack. */
-static bool unenrolled_peer(void)
-{
-	unsigned long e;
-	bool found = false;
-
-	while ((e = ERR_get_error()))
-		if (ERR_GET_REASON(e) == SSL_R_TLSV1_UNRECOGNIZED_NAME)
-			found = true;
-	return found;
-}
-
-/* Why a handshake failed, for the flow: our own verification's words, else
- * OpenSSL's ("unsupported protocol", "peer did not return a certificate"),
- * else how the connection ended. */
-static const char *handshake_error(SSL *ssl, int ssl_err)
-{
-	static char why[256];
-	const char *r = proxy_tls__verify_error(ssl);
-	unsigned long l = ERR_peek_last_error();
-
-	if (r[0])
-		return r;
-	r = l ? ERR_reason_error_string(l) : NULL;
-	if (!r)
-		r = ssl_err == SSL_ERROR_SYSCALL ? "connection closed by the peer" :
-		    "unknown error";
-	snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
-	return why;
-}
-
-/* What the flows of every stream on this connection say about it; read
- * before a switch to kTLS frees the SSL object. */
-static void record_tls(struct pconn *c, struct side *s)
-{
-	c->tls_version = SSL_get_version(s->ssl);
-	c->cipher = SSL_get_cipher_name(s->ssl);
-	c->handshake_ms = (double)(c->t_hs - c->t_start) / 1e6;
-	c->reuse_until = mono_s() + proxy_tls__reuse_left(s->ssl);
-	c->trust_gen = proxy_tls__trust_gen();
-	c->stream = 1;
-	s->framed = proxy_tls__framed(s->ssl);
-}
-
-static void handshake(struct pconn *c)
-{
-	struct side *s = c->tls;
-	bool server = c->kind == PCONN_MESH;
-	const struct spiffe_id *peer;
-	const char *why;
-	int ret;
-
-	s->want_in = s->want_out = false;
-	ret = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
-	if (ret != 1) {
-		int e = SSL_get_error(s->ssl, ret);
-
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			side__register(s, e == SSL_ERROR_WANT_READ ? EPOLLIN :
-				       EPOLLOUT);
-			return;
-		}
-		why = handshake_error(s->ssl, e);
-		if (!server && unenrolled_peer()) {
-			outbound_fallback(c, "destination node runs nametag but the destination is not enrolled");
-			return;
-		}
-		/* The daemon's one thread shares OpenSSL's error queue: left
-		 * there, these errors would turn the next connection's
-		 * WANT_READ into a failure (SSL_get_error peeks the queue). */
-		ERR_clear_error();
-		pflow__set(c, "reason", why);
-		pconn__close(c, true, "handshake failed");
-		return;
-	}
-	c->t_hs = mono_ns();
-	record_tls(c, s);
-	if (server)
-		c->port = proxy_tls__orig_port(s->ssl);
-	peer = proxy_tls__peer_id(s->ssl);
-	if (peer && hold_id(server ? &c->src : &c->dst, peer, NULL)) {
-		pconn__close(c, true, "out of memory");
-		return;
-	}
-	proxy_tls__handshake_done(s->ssl);
-	if (!try_ktls(c, server)) {
-		pflow__set(c, "reason", "kTLS switch failed");
-		pconn__close(c, true, "error");
-		return;
-	}
-	pflow__tls(c);
-	pflow__ktls(c, s->ktls);
-	pflow__publish(c);
-	if (!server) {
-		pconn__open_stream(c);
-		return;
-	}
-	if (!s->framed) {
-		pconn__mesh_verdict(c);
-		return;
-	}
-	c->st = PS_OPEN;
-	pconn__read_open(c);
-}
-
 /* ---- mesh: peer proxy -> us -> workload ------------------------------------ */
 
 void pconn__accept_mesh(int fd, uint32_t netns)
@@ -615,7 +459,7 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 	proxy_tls__set_netns(c->a.ssl, netns);
 	pflow__open(c, NULL);
 	c->st = PS_HANDSHAKE;
-	handshake(c);
+	pconn__handshake(c);
 }
 
 static bool decide(struct pconn *c, struct decision *d)
@@ -653,10 +497,10 @@ static bool same_tunnel_identity(struct pconn *c)
 	if (!c->tls || !c->tls->framed)
 		return true;
 	if (!c->tunnel_id) {
-		c->tunnel_id = strdup(c->dst->str);
+		c->tunnel_id = spiffe_ids__get(nd->ids, c->dst);
 		if (c->tunnel_id)
 			return true;
-	} else if (!strcmp(c->tunnel_id, c->dst->str)) {
+	} else if (c->tunnel_id == c->dst) {	/* interned: same ID, same pointer */
 		return true;
 	}
 	pflow__set(c, "reason", "the port's workload changed: connection retired");
@@ -673,7 +517,7 @@ void pconn__mesh_verdict(struct pconn *c)
 	struct ns *ns;
 
 	if (proxy__listener(c->netns, c->port, &id, NULL, &ns, &err) ||
-	    hold_id(&c->dst, &id, &err) || ends(c->a.h.fd, &peer, &local)) {
+	    pconn__hold_id(&c->dst, &id, &err) || ends(c->a.h.fd, &peer, &local)) {
 		struct decision none = { .verdict = VERDICT_DENY, .rule = -1 };
 
 		snprintf(none.reason, sizeof(none.reason), "%.*s",
@@ -718,7 +562,7 @@ void pconn__accept_plain(int fd, uint32_t netns)
 		pconn__close(c, true, "no enrolled listener");
 		return;
 	}
-	if (hold_id(&c->dst, &id, &err)) {
+	if (pconn__hold_id(&c->dst, &id, &err)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
@@ -761,15 +605,18 @@ static void on_connected(struct pconn *c)
 
 	if (c->st == PS_CONNECT) {
 		if (ret) {
-			outbound_fallback(c, ret == -ECONNREFUSED ?
+			pconn__outbound_fallback(c, ret == -ECONNREFUSED ?
 					  "no node proxy at the destination" :
 					  "destination mesh port unreachable");
 			return;
 		}
-		SSL_set_fd(c->b.ssl, c->b.h.fd);
+		if (!SSL_set_fd(c->b.ssl, c->b.h.fd)) {
+			pconn__close(c, true, "TLS setup failed");
+			return;
+		}
 		c->st = PS_HANDSHAKE;
 		c->deadline = mono_s() + PROXY_HANDSHAKE_TIMEOUT;
-		handshake(c);
+		pconn__handshake(c);
 		return;
 	}
 	if (ret) {	/* PS_DELIVER */
@@ -797,7 +644,7 @@ void pconn__on_event(struct pconn *c, struct side *s, uint32_t events)
 			on_connected(c);
 		break;
 	case PS_HANDSHAKE:
-		handshake(c);
+		pconn__handshake(c);
 		break;
 	case PS_STATUS:
 		pconn__read_status(c);

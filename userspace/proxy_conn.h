@@ -94,7 +94,8 @@ struct pconn {
 	unsigned int trust_gen;		/* the trust bundles it was verified with */
 	unsigned int stream;		/* 1 for the handshake's own stream */
 	bool reused;			/* outbound: taken from the pool */
-	char *tunnel_id;		/* mesh: the SVID ID we presented */
+	const struct spiffe_id *tunnel_id;	/* mesh: the SVID we presented
+						 * (interned, held) */
 	struct pconn *prev, *next;
 };
 
@@ -139,6 +140,15 @@ void pconn__on_event(struct pconn *c, struct side *s, uint32_t events);
 void pconn__side_init(struct pconn *c, struct side *s);
 void pconn__side_close(struct side *s, bool reset);
 void pconn__mesh_verdict(struct pconn *c);
+/* Takes a reference on the interned copy of @id into @slot (whose old
+ * reference is given back); pconn__close() gives it back. */
+int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
+		   struct nt_err *err);
+/* Outbound: the destination has no node proxy; plaintext where allowed. */
+void pconn__outbound_fallback(struct pconn *c, const char *why);
+
+/* proxy_handshake.c: drives the handshake on c->tls, then the verdict. */
+void pconn__handshake(struct pconn *c);
 /* Outbound: asks for a verdict (an OPEN frame on NT2); a pooled
  * connection that failed before its verdict is replaced by a new one. */
 void pconn__open_stream(struct pconn *c);
