@@ -3,7 +3,8 @@
  * The maps both BPF objects use. bpf/nametag.bpf.c creates them (and pins
  * them); each per-netns bpf/lookup.bpf.c instance is loaded with the same
  * maps handed over by bpf_map__reuse_fd(), so the definitions must match:
- * one place for them.
+ * one place for them. Sizes are defaults; the daemon may set others
+ * before load (bpf_map__set_max_entries).
  */
 #ifndef NAMETAG_MAPS_BPF_H
 #define NAMETAG_MAPS_BPF_H
@@ -24,20 +25,52 @@ struct {
 	__type(value, struct nt_proxy);
 } proxies SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NT_MAX_SOCKETS);
-	__type(key, struct nt_port_key);
-	__type(value, struct nt_sock_value);
-} inbound_ports SEC(".maps");
-
-/* Filled by the daemon with each netns's inbound proxy listener; used by
- * the per-netns sk_lookup programs (bpf/lookup.bpf.c), which share it. */
+/* The node proxy's listening sockets, NT_PSOCK_MAX per served netns. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, NT_MAX_NETNS);
+	__uint(max_entries, NT_MAX_NETNS * NT_PSOCK_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} inbound_socks SEC(".maps");
+} proxy_socks SEC(".maps");
+
+/* One listener table per netns (the daemon makes them). Allocated as
+ * entries come, so a table costs its bucket array until it fills. Sizes,
+ * not BTF types: clang writes the key and value of an inner map
+ * definition as forward declarations, which libbpf cannot size. */
+struct listener_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * NT_LISTENERS_PER_NETNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct nt_listen_key));
+	__uint(value_size, sizeof(struct nt_listener));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, NT_MAX_NETNS);
+	__type(key, __u32);			/* netns inode */
+	__array(values, struct listener_table);
+} listeners SEC(".maps");
+
+/* Every enrolled listening socket, by cookie: where a delivery ticket
+ * points. A socket leaves it by itself when it closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, NT_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, __u64);
+} listen_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NT_MAX_SOCKETS);
+	__type(key, struct nt_ticket_key);
+	__type(value, __u64);			/* listener cookie */
+} tickets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NT_EVENTS_BYTES);
+} events SEC(".maps");
 
 #endif

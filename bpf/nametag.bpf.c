@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * nametag's kernel side: who opened which connection, captured in the
- * task's own context at connect()/bind(), plus the redirect plumbing that
- * steers enrolled workloads' TCP to the node proxy.
+ * task's own context at connect()/listen(), the redirect that steers
+ * enrolled workloads' TCP to the node proxy, and in strict mode the
+ * refusal of every other way out (raw and packet sockets, datagrams to
+ * destinations no egress rule allows).
  *
  * Attached once at the managed cgroup root. Whether a task is enrolled is a
  * map lookup of its cgroup and its ancestors, so enrolling a namespace never
- * reattaches anything.
+ * reattaches anything. The listener records are in bpf/listen.bpf.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -14,13 +16,23 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "bpf/evidence.bpf.h"
+#include "bpf/listeners.bpf.h"
 #include "bpf/maps.bpf.h"
 #include "bpf/nametag.h"
 
+#define AF_UNIX		1
 #define AF_INET		2
 #define AF_INET6	10
+#define AF_NETLINK	16
+#define AF_ALG		38
 #define SOCK_STREAM	1
+#define SOCK_DGRAM	2
+#define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
+#define IPPROTO_MPTCP	262
 #define TCP_CLOSE	7
+#define SIGKILL		9
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -32,15 +44,14 @@ char LICENSE[] SEC("license") = "GPL";
  */
 #define CTX(ctx) (*({ asm volatile("" : "+r"(ctx)); &(ctx); }))
 
-/* Set by the daemon before load. */
-const volatile __u32 proxy_mark = NT_PROXY_MARK_DEFAULT;
-
+/* Who opened each enrolled socket; freed with the socket, so a socket that
+ * only binds, or never connects, leaves nothing behind. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NT_MAX_SOCKETS);
-	__type(key, __u64);			/* socket cookie */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct nt_sock_value);
-} sock_by_cookie SEC(".maps");
+} sock_ev SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -50,59 +61,12 @@ struct {
 } sock_by_tuple SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, NT_EVENTS_BYTES);
-} events SEC(".maps");
-
-/*
- * The enrolled namespace of the current task: its cgroup or the nearest
- * enrolled ancestor. Level 0 is the cgroup root, which is never enrolled;
- * an ancestor id of 0 means we went past the task's own level.
- */
-static __always_inline struct nt_ns_value *current_namespace(__u64 *ns_cgroup)
-{
-	struct nt_ns_value *ns;
-	__u64 id;
-	int level;
-
-	for (level = NT_MAX_CGROUP_DEPTH; level >= 1; level--) {
-		id = bpf_get_current_ancestor_cgroup_id(level);
-		if (!id)
-			continue;
-		ns = bpf_map_lookup_elem(&ns_mode, &id);
-		if (ns && ns->mode != NT_MODE_OFF) {
-			*ns_cgroup = id;
-			return ns;
-		}
-	}
-	return NULL;
-}
-
-static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgroup,
-					  const struct nt_ns_value *ns)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct file *exe;
-
-	ev->pid = (__u32)pid_tgid;
-	ev->tgid = pid_tgid >> 32;
-	ev->uid = (__u32)uid_gid;
-	ev->gid = uid_gid >> 32;
-	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->ns_cgroup_id = ns_cgroup;
-	ev->mode = ns->mode;
-	ev->ns_id = ns->ns_id;
-	/* The image the kernel is running, not argv[0] or /proc text the
-	 * task could rewrite. */
-	exe = task->mm->exe_file;
-	ev->exe_ino = exe->f_inode->i_ino;
-	ev->exe_dev = exe->f_inode->i_sb->s_dev;
-	ev->netns_ino = task->nsproxy->net_ns->ns.inum;
-	ev->start_boottime = task->group_leader->start_boottime;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-}
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NT_MAX_EGRESS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nt_egress_key);
+	__type(value, __u32);			/* the rule's index */
+} egress SEC(".maps");
 
 /*
  * @family is a constant from the SEC() wrapper, so each program reads only
@@ -129,58 +93,60 @@ static __always_inline void addr_from_ctx(struct nt_addr *a,
 	}
 }
 
-static __always_inline void emit(__u32 type, __u64 cookie,
-				 const struct nt_sock_value *v,
-				 const struct nt_addr *src)
+static __always_inline bool addr_is_loopback(const __u32 *a)
 {
-	struct nt_event *e;
+	if (addr_is_v4(a))
+		return (bpf_ntohl(a[3]) >> 24) == 127;
+	return a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == bpf_htonl(1);
+}
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return;	/* full: userspace is behind; the maps still hold it */
-	e->type = type;
-	e->flags = v->flags;
-	e->ktime = bpf_ktime_get_ns();
-	e->cookie = cookie;
-	e->ev = v->ev;
-	if (src)
-		e->src = *src;
-	else
-		__builtin_memset(&e->src, 0, sizeof(e->src));
-	e->dst = v->orig_dst;
-	bpf_ringbuf_submit(e, 0);
+/* ---- outbound TCP: the redirect ----------------------------------------- */
+
+/* Is the node proxy's @kind socket of this namespace alive? The sockmap
+ * drops a socket the moment it closes, so a dead daemon reads "no". */
+static __always_inline bool proxy_sock_live(const struct nt_proxy *p, __u32 kind)
+{
+	__u32 k = p->slot * NT_PSOCK_MAX + kind;
+	struct bpf_sock *sk;
+
+	sk = bpf_map_lookup_elem(&proxy_socks, &k);
+	if (!sk)
+		return false;
+	bpf_sk_release(sk);
+	return true;
 }
 
 /*
  * Rewrite the destination to this network namespace's node proxy. Returns
- * false when there is no proxy to go to.
+ * false when there is no live proxy to go to. The target address is only
+ * a name: the namespace's sk_lookup program hands the SYN to the proxy's
+ * own socket, whoever else binds that port.
  */
 static __always_inline bool redirect_to_proxy(struct bpf_sock_addr *ctx,
-					      const struct nt_sock_value *v,
-					      int family)
+					      __u32 netns, int family)
 {
 	struct nt_proxy *p;
-	__u32 netns = v->ev.netns_ino;
 
 	p = bpf_map_lookup_elem(&proxies, &netns);
 	if (!p)
 		return false;
 	if (family == AF_INET) {
-		if (!p->outbound4.port)
+		if (!p->outbound4.port || !proxy_sock_live(p, NT_PSOCK_OUT4))
 			return false;
 		ctx->user_ip4 = p->outbound4.addr[3];
 		ctx->user_port = bpf_htons(p->outbound4.port);
 		return true;
 	}
-	if (p->outbound4.port && CTX(ctx)->user_ip6[0] == 0 &&
-	    CTX(ctx)->user_ip6[1] == 0 &&
+	if (CTX(ctx)->user_ip6[0] == 0 && CTX(ctx)->user_ip6[1] == 0 &&
 	    CTX(ctx)->user_ip6[2] == bpf_htonl(0xffff)) {
 		/* A dual-stack socket dialling IPv4. */
+		if (!p->outbound4.port || !proxy_sock_live(p, NT_PSOCK_OUT4))
+			return false;
 		CTX(ctx)->user_ip6[3] = p->outbound4.addr[3];
 		ctx->user_port = bpf_htons(p->outbound4.port);
 		return true;
 	}
-	if (!p->outbound6.port)
+	if (!p->outbound6.port || !proxy_sock_live(p, NT_PSOCK_OUT6))
 		return false;
 	CTX(ctx)->user_ip6[0] = p->outbound6.addr[0];
 	CTX(ctx)->user_ip6[1] = p->outbound6.addr[1];
@@ -190,40 +156,80 @@ static __always_inline bool redirect_to_proxy(struct bpf_sock_addr *ctx,
 	return true;
 }
 
-static __always_inline bool is_proxy_socket(const struct bpf_sock_addr *ctx)
+static __always_inline int tcp_connect(struct bpf_sock_addr *ctx, int family,
+				       struct nt_ns_value *ns, __u64 ns_cgroup)
 {
-	struct bpf_sock *sk = ctx->sk;
+	struct nt_sock_value *v;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 
-	return sk && sk->mark == proxy_mark;
+	v = bpf_sk_storage_get(&sock_ev, ctx->sk, NULL,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)	/* no memory for the evidence: no proxy would serve it */
+		return ns->mode == NT_MODE_STRICT ? 0 : 1;
+	__builtin_memset(v, 0, sizeof(*v));
+	fill_evidence(&v->ev, ns_cgroup, ns);
+	addr_from_ctx(&v->orig_dst, ctx, family);
+	v->ktime = bpf_ktime_get_ns();
+	if (ns->mode >= NT_MODE_PERMISSIVE) {
+		if (redirect_to_proxy(ctx, v->ev.netns_ino, family)) {
+			v->flags |= NT_SOCK_REDIRECTED;
+		} else if (ns->mode == NT_MODE_STRICT) {
+			/* Fail closed: no proxy, no plaintext. */
+			emit(NT_EV_REFUSED, cookie, v, NULL, 0);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* ---- datagrams: strict lets them out only where egress allows --------- */
+
+static __always_inline bool egress_allowed(__u32 ns_id, const struct nt_addr *dst)
+{
+	struct nt_egress_key k = {
+		.prefixlen = NT_EGRESS_KEY_BITS + 128,
+		.ns_id = ns_id,
+		.port = dst->port,
+	};
+
+	__builtin_memcpy(k.addr, dst->addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(&egress, &k))
+		return true;
+	k.port = 0;	/* a rule for every port */
+	return bpf_map_lookup_elem(&egress, &k) != NULL;
+}
+
+/* connect() and sendmsg() of a datagram socket: 1 lets it go. Loopback
+ * never leaves the network namespace. */
+static __always_inline int datagram_out(struct bpf_sock_addr *ctx, int family,
+					struct nt_ns_value *ns, __u64 ns_cgroup)
+{
+	struct nt_sock_value v = {};
+
+	if (ns->mode != NT_MODE_STRICT)
+		return 1;
+	addr_from_ctx(&v.orig_dst, ctx, family);
+	if (addr_is_loopback(v.orig_dst.addr) ||
+	    egress_allowed(ns->ns_id, &v.orig_dst))
+		return 1;
+	fill_evidence(&v.ev, ns_cgroup, ns);
+	emit(NT_EV_UDP_REFUSED, bpf_get_socket_cookie(ctx), &v, NULL,
+	     ctx->protocol);
+	return 0;
 }
 
 static __always_inline int handle_connect(struct bpf_sock_addr *ctx, int family)
 {
-	struct nt_sock_value v = {};
 	struct nt_ns_value *ns;
-	__u64 ns_cgroup = 0, cookie;
+	__u64 ns_cgroup = 0;
+	__u32 type = ctx->type;
 
-	/* TCP only: UDP is out of scope (docs/datapath.md). */
-	if (ctx->type != SOCK_STREAM)
-		return 1;
 	ns = current_namespace(&ns_cgroup);
-	if (!ns || is_proxy_socket(ctx))
+	if (!ns)
 		return 1;
-	fill_evidence(&v.ev, ns_cgroup, ns);
-	addr_from_ctx(&v.orig_dst, ctx, family);
-	v.ktime = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie(ctx);
-	if (ns->mode >= NT_MODE_PERMISSIVE) {
-		if (redirect_to_proxy(ctx, &v, family)) {
-			v.flags |= NT_SOCK_REDIRECTED;
-		} else if (ns->mode == NT_MODE_STRICT) {
-			/* Fail closed: no proxy, no plaintext. */
-			emit(NT_EV_REFUSED, cookie, &v, NULL);
-			return 0;
-		}
-	}
-	bpf_map_update_elem(&sock_by_cookie, &cookie, &v, BPF_ANY);
-	return 1;
+	if (type == SOCK_STREAM)
+		return tcp_connect(ctx, family, ns, ns_cgroup);
+	return datagram_out(ctx, family, ns, ns_cgroup);
 }
 
 SEC("cgroup/connect4")
@@ -238,38 +244,106 @@ int nt_connect6(struct bpf_sock_addr *ctx)
 	return handle_connect(ctx, AF_INET6);
 }
 
-/* bind(): remember who owns a would-be listener; listen() publishes it. */
-static __always_inline int handle_bind(struct bpf_sock_addr *ctx, int family)
+/* sendto()/sendmsg() with an address: unconnected datagrams. */
+static __always_inline int handle_sendmsg(struct bpf_sock_addr *ctx, int family)
+{
+	struct nt_ns_value *ns;
+	__u64 ns_cgroup = 0;
+
+	ns = current_namespace(&ns_cgroup);
+	if (!ns)
+		return 1;
+	return datagram_out(ctx, family, ns, ns_cgroup);
+}
+
+SEC("cgroup/sendmsg4")
+int nt_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return handle_sendmsg(ctx, AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int nt_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return handle_sendmsg(ctx, AF_INET6);
+}
+
+/* ---- socket(): in strict, only what the proxy or egress rules judge ---- */
+
+static __always_inline bool inet_kind_allowed(__u32 type, __u32 protocol)
+{
+	if (type == SOCK_STREAM)
+		return protocol == 0 || protocol == IPPROTO_TCP ||
+		       protocol == IPPROTO_MPTCP;
+	if (type == SOCK_DGRAM)
+		return protocol == 0 || protocol == IPPROTO_UDP;
+	return false;	/* raw, seqpacket (SCTP), ... */
+}
+
+static __always_inline __u32 socket_info(__u32 family, __u32 type, __u32 protocol)
+{
+	return family << 16 | (type & 0xff) << 8 | (protocol & 0xff);
+}
+
+static __always_inline void emit_socket(__u32 type, __u32 info,
+					struct nt_ns_value *ns, __u64 ns_cgroup)
 {
 	struct nt_sock_value v = {};
-	struct nt_ns_value *ns;
-	__u64 ns_cgroup = 0, cookie;
 
-	if (ctx->type != SOCK_STREAM)
+	fill_evidence(&v.ev, ns_cgroup, ns);
+	emit(type, 0, &v, NULL, info);
+}
+
+/* AF_INET and AF_INET6 sockets, at creation: raw, ICMP and SCTP sockets
+ * would carry bytes past the proxy. */
+SEC("cgroup/sock_create")
+int nt_sock_create(struct bpf_sock *sk)
+{
+	__u32 type = sk->type, protocol = sk->protocol;
+	struct nt_ns_value *ns;
+	__u64 ns_cgroup = 0;
+
+	if (inet_kind_allowed(type, protocol))
 		return 1;
 	ns = current_namespace(&ns_cgroup);
-	if (!ns || is_proxy_socket(ctx))
+	if (!ns || ns->mode != NT_MODE_STRICT)
 		return 1;
-	fill_evidence(&v.ev, ns_cgroup, ns);
-	addr_from_ctx(&v.orig_dst, ctx, family);
-	v.flags = NT_SOCK_LISTENER;
-	v.ktime = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie(ctx);
-	bpf_map_update_elem(&sock_by_cookie, &cookie, &v, BPF_ANY);
-	return 1;
+	emit_socket(NT_EV_SOCKET_REFUSED,
+		    socket_info(sk->family, type, protocol), ns, ns_cgroup);
+	return 0;
 }
 
-SEC("cgroup/bind4")
-int nt_bind4(struct bpf_sock_addr *ctx)
+/*
+ * Families whose sockets never pass the inet hooks: an AF_PACKET socket
+ * sends frames no cgroup program sees. No cgroup hook can refuse them, so
+ * in strict mode the caller is killed before socket() returns
+ * (docs/datapath.md says what that does and does not cover).
+ */
+static __always_inline bool family_allowed(__u32 family)
 {
-	return handle_bind(ctx, AF_INET);
+	return family == AF_UNIX || family == AF_INET || family == AF_INET6 ||
+	       family == AF_NETLINK || family == AF_ALG;
 }
 
-SEC("cgroup/bind6")
-int nt_bind6(struct bpf_sock_addr *ctx)
+SEC("tracepoint/syscalls/sys_enter_socket")
+int nt_socket_family(struct trace_event_raw_sys_enter *ctx)
 {
-	return handle_bind(ctx, AF_INET6);
+	__u32 family = (__u32)ctx->args[0], type = (__u32)ctx->args[1];
+	struct nt_ns_value *ns;
+	__u64 ns_cgroup = 0;
+
+	if (family_allowed(family))
+		return 0;
+	ns = current_namespace(&ns_cgroup);
+	if (!ns || ns->mode != NT_MODE_STRICT)
+		return 0;
+	bpf_send_signal(SIGKILL);
+	emit_socket(NT_EV_SOCKET_KILLED,
+		    socket_info(family, type, (__u32)ctx->args[2]), ns, ns_cgroup);
+	return 0;
 }
+
+/* ---- sockops: connections and listeners -------------------------------- */
 
 /*
  * Every ctx field is read before any branch: clang would otherwise merge
@@ -323,59 +397,43 @@ static __always_inline void tuple_from_ops(struct nt_tuple *t,
  */
 static __always_inline void on_connect(struct bpf_sock_ops *skops)
 {
+	struct bpf_sock *sk = skops->sk;
 	struct nt_sock_value *v;
 	struct nt_tuple t = {};
-	__u64 cookie = bpf_get_socket_cookie(skops);
 
-	v = bpf_map_lookup_elem(&sock_by_cookie, &cookie);
+	if (!sk)
+		return;
+	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
 	if (!v)
 		return;
 	tuple_from_ops(&t, skops);
 	bpf_map_update_elem(&sock_by_tuple, &t, v, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-	emit(NT_EV_CONNECT, cookie, v, &t.src);
+	emit(NT_EV_CONNECT, bpf_get_socket_cookie(skops), v, &t.src, 0);
 }
 
-static __always_inline void on_listen(struct bpf_sock_ops *skops)
-{
-	struct nt_port_key key = {};
-	struct nt_sock_value *v;
-	__u64 cookie = bpf_get_socket_cookie(skops);
-
-	v = bpf_map_lookup_elem(&sock_by_cookie, &cookie);
-	if (!v)
-		return;
-	key.netns_ino = v->ev.netns_ino;
-	key.port = skops->local_port;
-	bpf_map_update_elem(&inbound_ports, &key, v, BPF_ANY);
-	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-	emit(NT_EV_LISTEN, cookie, v, NULL);
-}
+#include "bpf/listen.bpf.h"
 
 /* Forget a socket when it closes, so a reused port or tuple never inherits
  * another process's evidence. */
 static __always_inline void on_close(struct bpf_sock_ops *skops)
 {
-	struct nt_port_key key = {};
-	struct nt_sock_value *v, *owner;
+	struct bpf_sock *sk = skops->sk;
+	struct nt_sock_value *v;
 	struct nt_tuple t = {};
-	__u64 cookie = bpf_get_socket_cookie(skops);
 
-	v = bpf_map_lookup_elem(&sock_by_cookie, &cookie);
+	if (!sk)
+		return;
+	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
 	if (!v)
 		return;
 	if (v->flags & NT_SOCK_LISTENER) {
-		key.netns_ino = v->ev.netns_ino;
-		key.port = skops->local_port;
-		owner = bpf_map_lookup_elem(&inbound_ports, &key);
-		if (owner && owner->ktime == v->ktime &&
-		    owner->ev.tgid == v->ev.tgid)
-			bpf_map_delete_elem(&inbound_ports, &key);
+		listener_del(v, bpf_get_socket_cookie(skops));
 	} else {
 		tuple_from_ops(&t, skops);
 		bpf_map_delete_elem(&sock_by_tuple, &t);
 	}
-	bpf_map_delete_elem(&sock_by_cookie, &cookie);
+	bpf_sk_storage_delete(&sock_ev, sk);
 }
 
 SEC("sockops")

@@ -15,8 +15,8 @@
 /*
  * Pins, under BPFFS/nametag (BPFFS is /sys/fs/bpf unless --bpffs says
  * otherwise):  maps/<map name>, progs/<program name>, links/<link name>
- * with links connect4 connect6 bind4 bind6 sockops exec fork exit and
- * lookup-<netns inode>.
+ * with links connect4 connect6 bind4 bind6 sockops ... and lookup-<netns
+ * inode> (one sk_lookup program per served network namespace).
  */
 #define NT_BPFFS_DEFAULT	"/sys/fs/bpf"
 #define NT_PIN_DIR		"nametag"
@@ -27,12 +27,17 @@
 #define NT_MAX_NAMESPACES	1024
 #define NT_MAX_SOCKETS		65536
 #define NT_MAX_PROCS		65536
-#define NT_MAX_NETNS		256
+/* Network namespaces served at once (the daemon may raise it at load). */
+#define NT_MAX_NETNS		1024
+/* Listening addresses per network namespace; each takes two entries of
+ * its listener table (one per address, one per socket). */
+#define NT_LISTENERS_PER_NETNS	4096
 #define NT_EVENTS_BYTES		(1 << 20)
+/* Egress CIDRs of all namespaces (plaintext destinations in strict). */
+#define NT_MAX_EGRESS		4096
 
-/* Proxy sockets carry this SO_MARK and are never redirected. The default;
- * the daemon may set another in rodata. */
-#define NT_PROXY_MARK_DEFAULT	0x6e74		/* "nt" */
+/* The loopback address the proxy delivers from (IPv6 uses ::1). */
+#define NT_DELIVERY_ADDR4	0x7f000006	/* 127.0.0.6, host order */
 
 enum nt_mode {
 	NT_MODE_OFF		= 0,
@@ -76,17 +81,19 @@ struct nt_addr {
 };
 _Static_assert(sizeof(struct nt_addr) == 20, "nt_addr layout");
 
-/* sock_by_cookie map: socket cookie -> this; set at connect()/bind(). */
+/* sock_ev socket storage, and sock_by_tuple's value: who opened the socket
+ * (connect, bind or listen). The storage dies with its socket. */
 struct nt_sock_value {
 	struct nt_evidence ev;
-	struct nt_addr orig_dst;	/* the destination the task asked for */
+	struct nt_addr orig_dst;	/* the destination the task asked for,
+					 * or the address it bound */
 	__u32 flags;			/* NT_SOCK_* */
 	__u64 ktime;			/* bpf_ktime_get_ns() at capture */
 };
 _Static_assert(sizeof(struct nt_sock_value) == 112, "nt_sock_value layout");
 
 #define NT_SOCK_REDIRECTED	(1u << 0)	/* connect() was rewritten */
-#define NT_SOCK_LISTENER	(1u << 1)	/* bind()/listen() evidence */
+#define NT_SOCK_LISTENER	(1u << 1)	/* recorded at listen() */
 
 /* sock_by_tuple map key: the connection as its client sees it. */
 struct nt_tuple {
@@ -106,24 +113,105 @@ struct nt_proc {
 };
 _Static_assert(sizeof(struct nt_proc) == 40, "nt_proc layout");
 
-/* proxies map: network namespace inode -> where its node proxy listens. */
+/*
+ * The node proxy's listening sockets of one network namespace, in the
+ * proxy_socks SOCKMAP at slot * NT_PSOCK_MAX + kind. The sk_lookup program
+ * of the namespace hands SYNs to them; a socket that closes (the daemon
+ * died) leaves its slot empty, and the SYN is refused, never delivered to
+ * whoever else listens on the port.
+ */
+enum nt_psock {
+	NT_PSOCK_OUT4	= 0,	/* redirected connect()s, IPv4 */
+	NT_PSOCK_OUT6	= 1,	/* ... IPv6 */
+	NT_PSOCK_NET	= 2,	/* dual-stack: the mesh port and steered
+				 * plaintext to enrolled listeners */
+	NT_PSOCK_MAX	= 3,
+};
+
+/* proxies map: network namespace inode -> this. */
 struct nt_proxy {
-	struct nt_addr outbound4;	/* port 0: none */
+	struct nt_addr outbound4;	/* redirect target; port 0: none */
 	struct nt_addr outbound6;
-	__u32 inbound_index;		/* slot in the inbound sockmap */
+	__u32 slot;			/* proxy_socks index / NT_PSOCK_MAX */
 	__u32 flags;			/* NT_PROXY_* */
-};
-_Static_assert(sizeof(struct nt_proxy) == 48, "nt_proxy layout");
-
-#define NT_PROXY_INBOUND	(1u << 0)	/* inbound_index is valid */
-
-/* inbound_ports map key: an enrolled workload listening. */
-struct nt_port_key {
-	__u32 netns_ino;
-	__u16 port;		/* host byte order */
+	__u16 mesh_port;		/* steered to NT_PSOCK_NET */
 	__u16 pad;
+	__u32 pad2;
+	__u64 overflow;			/* listener records that did not fit */
 };
-_Static_assert(sizeof(struct nt_port_key) == 8, "nt_port_key layout");
+_Static_assert(sizeof(struct nt_proxy) == 64, "nt_proxy layout");
+
+/* nametagd serves this namespace: its sockets belong in the slot, and a
+ * SYN for the proxy's ports with the slot empty is refused. Without it
+ * (--manual-netns, a test proxy) only enrolled listeners are guarded. */
+#define NT_PROXY_SERVED		(1u << 0)
+
+/*
+ * listeners: netns inode -> that namespace's listener table (a hash map
+ * made by the daemon when it serves or guards the namespace), so one
+ * namespace filling its table never costs another its records. Two kinds
+ * of entries share a table:
+ *   NT_LKEY_ADDR  {port, addr}: the address enrolled sockets listen on,
+ *                 with how many do and which one deliveries go to;
+ *   NT_LKEY_SOCK  {cookie}: one listening socket and its owner;
+ *   NT_LKEY_SYNC  {port, addr}: an address found listening by the daemon
+ *                 (sock_diag), for listeners the kernel saw no listen() of.
+ * The kernel owns ADDR and SOCK entries, the daemon SYNC entries: no
+ * counter is ever shared between them.
+ */
+enum nt_lkey_kind {
+	NT_LKEY_ADDR	= 1,
+	NT_LKEY_SOCK	= 2,
+	NT_LKEY_SYNC	= 3,
+};
+
+struct nt_listen_key {
+	__u32 kind;		/* enum nt_lkey_kind */
+	__u16 port;		/* ADDR, SYNC: host byte order */
+	__u16 pad;
+	__u32 addr[4];		/* ADDR, SYNC: bound address (IPv4-mapped;
+				 * 0.0.0.0 is ::ffff:0.0.0.0, [::] is ::);
+				 * SOCK: addr[0..1] the socket cookie */
+};
+_Static_assert(sizeof(struct nt_listen_key) == 24, "nt_listen_key layout");
+
+struct nt_listener {
+	__u64 cookie;		/* ADDR, SYNC: the socket deliveries go to
+				 * (0: none known); SOCK: this socket */
+	__u32 count;		/* ADDR: sockets listening on the address */
+	__u32 flags;		/* NT_LST_* */
+	struct nt_listen_key addr;	/* SOCK: its ADDR key */
+	struct nt_sock_value owner;	/* who listens: ADDR and SOCK from the
+					 * listening task, SYNC from sock_diag */
+};
+_Static_assert(sizeof(struct nt_listener) == 152, "nt_listener layout");
+
+#define NT_LST_IN_SOCKHASH	(1u << 0)	/* cookie is in listen_socks */
+
+/* tickets: the proxy announces a delivery before its connect(): the SYN
+ * from that source to that listener address goes to exactly that socket. */
+struct nt_ticket_key {
+	__u32 netns_ino;
+	__u16 sport;		/* the proxy's delivery socket, host order */
+	__u16 dport;
+	__u32 saddr[4];		/* IPv4-mapped like nt_addr */
+	__u32 daddr[4];
+};
+_Static_assert(sizeof(struct nt_ticket_key) == 40, "nt_ticket_key layout");
+
+/* egress LPM trie: plaintext destinations a namespace's policy allows, for
+ * non-TCP traffic in strict mode (TCP egress is the proxy's to judge).
+ * prefixlen counts ns_id and port (48 bits) plus the address prefix;
+ * port 0 means any port. */
+struct nt_egress_key {
+	__u32 prefixlen;
+	__u32 ns_id;
+	__u16 port;
+	__u16 pad;
+	__u32 addr[4];		/* IPv4-mapped like nt_addr */
+};
+_Static_assert(sizeof(struct nt_egress_key) == 28, "nt_egress_key layout");
+#define NT_EGRESS_KEY_BITS	64	/* ns_id, port and pad, before addr */
 
 enum nt_event_type {
 	NT_EV_CONNECT	= 1,
@@ -131,6 +219,15 @@ enum nt_event_type {
 	NT_EV_LISTEN	= 3,
 	NT_EV_ESTABLISHED = 4,
 	NT_EV_REFUSED	= 5,	/* strict mode, no proxy: connect failed */
+	NT_EV_INBOUND_REFUSED = 6, /* strict: a SYN to an enrolled listener
+				    * with no proxy to take it */
+	NT_EV_SOCKET_REFUSED = 7, /* strict: socket() of a kind that would
+				   * bypass the proxy (raw, ICMP, SCTP) */
+	NT_EV_SOCKET_KILLED = 8, /* strict: socket() in a family the inet
+				  * hooks never see (packet, vsock...) */
+	NT_EV_UDP_REFUSED = 9,	/* strict: datagram to a destination no
+				 * egress rule allows */
+	NT_EV_LISTEN_OVERFLOW = 10, /* a listener record did not fit */
 };
 
 /* Ring-buffer event. */
@@ -142,7 +239,10 @@ struct nt_event {
 	struct nt_evidence ev;
 	struct nt_addr src;
 	struct nt_addr dst;	/* original destination */
+	__u32 info;		/* SOCKET_*: family << 16 | type << 8 | protocol
+				 * (protocol & 0xff) */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct nt_event) == 144, "nt_event layout");
+_Static_assert(sizeof(struct nt_event) == 152, "nt_event layout");
 
 #endif /* NAMETAG_BPF_H */

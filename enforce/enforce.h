@@ -103,6 +103,21 @@ int policy__check(const struct policy *p, const char *ns, const char *from,
 		  const char *to, uint16_t port, struct decision *out,
 		  struct nt_err *err);
 
+/* One plaintext destination a namespace's egress entries allow. */
+struct egress_dest {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];		/* network address; IPv4 in the
+					 * first 4 bytes */
+	unsigned int bits;		/* prefix length */
+	uint16_t port;			/* 0: every port */
+};
+
+/* Calls @cb for every destination of @ns's egress entries, one call per
+ * port; a non-zero return stops the walk and is returned. */
+int policy__foreach_egress(const struct policy *p, const char *ns,
+			   int (*cb)(const struct egress_dest *d, void *arg),
+			   void *arg);
+
 /* Rule counts, for status lines. */
 size_t policy__namespaces(const struct policy *p);
 size_t policy__rules(const struct policy *p, const char *ns);

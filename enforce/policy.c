@@ -158,3 +158,29 @@ int policy__load(struct policy **p, const char *path, struct nt_err *err)
 		return nt_err_prefix(err, ret, path);
 	return 0;
 }
+
+int policy__foreach_egress(const struct policy *p, const char *ns,
+			   int (*cb)(const struct egress_dest *d, void *arg),
+			   void *arg)
+{
+	const struct ns_policy *n = policy__find(p, ns);
+	struct egress_dest d;
+	size_t i, j;
+	int ret;
+
+	for (i = 0; n && i < n->negress; i++) {
+		const struct egress *e = &n->egress[i];
+
+		memset(&d, 0, sizeof(d));
+		d.family = e->to.family;
+		memcpy(d.addr, e->to.addr, sizeof(d.addr));
+		d.bits = e->to.bits;
+		for (j = 0; j < (e->ports.n ? e->ports.n : 1); j++) {
+			d.port = e->ports.n ? e->ports.v[j] : 0;
+			ret = cb(&d, arg);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}

@@ -126,7 +126,7 @@ static cJSON *evidence_json(const struct nt_evidence *ev)
 	return o;
 }
 
-/* The value of sock_by_cookie, sock_by_tuple and inbound_ports. */
+/* The value of sock_by_tuple, and a listener's owner. */
 static void add_sock_value(cJSON *o, const struct nt_sock_value *v)
 {
 	static const char *const flags[] = { "redirected", "listener" };
@@ -148,15 +148,6 @@ static cJSON *ns_mode_json(const void *key, const void *value)
 	return o;
 }
 
-static cJSON *sock_by_cookie_json(const void *key, const void *value)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	add_u64(o, "cookie", *(const __u64 *)key);
-	add_sock_value(o, value);
-	return o;
-}
-
 static cJSON *sock_by_tuple_json(const void *key, const void *value)
 {
 	const struct nt_tuple *t = key;
@@ -168,24 +159,106 @@ static cJSON *sock_by_tuple_json(const void *key, const void *value)
 	return o;
 }
 
-static cJSON *inbound_ports_json(const void *key, const void *value)
+/* One entry of a namespace's listener table (bpf/nametag.h). */
+static cJSON *listener_json(const struct nt_listen_key *k,
+			    const struct nt_listener *l)
 {
-	const struct nt_port_key *k = key;
+	static const char *const kinds[] = {
+		[NT_LKEY_ADDR] = "address", [NT_LKEY_SOCK] = "socket",
+		[NT_LKEY_SYNC] = "sock_diag",
+	};
+	static const char *const flags[] = { "deliverable" };
+	cJSON *o = cJSON_CreateObject();
+	struct nt_addr a = { .port = k->port };
+
+	cJSON_AddStringToObject(o, "kind", k->kind < 4 && kinds[k->kind] ?
+				kinds[k->kind] : "unknown");
+	if (k->kind == NT_LKEY_SOCK) {
+		add_u64(o, "cookie", l->cookie);
+		a = (struct nt_addr){ .port = l->addr.port };
+		memcpy(a.addr, l->addr.addr, sizeof(a.addr));
+		add_addr(o, "address", &a);
+	} else {
+		memcpy(a.addr, k->addr, sizeof(a.addr));
+		add_addr(o, "address", &a);
+		add_u64(o, "cookie", l->cookie);
+		if (k->kind == NT_LKEY_ADDR)
+			cJSON_AddNumberToObject(o, "sockets", l->count);
+	}
+	add_flags(o, l->flags, flags, 1);
+	cJSON_AddItemToObject(o, "evidence", evidence_json(&l->owner.ev));
+	return o;
+}
+
+/* listeners holds a table per netns; the value is the table's map id. */
+static cJSON *listeners_json(const void *key, const void *value)
+{
+	struct nt_listen_key k, next, *prev = NULL;
+	cJSON *o = cJSON_CreateObject(), *arr;
+	__u32 id = *(const __u32 *)value, n = 0;
+	struct nt_listener l;
+	int fd;
+
+	cJSON_AddNumberToObject(o, "netns_ino", *(const __u32 *)key);
+	cJSON_AddNumberToObject(o, "table_id", id);
+	arr = cJSON_AddArrayToObject(o, "entries");
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		cJSON_AddStringToObject(o, "error", strerror(errno));
+		return o;
+	}
+	while (n++ < 4 * NT_LISTENERS_PER_NETNS &&
+	       !bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &l))
+			cJSON_AddItemToArray(arr, listener_json(&k, &l));
+	}
+	close(fd);
+	return o;
+}
+
+static cJSON *tickets_json(const void *key, const void *value)
+{
+	const struct nt_ticket_key *k = key;
+	struct nt_addr src = { .port = k->sport }, dst = { .port = k->dport };
 	cJSON *o = cJSON_CreateObject();
 
+	memcpy(src.addr, k->saddr, sizeof(src.addr));
+	memcpy(dst.addr, k->daddr, sizeof(dst.addr));
 	cJSON_AddNumberToObject(o, "netns_ino", k->netns_ino);
+	add_addr(o, "src", &src);
+	add_addr(o, "dst", &dst);
+	add_u64(o, "cookie", *(const __u64 *)value);
+	return o;
+}
+
+static cJSON *egress_json(const void *key, const void *value)
+{
+	const struct nt_egress_key *k = key;
+	struct nt_addr a = {};
+	cJSON *o = cJSON_CreateObject();
+	char buf[16];
+
+	memcpy(a.addr, k->addr, sizeof(a.addr));
+	cJSON_AddNumberToObject(o, "ns_id", k->ns_id);
+	add_addr(o, "address", &a);
+	snprintf(buf, sizeof(buf), "%u", k->prefixlen > NT_EGRESS_KEY_BITS ?
+		 k->prefixlen - NT_EGRESS_KEY_BITS : 0);
+	cJSON_AddStringToObject(o, "prefix_bits", buf);	/* of the mapped form */
 	cJSON_AddNumberToObject(o, "port", k->port);
-	add_sock_value(o, value);
+	cJSON_AddNumberToObject(o, "rule", *(const __u32 *)value);
 	return o;
 }
 
 static cJSON *proxies_json(const void *key, const void *value)
 {
-	static const char *const flags[] = { "inbound" };
+	static const char *const flags[] = { "served" };
 	const struct nt_proxy *p = value;
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(o, "netns_ino", *(const __u32 *)key);
+	cJSON_AddNumberToObject(o, "slot", p->slot);
 	/* port 0: no listener of that family */
 	if (p->outbound4.port)
 		add_addr(o, "outbound4", &p->outbound4);
@@ -195,10 +268,8 @@ static cJSON *proxies_json(const void *key, const void *value)
 		add_addr(o, "outbound6", &p->outbound6);
 	else
 		cJSON_AddNullToObject(o, "outbound6");
-	if (p->flags & NT_PROXY_INBOUND)
-		cJSON_AddNumberToObject(o, "inbound_index", p->inbound_index);
-	else
-		cJSON_AddNullToObject(o, "inbound_index");
+	cJSON_AddNumberToObject(o, "mesh_port", p->mesh_port);
+	add_u64(o, "listener_overflow", p->overflow);
 	add_flags(o, p->flags, flags, 1);
 	return o;
 }
@@ -220,12 +291,11 @@ static cJSON *procs_json(const void *key, const void *value)
 
 static const struct decoder decoders[] = {
 	{ "ns_mode", sizeof(__u64), sizeof(struct nt_ns_value), ns_mode_json },
-	{ "sock_by_cookie", sizeof(__u64), sizeof(struct nt_sock_value),
-	  sock_by_cookie_json },
 	{ "sock_by_tuple", sizeof(struct nt_tuple),
 	  sizeof(struct nt_sock_value), sock_by_tuple_json },
-	{ "inbound_ports", sizeof(struct nt_port_key),
-	  sizeof(struct nt_sock_value), inbound_ports_json },
+	{ "listeners", sizeof(__u32), sizeof(__u32), listeners_json },
+	{ "tickets", sizeof(struct nt_ticket_key), sizeof(__u64), tickets_json },
+	{ "egress", sizeof(struct nt_egress_key), sizeof(__u32), egress_json },
 	{ "proxies", sizeof(__u32), sizeof(struct nt_proxy), proxies_json },
 	{ "procs", sizeof(__u32), sizeof(struct nt_proc), procs_json },
 	{ 0 }
@@ -641,7 +711,7 @@ static int do_help(int argc, char **argv)
 		"       %s map help\n"
 		"\n"
 		"       Maps pinned under BPFFS/nametag/maps (--bpffs BPFFS, default %s).\n"
-		"       NAME := { ns_mode | sock_by_cookie | sock_by_tuple | inbound_ports |\n"
+		"       NAME := { ns_mode | sock_by_tuple | listeners | tickets | egress |\n"
 		"                 proxies | procs | ... } (others are shown in hex;\n"
 		"                 ring buffers and socket maps cannot be dumped)\n",
 		bin_name, bin_name, bin_name, NT_BPFFS_DEFAULT);

@@ -51,6 +51,8 @@ int daemon__apply_ns(const struct ns *n)
 	struct nt_ns_value v = { .mode = n->mode, .ns_id = n->id };
 
 	workload__invalidate();
+	/* A namespace's egress entries are keyed by its id. */
+	policy_ctl__apply_egress();
 	if (n->mode == NT_MODE_OFF)
 		return datapath__del_ns(nd->dp, n->cgroup_id);
 	return datapath__set_ns(nd->dp, n->cgroup_id, &v);
@@ -328,28 +330,66 @@ static int parse_addr(const char *s, struct nt_addr *a, struct nt_err *err)
 	return nt_err_set(err, -EINVAL, "bad address '%s'", host);
 }
 
+/* "sockets": which listening socket each fd after the netns is. */
+static int proxy_socks(struct ctl_request *r, struct dp_proxy *px,
+		       struct nt_err *err)
+{
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(r->req, "sockets");
+	const cJSON *it;
+	int i = 1;
+
+	px->out4_fd = px->out6_fd = px->net_fd = -1;
+	cJSON_ArrayForEach(it, names) {
+		int *slot = NULL;
+
+		if (i >= r->nfds)
+			return nt_err_set(err, -EINVAL, "\"sockets\" names more fds than were sent");
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, "outbound4"))
+			slot = &px->out4_fd;
+		else if (cJSON_IsString(it) && !strcmp(it->valuestring, "outbound6"))
+			slot = &px->out6_fd;
+		else if (cJSON_IsString(it) && !strcmp(it->valuestring, "net"))
+			slot = &px->net_fd;
+		if (!slot || *slot >= 0)
+			return nt_err_set(err, -EINVAL,
+					  "\"sockets\"[%d]: expected \"outbound4\", \"outbound6\" or \"net\", once each",
+					  i - 1);
+		*slot = r->fds[i++];
+	}
+	return 0;
+}
+
 /*
  * Registers the node proxy of a network namespace. fds[0] is the netns,
- * fds[1] (optional) the inbound listener. The daemon's own proxy uses the
- * same path; tests use it to stand a listener in for the proxy.
+ * the listening sockets follow as "sockets" names them; "outbound4" and
+ * "outbound6" are the redirect targets, "mesh_port" the port steered to
+ * the "net" socket. The daemon's own proxy uses the same datapath call;
+ * tests use it to stand a listener in for the proxy.
  */
 static int proxy_set(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
 	const cJSON *o4 = cJSON_GetObjectItemCaseSensitive(r->req, "outbound4");
 	const cJSON *o6 = cJSON_GetObjectItemCaseSensitive(r->req, "outbound6");
-	struct nt_addr a4, a6;
+	const cJSON *mp = cJSON_GetObjectItemCaseSensitive(r->req, "mesh_port");
+	struct dp_proxy px = {};
 	int ret;
 
 	if (r->nfds < 1)
 		return nt_err_set(err, -EINVAL, "proxy.set needs a netns fd");
-	if (cJSON_IsString(o4) && parse_addr(o4->valuestring, &a4, err))
+	if (cJSON_IsString(o4) && parse_addr(o4->valuestring, &px.target4, err))
 		return -EINVAL;
-	if (cJSON_IsString(o6) && parse_addr(o6->valuestring, &a6, err))
+	if (cJSON_IsString(o6) && parse_addr(o6->valuestring, &px.target6, err))
 		return -EINVAL;
-	ret = datapath__set_proxy(nd->dp, r->fds[0],
-				  cJSON_IsString(o4) ? &a4 : NULL,
-				  cJSON_IsString(o6) ? &a6 : NULL,
-				  r->nfds > 1 ? r->fds[1] : -1, err);
+	if (mp && (!cJSON_IsNumber(mp) || mp->valuedouble < 1 ||
+		   mp->valuedouble > 65535))
+		return nt_err_set(err, -EINVAL, "\"mesh_port\" must be a port number");
+	px.mesh_port = mp ? (uint16_t)mp->valuedouble : 0;
+	ret = proxy_socks(r, &px, err);
+	if ((px.out4_fd >= 0 && !cJSON_IsString(o4)) ||
+	    (px.out6_fd >= 0 && !cJSON_IsString(o6)))
+		return nt_err_set(err, -EINVAL, "an outbound socket needs its \"outbound4\"/\"outbound6\" address");
+	if (!ret)
+		ret = datapath__set_proxy(nd->dp, r->fds[0], &px, err);
 	if (!ret)
 		cJSON_AddItemToObject(resp, "datapath", datapath__json(nd->dp));
 	return ret;

@@ -28,6 +28,18 @@ struct daemon_opts {
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 };
 
+/* ---- addresses (userspace/addr.c) ---------------------------------------- */
+
+struct sockaddr_storage;
+
+bool nt_addr__is_v4(const struct nt_addr *a);
+void nt_addr__from_sockaddr(struct nt_addr *a, const struct sockaddr_storage *ss);
+/* Fills @ss for @a at @port; returns its length. */
+unsigned int nt_addr__to_sockaddr(const struct nt_addr *a, uint16_t port,
+				  struct sockaddr_storage *ss);
+void nt_addr__format(const struct nt_addr *a, char *buf, size_t size);
+int nt_addr__of_socket(int fd, bool peer, struct nt_addr *a);
+
 /* ---- event loop ---------------------------------------------------------- */
 
 struct loop_handler {
@@ -73,18 +85,64 @@ int datapath__events_fd(const struct datapath *dp);
 int datapath__poll_events(struct datapath *dp,
 			  void (*cb)(const struct nt_event *ev, void *arg),
 			  void *arg);
-/* Node proxy of one network namespace: outbound listener address(es) for
- * the connect redirect, inbound listener socket for sk_lookup. */
+/* The node proxy of a network namespace: its listening sockets (-1: none)
+ * and the addresses redirected connect()s are rewritten to. */
+struct dp_proxy {
+	int out4_fd, out6_fd, net_fd;
+	struct nt_addr target4, target6;
+	uint16_t mesh_port;
+};
+
 int datapath__set_proxy(struct datapath *dp, int netns_fd,
-			const struct nt_addr *out4, const struct nt_addr *out6,
-			int inbound_fd, struct nt_err *err);
+			const struct dp_proxy *px, struct nt_err *err);
 int datapath__del_proxy(struct datapath *dp, uint32_t netns_ino,
 			struct nt_err *err);
 int datapath__guard_netns(struct datapath *dp, int netns_fd,
 			  struct nt_err *err);
+/* Listener records of @netns_ino that did not fit its table. */
+uint64_t datapath__overflow(struct datapath *dp, uint32_t netns_ino);
 int datapath__set_ns(struct datapath *dp, uint64_t cgroup_id,
 		     const struct nt_ns_value *v);
 int datapath__del_ns(struct datapath *dp, uint64_t cgroup_id);
+/* Replaces the egress trie (bpf/nametag.h, struct nt_egress_key). */
+int datapath__set_egress(struct datapath *dp, const struct nt_egress_key *keys,
+			 size_t n);
+
+/* ---- datapath: listener records (userspace/datapath_listen.c) ------------ */
+
+/* The enrolled listener a TCP connection to @addr in @netns_ino reaches,
+ * as the kernel would pick it (exact address, then the wildcards), the
+ * same walk as bpf/listeners.bpf.h. -ENOENT when there is none. */
+int datapath__find_listener(const struct datapath *dp, uint32_t netns_ino,
+			    const struct nt_addr *addr, struct nt_listener *out);
+/* The entry @k of @netns_ino's listener table, as it is. */
+int datapath__find_exact(const struct datapath *dp, uint32_t netns_ino,
+			 const struct nt_listen_key *k, struct nt_listener *out);
+/* Announces a delivery from @src to @dst: its SYN goes to exactly the
+ * listening socket @cookie (bpf/lookup.bpf.c); removed once connected. */
+int datapath__ticket(struct datapath *dp, uint32_t netns_ino,
+		     const struct nt_addr *src, const struct nt_addr *dst,
+		     uint64_t cookie);
+void datapath__unticket(struct datapath *dp, uint32_t netns_ino,
+			const struct nt_addr *src, const struct nt_addr *dst);
+/* Is the listening socket @cookie in listen_socks (deliverable)? */
+bool datapath__listen_sock_held(const struct datapath *dp, uint64_t cookie);
+/* Puts the listening socket @fd into listen_socks. */
+int datapath__hold_listen_sock(struct datapath *dp, int fd);
+/* Every entry of @netns_ino's listener table; @fn returning non-zero
+ * stops the walk and is returned. */
+int datapath__listeners_foreach(const struct datapath *dp, uint32_t netns_ino,
+				int (*fn)(const struct nt_listen_key *k,
+					  const struct nt_listener *l, void *arg),
+				void *arg);
+int datapath__listener_put(struct datapath *dp, uint32_t netns_ino,
+			   const struct nt_listen_key *k,
+			   const struct nt_listener *l);
+int datapath__listener_del(struct datapath *dp, uint32_t netns_ino,
+			   const struct nt_listen_key *k);
+/* Network namespaces the datapath guards, for the listener sync. */
+int datapath__foreach_netns(const struct datapath *dp,
+			    int (*fn)(uint32_t netns_ino, void *arg), void *arg);
 cJSON *datapath__json(const struct datapath *dp);
 
 /* ---- namespaces ---------------------------------------------------------- */
@@ -140,6 +198,9 @@ extern struct daemon *nd;
 
 /* Pushes namespace @n's enrollment state into the kernel. */
 int daemon__apply_ns(const struct ns *n);
+/* Pushes the egress entries of the policy in force for every namespace
+ * into the kernel (datagrams in strict mode). */
+int policy_ctl__apply_egress(void);
 
 /* ---- control socket ------------------------------------------------------ */
 

@@ -14,7 +14,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -25,12 +28,13 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 
 /* What gets attached, and under which pin name. */
-enum attach_kind { ATTACH_CGROUP, ATTACH_TRACING };
+enum attach_kind { ATTACH_CGROUP, ATTACH_TRACING, ATTACH_TRACEPOINT };
 
 struct attach_spec {
 	const char *link;
 	enum attach_kind kind;
 	struct bpf_program *(*prog)(struct nametag_bpf *s);
+	bool optional;		/* the daemon runs without it, loudly */
 };
 
 #define PROG_GETTER(name) \
@@ -38,23 +42,29 @@ struct attach_spec {
 	{ return s->progs.name; }
 PROG_GETTER(nt_connect4)
 PROG_GETTER(nt_connect6)
-PROG_GETTER(nt_bind4)
-PROG_GETTER(nt_bind6)
+PROG_GETTER(nt_sendmsg4)
+PROG_GETTER(nt_sendmsg6)
+PROG_GETTER(nt_sock_create)
 PROG_GETTER(nt_sockops)
 PROG_GETTER(nt_exec)
 PROG_GETTER(nt_fork)
 PROG_GETTER(nt_exit)
+PROG_GETTER(nt_socket_family)
 
 static const struct attach_spec attach_specs[] = {
-	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4 },
-	{ "connect6",	ATTACH_CGROUP,	get_nt_connect6 },
-	{ "bind4",	ATTACH_CGROUP,	get_nt_bind4 },
-	{ "bind6",	ATTACH_CGROUP,	get_nt_bind6 },
-	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops },
-	{ "exec",	ATTACH_TRACING,	get_nt_exec },
-	{ "fork",	ATTACH_TRACING,	get_nt_fork },
-	{ "exit",	ATTACH_TRACING,	get_nt_exit },
+	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4, false },
+	{ "connect6",	ATTACH_CGROUP,	get_nt_connect6, false },
+	{ "sendmsg4",	ATTACH_CGROUP,	get_nt_sendmsg4, false },
+	{ "sendmsg6",	ATTACH_CGROUP,	get_nt_sendmsg6, false },
+	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, false },
+	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, false },
+	{ "exec",	ATTACH_TRACING,	get_nt_exec, false },
+	{ "fork",	ATTACH_TRACING,	get_nt_fork, false },
+	{ "exit",	ATTACH_TRACING,	get_nt_exit, false },
+	{ "socket_family", ATTACH_TRACEPOINT, get_nt_socket_family, true },
 };
+_Static_assert(sizeof(attach_specs) / sizeof(attach_specs[0]) <= DP_MAX_LINKS,
+	       "datapath links");
 
 int mkdir_p(const char *path, mode_t mode)
 {
@@ -186,6 +196,78 @@ static struct bpf_link *adopt_cgroup_link(struct datapath *dp,
 	return link;
 }
 
+/* The id of tracepoint @cat/@name, from tracefs: the mounted one, else a
+ * private mount made for the read and removed after it (nametagd leaves
+ * the machine's mounts as it found them). */
+static int tracepoint_id(const char *cat, const char *name)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing",
+					     "/sys/kernel/debug/tracing" };
+	char dir[] = "/tmp/nametag-tracefs-XXXXXX", path[PATH_MAX];
+	bool mounted = false;
+	int id = -ENOENT;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i <= sizeof(roots) / sizeof(roots[0]); i++) {
+		const char *root = i < sizeof(roots) / sizeof(roots[0]) ?
+				   roots[i] : NULL;
+
+		if (!root) {
+			if (!mkdtemp(dir))
+				return -errno;
+			if (mount("tracefs", dir, "tracefs", 0, NULL)) {
+				id = -errno;
+				rmdir(dir);
+				return id;
+			}
+			mounted = true;
+			root = dir;
+		}
+		snprintf(path, sizeof(path), "%s/events/%s/%s/id", root, cat, name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%d", &id) != 1)
+			id = -EINVAL;
+		fclose(f);
+		break;
+	}
+	if (mounted) {
+		umount2(dir, MNT_DETACH);
+		rmdir(dir);
+	}
+	return id;
+}
+
+static struct bpf_link *attach_tracepoint(struct bpf_program *prog,
+					  const char *cat, const char *name)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT,
+					.size = sizeof(attr), .sample_period = 1,
+					.wakeup_events = 1 };
+	struct bpf_link *link;
+	int id = tracepoint_id(cat, name), pfd;
+
+	if (id < 0) {
+		errno = -id;
+		return NULL;
+	}
+	attr.config = id;
+	pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1,
+		      PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return NULL;
+	link = bpf_program__attach_perf_event(prog, pfd);
+	if (!link) {
+		int e = errno;
+
+		close(pfd);
+		errno = e;
+	}
+	return link;
+}
+
 static int attach_one(struct datapath *dp, const struct attach_spec *spec,
 		      struct nt_err *err)
 {
@@ -202,14 +284,20 @@ static int attach_one(struct datapath *dp, const struct attach_spec *spec,
 		if (!link)
 			link = bpf_program__attach_cgroup(prog, dp->cgroup_fd);
 	} else {
-		/* Tracing links cannot swap programs: attach the new one
-		 * first, then drop the old, so there is no gap. */
+		/* Tracing and perf links cannot swap programs: attach the
+		 * new one first, then drop the old, so there is no gap. */
 		old = access(path, F_OK) ? NULL : bpf_link__open(path);
-		link = bpf_program__attach(prog);
+		link = spec->kind == ATTACH_TRACING ? bpf_program__attach(prog) :
+		       attach_tracepoint(prog, "syscalls", "sys_enter_socket");
 	}
 	if (!link) {
 		ret = -errno;
 		bpf_link__destroy(old);
+		if (spec->optional) {
+			pr_warn("failed to attach %s: %s: strict mode cannot stop sockets of families the inet hooks never see (AF_PACKET)",
+				spec->link, strerror(-ret));
+			return 0;
+		}
 		return nt_err_set(err, ret, "failed to attach %s: %s%s",
 				  spec->link, strerror(-ret),
 				  ret == -EPERM ? " (not root, or lockdown?)" : "");
@@ -251,6 +339,24 @@ static int make_pin_dirs(struct datapath *dp, const char *bpffs,
 	return 0;
 }
 
+/* The per-netns maps follow the limits; a pinned map of another size is
+ * refused by libbpf ("run nametagd --cleanup"). The listener tables keep
+ * the size compiled into their template: libbpf 1.1 cannot resize an
+ * inner map definition. */
+static int size_maps(struct datapath *dp)
+{
+	int ret;
+
+	ret = bpf_map__set_max_entries(dp->skel->maps.proxies, dp->max_netns);
+	if (!ret)
+		ret = bpf_map__set_max_entries(dp->skel->maps.proxy_socks,
+					       dp->max_netns * NT_PSOCK_MAX);
+	if (!ret)
+		ret = bpf_map__set_max_entries(dp->skel->maps.listeners,
+					       dp->max_netns);
+	return ret;
+}
+
 static int load(struct datapath *dp, struct nt_err *err)
 {
 	int ret;
@@ -259,7 +365,9 @@ static int load(struct datapath *dp, struct nt_err *err)
 	if (!dp->skel)
 		return nt_err_set(err, -errno, "failed to open the BPF object: %s",
 				  strerror(errno));
-	dp->skel->rodata->proxy_mark = NT_PROXY_MARK_DEFAULT;
+	ret = size_maps(dp);
+	if (ret)
+		return nt_err_set(err, ret, "failed to size the BPF maps");
 	ret = set_map_pins(dp);
 	if (ret)
 		return nt_err_set(err, ret, "failed to set map pin paths");
@@ -284,6 +392,15 @@ int datapath__open(struct datapath **out, const struct cgroup_info *cg,
 	if (!dp)
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	dp->cgroup_fd = -1;
+	dp->max_netns = NT_MAX_NETNS;
+	dp->listeners_per_netns = NT_LISTENERS_PER_NETNS;
+	dp->netns = calloc(dp->max_netns, sizeof(*dp->netns));
+	if (!dp->netns) {
+		free(dp);
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < dp->max_netns; i++)
+		dp->netns[i].table_fd = -1;
 	ret = ensure_bpffs(bpffs, err);
 	if (!ret)
 		ret = make_pin_dirs(dp, bpffs, err);
@@ -310,13 +427,6 @@ fail:
 	return ret;
 }
 
-void lookup_free(struct lookup_inst *l)
-{
-	bpf_link__destroy(l->link);
-	lookup_bpf__destroy(l->skel);
-	memset(l, 0, sizeof(*l));
-}
-
 /* Drops this process's handles; pinned links and maps stay in force. */
 void datapath__close(struct datapath *dp)
 {
@@ -327,9 +437,10 @@ void datapath__close(struct datapath *dp)
 	ring_buffer__free(dp->rb);
 	for (i = 0; i < dp->nlinks; i++)
 		bpf_link__destroy(dp->links[i]);
-	for (i = 0; i < NT_MAX_NETNS; i++)
-		if (dp->lookups[i].skel)
-			lookup_free(&dp->lookups[i]);
+	for (i = 0; dp->netns && i < dp->max_netns; i++)
+		if (dp->netns[i].table_fd >= 0)
+			close(dp->netns[i].table_fd);
+	free(dp->netns);
 	if (dp->cgroup_fd >= 0)
 		close(dp->cgroup_fd);
 	nametag_bpf__destroy(dp->skel);
@@ -434,4 +545,43 @@ int datapath__poll_events(struct datapath *dp,
 		return 0;
 	}
 	return ring_buffer__consume(dp->rb) < 0 ? -EIO : 0;
+}
+
+/*
+ * The plaintext destinations strict namespaces may send datagrams to:
+ * @keys replaces the egress trie. New entries go in before stale ones go,
+ * so no destination both sets allow is refused meanwhile.
+ */
+int datapath__set_egress(struct datapath *dp, const struct nt_egress_key *keys,
+			 size_t n)
+{
+	int fd = bpf_map__fd(dp->skel->maps.egress);
+	struct nt_egress_key k, next, *prev = NULL, *stale;
+	size_t i, nstale = 0, steps = 0;
+	__u32 rule;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		rule = i;
+		if (bpf_map_update_elem(fd, &keys[i], &rule, BPF_ANY))
+			return -errno;
+	}
+	stale = calloc(NT_MAX_EGRESS, sizeof(*stale));
+	if (!stale)
+		return -ENOMEM;
+	while (steps++ < 2 * NT_MAX_EGRESS && nstale < NT_MAX_EGRESS &&
+	       !bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		for (i = 0; i < n; i++)
+			if (!memcmp(&keys[i], &k, sizeof(k)))
+				break;
+		if (i == n)
+			stale[nstale++] = k;
+	}
+	for (i = 0; i < nstale; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT && !ret)
+			ret = -errno;
+	free(stale);
+	return ret;
 }

@@ -19,6 +19,7 @@ struct flow_table {
 	cJSON *ring[FLOW_TABLE_SIZE];
 	uint64_t start[FLOW_TABLE_SIZE];	/* monotonic ns, for "age_s" */
 	uint64_t next_id;		/* id of the next flow, from 1 */
+	struct nt_event last;		/* the last event recorded */
 };
 
 static uint64_t now_mono(void)
@@ -85,6 +86,29 @@ static void add_event_time(cJSON *o, uint64_t ktime)
 	cJSON_AddStringToObject(o, "time", buf);
 }
 
+/* What each kind of refusal the kernel reports is called, and why. */
+static const struct {
+	const char *type;
+	const char *reason;
+} refusals[] = {
+	[NT_EV_REFUSED] = { "refused",
+		"strict mode and no node proxy in this network namespace: refused, never plaintext" },
+	[NT_EV_INBOUND_REFUSED] = { "inbound-refused",
+		"strict mode and no node proxy to take it: refused, never plaintext" },
+	[NT_EV_SOCKET_REFUSED] = { "socket-refused",
+		"strict mode: this kind of socket would bypass the node proxy" },
+	[NT_EV_SOCKET_KILLED] = { "socket-killed",
+		"strict mode: this socket family bypasses every inet hook; the caller was killed" },
+	[NT_EV_UDP_REFUSED] = { "datagram-refused",
+		"strict mode: no egress rule allows plaintext to this destination" },
+};
+
+static bool is_refusal(uint32_t type)
+{
+	return type < sizeof(refusals) / sizeof(refusals[0]) &&
+	       refusals[type].type;
+}
+
 /*
  * The verdict the namespace's strict policy would give. With no allow
  * rule loaded, strict mode is default deny; the policy engine decides here
@@ -92,10 +116,11 @@ static void add_event_time(cJSON *o, uint64_t ktime)
  */
 static void add_verdict(cJSON *o, const struct nt_event *e)
 {
-	if (e->type == NT_EV_REFUSED) {
+	if (is_refusal(e->type)) {
 		cJSON_AddStringToObject(o, "verdict", "deny");
-		cJSON_AddStringToObject(o, "reason",
-					"strict mode and no node proxy in this network namespace: refused, never plaintext");
+		cJSON_AddStringToObject(o, "reason", e->type == NT_EV_INBOUND_REFUSED &&
+					e->info ? "the network namespace's listener table overflowed: every SYN without a record is refused" :
+					refusals[e->type].reason);
 		return;
 	}
 	cJSON_AddStringToObject(o, "verdict", e->ev.mode == NT_MODE_STRICT ?
@@ -103,37 +128,94 @@ static void add_verdict(cJSON *o, const struct nt_event *e)
 	cJSON_AddStringToObject(o, "reason", "default deny: no allow rule");
 }
 
-static cJSON *flow_json(struct flow_table *t, const struct nt_event *e)
+/* The socket a refused socket() asked for, as the event encodes it. */
+static void add_socket(cJSON *o, uint32_t info)
 {
-	cJSON *o = cJSON_CreateObject(), *caller;
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "family %u type %u protocol %u",
+		 info >> 16, (info >> 8) & 0xff, info & 0xff);
+	cJSON_AddStringToObject(o, "socket", buf);
+}
+
+/* The identity of the evidence's workload into @key (an ID or null). */
+static void add_identity(cJSON *o, const char *key, cJSON *who,
+			 const struct nt_evidence *ev)
+{
 	struct nt_err err = {};
 	struct spiffe_id id;
+
+	if (workload__resolve(ev, who, &id, &err)) {
+		cJSON_AddNullToObject(o, key);
+		cJSON_AddStringToObject(o, "identity_error", err.msg);
+	} else {
+		cJSON_AddStringToObject(o, key, id.str);
+	}
+}
+
+static cJSON *flow_json(struct flow_table *t, const struct nt_event *e)
+{
+	cJSON *o = cJSON_CreateObject(), *who;
+	bool inbound = e->type == NT_EV_INBOUND_REFUSED;
 	char addr[80];
 
 	cJSON_AddNumberToObject(o, "id", (double)t->next_id);
 	add_event_time(o, e->ktime);
-	cJSON_AddStringToObject(o, "type", e->type == NT_EV_REFUSED ?
-				"refused" : "connect");
+	cJSON_AddStringToObject(o, "type", is_refusal(e->type) ?
+				refusals[e->type].type : "connect");
 	fmt_addr(&e->src, addr, sizeof(addr));
-	cJSON_AddStringToObject(o, "src", e->type == NT_EV_REFUSED ? "" : addr);
+	cJSON_AddStringToObject(o, "src", e->src.port ? addr : "");
 	fmt_addr(&e->dst, addr, sizeof(addr));
-	cJSON_AddStringToObject(o, "dst", addr);
+	cJSON_AddStringToObject(o, "dst", e->dst.port ? addr : "");
+	if (e->type == NT_EV_SOCKET_REFUSED || e->type == NT_EV_SOCKET_KILLED)
+		add_socket(o, e->info);
 	cJSON_AddBoolToObject(o, "redirected", !!(e->flags & NT_SOCK_REDIRECTED));
-	caller = cJSON_AddObjectToObject(o, "caller");
-	if (workload__resolve(&e->ev, caller, &id, &err)) {
+	/* An inbound refusal names the listener it protected; the caller is
+	 * only an address. */
+	who = cJSON_AddObjectToObject(o, inbound ? "listener" : "caller");
+	if (!inbound) {
+		add_identity(o, "src_spiffe_id", who, &e->ev);
+		/* Observe mode sees no peer certificate: the destination is
+		 * known by address only until mTLS carries the flow. */
+		cJSON_AddNullToObject(o, "dst_spiffe_id");
+	} else if (e->ev.ns_cgroup_id) {
 		cJSON_AddNullToObject(o, "src_spiffe_id");
-		cJSON_AddStringToObject(o, "identity_error", err.msg);
-	} else {
-		cJSON_AddStringToObject(o, "src_spiffe_id", id.str);
+		add_identity(o, "dst_spiffe_id", who, &e->ev);
 	}
-	/* Observe mode sees no peer certificate: the destination is known by
-	 * address only until mTLS carries the flow. */
-	cJSON_AddNullToObject(o, "dst_spiffe_id");
 	cJSON_AddStringToObject(o, "namespace",
-				cJSON_GetStringValue(cJSON_GetObjectItem(caller, "namespace")) ?: "");
+				cJSON_GetStringValue(cJSON_GetObjectItem(who, "namespace")) ?: "");
 	cJSON_AddStringToObject(o, "mode", mode__name(e->ev.mode));
 	add_verdict(o, e);
 	return o;
+}
+
+/*
+ * Refusals repeat: a SYN is retransmitted, a refused sendto() is retried.
+ * The same refusal within a second of the last one counts on that record,
+ * so a workload that loops cannot push everything else out of the ring.
+ */
+static bool same_refusal(const struct flow_table *t, const struct nt_event *e)
+{
+	const struct nt_event *l = &t->last;
+
+	return is_refusal(e->type) && l->type == e->type &&
+	       e->ktime - l->ktime < 1000000000ull &&
+	       l->ev.tgid == e->ev.tgid && l->ev.cgroup_id == e->ev.cgroup_id &&
+	       !memcmp(&l->dst, &e->dst, sizeof(e->dst)) &&
+	       !memcmp(l->src.addr, e->src.addr, sizeof(e->src.addr));
+}
+
+static void count_repeat(struct flow_table *t)
+{
+	cJSON *f = t->next_id > 1 ? flows__get(t, t->next_id - 1) : NULL;
+	cJSON *n = f ? cJSON_GetObjectItem(f, "count") : NULL;
+
+	if (!f)
+		return;
+	if (n)
+		cJSON_SetNumberValue(n, n->valuedouble + 1);
+	else
+		cJSON_AddNumberToObject(f, "count", 2);
 }
 
 void flows__on_event(const struct nt_event *e, void *arg)
@@ -146,16 +228,25 @@ void flows__on_event(const struct nt_event *e, void *arg)
 	 * serve it, so its next connection (or its listener) is handled. */
 	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid)
 		proxy__serve_pid(e->ev.tgid, e->ev.netns_ino);
-
-	if (e->type != NT_EV_CONNECT && e->type != NT_EV_REFUSED)
+	if (e->type == NT_EV_LISTEN_OVERFLOW)
+		pr_err("netns %u: a listener record did not fit its table (port %u): that namespace now refuses SYNs it has no record for",
+		       e->ev.netns_ino, e->dst.port);
+	if (e->type != NT_EV_CONNECT && !is_refusal(e->type))
 		return;
 	/* A redirected connection is the proxy's: it writes the record. */
 	if (e->flags & NT_SOCK_REDIRECTED)
 		return;
+	if (same_refusal(t, e)) {
+		t->last.ktime = e->ktime;
+		count_repeat(t);
+		return;
+	}
+	t->last = *e;
 	f = flow_json(t, e);
 	if (!f)
 		return;
-	cJSON_AddStringToObject(f, "state", "observed");
+	cJSON_AddStringToObject(f, "state", is_refusal(e->type) ? "refused" :
+				"observed");
 	slot = t->next_id % FLOW_TABLE_SIZE;
 	cJSON_Delete(t->ring[slot]);
 	t->ring[slot] = f;

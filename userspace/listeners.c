@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Listeners the kernel never saw listen. The sockops program publishes a
- * listener in inbound_ports at listen(), but only when its task is already
- * enrolled: a server that was listening before its namespace was enabled,
- * or before nametagd started, would stay unknown (no SVID for the mesh
- * server to present, no sk_lookup steering). So, at start and after every
- * namespace or netns change, the daemon lists each served netns's TCP
- * listeners with sock_diag and publishes those whose socket belongs to an
- * enrolled namespace.
+ * Listeners the kernel never saw listen. The sockops program records a
+ * listener in its namespace's table at listen(), but only when the
+ * listening task is enrolled and the network namespace is served: a
+ * server that was listening before its namespace was enabled, before
+ * nametagd started or before its network namespace was served, or that
+ * got its listening socket from another process (systemd socket
+ * activation, an inherited fd), would stay unknown: no SVID for the mesh
+ * server, no sk_lookup steering. So, at start, after every namespace or
+ * netns change and every 10 s, the daemon lists each served netns's TCP
+ * listeners with sock_diag and records (as NT_LKEY_SYNC entries, which the
+ * kernel never touches) those that belong to an enrolled namespace:
+ * created in one of its cgroups, or held by one of its processes.
  *
  * Ownership is decided from the kernel's cgroup id of the socket (the
  * cgroup it was created in), matched against the cgroup ids of each
  * enrolled namespace's subtree, read by a bounded walk of cgroupfs: an id
- * is never derived from a name. Such records carry ktime 0 and comm
- * "sock_diag"; they never replace a record the kernel made at listen()
- * (BPF_NOEXIST), and only they are removed here when their listener or
- * its namespace is gone (the sockops program removes its own on close).
+ * is never derived from a name. A socket created elsewhere belongs to the
+ * namespace of a process that holds it (userspace/holders.c), and the
+ * daemon takes a duplicate of it (pidfd_getfd) to put it in listen_socks,
+ * so deliveries can be pinned to it. Where the kernel has its own record
+ * of an address, the daemon's is not made (or is removed).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <bpf/bpf.h>
 
 #include "userspace/daemon.h"
+#include "userspace/holders.h"
 #include "userspace/log.h"
 #include "userspace/proxy.h"
 #include "userspace/sockdiag.h"
@@ -44,14 +50,16 @@ struct cg_owner {
 
 /* A listener owned by an enrolled namespace, in a served netns. */
 struct cand {
-	struct nt_port_key key;
+	struct nt_listen_key key;	/* NT_LKEY_SYNC */
 	struct sockdiag_listener l;
 	const struct ns *n;
+	const struct holder *h;		/* a process holding it, if known */
 };
 
 struct sync {
 	struct cg_owner *cgs;
 	size_t ncgs, cgs_cap;
+	struct holders holders;
 	struct cand *cands;
 	size_t ncands, cands_cap;
 	uint32_t failed[NT_MAX_NETNS];	/* netns whose listing failed */
@@ -60,6 +68,7 @@ struct sync {
 	int ret;
 	uint32_t netns;			/* being listed */
 	struct nt_err *netns_err;	/* ... and what went wrong there */
+	size_t added;
 };
 
 static int grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
@@ -88,7 +97,8 @@ static bool enrolled(const struct ns *n)
 	return n && n->mode != NT_MODE_OFF && n->cgroup_id;
 }
 
-static int cg_add(struct sync *s, uint64_t id, const struct ns *n)
+/* The cgroup @id (directory @dfd) belongs to @n; so do its processes. */
+static int cg_add(struct sync *s, uint64_t id, const struct ns *n, int dfd)
 {
 	int ret = grow((void **)&s->cgs, &s->cgs_cap, s->ncgs,
 		       sizeof(*s->cgs), CG_MAX);
@@ -98,7 +108,7 @@ static int cg_add(struct sync *s, uint64_t id, const struct ns *n)
 	s->cgs[s->ncgs].id = id;
 	s->cgs[s->ncgs].n = n;
 	s->ncgs++;
-	return 0;
+	return holders__add_procs(&s->holders, dfd, n);
 }
 
 /*
@@ -131,13 +141,16 @@ static int walk_cgroups(struct sync *s, const struct ns *n, int dfd,
 		other = ns_table__by_cgroup(nd->ns, st.st_ino);
 		if (other && other != n && enrolled(other))
 			continue;
-		ret = cg_add(s, st.st_ino, n);
-		if (ret || depth + 1 >= CG_DEPTH_MAX)
-			continue;
 		fd = openat(dirfd(d), de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			ret = walk_cgroups(s, n, fd, dev, depth + 1);
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		ret = cg_add(s, st.st_ino, n, fd);
+		if (ret || depth + 1 >= CG_DEPTH_MAX) {
+			close(fd);
+			continue;
+		}
+		ret = walk_cgroups(s, n, fd, dev, depth + 1);
 	}
 	closedir(d);
 	return ret;
@@ -164,7 +177,7 @@ static int collect_ns(struct sync *s, const struct ns *n)
 		close(fd);
 		return 0;
 	}
-	ret = cg_add(s, n->cgroup_id, n);
+	ret = cg_add(s, n->cgroup_id, n, fd);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -209,10 +222,25 @@ static const struct ns *owner_of(const struct sync *s, uint64_t cgroup_id)
 
 /* ---- listing ------------------------------------------------------------- */
 
+/* The namespace a listener belongs to: the one its socket was created in,
+ * else the one of a process holding it. */
+static const struct ns *listener_ns(const struct sync *s,
+				    const struct sockdiag_listener *l,
+				    const struct holder **h)
+{
+	const struct ns *n = owner_of(s, l->cgroup_id);
+
+	*h = holders__find(&s->holders, l->inode);
+	if (n)
+		return n;
+	return *h ? (*h)->proc->n : NULL;
+}
+
 static int on_listener(const struct sockdiag_listener *l, void *arg)
 {
 	struct sync *s = arg;
-	const struct ns *n = owner_of(s, l->cgroup_id);
+	const struct holder *h;
+	const struct ns *n = listener_ns(s, l, &h);
 	struct cand *c;
 	int ret;
 
@@ -225,11 +253,187 @@ static int on_listener(const struct sockdiag_listener *l, void *arg)
 				  NT_MAX_SOCKETS);
 	c = &s->cands[s->ncands++];
 	memset(c, 0, sizeof(*c));
-	c->key.netns_ino = s->netns;
+	c->key.kind = NT_LKEY_SYNC;
 	c->key.port = l->local.port;
+	memcpy(c->key.addr, l->local.addr, sizeof(c->key.addr));
 	c->l = *l;
 	c->n = n;
+	c->h = h;
 	return 0;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+/* By key, then the lowest inode first: when several enrolled sockets
+ * listen on one address, the same one wins at every sync. */
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int r = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	if (r)
+		return r;
+	return x->l.inode < y->l.inode ? -1 : x->l.inode > y->l.inode;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct nt_listen_key));
+}
+
+static void make_value(const struct sync *s, const struct cand *c,
+		       struct nt_listener *v)
+{
+	struct nt_evidence *ev = &v->owner.ev;
+
+	memset(v, 0, sizeof(*v));
+	v->cookie = c->l.cookie;
+	/* No task here: sock_diag knows the socket, not who runs it now, so
+	 * pid/tgid/exe stay 0 (attestation then has no /proc to read). */
+	ev->uid = c->l.uid;
+	/* sock_diag reports the socket's uid only; (uint32_t)-1 is no gid the
+	 * kernel ever hands out, and attest/ treats it as unknown. */
+	ev->gid = (uint32_t)-1;
+	/* A socket made outside the namespace is judged by where the process
+	 * holding it lives. */
+	ev->cgroup_id = owner_of(s, c->l.cgroup_id) ? c->l.cgroup_id :
+			c->h->proc->cgroup_id;
+	ev->ns_cgroup_id = c->n->cgroup_id;
+	ev->netns_ino = s->netns;
+	ev->mode = c->n->mode;
+	ev->ns_id = c->n->id;
+	memcpy(ev->comm, SYNC_COMM, sizeof(SYNC_COMM));
+	v->owner.orig_dst = c->l.local;
+	v->owner.flags = NT_SOCK_LISTENER;
+}
+
+/* Does the kernel record this address itself (a listen() it saw)? */
+static bool kernel_knows(const struct sync *s, const struct cand *c)
+{
+	struct nt_listen_key k = c->key;
+	struct nt_listener l;
+
+	k.kind = NT_LKEY_ADDR;
+	return !datapath__find_exact(nd->dp, s->netns, &k, &l);
+}
+
+/* Puts the socket in listen_socks, from a duplicate of a holder's fd, so
+ * deliveries can be pinned to it. */
+static bool hold(const struct cand *c)
+{
+	int fd, ret;
+
+	if (datapath__listen_sock_held(nd->dp, c->l.cookie))
+		return true;
+	if (!c->h)
+		return false;
+	fd = holders__dup(c->h, c->l.cookie);
+	if (fd < 0) {
+		pr_debug("listener %u of pid %u: no duplicate: %s", c->l.inode,
+			 c->h->proc->pid, strerror(-fd));
+		return false;
+	}
+	ret = datapath__hold_listen_sock(nd->dp, fd);
+	close(fd);
+	return !ret;
+}
+
+/* 1 when a new record went in, 0 when it was there already. */
+static int publish(struct sync *s, const struct cand *c)
+{
+	struct nt_listener v, cur;
+	int ret;
+
+	make_value(s, c, &v);
+	if (hold(c))
+		v.flags |= NT_LST_IN_SOCKHASH;
+	if (!datapath__find_exact(nd->dp, s->netns, &c->key, &cur) &&
+	    !memcmp(&cur, &v, sizeof(v)))
+		return 0;
+	ret = datapath__listener_put(nd->dp, s->netns, &c->key, &v);
+	if (ret)
+		return nt_err_set(s->err, ret, "netns %u: failed to record a listener: %s",
+				  s->netns, strerror(-ret));
+	pr_info("listener on port %u (netns %u, uid %u) of namespace %s: recorded from sock_diag%s",
+		c->key.port, s->netns, c->l.uid, c->n->name,
+		v.flags & NT_LST_IN_SOCKHASH ? "" : " (not deliverable yet)");
+	return 1;
+}
+
+struct prune {
+	struct sync *s;
+	const struct nt_listen_key *kept;
+	size_t nkept;
+	struct nt_listen_key gone[64];
+	size_t ngone;
+};
+
+static int find_gone(const struct nt_listen_key *k, const struct nt_listener *l,
+		     void *arg)
+{
+	struct prune *p = arg;
+
+	if (k->kind != NT_LKEY_SYNC)
+		return 0;
+	if (p->nkept && bsearch(k, p->kept, p->nkept, sizeof(*k), key_cmp))
+		return 0;
+	p->gone[p->ngone++] = *k;
+	return p->ngone == sizeof(p->gone) / sizeof(p->gone[0]);
+}
+
+/* Our records no sock_diag listener backs any more, or that the kernel's
+ * own record of the address made redundant. */
+static int prune(struct sync *s, const struct nt_listen_key *kept, size_t nkept)
+{
+	struct prune p = { .s = s, .kept = kept, .nkept = nkept };
+	size_t i;
+	int ret;
+
+	do {
+		p.ngone = 0;
+		ret = datapath__listeners_foreach(nd->dp, s->netns, find_gone, &p);
+		if (ret < 0)
+			return nt_err_set(s->err, ret, "netns %u: listener table: %s",
+					  s->netns, strerror(-ret));
+		for (i = 0; i < p.ngone; i++) {
+			datapath__listener_del(nd->dp, s->netns, &p.gone[i]);
+			pr_info("listener on port %u (netns %u): gone, taken over by the kernel's record, or no longer enrolled: sock_diag record removed",
+				p.gone[i].port, s->netns);
+		}
+	} while (p.ngone == sizeof(p.gone) / sizeof(p.gone[0]));
+	return 0;
+}
+
+/* The candidates [first, s->ncands) of the netns just listed. */
+static int publish_netns(struct sync *s, uint32_t netns, size_t first)
+{
+	struct nt_listen_key *kept;
+	size_t i, nkept = 0, n = s->ncands - first;
+	const struct cand *c, *prev = NULL;
+	int ret = 0;
+
+	if (n)
+		qsort(s->cands + first, n, sizeof(*s->cands), cand_cmp);
+	kept = calloc(n ? n : 1, sizeof(*kept));
+	if (!kept)
+		return nt_err_set(s->err, -ENOMEM, "out of memory");
+	for (i = first; !ret && i < s->ncands; prev = c, i++) {
+		c = &s->cands[i];
+		if (prev && !key_cmp(&prev->key, &c->key))
+			continue;
+		if (kernel_knows(s, c))
+			continue;
+		ret = publish(s, c);
+		if (ret >= 0) {
+			s->added += ret;
+			kept[nkept++] = c->key;
+			ret = 0;
+		}
+	}
+	if (!ret)
+		ret = prune(s, kept, nkept);
+	free(kept);
+	return ret;
 }
 
 /* One served netns. A failure is remembered (its entries are then left as
@@ -238,13 +442,14 @@ static int list_netns(int netns_fd, uint32_t netns_ino, void *arg)
 {
 	struct sync *s = arg;
 	struct nt_err e = {};
+	size_t first = s->ncands;
 	int ret;
 
 	s->netns = netns_ino;
 	s->netns_err = &e;
 	ret = sockdiag__listeners(netns_fd, on_listener, s, &e);
 	if (!ret)
-		return 0;
+		return publish_netns(s, netns_ino, first);
 	if (s->nfailed < NT_MAX_NETNS)
 		s->failed[s->nfailed++] = netns_ino;
 	if (!s->ret)
@@ -253,199 +458,38 @@ static int list_netns(int netns_fd, uint32_t netns_ino, void *arg)
 	return 0;
 }
 
-/* By key, then the lowest inode first: when several enrolled sockets
- * listen on one port (one per address, v4 and v6), the same one wins at
- * every sync. */
-static int cand_cmp(const void *a, const void *b)
+/* A listener table that overflowed is an error worth repeating until
+ * someone acts: SYNs without a record are refused in that namespace. */
+static int report_overflow(int netns_fd, uint32_t netns_ino, void *arg)
 {
-	const struct cand *x = a, *y = b;
+	uint64_t n = datapath__overflow(nd->dp, netns_ino);
 
-	if (x->key.netns_ino != y->key.netns_ino)
-		return x->key.netns_ino < y->key.netns_ino ? -1 : 1;
-	if (x->key.port != y->key.port)
-		return x->key.port < y->key.port ? -1 : 1;
-	return x->l.inode < y->l.inode ? -1 : x->l.inode > y->l.inode;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	const struct nt_port_key *k = a;
-	const struct cand *c = b;
-
-	if (k->netns_ino != c->key.netns_ino)
-		return k->netns_ino < c->key.netns_ino ? -1 : 1;
-	return k->port < c->key.port ? -1 : k->port > c->key.port;
-}
-
-/* ---- the map ------------------------------------------------------------- */
-
-static void make_value(const struct cand *c, struct nt_sock_value *v)
-{
-	memset(v, 0, sizeof(*v));
-	/* No task here: sock_diag knows the socket, not who runs it now, so
-	 * pid/tgid/exe stay 0 (attestation then has no /proc to read). */
-	v->ev.uid = c->l.uid;
-	/* sock_diag reports the socket's uid only; (uint32_t)-1 is no gid the
-	 * kernel ever hands out, and attest/ treats it as unknown. */
-	v->ev.gid = (uint32_t)-1;
-	v->ev.cgroup_id = c->l.cgroup_id;
-	v->ev.ns_cgroup_id = c->n->cgroup_id;
-	v->ev.netns_ino = c->key.netns_ino;
-	v->ev.mode = c->n->mode;
-	v->ev.ns_id = c->n->id;
-	memcpy(v->ev.comm, SYNC_COMM, sizeof(SYNC_COMM));
-	v->orig_dst = c->l.local;
-	v->flags = NT_SOCK_LISTENER;
-	v->ktime = 0;		/* marks a sock_diag record */
-}
-
-/*
- * The kernel's record (ktime != 0) always stays. Ours is refreshed in
- * place when the namespace's mode changed: deleting it first would leave
- * a moment with no record, when sk_lookup lets SYNs through to the
- * workload. 1 when a new record went in.
- */
-static int publish(int fd, const struct cand *c)
-{
-	struct nt_sock_value v, cur;
-
-	make_value(c, &v);
-	if (!bpf_map_lookup_elem(fd, &c->key, &cur)) {
-		if (cur.ktime || !memcmp(&cur, &v, sizeof(v)))
-			return 0;
-		if (!bpf_map_update_elem(fd, &c->key, &v, BPF_EXIST))
-			return 0;
-		if (errno != ENOENT)
-			return -errno;
-	}
-	if (!bpf_map_update_elem(fd, &c->key, &v, BPF_NOEXIST))
-		return 1;
-	return errno == EEXIST ? 0 : -errno;	/* EEXIST: listen() won */
-}
-
-static int publish_all(int fd, struct sync *s, size_t *added)
-{
-	const struct cand *c, *prev = NULL;
-	int ret, first = 0;
-	size_t i;
-
-	for (i = 0; i < s->ncands; prev = c, i++) {
-		c = &s->cands[i];
-		if (prev && !key_cmp(&prev->key, c))
-			continue;
-		ret = publish(fd, c);
-		if (ret == 1) {
-			(*added)++;
-			pr_info("listener on port %u (netns %u, uid %u) of namespace %s: recorded from sock_diag",
-				c->key.port, c->key.netns_ino, c->l.uid, c->n->name);
-		} else if (ret < 0 && !first) {
-			first = ret;
-		}
-	}
-	if (first)
-		return nt_err_set(s->err, first, "failed to update inbound_ports: %s",
-				  strerror(-first));
-	return 0;
-}
-
-static bool netns_failed(const struct sync *s, uint32_t netns)
-{
-	size_t i;
-
-	for (i = 0; i < s->nfailed; i++)
-		if (s->failed[i] == netns)
-			return true;
-	return false;
-}
-
-/* Ours, and no longer backed by an enrolled listener in a served netns
- * whose listing worked. */
-static bool stale(const struct sync *s, const struct nt_port_key *k,
-		  const struct nt_sock_value *v)
-{
-	if (v->ktime || !(v->flags & NT_SOCK_LISTENER))
-		return false;
-	if (netns_failed(s, k->netns_ino))
-		return false;
-	return !s->ncands ||
-	       !bsearch(k, s->cands, s->ncands, sizeof(*s->cands), key_cmp);
-}
-
-static int find_stale(int fd, const struct sync *s, struct nt_port_key **out,
-		      size_t *n)
-{
-	struct nt_port_key key, next, *prev = NULL;
-	struct nt_sock_value v;
-	size_t cap = 0, steps = 0;
-	int ret;
-
-	/* Bounded: the kernel may delete keys under us, which restarts the
-	 * walk from the first key. */
-	while (steps++ < 2 * NT_MAX_SOCKETS &&
-	       !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) || !stale(s, &key, &v))
-			continue;
-		ret = grow((void **)out, &cap, *n, sizeof(**out), NT_MAX_SOCKETS);
-		if (ret)
-			return ret;
-		(*out)[(*n)++] = key;
-	}
-	return 0;
-}
-
-static int prune(int fd, struct sync *s, size_t *removed)
-{
-	struct nt_port_key *keys = NULL;
-	struct nt_sock_value v;
-	size_t i, n = 0;
-	int ret;
-
-	ret = find_stale(fd, s, &keys, &n);
-	for (i = 0; !ret && i < n; i++) {
-		/* Looked at again: listen() may have replaced it meanwhile. */
-		if (bpf_map_lookup_elem(fd, &keys[i], &v) || v.ktime)
-			continue;
-		if (bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		(*removed)++;
-		pr_info("listener on port %u (netns %u): gone or no longer enrolled, sock_diag record removed",
-			keys[i].port, keys[i].netns_ino);
-	}
-	free(keys);
-	if (ret)
-		return nt_err_set(s->err, ret, "failed to prune inbound_ports: %s",
-				  strerror(-ret));
+	if (n)
+		pr_err("netns %u: %llu listener records did not fit its table: sk_lookup refuses every SYN it finds no record for there ('nametag proxy status')",
+		       netns_ino, (unsigned long long)n);
 	return 0;
 }
 
 int listeners__sync(struct nt_err *err)
 {
-	int fd = datapath__map_fd(nd->dp, "inbound_ports"), ret;
 	struct sync s = { .err = err };
-	size_t added = 0, removed = 0;
+	int ret;
 
-	if (fd < 0)
-		return nt_err_set(err, fd, "no inbound_ports map");
 	ret = collect_cgroups(&s);
-	if (ret)
+	if (!ret && s.ncgs)
+		ret = holders__scan(&s.holders);
+	if (ret) {
+		if (!err->msg[0])
+			nt_err_set(err, ret, "enrolled processes: %s", strerror(-ret));
 		goto out;	/* ownership unknown: change nothing */
+	}
 	/* Nothing enrolled, nothing to list; old records still go. */
-	if (s.ncgs)
-		proxy__foreach_netns(list_netns, &s);
-	if (s.ncands)
-		qsort(s.cands, s.ncands, sizeof(*s.cands), cand_cmp);
-	ret = publish_all(fd, &s, &added);
-	if (!ret)
-		ret = prune(fd, &s, &removed);
-	if (!ret)
-		ret = s.ret;	/* a netns that could not be listed */
-	pr_debug("listeners: %zu enrolled, %zu recorded, %zu removed",
-		 s.ncands, added, removed);
+	proxy__foreach_netns(list_netns, &s);
+	proxy__foreach_netns(report_overflow, NULL);
+	ret = s.ret;	/* a netns that could not be listed */
+	pr_debug("listeners: %zu enrolled, %zu recorded", s.ncands, s.added);
 out:
+	holders__free(&s.holders);
 	free(s.cgs);
 	free(s.cands);
 	return ret;

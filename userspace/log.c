@@ -9,7 +9,7 @@ enum log_level log_level = LOG_INFO;
 
 void nt_log(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "warn", "info", "debug" };
+	static const char *const names[] = { "error", "warn", "info", "debug" };
 	char stamp[32];
 	struct tm tm;
 	time_t now;

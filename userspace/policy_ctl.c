@@ -4,6 +4,7 @@
  * whole by `policy load` (validated first: an invalid file changes
  * nothing), and re-applied to open flows at once.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,61 @@ static void path_of(char *buf, size_t size)
 	snprintf(buf, size, "%s/%s", nd->opts.state_dir, POLICY_FILE);
 }
 
+struct egress_keys {
+	struct nt_egress_key *v;
+	size_t n;
+	uint32_t ns_id;
+};
+
+static int add_egress(const struct egress_dest *d, void *arg)
+{
+	struct egress_keys *k = arg;
+	struct nt_egress_key *e;
+
+	if (k->n >= NT_MAX_EGRESS)
+		return -E2BIG;
+	e = &k->v[k->n++];
+	memset(e, 0, sizeof(*e));
+	e->ns_id = k->ns_id;
+	e->port = d->port;
+	if (d->family == AF_INET) {
+		/* IPv4-mapped: the prefix covers the mapping's 96 bits. */
+		e->addr[2] = htonl(0xffff);
+		memcpy(&e->addr[3], d->addr, 4);
+		e->prefixlen = NT_EGRESS_KEY_BITS + 96 + d->bits;
+	} else {
+		memcpy(e->addr, d->addr, 16);
+		e->prefixlen = NT_EGRESS_KEY_BITS + d->bits;
+	}
+	return 0;
+}
+
+int policy_ctl__apply_egress(void)
+{
+	struct egress_keys k = {};
+	const struct ns *n;
+	size_t i;
+	int ret = 0;
+
+	if (!active_policy)
+		return 0;
+	k.v = calloc(NT_MAX_EGRESS, sizeof(*k.v));
+	if (!k.v)
+		return -ENOMEM;
+	for (i = 0; !ret && i < ns_table__count(nd->ns); i++) {
+		n = ns_table__at(nd->ns, i);
+		k.ns_id = n->id;
+		ret = policy__foreach_egress(active_policy, n->name, add_egress, &k);
+	}
+	if (!ret)
+		ret = datapath__set_egress(nd->dp, k.v, k.n);
+	if (ret)
+		pr_err("egress entries not applied to the kernel: %s (strict namespaces keep the previous set)",
+		       ret == -E2BIG ? "more than the egress map holds" : strerror(-ret));
+	free(k.v);
+	return ret;
+}
+
 int policy_ctl__init(struct nt_err *err)
 {
 	char path[PATH_MAX];
@@ -39,6 +95,8 @@ int policy_ctl__init(struct nt_err *err)
 		return policy__new_empty(&active_policy) ?
 		       nt_err_set(err, -ENOMEM, "out of memory") : 0;
 	}
+	if (!ret)
+		policy_ctl__apply_egress();
 	return ret;
 }
 
@@ -80,6 +138,7 @@ int ctl_policy_load(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	active_policy = p;
 	policy__free(old);
 	pr_info("policy loaded: %zu namespaces", policy__namespaces(p));
+	policy_ctl__apply_egress();
 	pconn__recheck_policy();
 	cJSON_AddNumberToObject(resp, "namespaces", (double)policy__namespaces(p));
 	return 0;

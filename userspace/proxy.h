@@ -16,8 +16,9 @@
 #include "userspace/daemon.h"
 
 #define PROXY_OUTBOUND_PORT	15001	/* redirected workload connects */
-#define PROXY_INBOUND_PORT	15006	/* sk_lookup-steered plaintext */
-#define PROXY_MESH_PORT		15008	/* mTLS from peer node proxies */
+#define PROXY_MESH_PORT		15008	/* mTLS from peer node proxies; the
+					 * same socket takes the plaintext
+					 * sk_lookup steers */
 #define PROXY_SNI_SUFFIX	".nametag.invalid"
 #define PROXY_HANDSHAKE_TIMEOUT	10	/* seconds */
 #define PROXY_CONNECT_TIMEOUT	10
@@ -39,6 +40,8 @@ SSL *proxy_tls__server(struct nt_err *err);
 const struct spiffe_id *proxy_tls__peer_id(SSL *ssl);
 /* Why verification failed, "" if it did not. */
 const char *proxy_tls__verify_error(SSL *ssl);
+/* The ID of the SVID this end presented; NULL if none. */
+const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
 /* Server side: the port the client asked for (from SNI). */
 uint16_t proxy_tls__orig_port(SSL *ssl);
 void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino);
@@ -55,6 +58,22 @@ unsigned int proxy_tls__trust_gen(void);
 /* Frees the verification state once the handshake is over and its results
  * were taken: the peer ID, the verify error and the port read NULL/""/0. */
 void proxy_tls__handshake_done(SSL *ssl);
+
+/* What happened to the proxy's sockets, for status. */
+struct proxy_stats {
+	uint64_t port_taken;	/* a well-known port held by another socket */
+};
+extern struct proxy_stats proxy__stats;
+
+/* The enrolled listener a connection reaches (userspace/proxy_conn.c). */
+struct proxy_listener {
+	struct spiffe_id id;
+	struct ns *ns;
+	uint64_t cookie;	/* the socket deliveries are pinned to */
+};
+int proxy__listener(uint32_t netns, const struct nt_addr *addr,
+		    struct proxy_listener *out, const struct svid **svid,
+		    struct nt_err *err);
 
 /* ---- listeners ------------------------------------------------------------ */
 

@@ -83,6 +83,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	pflow__close(c, why);
 	pconn__side_close(&c->a, reset);
 	pconn__side_close(&c->b, reset);
+	pconn__unticket(c);
 	relay__free(c);
 	spiffe_ids__put(nd->ids, c->tunnel_id);
 	spiffe_ids__put(nd->ids, c->src);
@@ -139,88 +140,67 @@ enum enforce_mode proxy__mode(enum nt_mode m)
 
 /* ---- addresses ------------------------------------------------------------- */
 
-static void to_nt_addr(const struct sockaddr_storage *ss, struct nt_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		a->family = AF_INET;
-		a->addr[2] = htonl(0xffff);
-		a->addr[3] = s4->sin_addr.s_addr;
-		a->port = ntohs(s4->sin_port);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		a->family = AF_INET6;
-		memcpy(a->addr, &s6->sin6_addr, 16);
-		a->port = ntohs(s6->sin6_port);
-	}
-}
-
-static socklen_t to_sockaddr(const struct nt_addr *a, uint16_t port,
-			     struct sockaddr_storage *ss)
-{
-	bool v4 = a->addr[0] == 0 && a->addr[1] == 0 &&
-		  a->addr[2] == htonl(0xffff);
-
-	memset(ss, 0, sizeof(*ss));
-	if (v4) {
-		struct sockaddr_in *s4 = (void *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = a->addr[3];
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	}
-	struct sockaddr_in6 *s6 = (void *)ss;
-
-	s6->sin6_family = AF_INET6;
-	memcpy(&s6->sin6_addr, a->addr, 16);
-	s6->sin6_port = htons(port);
-	return sizeof(*s6);
-}
-
 static int ends(int fd, struct nt_addr *peer, struct nt_addr *local)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	int ret = nt_addr__of_socket(fd, true, peer);
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &len))
-		return -errno;
-	to_nt_addr(&ss, peer);
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		return -errno;
-	to_nt_addr(&ss, local);
-	return 0;
+	return ret ? ret : nt_addr__of_socket(fd, false, local);
 }
 
-/* Delivery to a local workload comes from loopback, which sk_lookup never
- * steers (bpf/lookup.bpf.c): 127.0.0.6, or ::1. */
-static int bind_loopback(int fd, int family)
+/* Delivery to a local workload comes from loopback: 127.0.0.6, or ::1.
+ * The port is bound now, not at connect(), so the ticket can name it. */
+static int bind_loopback(int fd, int family, struct nt_addr *src)
 {
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	struct sockaddr_in a4 = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(0x7f000006) };
-	int one = 1;
+				  .sin_addr.s_addr = htonl(NT_DELIVERY_ADDR4) };
+	int ret;
 
-	/* The port is picked at connect(), per destination: no shortage. */
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	if (family == AF_INET)
-		return bind(fd, (struct sockaddr *)&a4, sizeof(a4));
-	return bind(fd, (struct sockaddr *)&a6, sizeof(a6));
+		ret = bind(fd, (struct sockaddr *)&a4, sizeof(a4));
+	else
+		ret = bind(fd, (struct sockaddr *)&a6, sizeof(a6));
+	return ret ? -errno : nt_addr__of_socket(fd, false, src);
+}
+
+/*
+ * Delivery goes to exactly the listening socket whose identity was judged
+ * (c->dst_cookie): the ticket makes the namespace's sk_lookup program hand
+ * this connection's SYN to that socket, or refuse it if it is gone.
+ */
+static int ticket(struct pconn *c, int fd, const struct nt_addr *to,
+		  uint16_t port, int family)
+{
+	int ret = bind_loopback(fd, family, &c->deliver_src);
+
+	if (ret)
+		return ret;
+	c->deliver_dst = *to;
+	c->deliver_dst.port = port;
+	ret = datapath__ticket(nd->dp, c->netns, &c->deliver_src,
+			       &c->deliver_dst, c->dst_cookie);
+	if (!ret)
+		c->ticketed = true;
+	return ret;
+}
+
+void pconn__unticket(struct pconn *c)
+{
+	if (!c->ticketed)
+		return;
+	datapath__unticket(nd->dp, c->netns, &c->deliver_src, &c->deliver_dst);
+	c->ticketed = false;
 }
 
 /* Opens side B: a non-blocking connect from inside the connection's
  * network namespace. */
 static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 {
-	int mark = NT_PROXY_MARK_DEFAULT, nsfd, fd;
 	struct sockaddr_storage ss;
-	socklen_t len = to_sockaddr(to, port, &ss);
+	socklen_t len = nt_addr__to_sockaddr(to, port, &ss);
 	bool local = c->kind == PCONN_MESH || c->kind == PCONN_PLAIN_IN;
+	int nsfd, fd, ret;
 
 	nsfd = proxy__netns_fd(c->netns);
 	if (nsfd < 0)
@@ -228,18 +208,16 @@ static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 	fd = proxy__socket_in(nsfd, ss.ss_family, SOCK_STREAM);
 	if (fd < 0)
 		return fd;
-	/* Our own sockets are never redirected (bpf/nametag.bpf.c). */
-	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	/* nametagd's own sockets are never redirected: its cgroup is never
+	 * enrolled (bpf/nametag.bpf.c), whatever a mark says. */
 	proxy__tune_socket(fd);
-	if (local && bind_loopback(fd, ss.ss_family)) {
-		int ret = -errno;
-
+	if (local && (ret = ticket(c, fd, to, port, ss.ss_family))) {
 		close(fd);
 		return ret;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
-		int ret = -errno;
-
+		ret = -errno;
+		pconn__unticket(c);
 		close(fd);
 		return ret;
 	}
@@ -264,44 +242,45 @@ int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
 	return 0;
 }
 
-/* Who listens on @port in @netns: the evidence sockops recorded at listen(),
- * turned into a SPIFFE ID and its SVID. */
-int proxy__listener(uint32_t netns, uint16_t port, struct spiffe_id *id,
-		    const struct svid **svid, struct ns **ns,
+/*
+ * Who would get a connection to @addr in @netns: the listener record the
+ * kernel made at listen() (or the daemon from sock_diag), turned into a
+ * SPIFFE ID and, when @svid is given, its SVID. Only a socket the
+ * delivery can be pinned to counts: anything else is refused.
+ */
+int proxy__listener(uint32_t netns, const struct nt_addr *addr,
+		    struct proxy_listener *out, const struct svid **svid,
 		    struct nt_err *err)
 {
-	struct nt_port_key key = { .netns_ino = netns, .port = port };
-	struct nt_sock_value v;
+	struct nt_listener l;
+	char where[80];
 	cJSON *info;
-	int fd = datapath__map_fd(nd->dp, "inbound_ports"), ret;
+	int ret;
 
-	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &v))
+	nt_addr__format(addr, where, sizeof(where));
+	if (datapath__find_listener(nd->dp, netns, addr, &l))
 		return nt_err_set(err, -ENOENT,
-				  "no enrolled workload listens on port %u", port);
-	*ns = ns_table__by_cgroup(nd->ns, v.ev.ns_cgroup_id);
-	if (!*ns)
-		return nt_err_set(err, -ENOENT, "listener on port %u is in no namespace",
-				  port);
+				  "no enrolled workload listens on %s", where);
+	out->ns = ns_table__by_cgroup(nd->ns, l.owner.ev.ns_cgroup_id);
+	if (!out->ns)
+		return nt_err_set(err, -ENOENT, "listener on %s is in no namespace",
+				  where);
+	if (!l.cookie || !datapath__listen_sock_held(nd->dp, l.cookie))
+		return nt_err_set(err, -ENOENT,
+				  "the listener on %s cannot be delivered to exactly (its socket is not held yet)",
+				  where);
+	out->cookie = l.cookie;
 	info = cJSON_CreateObject();
-	ret = workload__resolve(&v.ev, info, id, err);
+	ret = workload__resolve(&l.owner.ev, info, &out->id, err);
 	cJSON_Delete(info);
 	if (ret)
 		return ret;
 	if (svid) {
-		*svid = svid_cache__get(nd->svids, id, err);
+		*svid = svid_cache__get(nd->svids, &out->id, err);
 		if (!*svid)
 			return -EIO;
 	}
 	return 0;
-}
-
-int proxy__listener_svid(uint32_t netns, uint16_t port,
-			 const struct svid **svid, struct spiffe_id *id,
-			 struct nt_err *err)
-{
-	struct ns *ns;
-
-	return proxy__listener(netns, port, id, svid, &ns, err);
 }
 
 /* ---- outbound: workload -> us -> peer proxy ------------------------------- */
@@ -473,8 +452,8 @@ static bool decide(struct pconn *c, struct decision *d)
 	return !(d->verdict == VERDICT_DENY && d->enforced);
 }
 
-/* Delivers to the workload at the address the client dialled, over this
- * namespace's loopback path (sk_lookup leaves lo traffic alone). */
+/* Delivers to the workload at the address the client dialled, from this
+ * namespace's loopback, pinned to the socket judged (c->dst_cookie). */
 static void deliver(struct pconn *c, const struct nt_addr *local)
 {
 	if (connect_b(c, local, c->port)) {
@@ -487,48 +466,53 @@ static void deliver(struct pconn *c, const struct nt_addr *local)
 }
 
 /*
- * The client verified the SVID we presented at the handshake. A later
- * stream may only go to the workload that SVID names: if another one now
- * listens on the port, the connection is retired (closed before any
- * verdict) and the client dials anew, learning the new identity.
+ * The client verified the SVID we presented at the handshake (held in
+ * c->tunnel_id). A stream may only go to the workload that SVID names: if
+ * another one now listens there, the connection is retired (closed before
+ * any verdict) and the client dials anew, learning the new identity.
  */
 static bool same_tunnel_identity(struct pconn *c)
 {
-	if (!c->tls || !c->tls->framed)
+	if (c->tunnel_id == c->dst)	/* interned: same ID, same pointer */
 		return true;
-	if (!c->tunnel_id) {
-		c->tunnel_id = spiffe_ids__get(nd->ids, c->dst);
-		if (c->tunnel_id)
-			return true;
-	} else if (c->tunnel_id == c->dst) {	/* interned: same ID, same pointer */
-		return true;
-	}
 	pflow__set(c, "reason", "the port's workload changed: connection retired");
 	pconn__close(c, false, "retired");
 	return false;
 }
 
+static void deny_why(struct pconn *c, const char *why)
+{
+	struct decision none = { .verdict = VERDICT_DENY, .rule = -1 };
+
+	snprintf(none.reason, sizeof(none.reason), "%.*s",
+		 (int)sizeof(none.reason) - 1, why);
+	pconn__deny(c, &none);
+}
+
 void pconn__mesh_verdict(struct pconn *c)
 {
 	struct nt_addr peer, local;
+	struct proxy_listener pl;
 	struct nt_err err = {};
-	struct spiffe_id id;
 	struct decision d;
-	struct ns *ns;
 
-	if (proxy__listener(c->netns, c->port, &id, NULL, &ns, &err) ||
-	    pconn__hold_id(&c->dst, &id, &err) || ends(c->a.h.fd, &peer, &local)) {
-		struct decision none = { .verdict = VERDICT_DENY, .rule = -1 };
-
-		snprintf(none.reason, sizeof(none.reason), "%.*s",
-			 (int)sizeof(none.reason) - 1, err.msg);
-		pconn__deny(c, &none);
+	/* The listener of the address the client dialled, at the port its
+	 * workload asked for (SNI). */
+	if (ends(c->a.h.fd, &peer, &local)) {
+		deny_why(c, "connection lost");
+		return;
+	}
+	local.port = c->port;
+	if (proxy__listener(c->netns, &local, &pl, NULL, &err) ||
+	    pconn__hold_id(&c->dst, &pl.id, &err)) {
+		deny_why(c, err.msg);
 		return;
 	}
 	if (!same_tunnel_identity(c))
 		return;
-	c->mode = ns->mode;
-	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
+	c->dst_cookie = pl.cookie;
+	c->mode = pl.ns->mode;
+	snprintf(c->ns, sizeof(c->ns), "%s", pl.ns->name);
 	pflow__set(c, "namespace", c->ns);
 	if (!decide(c, &d)) {
 		pconn__deny(c, &d);
@@ -546,29 +530,30 @@ void pconn__mesh_verdict(struct pconn *c)
 void pconn__accept_plain(int fd, uint32_t netns)
 {
 	struct nt_addr peer, local;
+	struct proxy_listener pl;
 	struct nt_err err = {};
-	struct spiffe_id id;
 	struct decision d;
 	struct pconn *c;
-	struct ns *ns;
 
 	c = pconn_new(PCONN_PLAIN_IN, fd, netns);
 	if (!c)
 		return;
 	pflow__open(c, NULL);
-	/* sk_lookup keeps the original port: getsockname() shows it. */
+	/* sk_lookup keeps the original address: getsockname() shows it. */
 	if (ends(fd, &peer, &local) ||
-	    proxy__listener(netns, local.port, &id, NULL, &ns, &err)) {
+	    proxy__listener(netns, &local, &pl, NULL, &err)) {
+		pflow__set(c, "reason", err.msg[0] ? err.msg : "connection lost");
 		pconn__close(c, true, "no enrolled listener");
 		return;
 	}
-	if (pconn__hold_id(&c->dst, &id, &err)) {
+	if (pconn__hold_id(&c->dst, &pl.id, &err)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
+	c->dst_cookie = pl.cookie;
 	c->port = local.port;
-	c->mode = ns->mode;
-	snprintf(c->ns, sizeof(c->ns), "%s", ns->name);
+	c->mode = pl.ns->mode;
+	snprintf(c->ns, sizeof(c->ns), "%s", pl.ns->name);
 	pflow__set(c, "namespace", c->ns);
 	pflow__set(c, "transport", "plaintext");
 	if (c->mode == NT_MODE_STRICT) {
@@ -619,6 +604,7 @@ static void on_connected(struct pconn *c)
 		pconn__handshake(c);
 		return;
 	}
+	pconn__unticket(c);	/* connected or refused: the SYN is past */
 	if (ret) {	/* PS_DELIVER */
 		pflow__set(c, "reason", "destination refused the connection");
 		pconn__close(c, true, "delivery failed");

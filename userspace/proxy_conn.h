@@ -96,6 +96,11 @@ struct pconn {
 	bool reused;			/* outbound: taken from the pool */
 	const struct spiffe_id *tunnel_id;	/* mesh: the SVID we presented
 						 * (interned, held) */
+	/* Mesh, plain-in: the listening socket the verdict judged, and the
+	 * delivery's ticket (bpf/lookup.bpf.c) while its SYN is pending. */
+	uint64_t dst_cookie;
+	struct nt_addr deliver_src, deliver_dst;
+	bool ticketed;
 	struct pconn *prev, *next;
 };
 
@@ -144,6 +149,8 @@ void pconn__mesh_verdict(struct pconn *c);
  * reference is given back); pconn__close() gives it back. */
 int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
 		   struct nt_err *err);
+/* Drops the delivery's ticket once its SYN has been answered. */
+void pconn__unticket(struct pconn *c);
 /* Outbound: the destination has no node proxy; plaintext where allowed. */
 void pconn__outbound_fallback(struct pconn *c, const char *why);
 

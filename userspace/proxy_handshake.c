@@ -145,6 +145,12 @@ void pconn__handshake(struct pconn *c)
 		pconn__close(c, true, "out of memory");
 		return;
 	}
+	/* The server's streams may only reach the workload it presented. */
+	if (server && proxy_tls__local_id(s->ssl) &&
+	    pconn__hold_id(&c->tunnel_id, proxy_tls__local_id(s->ssl), NULL)) {
+		pconn__close(c, true, "out of memory");
+		return;
+	}
 	proxy_tls__handshake_done(s->ssl);
 	if (!try_ktls(c, server)) {
 		pflow__set(c, "reason", "kTLS switch failed");

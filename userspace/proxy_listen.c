@@ -3,8 +3,14 @@
  * The proxy's listeners, three per served network namespace, created
  * inside it (a socket keeps the namespace it was created in):
  *   127.0.0.1:15001, [::1]:15001  outbound, where connect() is redirected
- *   0.0.0.0:15006                 inbound, where sk_lookup steers SYNs
- *   [::]:15008                    mesh, mTLS from peer node proxies
+ *   [::]:15008 (dual-stack)       the mesh port (mTLS from peer node
+ *                                 proxies) and plaintext SYNs sk_lookup
+ *                                 steers from enrolled listeners; the
+ *                                 accepted socket's own port tells which
+ * The namespace's sk_lookup program hands SYNs for those addresses to
+ * these very sockets (bpf/lookup.bpf.c), so a process that binds one of
+ * the ports first gets nothing: the daemon then listens on a port the
+ * kernel picks, says so, and serves the namespace all the same.
  * Served namespaces are remembered in STATE/proxies.json.
  */
 #include <arpa/inet.h>
@@ -27,7 +33,7 @@
 #define MAX_SERVED 64
 #define PROXIES_FILE "proxies.json"
 
-enum lkind { L_OUT4, L_OUT6, L_IN, L_MESH, L_MAX };
+enum lkind { L_OUT4, L_OUT6, L_NET, L_MAX };
 
 struct listener {
 	struct loop_handler h;
@@ -41,10 +47,12 @@ struct served {
 	uint32_t netns;
 	bool automatic;		/* found from a workload, not `proxy add` */
 	bool seen;		/* an enrolled process still lives there */
+	uint16_t bound[L_MAX];	/* the port each listener got */
 	struct listener l[L_MAX];
 };
 
 static struct served *served[MAX_SERVED];
+struct proxy_stats proxy__stats;
 static int self_netns = -1;
 
 int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol)
@@ -111,6 +119,18 @@ int proxy__netns_fd(uint32_t netns_ino)
 	return -ENOENT;
 }
 
+/* The NET listener takes two kinds: the port a SYN was for is the
+ * accepted socket's own (sk_lookup keeps it). */
+static bool to_mesh_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == PROXY_MESH_PORT;
+}
+
 static void on_listener(struct loop_handler *h, uint32_t events)
 {
 	struct listener *l = (struct listener *)h;
@@ -121,46 +141,78 @@ static void on_listener(struct loop_handler *h, uint32_t events)
 		if (fd < 0)
 			return;	/* EAGAIN, or a transient error: next event */
 		proxy__tune_socket(fd);
-		if (l->kind == L_MESH)
-			pconn__accept_mesh(fd, l->netns);
-		else if (l->kind == L_IN)
-			pconn__accept_plain(fd, l->netns);
-		else
+		if (l->kind != L_NET)
 			pconn__accept_outbound(fd, l->netns);
+		else if (to_mesh_port(fd))
+			pconn__accept_mesh(fd, l->netns);
+		else
+			pconn__accept_plain(fd, l->netns);
 	}
+}
+
+static socklen_t listen_addr(enum lkind kind, uint16_t port,
+			     struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (kind == L_OUT4) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*a4);
+	}
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons(port);
+	if (kind == L_OUT6)
+		a6->sin6_addr = in6addr_loopback;
+	return sizeof(*a6);
+}
+
+/* Binds @fd to its well-known port, or, when another socket holds it, to
+ * a port the kernel picks: sk_lookup steers the well-known one here. */
+static int bind_listener(struct served *s, int fd, enum lkind kind)
+{
+	static const uint16_t ports[L_MAX] = {
+		PROXY_OUTBOUND_PORT, PROXY_OUTBOUND_PORT, PROXY_MESH_PORT };
+	struct sockaddr_storage ss;
+	socklen_t len = listen_addr(kind, ports[kind], &ss);
+
+	if (!bind(fd, (struct sockaddr *)&ss, len)) {
+		s->bound[kind] = ports[kind];
+		return 0;
+	}
+	if (errno != EADDRINUSE)
+		return -errno;
+	pr_err("netns %s: port %u is taken by another socket; nametagd listens on another port and the namespace's sk_lookup program steers %u to it (the other socket gets nothing)",
+	       s->path, ports[kind], ports[kind]);
+	proxy__stats.port_taken++;
+	len = listen_addr(kind, 0, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		return -errno;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	s->bound[kind] = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
 }
 
 static int listen_on(struct served *s, enum lkind kind)
 {
-	static const uint16_t ports[L_MAX] = {
-		PROXY_OUTBOUND_PORT, PROXY_OUTBOUND_PORT, PROXY_INBOUND_PORT,
-		PROXY_MESH_PORT };
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
-	struct sockaddr_in a4 = { .sin_family = AF_INET };
-	int one = 1, zero = 0, mark = NT_PROXY_MARK_DEFAULT, fd, ret;
-	bool v6 = kind == L_OUT6 || kind == L_MESH;
+	int one = 1, zero = 0, fd, ret;
 
-	fd = proxy__socket_in(s->netns_fd, v6 ? AF_INET6 : AF_INET, SOCK_STREAM);
+	fd = proxy__socket_in(s->netns_fd, kind == L_OUT4 ? AF_INET : AF_INET6,
+			      SOCK_STREAM);
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
-	if (v6) {
-		a6.sin6_port = htons(ports[kind]);
-		if (kind == L_OUT6)
-			a6.sin6_addr = in6addr_loopback;
-		else	/* the mesh port takes IPv4 too */
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-				   sizeof(zero));
-		ret = bind(fd, (struct sockaddr *)&a6, sizeof(a6));
-	} else {
-		a4.sin_port = htons(ports[kind]);
-		a4.sin_addr.s_addr = htonl(kind == L_IN ? INADDR_ANY :
-					   INADDR_LOOPBACK);
-		ret = bind(fd, (struct sockaddr *)&a4, sizeof(a4));
-	}
+	/* The NET port takes IPv4 too. */
+	if (kind == L_NET)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	ret = bind_listener(s, fd, kind);
 	if (ret || listen(fd, 1024)) {
-		ret = -errno;
+		ret = ret ? ret : -errno;
 		close(fd);
 		return ret;
 	}
@@ -176,7 +228,7 @@ static void served_free(struct served *s)
 	int k;
 
 	for (k = 0; k < L_MAX; k++) {
-		if (s->l[k].h.fd > 0) {
+		if (s->l[k].h.fd >= 0) {
 			loop__del(&s->l[k].h);
 			close(s->l[k].h.fd);
 		}
@@ -208,11 +260,12 @@ static int save_served(struct nt_err *err)
 	return ret;
 }
 
-static struct nt_addr loopback_addr(bool v6)
+/* The redirect target of @kind: a name, not necessarily a bound port. */
+static struct nt_addr target_addr(enum lkind kind)
 {
 	struct nt_addr a = { .port = PROXY_OUTBOUND_PORT };
 
-	if (v6) {
+	if (kind == L_OUT6) {
 		a.family = AF_INET6;
 		a.addr[3] = htonl(1);
 	} else {
@@ -228,10 +281,13 @@ static int open_served(const char *path, struct served **out,
 {
 	struct served *s = calloc(1, sizeof(*s));
 	struct stat st;
+	int k;
 
 	if (!s)
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	for (k = 0; k < L_MAX; k++)
+		s->l[k].h.fd = -1;
 	s->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (s->netns_fd < 0 || fstat(s->netns_fd, &st)) {
 		nt_err_set(err, -errno, "netns %s: %s", path, strerror(errno));
@@ -258,7 +314,9 @@ static struct served *find_served(uint32_t ino)
 static int serve(const char *path, uint32_t want_ino, bool automatic,
 		 struct nt_err *err)
 {
-	struct nt_addr out4 = loopback_addr(false), out6 = loopback_addr(true);
+	struct dp_proxy px = { .target4 = target_addr(L_OUT4),
+			       .target6 = target_addr(L_OUT6),
+			       .mesh_port = PROXY_MESH_PORT };
 	struct served *s = NULL, *have;
 	int i, slot = -1, ret;
 
@@ -293,11 +351,8 @@ static int serve(const char *path, uint32_t want_ino, bool automatic,
 	}
 	for (i = 0; i < L_MAX; i++) {
 		ret = listen_on(s, i);
-		if (ret == -EADDRNOTAVAIL && i == L_OUT6) {
-			/* No IPv6 loopback in this namespace: IPv4 only. */
-			memset(&out6, 0, sizeof(out6));
-			continue;
-		}
+		if (ret == -EADDRNOTAVAIL && i == L_OUT6)
+			continue;	/* no IPv6 loopback here: IPv4 only */
 		if (ret) {
 			nt_err_set(err, ret, "proxy listener in %s: %s", path,
 				   strerror(-ret));
@@ -305,8 +360,10 @@ static int serve(const char *path, uint32_t want_ino, bool automatic,
 			return ret;
 		}
 	}
-	ret = datapath__set_proxy(nd->dp, s->netns_fd, &out4,
-				  out6.port ? &out6 : NULL, s->l[L_IN].h.fd, err);
+	px.out4_fd = s->l[L_OUT4].h.fd;
+	px.out6_fd = s->l[L_OUT6].h.fd;
+	px.net_fd = s->l[L_NET].h.fd;
+	ret = datapath__set_proxy(nd->dp, s->netns_fd, &px, err);
 	if (ret) {
 		served_free(s);
 		return ret;
@@ -457,8 +514,12 @@ cJSON *proxy__netns_json(void)
 		cJSON_AddStringToObject(o, "path", served[i]->path);
 		cJSON_AddNumberToObject(o, "netns", served[i]->netns);
 		cJSON_AddNumberToObject(o, "outbound_port", PROXY_OUTBOUND_PORT);
-		cJSON_AddNumberToObject(o, "inbound_port", PROXY_INBOUND_PORT);
 		cJSON_AddNumberToObject(o, "mesh_port", PROXY_MESH_PORT);
+		/* Where the sockets are bound: the well-known ports unless
+		 * another socket took one first (sk_lookup steers those). */
+		cJSON_AddNumberToObject(o, "outbound4_bound", served[i]->bound[L_OUT4]);
+		cJSON_AddNumberToObject(o, "outbound6_bound", served[i]->bound[L_OUT6]);
+		cJSON_AddNumberToObject(o, "mesh_bound", served[i]->bound[L_NET]);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;

@@ -165,16 +165,21 @@ static int sni_port(const unsigned char *p, size_t len, uint16_t *port)
 	return 0;
 }
 
-int proxy__listener_svid(uint32_t netns, uint16_t port,
-			 const struct svid **svid, struct spiffe_id *id,
-			 struct nt_err *err);
-
+/*
+ * Picks the SVID to present: that of the workload listening on the
+ * address the client dialled (this connection's local address) at the
+ * port its workload asked for (SNI). The same listener lookup decides the
+ * verdict later, and the stream is refused if it no longer names the same
+ * identity.
+ */
 static int client_hello(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_state *st = state_of(ssl);
+	struct proxy_listener pl;
 	const unsigned char *ext;
 	const struct svid *svid;
 	struct nt_err err = {};
+	struct nt_addr local;
 	size_t len;
 
 	*alert = SSL_AD_UNRECOGNIZED_NAME;
@@ -184,12 +189,17 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 			 "client sent no nametag SNI");
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if (proxy__listener_svid(st->netns, st->orig_port, &svid, &st->local,
-				 &err)) {
+	if (nt_addr__of_socket(SSL_get_fd(ssl), false, &local)) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	local.port = st->orig_port;
+	if (proxy__listener(st->netns, &local, &pl, &svid, &err)) {
 		snprintf(st->verify_error, sizeof(st->verify_error), "%s",
 			 err.msg);
 		return SSL_CLIENT_HELLO_ERROR;
 	}
+	st->local = pl.id;
 	st->has_local = true;
 	if (use_svid(ssl, svid)) {
 		*alert = SSL_AD_INTERNAL_ERROR;
@@ -338,6 +348,13 @@ const char *proxy_tls__verify_error(SSL *ssl)
 	struct tls_state *st = state_of(ssl);
 
 	return st ? st->verify_error : "";
+}
+
+const struct spiffe_id *proxy_tls__local_id(SSL *ssl)
+{
+	struct tls_state *st = state_of(ssl);
+
+	return st && st->has_local ? &st->local : NULL;
 }
 
 uint16_t proxy_tls__orig_port(SSL *ssl)

@@ -9,8 +9,9 @@
  * enrolled connect()s are rewritten to; --outbound6 adds an IPv6 one, as
  * the real proxy has both) and, with --inbound-port, on
  * 0.0.0.0:PORT (inbound: where sk_lookup steers connections to enrolled
- * listeners), registers both with nametagd ("proxy.set", the netns and the
- * inbound listener passed with SCM_RIGHTS), prints "ready", then accepts N
+ * listeners), registers them with nametagd ("proxy.set", the netns and the
+ * listeners passed with SCM_RIGHTS: the namespace's sk_lookup program then
+ * hands their SYNs to these very sockets), prints "ready", then accepts N
  * connections (0: until killed). For each it prints one JSON line: which
  * listener, both ends as getpeername()/getsockname() give them (for a
  * steered inbound connection, the port the client dialled), the evidence
@@ -92,17 +93,16 @@ static void parse_addr(const char *s, struct sockaddr_storage *ss)
 	}
 }
 
-/* The proxy's own sockets carry the reserved mark, as the real one's do. */
+/* Runs outside every enrolled cgroup, as the real proxy does: that, not a
+ * mark, is what keeps its own connect()s from being redirected. */
 static int listen_on(const struct sockaddr_storage *ss)
 {
-	int fd, one = 1, mark = NT_PROXY_MARK_DEFAULT;
+	int fd, one = 1;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
-		die("SO_MARK");
 	if (bind(fd, (const struct sockaddr *)ss,
 		 ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
 		 sizeof(struct sockaddr_in6)))
@@ -113,26 +113,35 @@ static int listen_on(const struct sockaddr_storage *ss)
 }
 
 /* One request line with the fds attached, one reply line. */
-static void register_proxy(const struct opts *o, int netns_fd, int in_fd,
-			   int family)
+static void register_proxy(const struct opts *o, int netns_fd, int out_fd,
+			   int out6_fd, int in_fd)
 {
-	const char *key = family == AF_INET ? "outbound4" : "outbound6";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(2 * sizeof(int))] = {}, reply[65536];
-	int fds[2] = { netns_fd, in_fd }, nfds = in_fd >= 0 ? 2 : 1, fd;
+	char cbuf[CMSG_SPACE(4 * sizeof(int))] = {}, reply[65536];
+	int fds[4] = { netns_fd }, nfds = 1, fd;
 	struct msghdr msg = { .msg_control = cbuf };
 	struct iovec iov;
 	struct cmsghdr *cm;
-	cJSON *req, *rep;
+	cJSON *req, *rep, *names;
 	size_t len = 0;
 	ssize_t n;
 	char *s;
 
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "cmd", "proxy.set");
-	cJSON_AddStringToObject(req, key, o->outbound);
-	if (o->outbound6)
+	names = cJSON_AddArrayToObject(req, "sockets");
+	cJSON_AddStringToObject(req, "outbound4", o->outbound);
+	cJSON_AddItemToArray(names, cJSON_CreateString("outbound4"));
+	fds[nfds++] = out_fd;
+	if (o->outbound6) {
 		cJSON_AddStringToObject(req, "outbound6", o->outbound6);
+		cJSON_AddItemToArray(names, cJSON_CreateString("outbound6"));
+		fds[nfds++] = out6_fd;
+	}
+	if (in_fd >= 0) {
+		cJSON_AddItemToArray(names, cJSON_CreateString("net"));
+		fds[nfds++] = in_fd;
+	}
 	s = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	if (!s)
@@ -393,7 +402,9 @@ int main(int argc, char **argv)
 	if (map_fd < 0)
 		fprintf(stderr, "nt_testproxy: %s: %s (evidence will be null)\n",
 			path, strerror(errno));
-	register_proxy(&o, netns_fd, in_fd, out_ss.ss_family);
+	if (out_ss.ss_family != AF_INET)
+		fail("--outbound must be an IPv4 address (--outbound6 adds IPv6)");
+	register_proxy(&o, netns_fd, out_fd, out6_fd, in_fd);
 	printf("ready\n");
 	fflush(stdout);
 
