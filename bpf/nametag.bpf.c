@@ -326,7 +326,7 @@ static __always_inline bool family_allowed(__u32 family)
 }
 
 SEC("tracepoint/syscalls/sys_enter_socket")
-int nt_socket_family(struct trace_event_raw_sys_enter *ctx)
+int nt_sys_socket(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 family = (__u32)ctx->args[0], type = (__u32)ctx->args[1];
 	struct nt_ns_value *ns;

@@ -6,6 +6,27 @@
 
 #include "tools/main.h"
 
+static double json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A well-known port another socket holds: nametagd listens elsewhere and
+ * sk_lookup steers the well-known one to it. */
+static const char *taken(const cJSON *p)
+{
+	static char buf[96];
+
+	if (json_num(p, "outbound4_bound") == json_num(p, "outbound_port") &&
+	    json_num(p, "mesh_bound") == json_num(p, "mesh_port"))
+		return "";
+	snprintf(buf, sizeof(buf), "  (bound :%.0f, :%.0f: a port was taken)",
+		 json_num(p, "outbound4_bound"), json_num(p, "mesh_bound"));
+	return buf;
+}
+
 static int print_reply(cJSON *reply)
 {
 	const cJSON *p;
@@ -13,12 +34,11 @@ static int print_reply(cJSON *reply)
 	if (json_output)
 		return ctl_emit(reply, "proxies");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(reply, "proxies"))
-		printf("netns %u  %s\n\toutbound :%d  inbound :%d  mesh :%d\n",
-		       (unsigned int)cJSON_GetObjectItem(p, "netns")->valuedouble,
-		       cJSON_GetStringValue(cJSON_GetObjectItem(p, "path")),
-		       cJSON_GetObjectItem(p, "outbound_port")->valueint,
-		       cJSON_GetObjectItem(p, "inbound_port")->valueint,
-		       cJSON_GetObjectItem(p, "mesh_port")->valueint);
+		printf("netns %.0f  %s\n\toutbound :%.0f  mesh and inbound :%.0f%s\n",
+		       json_num(p, "netns"),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(p, "path")) ?: "-",
+		       json_num(p, "outbound_port"), json_num(p, "mesh_port"),
+		       taken(p));
 	cJSON_Delete(reply);
 	return 0;
 }
@@ -109,7 +129,7 @@ static int do_help(int argc, char **argv)
 		"       %s proxy help\n"
 		"\n"
 		"       NETNS is a network namespace file, e.g. /run/netns/NAME. The node\n"
-		"       proxy listens inside it (outbound 15001, inbound 15006, mesh 15008);\n"
+		"       proxy listens inside it (outbound 15001, mesh and inbound 15008);\n"
 		"       nametagd serves its own network namespace from the start.\n"
 		"       status counts the proxied connections open now and the idle mesh\n"
 		"       connections kept for the next stream of the same workload.\n",

@@ -127,6 +127,9 @@ void datapath__unticket(struct datapath *dp, uint32_t netns_ino,
 			const struct nt_addr *src, const struct nt_addr *dst);
 /* Is the listening socket @cookie in listen_socks (deliverable)? */
 bool datapath__listen_sock_held(const struct datapath *dp, uint64_t cookie);
+/* What the kernel recorded about the socket @fd (sock_ev storage). */
+int datapath__socket_evidence(const struct datapath *dp, int fd,
+			      struct nt_sock_value *v);
 /* Puts the listening socket @fd into listen_socks. */
 int datapath__hold_listen_sock(struct datapath *dp, int fd);
 /* Every entry of @netns_ino's listener table; @fn returning non-zero
@@ -195,6 +198,10 @@ struct daemon {
 };
 
 extern struct daemon *nd;
+
+/* The listener sync (userspace/listeners.c) runs once the current batch of
+ * events is handled. */
+void daemon__sync_listeners_soon(void);
 
 /* Pushes namespace @n's enrollment state into the kernel. */
 int daemon__apply_ns(const struct ns *n);

@@ -49,7 +49,7 @@ PROG_GETTER(nt_sockops)
 PROG_GETTER(nt_exec)
 PROG_GETTER(nt_fork)
 PROG_GETTER(nt_exit)
-PROG_GETTER(nt_socket_family)
+PROG_GETTER(nt_sys_socket)
 
 static const struct attach_spec attach_specs[] = {
 	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4, false },
@@ -61,7 +61,7 @@ static const struct attach_spec attach_specs[] = {
 	{ "exec",	ATTACH_TRACING,	get_nt_exec, false },
 	{ "fork",	ATTACH_TRACING,	get_nt_fork, false },
 	{ "exit",	ATTACH_TRACING,	get_nt_exit, false },
-	{ "socket_family", ATTACH_TRACEPOINT, get_nt_socket_family, true },
+	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, true },
 };
 _Static_assert(sizeof(attach_specs) / sizeof(attach_specs[0]) <= DP_MAX_LINKS,
 	       "datapath links");

@@ -125,6 +125,14 @@ int datapath__hold_listen_sock(struct datapath *dp, int fd)
 				   &cookie, &v, BPF_ANY) ? -errno : 0;
 }
 
+int datapath__socket_evidence(const struct datapath *dp, int fd,
+			      struct nt_sock_value *v)
+{
+	/* Socket storage is looked up by the socket's fd. */
+	return bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sock_ev), &fd,
+				   v) ? -errno : 0;
+}
+
 int datapath__listeners_foreach(const struct datapath *dp, uint32_t netns_ino,
 				int (*fn)(const struct nt_listen_key *k,
 					  const struct nt_listener *l, void *arg),

@@ -256,7 +256,9 @@ static int put_sock(struct datapath *dp, const struct nt_proxy *p,
 	__u64 v = (__u64)fd;
 
 	if (fd < 0) {
-		if (bpf_map_delete_elem(map, &k) && errno != ENOENT)
+		/* An empty sockmap slot answers EINVAL, not ENOENT. */
+		if (bpf_map_delete_elem(map, &k) && errno != ENOENT &&
+		    errno != EINVAL)
 			return nt_err_set(err, -errno, "proxy_socks: %s",
 					  strerror(errno));
 		return 0;

@@ -228,9 +228,9 @@ void flows__on_event(const struct nt_event *e, void *arg)
 	 * serve it, so its next connection (or its listener) is handled. */
 	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid)
 		proxy__serve_pid(e->ev.tgid, e->ev.netns_ino);
+	/* Said once per sync, not once per record (there may be thousands). */
 	if (e->type == NT_EV_LISTEN_OVERFLOW)
-		pr_err("netns %u: a listener record did not fit its table (port %u): that namespace now refuses SYNs it has no record for",
-		       e->ev.netns_ino, e->dst.port);
+		daemon__sync_listeners_soon();
 	if (e->type != NT_EV_CONNECT && !is_refusal(e->type))
 		return;
 	/* A redirected connection is the proxy's: it writes the record. */

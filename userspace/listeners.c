@@ -317,25 +317,42 @@ static bool kernel_knows(const struct sync *s, const struct cand *c)
 	return !datapath__find_exact(nd->dp, s->netns, &k, &l);
 }
 
-/* Puts the socket in listen_socks, from a duplicate of a holder's fd, so
- * deliveries can be pinned to it. */
-static bool hold(const struct cand *c)
+/*
+ * What a duplicate of the socket adds (one is taken from a process holding
+ * it): the evidence the kernel captured at its listen(), when an enrolled
+ * task called it before the namespace's table existed, and its place in
+ * listen_socks, so deliveries can be pinned to it.
+ */
+static void from_socket(const struct cand *c, struct nt_listener *v)
 {
-	int fd, ret;
+	struct nt_sock_value ev;
+	int fd;
 
-	if (datapath__listen_sock_held(nd->dp, c->l.cookie))
-		return true;
 	if (!c->h)
-		return false;
+		return;
 	fd = holders__dup(c->h, c->l.cookie);
 	if (fd < 0) {
 		pr_debug("listener %u of pid %u: no duplicate: %s", c->l.inode,
 			 c->h->proc->pid, strerror(-fd));
-		return false;
+		return;
 	}
-	ret = datapath__hold_listen_sock(nd->dp, fd);
+	if (!datapath__socket_evidence(nd->dp, fd, &ev) &&
+	    (ev.flags & NT_SOCK_LISTENER) &&
+	    ev.ev.ns_cgroup_id == v->owner.ev.ns_cgroup_id)
+		v->owner = ev;
+	if (!datapath__listen_sock_held(nd->dp, c->l.cookie))
+		datapath__hold_listen_sock(nd->dp, fd);
 	close(fd);
-	return !ret;
+}
+
+/* Our record of the same socket in the same namespace and mode: nothing
+ * to redo. */
+static bool unchanged(const struct nt_listener *cur, const struct nt_listener *v)
+{
+	return cur->cookie == v->cookie &&
+	       cur->owner.ev.ns_cgroup_id == v->owner.ev.ns_cgroup_id &&
+	       cur->owner.ev.mode == v->owner.ev.mode &&
+	       (cur->flags & NT_LST_IN_SOCKHASH);
 }
 
 /* 1 when a new record went in, 0 when it was there already. */
@@ -345,11 +362,12 @@ static int publish(struct sync *s, const struct cand *c)
 	int ret;
 
 	make_value(s, c, &v);
-	if (hold(c))
-		v.flags |= NT_LST_IN_SOCKHASH;
 	if (!datapath__find_exact(nd->dp, s->netns, &c->key, &cur) &&
-	    !memcmp(&cur, &v, sizeof(v)))
+	    unchanged(&cur, &v))
 		return 0;
+	from_socket(c, &v);
+	if (datapath__listen_sock_held(nd->dp, c->l.cookie))
+		v.flags |= NT_LST_IN_SOCKHASH;
 	ret = datapath__listener_put(nd->dp, s->netns, &c->key, &v);
 	if (ret)
 		return nt_err_set(s->err, ret, "netns %u: failed to record a listener: %s",
@@ -458,18 +476,6 @@ static int list_netns(int netns_fd, uint32_t netns_ino, void *arg)
 	return 0;
 }
 
-/* A listener table that overflowed is an error worth repeating until
- * someone acts: SYNs without a record are refused in that namespace. */
-static int report_overflow(int netns_fd, uint32_t netns_ino, void *arg)
-{
-	uint64_t n = datapath__overflow(nd->dp, netns_ino);
-
-	if (n)
-		pr_err("netns %u: %llu listener records did not fit its table: sk_lookup refuses every SYN it finds no record for there ('nametag proxy status')",
-		       netns_ino, (unsigned long long)n);
-	return 0;
-}
-
 int listeners__sync(struct nt_err *err)
 {
 	struct sync s = { .err = err };
@@ -485,7 +491,7 @@ int listeners__sync(struct nt_err *err)
 	}
 	/* Nothing enrolled, nothing to list; old records still go. */
 	proxy__foreach_netns(list_netns, &s);
-	proxy__foreach_netns(report_overflow, NULL);
+	proxy__report_overflow();
 	ret = s.ret;	/* a netns that could not be listed */
 	pr_debug("listeners: %zu enrolled, %zu recorded", s.ncands, s.added);
 out:

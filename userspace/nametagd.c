@@ -180,6 +180,26 @@ static int setup_loop(void)
 	return ret;
 }
 
+static bool sync_soon;
+
+void daemon__sync_listeners_soon(void)
+{
+	sync_soon = true;
+}
+
+/* Listeners of a namespace just served, or of a change made by a request
+ * of this batch: once per batch, however many asked. */
+static void sync_if_asked(void)
+{
+	struct nt_err err = {};
+
+	if (!sync_soon)
+		return;
+	sync_soon = false;
+	if (listeners__sync(&err))
+		pr_warn("listener sync: %s", err.msg);
+}
+
 static int run_loop(void)
 {
 	struct epoll_event evs[32];
@@ -199,6 +219,7 @@ static int run_loop(void)
 			if (h->fd >= 0)
 				h->on_event(h, evs[i].events);
 		}
+		sync_if_asked();
 		loop__reap();
 	}
 	return 0;

@@ -85,6 +85,8 @@ int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err);
 int proxy__serve_pid(uint32_t tgid, uint32_t netns_ino);
 void proxy__sync_netns(void);
 cJSON *proxy__netns_json(void);
+/* Logs listener tables that lost records since last said. */
+void proxy__report_overflow(void);
 /* A socket created inside @netns_fd (the daemon returns to its own). */
 int proxy__socket_in(int netns_fd, int domain, int type);
 /* The same, blocking unless @type says SOCK_NONBLOCK, for any protocol

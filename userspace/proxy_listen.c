@@ -46,8 +46,12 @@ struct served {
 	int netns_fd;
 	uint32_t netns;
 	bool automatic;		/* found from a workload, not `proxy add` */
+	bool guard_only;	/* --manual-netns: no proxy of ours, only the
+				 * sk_lookup guard of enrolled listeners */
 	bool seen;		/* an enrolled process still lives there */
 	uint16_t bound[L_MAX];	/* the port each listener got */
+	uint64_t overflow_said;	/* listener records that did not fit, as
+				 * last logged */
 	struct listener l[L_MAX];
 };
 
@@ -309,14 +313,37 @@ static struct served *find_served(uint32_t ino)
 	return NULL;
 }
 
-/* @want_ino: the namespace the caller expects behind @path (0: any), so
- * a /proc/PID path whose pid was recycled is refused. */
-static int serve(const char *path, uint32_t want_ino, bool automatic,
-		 struct nt_err *err)
+/* The proxy's listeners of @s, registered with the datapath. */
+static int listen_all(struct served *s, struct nt_err *err)
 {
 	struct dp_proxy px = { .target4 = target_addr(L_OUT4),
 			       .target6 = target_addr(L_OUT6),
 			       .mesh_port = PROXY_MESH_PORT };
+	int i, ret;
+
+	for (i = 0; i < L_MAX; i++) {
+		ret = listen_on(s, i);
+		if (ret == -EADDRNOTAVAIL && i == L_OUT6)
+			continue;	/* no IPv6 loopback here: IPv4 only */
+		if (ret)
+			return nt_err_set(err, ret, "proxy listener in %s: %s",
+					  s->path, strerror(-ret));
+	}
+	px.out4_fd = s->l[L_OUT4].h.fd;
+	px.out6_fd = s->l[L_OUT6].h.fd;
+	px.net_fd = s->l[L_NET].h.fd;
+	return datapath__set_proxy(nd->dp, s->netns_fd, &px, err);
+}
+
+/*
+ * @want_ino: the namespace the caller expects behind @path (0: any), so
+ * a /proc/PID path whose pid was recycled is refused. @guard_only
+ * (--manual-netns): no proxy of ours there, but strict mode still refuses
+ * plaintext to enrolled listeners.
+ */
+static int serve(const char *path, uint32_t want_ino, bool automatic,
+		 bool guard_only, struct nt_err *err)
+{
 	struct served *s = NULL, *have;
 	int i, slot = -1, ret;
 
@@ -329,17 +356,23 @@ static int serve(const char *path, uint32_t want_ino, bool automatic,
 				  want_ino);
 	}
 	s->automatic = automatic;
+	s->guard_only = guard_only;
 	have = find_served(s->netns);
 	if (have) {
-		/* An explicit `proxy add` makes a found namespace stay. */
-		if (!automatic && have->automatic) {
-			have->automatic = false;
-			snprintf(have->path, sizeof(have->path), "%s", path);
-			served_free(s);
-			return save_served(err);
-		}
 		served_free(s);
-		return 0;
+		/* An explicit `proxy add` makes a found namespace stay, and
+		 * gives a guarded one a proxy. */
+		if (automatic || !have->automatic)
+			return 0;
+		if (have->guard_only) {
+			ret = listen_all(have, err);
+			if (ret)
+				return ret;
+			have->guard_only = false;
+		}
+		have->automatic = false;
+		snprintf(have->path, sizeof(have->path), "%s", path);
+		return save_served(err);
 	}
 	for (i = 0; i < MAX_SERVED; i++) {
 		if (!served[i] && slot < 0)
@@ -349,54 +382,25 @@ static int serve(const char *path, uint32_t want_ino, bool automatic,
 		served_free(s);
 		return nt_err_set(err, -ENOSPC, "too many network namespaces");
 	}
-	for (i = 0; i < L_MAX; i++) {
-		ret = listen_on(s, i);
-		if (ret == -EADDRNOTAVAIL && i == L_OUT6)
-			continue;	/* no IPv6 loopback here: IPv4 only */
-		if (ret) {
-			nt_err_set(err, ret, "proxy listener in %s: %s", path,
-				   strerror(-ret));
-			served_free(s);
-			return ret;
-		}
-	}
-	px.out4_fd = s->l[L_OUT4].h.fd;
-	px.out6_fd = s->l[L_OUT6].h.fd;
-	px.net_fd = s->l[L_NET].h.fd;
-	ret = datapath__set_proxy(nd->dp, s->netns_fd, &px, err);
+	ret = guard_only ? datapath__guard_netns(nd->dp, s->netns_fd, err) :
+	      listen_all(s, err);
 	if (ret) {
 		served_free(s);
 		return ret;
 	}
 	served[slot] = s;
-	pr_info("serving netns %s (%u)%s", path, s->netns,
+	pr_info("%s netns %s (%u)%s", guard_only ? "guarding" : "serving",
+		path, s->netns,
 		automatic ? ", found from an enrolled workload" : "");
+	/* Listeners already there are recorded at once, not at the next
+	 * periodic sync: until then their plaintext would pass. */
+	daemon__sync_listeners_soon();
 	return automatic ? 0 : save_served(err);
 }
 
 int proxy__serve_netns(const char *path, struct nt_err *err)
 {
-	return serve(path, 0, false, err);
-}
-
-/* --manual-netns: no proxy of ours, but strict mode still refuses
- * plaintext to enrolled listeners there. */
-static int guard(const char *path, uint32_t netns_ino)
-{
-	struct nt_err err = {};
-	struct stat st;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = fstat(fd, &st) ? -errno :
-	      st.st_ino != netns_ino ? -ESRCH :
-	      datapath__guard_netns(nd->dp, fd, &err);
-	close(fd);
-	if (ret)
-		pr_debug("netns %u not guarded: %s", netns_ino, err.msg);
-	return ret;
+	return serve(path, 0, false, false, err);
 }
 
 /*
@@ -417,9 +421,7 @@ int proxy__serve_pid(uint32_t tgid, uint32_t netns_ino)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/proc/%u/ns/net", tgid);
-	if (nd->opts.manual_netns)
-		return guard(path, netns_ino);
-	ret = serve(path, netns_ino, true, &err);
+	ret = serve(path, netns_ino, true, nd->opts.manual_netns, &err);
 	if (ret)
 		pr_debug("not serving netns %u: %s", netns_ino, err.msg);
 	else if ((s = find_served(netns_ino)))
@@ -502,13 +504,33 @@ int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err)
 	return nt_err_set(err, -ENOENT, "netns %u is not served", netns_ino);
 }
 
+/* A listener table that overflowed is an error, said again whenever more
+ * records were lost: SYNs without a record are refused in that netns. */
+void proxy__report_overflow(void)
+{
+	uint64_t n;
+	int i;
+
+	for (i = 0; i < MAX_SERVED; i++) {
+		if (!served[i])
+			continue;
+		n = datapath__overflow(nd->dp, served[i]->netns);
+		if (n <= served[i]->overflow_said)
+			continue;
+		served[i]->overflow_said = n;
+		pr_err("netns %u: %llu listener records did not fit its table (%u listeners per netns): that namespace refuses every SYN it has no record for ('nametag proxy list')",
+		       served[i]->netns, (unsigned long long)n,
+		       NT_LISTENERS_PER_NETNS);
+	}
+}
+
 cJSON *proxy__netns_json(void)
 {
 	cJSON *arr = cJSON_CreateArray(), *o;
 	int i;
 
 	for (i = 0; i < MAX_SERVED; i++) {
-		if (!served[i])
+		if (!served[i] || served[i]->guard_only)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", served[i]->path);
@@ -520,6 +542,8 @@ cJSON *proxy__netns_json(void)
 		cJSON_AddNumberToObject(o, "outbound4_bound", served[i]->bound[L_OUT4]);
 		cJSON_AddNumberToObject(o, "outbound6_bound", served[i]->bound[L_OUT6]);
 		cJSON_AddNumberToObject(o, "mesh_bound", served[i]->bound[L_NET]);
+		cJSON_AddNumberToObject(o, "listener_overflow",
+					(double)datapath__overflow(nd->dp, served[i]->netns));
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;

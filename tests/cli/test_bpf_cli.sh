@@ -101,8 +101,8 @@ t_check "prog list shows pins" grep -q "pinned $B/nametag/progs/nt_sockops" <<<"
 expect_ok "prog list json" nt -j prog list
 t_check "prog list json parses" json_doc <<<"$OUT"
 t_check "prog list json names" jqt '[.[].name] | contains(["nt_connect4",
-	"nt_connect6", "nt_bind4", "nt_bind6", "nt_sockops", "nt_exec",
-	"nt_fork", "nt_exit"])' <<<"$OUT"
+	"nt_connect6", "nt_sendmsg4", "nt_sendmsg6", "nt_sock_create",
+	"nt_sockops", "nt_exec", "nt_fork", "nt_exit", "nt_sys_socket"])' <<<"$OUT"
 t_check "prog list json types" jqt '(.[] | select(.name == "nt_connect4") |
 	.type == "cgroup_sock_addr" and (.tag | length) == 16 and .id > 0) and
 	(.[] | select(.name == "nt_exec") | .type == "tracing")' <<<"$OUT"
@@ -115,9 +115,13 @@ expect_fail "ambiguous object prefix" "ambiguous" nt pr list
 if command -v python3 >/dev/null && ip netns add "$NETNS"; then
 	ino=$(stat -L -c %i "/run/netns/$NETNS")
 	expect_ok "bpftool load lookup" bpftool prog load build/bpf/lookup.bpf.o \
-		"$B/lookup" map name inbound_ports pinned "$M/inbound_ports" \
+		"$B/lookup" map name ns_mode pinned "$M/ns_mode" \
 		map name proxies pinned "$M/proxies" \
-		map name inbound_socks pinned "$M/inbound_socks"
+		map name proxy_socks pinned "$M/proxy_socks" \
+		map name listeners pinned "$M/listeners" \
+		map name listen_socks pinned "$M/listen_socks" \
+		map name tickets pinned "$M/tickets" \
+		map name events pinned "$M/events"
 	expect_ok "pin sk_lookup link" link_netns "$B/lookup" \
 		"/run/netns/$NETNS" "$B/nametag/links/lookup-$ino"
 	rm -f "$B/lookup"
@@ -163,26 +167,32 @@ expect_ok "map list counts" nt -j map list
 t_check "ns_mode has 1 entry" jqt '.[] | select(.name == "ns_mode") |
 	.entries == 1' <<<"$OUT"
 
-# proxies: netns 4026531840 -> outbound4 127.0.0.1:15001, inbound slot 2
+# proxies: netns 4026531840 -> outbound4 127.0.0.1:15001, slot 2, served,
+# mesh port 15000, 5 listener records that did not fit
 v4="00 00 00 00 00 00 00 00 00 00 ff ff 7f 00 00 01 99 3a 02 00"
 v6="00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 9a 3a 0a 00"
 expect_ok "bpftool insert proxies" bpftool map update pinned "$M/proxies" \
-	key hex 00 00 00 f0 value hex $v4 $v6 02 00 00 00 01 00 00 00
+	key hex 00 00 00 f0 value hex $v4 $v6 02 00 00 00 01 00 00 00 \
+	98 3a 00 00 00 00 00 00 05 00 00 00 00 00 00 00
 expect_ok "dump proxies json" nt -j map dump proxies
 t_check "proxies decoded" jqt '.[0] | .netns_ino == 4026531840 and
 	.outbound4 == "127.0.0.1:15001" and .outbound6 == "[::1]:15002" and
-	.inbound_index == 2 and .flags == ["inbound"]' <<<"$OUT"
+	.slot == 2 and .flags == ["served"] and .mesh_port == 15000 and
+	.listener_overflow == 5' <<<"$OUT"
 expect_ok "dump proxies plain" nt map dump proxies
 t_check "proxies plain" grep -q "outbound4 127.0.0.1:15001  outbound6 \[::1\]:15002" <<<"$OUT"
 
 expect_fail "dump ringbuf" "cannot be dumped" nt map dump events
-expect_fail "dump sockmap" "holds sockets" nt map dump inbound_socks
+expect_fail "dump sockmap" "holds sockets" nt map dump proxy_socks
 expect_fail "dump ringbuf json" '"error"' nt -j map dump events
 t_check "dump ringbuf json parses" json_doc <<<"$OUT"
-expect_ok "dump unknown layout as hex" nt -j map dump nametag_rodata
-t_check "rodata hex" jqt '.[0] | .key == "00 00 00 00" and
+expect_ok "a map this nametag has no decoder for" bpftool map create "$M/zz_hex" \
+	type array key 4 value 4 entries 1 name zz_hex
+expect_ok "dump unknown layout as hex" nt -j map dump zz_hex
+t_check "unknown layout hex" jqt '.[0] | .key == "00 00 00 00" and
 	(.value | test("^[0-9a-f]{2}( [0-9a-f]{2}){3}$"))' <<<"$OUT"
-expect_fail "dump missing map names the pinned ones" "pinned maps: events" \
+rm -f "$M/zz_hex"
+expect_fail "dump missing map names the pinned ones" "pinned maps: egress, events" \
 	nt map dump nope
 expect_fail "dump path is not a name" "no map '../maps/ns_mode'" \
 	nt map dump ../maps/ns_mode

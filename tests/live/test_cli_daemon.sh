@@ -212,8 +212,8 @@ cg_attach() {
 }
 ids_before=$(link_ids)
 cg_before=$(cg_attach)
-t_check "five cgroup programs attached, each type once" \
-	jq -e 'length == 5 and (unique | length) == 5' <<<"$cg_before"
+t_check "six cgroup programs attached, each type once" \
+	jq -e 'length == 6 and (unique | length) == 6' <<<"$cg_before"
 stop_daemon c1
 t_check "SIGTERM: clean exit" [ $? = 0 ]
 t_check "pins stay while the daemon is down" [ "$(link_ids)" = "$ids_before" ]
@@ -229,8 +229,8 @@ t_check "no program attached twice" [ "$(cg_attach)" = "$cg_before" ]
 expect_ok "prog list after restart" nt -j prog list
 t_check "one tracepoint link each for exec, fork, exit" \
 	jqt '[.[].links[] | select(.type == "raw_tracepoint" or .type == "tracing") | .pinned | split("/")[-1]] | sort == ["exec", "exit", "fork"]'
-t_check "cgroup links kept: five, one per hook" \
-	jqt '[.[].links[] | select(.type == "cgroup") | .pinned | split("/")[-1]] | sort == ["bind4", "bind6", "connect4", "connect6", "sockops"]'
+t_check "cgroup links kept: six, one per hook" \
+	jqt '[.[].links[] | select(.type == "cgroup") | .pinned | split("/")[-1]] | sort == ["connect4", "connect6", "sendmsg4", "sendmsg6", "sock_create", "sockops"]'
 out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" after)
 cport=$(awk '{ print $2 }' <<<"$out")
 t_check "flows recorded after restart" wait_for 5 flow_exists c1 ".src == \"127.0.0.1:$cport\""

@@ -6,7 +6,9 @@
 #
 #   - catalogue listens in pod B while "shop" is still off: no record
 #   - "shop" goes strict with an allow rule: the listener is recorded from
-#     sock_diag (socket uid, cgroup, netns; no pid), frontend in pod A
+#     sock_diag (socket uid, cgroup, netns; no pid), a duplicate of the
+#     socket is taken from catalogue so deliveries can be pinned to it,
+#     and frontend in pod A
 #     reaches it over mTLS with catalogue's identity, and a plaintext
 #     client from outside the mesh is refused before the workload sees it
 #   - a listener that starts after enrolment keeps the kernel's own record
@@ -33,11 +35,13 @@ if ! mesh_up; then
 fi
 NSB_INO=$(stat -L -c %i "/run/netns/$NSB")
 
-# record PORT: the inbound_ports entry of pod B's PORT (JSON, "null" if none).
+# record PORT: pod B's record of MESH_B:PORT, the kernel's ("address")
+# or the daemon's ("sock_diag"); "null" if none.
 record() {
-	ntd $N -j map dump inbound_ports |
-		jq -c --argjson n "$NSB_INO" --argjson p "$1" \
-			'[.[] | select(.netns_ino == $n and .port == $p)] | first'
+	ntd $N -j map dump listeners |
+		jq -c --argjson n "$NSB_INO" --arg a "$MESH_B:$1" \
+			'[.[] | select(.netns_ino == $n) | .entries[] |
+			  select(.kind != "socket" and .address == $a)] | first'
 }
 
 # jqr JSON FILTER: FILTER holds for JSON.
@@ -76,9 +80,10 @@ mesh_policy "$LIVE_DIR/policy.json" "8080, 8081"
 expect_ok "policy: frontend may call catalogue" ntd $N policy load "$LIVE_DIR/policy.json"
 expect_ok "shop is strict" ntd $N ns enable shop --mode strict
 R=$(record 8080)
-t_check "enable: 8080 recorded in inbound_ports" jqr "$R" '. != null'
-t_check "record: made from sock_diag (ktime 0, listener, no task)" jqr "$R" '
-	.ktime == 0 and .flags == ["listener"] and .evidence.comm == "sock_diag" and
+t_check "enable: 8080 recorded" jqr "$R" '. != null'
+t_check "record: made from sock_diag (no task), deliverable" jqr "$R" '
+	.kind == "sock_diag" and .flags == ["deliverable"] and
+	.evidence.comm == "sock_diag" and
 	.evidence.pid == 0 and .evidence.tgid == 0 and .evidence.exe_ino == 0'
 t_check "record: the socket's uid, gid unknown" jqr "$R" \
 	".evidence.uid == $SRV_UID and .evidence.gid == 4294967295"
@@ -87,7 +92,7 @@ t_check "record: catalogue's cgroup in namespace shop" jqr "$R" "
 	.evidence.ns_cgroup_id == $(stat -c %i "$MESH_CG/shop") and
 	.evidence.mode == \"strict\""
 t_check "record: pod B's netns and the bound address" jqr "$R" \
-	".evidence.netns_ino == $NSB_INO and .orig_dst == \"$MESH_B:8080\""
+	".evidence.netns_ino == $NSB_INO and .address == \"$MESH_B:8080\""
 
 id0=$(last_flow_id)
 call "$CG_FRONTEND" over-mtls
@@ -114,11 +119,11 @@ t_check "plaintext flow: denied by strict mode, catalogue named" jqf "
 # ---- 2. the kernel's own record is never replaced ----------------------------
 server late 8081 || t_fail "catalogue listens on 8081 (shop strict)"
 LATE_PID=$SRV_PID
-t_check "late listener: the kernel's record (its pid, ktime set)" jqr "$(record 8081)" \
-	".evidence.tgid == $LATE_PID and .ktime > 0"
+t_check "late listener: the kernel's record (its pid, one socket)" jqr "$(record 8081)" \
+	".kind == \"address\" and .evidence.tgid == $LATE_PID and .sockets == 1"
 expect_ok "shop strict again (a sync)" ntd $N ns enable shop --mode strict
 t_check "after a sync the kernel's record is still there, unchanged" jqr "$(record 8081)" \
-	".evidence.tgid == $LATE_PID and .ktime > 0 and .evidence.comm != \"sock_diag\""
+	".kind == \"address\" and .evidence.tgid == $LATE_PID and .evidence.comm != \"sock_diag\""
 call "$CG_FRONTEND" late 8081
 t_check "frontend reaches the late listener too" [ "$CREPLY" = srv:late ]
 
@@ -127,9 +132,11 @@ t_check "frontend reaches the late listener too" [ "$CREPLY" = srv:late ]
 # had never seen it), and the daemon started again.
 d=${D_DIR[$N]}
 stop_daemon $N
-key=$(printf '%08x%04x0000' "$NSB_INO" 8080 |
-	sed -E 's/(..)(..)(..)(..)(..)(..)(....)/\4 \3 \2 \1 \6 \5 00 00/')
-if bpftool map delete pinned "$d/bpffs/nametag/maps/inbound_ports" key hex $key; then
+# The daemon's key of 8080 in pod B's table: kind 3 (sock_diag), the port
+# (both little-endian), then MESH_B IPv4-mapped.
+table=$(ntd $N -j map dump listeners | jq --argjson n "$NSB_INO" '.[] | select(.netns_ino == $n) | .table_id')
+key="03 00 00 00 $(printf '%02x %02x' $((8080 & 255)) $((8080 >> 8))) 00 00 00 00 00 00 00 00 00 00 00 00 ff ff $(printf '%02x ' ${MESH_B//./ })"
+if [ -n "$table" ] && bpftool map delete id "$table" key hex $key; then
 	t_ok "record of 8080 deleted while the daemon is down"
 else
 	t_fail "record of 8080 deleted while the daemon is down"
@@ -137,9 +144,9 @@ fi
 t_check "no record of 8080 now" jqr "$(record 8080)" '. == null'
 t_check "nametagd restarts" launch_daemon $N
 t_check "start: 8080 recorded again from sock_diag" jqr "$(record 8080)" \
-	".ktime == 0 and .evidence.comm == \"sock_diag\" and .evidence.uid == $SRV_UID"
+	".kind == \"sock_diag\" and .evidence.comm == \"sock_diag\" and .evidence.uid == $SRV_UID"
 t_check "start: the kernel's record of 8081 untouched" jqr "$(record 8081)" \
-	".evidence.tgid == $LATE_PID and .ktime > 0"
+	".kind == \"address\" and .evidence.tgid == $LATE_PID"
 call "$CG_FRONTEND" after-restart
 t_check "frontend reaches catalogue after the restart" [ "$CREPLY" = srv:after-restart ]
 
@@ -147,7 +154,7 @@ t_check "frontend reaches catalogue after the restart" [ "$CREPLY" = srv:after-r
 expect_ok "shop disabled" ntd $N ns disable shop
 t_check "disabled: the sock_diag record of 8080 is removed" jqr "$(record 8080)" '. == null'
 expect_ok "shop strict once more" ntd $N ns enable shop --mode strict
-t_check "re-enabled: 8080 recorded again" jqr "$(record 8080)" '.ktime == 0'
+t_check "re-enabled: 8080 recorded again" jqr "$(record 8080)" '.kind == "sock_diag"'
 kill "$CAT_PID" 2>/dev/null
 wait "$CAT_PID" 2>/dev/null
 expect_ok "a sync after catalogue stopped" ntd $N ns enable shop --mode strict
