@@ -58,6 +58,12 @@ int cgroup__id(const char *path, uint64_t *id);
  * mount) to an absolute path inside the managed subtree. */
 int cgroup__resolve(const struct cgroup_info *cg, const char *in,
 		    char *out, size_t size, struct nt_err *err);
+/* 0 when cgroup @path (absolute, resolved) may be enforced on: strictly
+ * below the managed root, neither nametagd's own cgroup nor an ancestor of
+ * it. -EPERM with the reason otherwise, also when the daemon cannot find
+ * its own cgroup (it then refuses rather than guess). */
+int cgroup__may_enroll(const struct cgroup_info *cg, const char *path,
+		       struct nt_err *err);
 
 /* ---- datapath (BPF) ------------------------------------------------------ */
 
@@ -110,6 +116,8 @@ struct ns *ns_table__at(struct ns_table *t, size_t i);
 struct ns *ns_table__find(struct ns_table *t, const char *name);
 struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
 struct ns *ns_table__by_id(struct ns_table *t, uint32_t id);
+/* 1 to NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
+int ns__check_name(const char *name, struct nt_err *err);
 int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
 int ns_table__del(struct ns_table *t, const char *name);
 int ns_table__save(const struct ns_table *t, struct nt_err *err);

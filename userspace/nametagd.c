@@ -231,11 +231,15 @@ static int open_ca(const struct daemon_opts *o, struct nt_err *err)
 	return 0;
 }
 
-/* Re-apply saved namespaces; drop kernel entries nobody owns any more. */
+/* Re-apply saved namespaces; drop kernel entries nobody owns any more. A
+ * namespace that now holds the daemon (or is no longer below its root) is
+ * turned off in memory; its file keeps the saved mode until the next
+ * change, so a start from a fit place enforces it again. */
 static void reconcile_namespaces(void)
 {
 	int fd = datapath__map_fd(nd->dp, "ns_mode");
 	uint64_t key, *prev = NULL, stale[NT_MAX_NAMESPACES];
+	struct nt_err err = {};
 	size_t i, nstale = 0;
 	struct ns *n;
 
@@ -246,6 +250,12 @@ static void reconcile_namespaces(void)
 				n->name, n->cgroup);
 			n->cgroup_id = 0;
 			continue;
+		}
+		if (n->mode != NT_MODE_OFF &&
+		    cgroup__may_enroll(&nd->cg, n->cgroup, &err)) {
+			pr_warn("namespace %s: not enforced: %s", n->name,
+				err.msg);
+			n->mode = NT_MODE_OFF;
 		}
 		daemon__apply_ns(n);
 	}
