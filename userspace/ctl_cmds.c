@@ -165,6 +165,10 @@ static int set_mode(struct ns *n, enum nt_mode mode, cJSON *resp,
 		mode__name(mode));
 	proxy__sync_netns();
 	sync_listeners();
+	/* New connections are decided by the kernel from now on; the ones
+	 * made before are the sweep's. */
+	if (mode == NT_MODE_STRICT)
+		strict__sweep(n);
 	cJSON_AddItemToObject(resp, "namespace", ns_json(n));
 	return 0;
 }

@@ -141,6 +141,7 @@ struct daemon {
 	struct flow_table *flows;
 	struct svid_cache *svids;
 	struct spiffe_ids *ids;		/* the IDs proxied connections hold */
+	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
 	bool stop;
 };
 
@@ -214,5 +215,28 @@ cJSON *flows__find(const struct flow_table *t, uint64_t id);
 uint64_t flows__add(struct flow_table *t, cJSON *f);
 cJSON *flows__get(struct flow_table *t, uint64_t id);
 void flows__publish(struct flow_table *t, uint64_t id);
+/* A connection the daemon found (and ended, or could not) outside the
+ * proxy, recorded whole at once: plaintext, verdict deny. */
+struct flow_note {
+	const char *type;		/* "egress", "inbound-plaintext" */
+	const char *ns, *state, *reason;
+	enum nt_mode mode;
+	const struct nt_addr *src, *dst;
+	uint64_t cgroup_id;		/* the workload socket's (sock_diag) */
+	uint32_t uid;
+};
+void flows__note(struct flow_table *t, const struct flow_note *n);
+
+/* ---- plaintext that predates strict (strict.c) --------------------------- */
+
+/*
+ * Ends the plaintext connections that strict no longer allows, in every
+ * strict namespace: the proxy's own (re-judged) and the workloads' sockets
+ * the proxy does not hold (sock_diag SOCK_DESTROY). @switched: the
+ * namespace that just turned strict (its tally is always logged); NULL
+ * after a policy reload. Never fails: what cannot be closed is logged,
+ * counted and recorded as a flow.
+ */
+void strict__sweep(const struct ns *switched);
 
 #endif /* NAMETAG_DAEMON_H */

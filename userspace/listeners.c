@@ -50,8 +50,7 @@ struct cand {
 };
 
 struct sync {
-	struct cg_owner *cgs;
-	size_t ncgs, cgs_cap;
+	struct cg_owners cgs;
 	struct cand *cands;
 	size_t ncands, cands_cap;
 	uint32_t failed[NT_MAX_NETNS];	/* netns whose listing failed */
@@ -88,16 +87,15 @@ static bool enrolled(const struct ns *n)
 	return n && n->mode != NT_MODE_OFF && n->cgroup_id;
 }
 
-static int cg_add(struct sync *s, uint64_t id, const struct ns *n)
+static int cg_add(struct cg_owners *o, uint64_t id, const struct ns *n)
 {
-	int ret = grow((void **)&s->cgs, &s->cgs_cap, s->ncgs,
-		       sizeof(*s->cgs), CG_MAX);
+	int ret = grow((void **)&o->v, &o->cap, o->n, sizeof(*o->v), CG_MAX);
 
 	if (ret)
 		return ret;
-	s->cgs[s->ncgs].id = id;
-	s->cgs[s->ncgs].n = n;
-	s->ncgs++;
+	o->v[o->n].id = id;
+	o->v[o->n].n = n;
+	o->n++;
 	return 0;
 }
 
@@ -107,7 +105,7 @@ static int cg_add(struct sync *s, uint64_t id, const struct ns *n)
  * that vanishes meanwhile is skipped. Another enrolled namespace below
  * this one is its own (the programs take the nearest enrolled ancestor).
  */
-static int walk_cgroups(struct sync *s, const struct ns *n, int dfd,
+static int walk_cgroups(struct cg_owners *o, const struct ns *n, int dfd,
 			dev_t dev, int depth)
 {
 	const struct ns *other;
@@ -131,13 +129,13 @@ static int walk_cgroups(struct sync *s, const struct ns *n, int dfd,
 		other = ns_table__by_cgroup(nd->ns, st.st_ino);
 		if (other && other != n && enrolled(other))
 			continue;
-		ret = cg_add(s, st.st_ino, n);
+		ret = cg_add(o, st.st_ino, n);
 		if (ret || depth + 1 >= CG_DEPTH_MAX)
 			continue;
 		fd = openat(dirfd(d), de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
-			ret = walk_cgroups(s, n, fd, dev, depth + 1);
+			ret = walk_cgroups(o, n, fd, dev, depth + 1);
 	}
 	closedir(d);
 	return ret;
@@ -152,7 +150,7 @@ static int cg_cmp(const void *a, const void *b)
 
 /* The namespace's cgroup (if it still has the id it was enrolled with)
  * and everything below it. */
-static int collect_ns(struct sync *s, const struct ns *n)
+static int collect_ns(struct cg_owners *o, const struct ns *n)
 {
 	struct stat st;
 	int fd, ret;
@@ -164,15 +162,15 @@ static int collect_ns(struct sync *s, const struct ns *n)
 		close(fd);
 		return 0;
 	}
-	ret = cg_add(s, n->cgroup_id, n);
+	ret = cg_add(o, n->cgroup_id, n);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
-	return walk_cgroups(s, n, fd, st.st_dev, 0);
+	return walk_cgroups(o, n, fd, st.st_dev, 0);
 }
 
-static int collect_cgroups(struct sync *s)
+int cg_owners__collect(struct cg_owners *o, struct nt_err *err)
 {
 	const struct ns *n;
 	size_t i;
@@ -182,29 +180,35 @@ static int collect_cgroups(struct sync *s)
 		n = ns_table__at(nd->ns, i);
 		if (!enrolled(n))
 			continue;
-		ret = collect_ns(s, n);
+		ret = collect_ns(o, n);
 		if (ret == -E2BIG)
-			return nt_err_set(s->err, ret,
+			return nt_err_set(err, ret,
 					  "more than %d cgroups in enrolled namespaces",
 					  CG_MAX);
 		if (ret)
-			return nt_err_set(s->err, ret, "cgroups of namespace %s: %s",
+			return nt_err_set(err, ret, "cgroups of namespace %s: %s",
 					  n->name, strerror(-ret));
 	}
-	if (s->ncgs)
-		qsort(s->cgs, s->ncgs, sizeof(*s->cgs), cg_cmp);
+	if (o->n)
+		qsort(o->v, o->n, sizeof(*o->v), cg_cmp);
 	return 0;
 }
 
-static const struct ns *owner_of(const struct sync *s, uint64_t cgroup_id)
+const struct ns *cg_owners__find(const struct cg_owners *o, uint64_t cgroup_id)
 {
 	struct cg_owner key = { .id = cgroup_id };
-	const struct cg_owner *o;
+	const struct cg_owner *c;
 
-	if (!cgroup_id || !s->ncgs)
+	if (!cgroup_id || !o->n)
 		return NULL;
-	o = bsearch(&key, s->cgs, s->ncgs, sizeof(*s->cgs), cg_cmp);
-	return o ? o->n : NULL;
+	c = bsearch(&key, o->v, o->n, sizeof(*o->v), cg_cmp);
+	return c ? c->n : NULL;
+}
+
+void cg_owners__free(struct cg_owners *o)
+{
+	free(o->v);
+	*o = (struct cg_owners){};
 }
 
 /* ---- listing ------------------------------------------------------------- */
@@ -212,7 +216,7 @@ static const struct ns *owner_of(const struct sync *s, uint64_t cgroup_id)
 static int on_listener(const struct sockdiag_listener *l, void *arg)
 {
 	struct sync *s = arg;
-	const struct ns *n = owner_of(s, l->cgroup_id);
+	const struct ns *n = cg_owners__find(&s->cgs, l->cgroup_id);
 	struct cand *c;
 	int ret;
 
@@ -430,11 +434,11 @@ int listeners__sync(struct nt_err *err)
 
 	if (fd < 0)
 		return nt_err_set(err, fd, "no inbound_ports map");
-	ret = collect_cgroups(&s);
+	ret = cg_owners__collect(&s.cgs, err);
 	if (ret)
 		goto out;	/* ownership unknown: change nothing */
 	/* Nothing enrolled, nothing to list; old records still go. */
-	if (s.ncgs)
+	if (s.cgs.n)
 		proxy__foreach_netns(list_netns, &s);
 	if (s.ncands)
 		qsort(s.cands, s.ncands, sizeof(*s.cands), cand_cmp);
@@ -446,7 +450,7 @@ int listeners__sync(struct nt_err *err)
 	pr_debug("listeners: %zu enrolled, %zu recorded, %zu removed",
 		 s.ncands, added, removed);
 out:
-	free(s.cgs);
+	cg_owners__free(&s.cgs);
 	free(s.cands);
 	return ret;
 }

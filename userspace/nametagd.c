@@ -285,6 +285,10 @@ static void report_features(const char *bpffs)
 		pr_warn("kernel TLS is not available: the proxy will encrypt in userspace (flows show ktls off)");
 	if (!f.progs[NT_FEAT_PROG_SK_LOOKUP].available)
 		pr_warn("sk_lookup programs are not available: inbound steering is off");
+	nd->no_sock_destroy = !f.sock_destroy.available;
+	if (nd->no_sock_destroy)
+		pr_warn("sock_diag SOCK_DESTROY is not available (%s; CONFIG_INET_DIAG_DESTROY?): a namespace turned strict keeps the plaintext connections its workloads made before",
+			strerror(f.sock_destroy.err));
 }
 
 /* Listeners that were there before the daemon (or its namespaces). */

@@ -93,8 +93,32 @@ void pconn__accept_mesh(int fd, uint32_t netns_ino);
 void pconn__accept_plain(int fd, uint32_t netns_ino);
 /* Once a second: timeouts. */
 void pconn__tick(void);
-/* After a policy swap: close established flows the new policy denies. */
-void pconn__recheck_policy(void);
+/*
+ * After a policy swap or a namespace's change of mode: every connection
+ * carrying a stream is judged again, with its namespace's mode now (not
+ * the one it had at accept) and the policy in force, and closed with a
+ * reset when denied. @closed, if not NULL, hears of each plaintext one
+ * closed (@inbound: plaintext-in; otherwise egress).
+ */
+typedef void (*pconn_closed_fn)(const char *ns, bool inbound, void *arg);
+void pconn__recheck_policy(pconn_closed_fn closed, void *arg);
+/*
+ * The local address of every socket the proxy holds in @netns_ino: both
+ * sides of each connection, and the outbound listeners that redirected
+ * connects reach before they are accepted. A workload socket whose remote
+ * address is one of these talks to nametagd. *@out is malloc'd (the
+ * caller frees it), sorted by proxy__addr_cmp. 0 or a negative errno.
+ */
+int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n);
+/* Plaintext egress from a workload of namespace @ns (@src: its ID, if
+ * known) to @dst under @mode and the policy in force; @d says why. False:
+ * not allowed (strict, and no egress rule covers @dst). */
+bool proxy__egress_decide(const char *ns, enum nt_mode mode,
+			  const struct spiffe_id *src, const struct nt_addr *dst,
+			  struct decision *d);
+/* Address bytes, then port; the family is not compared (IPv4 is held as
+ * IPv4-mapped IPv6 either way). */
+int proxy__addr_cmp(const void *a, const void *b);
 /* Connections carrying a stream, and mesh connections idle between
  * streams: pooled by the client side (userspace/proxy_tunnel.c) and
  * waiting on the server side. */

@@ -146,6 +146,8 @@ int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
 		   struct nt_err *err);
 /* Outbound: the destination has no node proxy; plaintext where allowed. */
 void pconn__outbound_fallback(struct pconn *c, const char *why);
+/* The head of the connection list (walk it by ->next). */
+struct pconn *pconn__first(void);
 
 /* proxy_handshake.c: drives the handshake on c->tls, then the verdict. */
 void pconn__handshake(struct pconn *c);
