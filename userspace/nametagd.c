@@ -294,7 +294,10 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 	};
 	int ret;
 
-	ret = open_ca(o, err);
+	/* First: everything after opens descriptors. */
+	ret = fdlimit__init(err);
+	if (!ret)
+		ret = open_ca(o, err);
 	if (ret)
 		return ret;
 	ret = cgroup__init(&nd->cg, o->cgroup_root);
@@ -361,6 +364,7 @@ static void stop(void)
 		close(epfd);
 	loop__reap();
 	free(graveyard);
+	fdlimit__fini();
 }
 
 /* ---- arguments ----------------------------------------------------------- */
