@@ -335,6 +335,7 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 		ret = loop__add(&events_h, EPOLLIN);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
+	admit__init();
 	ret = policy_ctl__init(err);
 	if (!ret)
 		ret = proxy_tls__init(err);
