@@ -436,6 +436,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddNumberToObject(resp, "connections", (double)pconn__count());
 	cJSON_AddNumberToObject(resp, "idle_mesh_connections",
 				(double)(tunnel__count() + pconn__idle_count()));
+	cJSON_AddItemToObject(resp, "admission", admit__json());
 	cJSON_AddItemToObject(resp, "datapath", datapath__json(nd->dp));
 	return 0;
 }

@@ -42,6 +42,24 @@ void loop__defer_free(void *p);
 int loop__mod(struct loop_handler *h, uint32_t events);
 void loop__del(struct loop_handler *h);
 
+/* ---- file descriptors (fdlimit.c) ---------------------------------------- */
+
+#define FDLIMIT_MIN 1024	/* below this, start-up warns */
+
+/* Raises the soft RLIMIT_NOFILE to the hard one; keeps a spare descriptor. */
+int fdlimit__init(struct nt_err *err);
+void fdlimit__fini(void);
+unsigned int fdlimit__max(void);
+/* @fd, just allocated, is among the top @keep numbers: fewer than @keep
+ * descriptors are left. */
+bool fdlimit__in_reserve(int fd, unsigned int keep);
+/* Closes a socket with a reset (SO_LINGER 0). */
+void fdlimit__reset(int fd);
+/* accept() on @listen_fd failed with EMFILE or ENFILE: accepts and resets
+ * one connection through the spare descriptor, so the loop does not spin. */
+void fdlimit__refuse(int listen_fd);
+uint64_t fdlimit__refused(void);
+
 /* ---- cgroups ------------------------------------------------------------- */
 
 struct cgroup_info {

@@ -308,7 +308,10 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 	};
 	int ret;
 
-	ret = open_ca(o, err);
+	/* First: everything after opens descriptors. */
+	ret = fdlimit__init(err);
+	if (!ret)
+		ret = open_ca(o, err);
 	if (ret)
 		return ret;
 	ret = cgroup__init(&nd->cg, o->cgroup_root);
@@ -346,6 +349,7 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 		ret = loop__add(&events_h, EPOLLIN);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
+	admit__init();
 	ret = policy_ctl__init(err);
 	if (!ret)
 		ret = proxy_tls__init(err);
@@ -375,6 +379,7 @@ static void stop(void)
 		close(epfd);
 	loop__reap();
 	free(graveyard);
+	fdlimit__fini();
 }
 
 /* ---- arguments ----------------------------------------------------------- */

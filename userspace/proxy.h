@@ -20,6 +20,11 @@
 #define PROXY_MESH_PORT		15008	/* mTLS from peer node proxies */
 #define PROXY_SNI_SUFFIX	".nametag.invalid"
 #define PROXY_HANDSHAKE_TIMEOUT	10	/* seconds */
+#define PROXY_HANDSHAKE_BUSY	3	/* seconds, while the mesh port is under
+					 * pressure (userspace/proxy_admit.c) */
+#define PROXY_PENDING_MAX	1024	/* mesh handshakes pending at once, at
+					 * most; fewer under a low fd limit */
+#define PROXY_PENDING_PEER_MAX	256	/* the same, per peer address */
 #define PROXY_CONNECT_TIMEOUT	10
 #define PROXY_IDLE_TIMEOUT	3600
 #define PROXY_BUF		65536	/* per direction, only while the far
@@ -78,6 +83,23 @@ void proxy__tune_socket(int fd);
  * (which is returned). @fn must not serve or unserve a namespace. */
 int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
 			 void *arg);
+
+/* ---- admission (proxy_admit.c) -------------------------------------------- */
+
+/* Derives the caps and the descriptor reserve from the fd limit. */
+void admit__init(void);
+/* A connection just accepted on a proxy port got descriptor @fd, which
+ * may be within the reserve: then a pending handshake is shed to make
+ * room, or if there is none @fd is reset and closed (false). @local: from
+ * a workload on this node (the outbound port), which may use half the
+ * reserve; the network stops before it. */
+bool admit__fd(int fd, bool local);
+/* accept() on @listen_fd failed with EMFILE or ENFILE: true when a
+ * pending handshake was shed to make room (accept again), else one
+ * queued connection was reset through the spare descriptor. */
+bool admit__no_fd(int listen_fd);
+/* The caps, the reserve and what was shed, for `proxy status`. */
+cJSON *admit__json(void);
 
 /* ---- connections ---------------------------------------------------------- */
 

@@ -80,6 +80,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	if (c->st == PS_DONE)
 		return;
 	c->st = PS_DONE;
+	admit__done(c);
 	pflow__close(c, why);
 	pconn__side_close(&c->a, reset);
 	pconn__side_close(&c->b, reset);
@@ -445,7 +446,7 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 	struct nt_err err = {};
 	struct pconn *c = pconn_new(PCONN_MESH, fd, netns);
 
-	if (!c)
+	if (!c || !admit__handshake(c))
 		return;
 	c->tls = &c->a;
 	c->a.ssl = proxy_tls__server(&err);
@@ -454,7 +455,8 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 		return;
 	}
 	proxy_tls__set_netns(c->a.ssl, netns);
-	pflow__open(c, NULL);
+	if (!admit__pressure())
+		pflow__open(c, NULL);
 	c->st = PS_HANDSHAKE;
 	pconn__handshake(c);
 }
@@ -662,6 +664,7 @@ void pconn__tick(void)
 	time_t now = mono_s();
 	struct pconn *c, *next;
 
+	admit__tick();
 	for (c = conns; c; c = next) {
 		next = c->next;
 		if (now <= c->deadline)
