@@ -162,9 +162,13 @@ static void add_cgroup(struct attest_ctx *ctx, const struct attest_evidence *ev,
 	add(res, "cgroup", "path", res->cgroup_path, NULL, 0);
 	if (cgroup__unit(res->cgroup_path, unit, sizeof(unit)) == 0)
 		add(res, "systemd", "unit", unit, NULL, 0);
-	if (have_ns && cgroup__service(res->cgroup_path, ns_path, res->service,
-				       sizeof(res->service)))
-		res->service[0] = '\0';
+	if (!have_ns)
+		return;
+	if (cgroup__service(res->cgroup_path, ns_path, res->service,
+			    sizeof(res->service)))
+		res->service[0] = '\0';	/* not below its namespace */
+	else
+		res->ns_own_cgroup = !res->service[0];
 }
 
 int attest__selectors(struct attest_ctx *ctx, const struct attest_evidence *ev,

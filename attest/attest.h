@@ -83,9 +83,18 @@ struct attest_ns {
 	const char *trust_domain;
 	/* Identity template; NULL means "ns/{ns}/sa/{service}". Placeholders:
 	 * {ns}, {service}, {uid}, {user}. Each expanded value becomes whole
-	 * path segments through spiffe_id__build, never raw text. */
+	 * path segments through spiffe_id__build, never raw text. A process
+	 * of the namespace's own cgroup has no service: its ID leaves the
+	 * {service} segments out ("ns/shop/sa"), so no sub-cgroup name can
+	 * give the same ID. */
 	const char *id_template;
 };
+
+/* Refuses a template no workload could get an ID from: an unknown
+ * placeholder, a segment that is not one, or a template that is nothing
+ * but {service} (the namespace's own cgroup would get no path). Values
+ * are not known yet; a bad one still fails at attestation. */
+int attest__template_check(const char *tmpl, struct nt_err *err);
 
 struct attest_result {
 	struct selector selectors[ATTEST_SELECTOR_MAX];
@@ -97,6 +106,8 @@ struct attest_result {
 	char sha256_skipped[128];
 	char cgroup_path[4096];		/* relative to the cgroup root, "/..." */
 	char service[256];		/* first cgroup below the namespace's */
+	bool ns_own_cgroup;		/* in the namespace's cgroup itself:
+					 * no service, no {service} segment */
 };
 
 /*

@@ -110,8 +110,8 @@ int cgroup__path(struct attest_ctx *ctx, uint64_t id, const char *hint,
 
 void cgroup__cache_free(struct attest_ctx *ctx);
 
-/* The first component of @path below @ns_path ("default" when @path is
- * @ns_path itself). 0, or 1 when @path is not inside @ns_path. */
+/* The first component of @path below @ns_path ("" when @path is @ns_path
+ * itself). 0, or 1 when @path is not inside @ns_path. */
 int cgroup__service(const char *path, const char *ns_path, char *out,
 		    size_t size);
 

@@ -223,7 +223,7 @@ int cgroup__service(const char *path, const char *ns_path, char *out,
 		return 1;	/* not inside the namespace */
 	rest = path + nlen;
 	if (!rest[0] || !strcmp(rest, "/"))
-		return copy_out("default", out, size) ? 1 : 0;
+		return copy_out("", out, size) ? 1 : 0;
 	rest++;
 	end = strchr(rest, '/');
 	len = end ? (size_t)(end - rest) : strlen(rest);

@@ -10,6 +10,11 @@
  * must never be able to steer the ID: a bad value fails the identity (and
  * the caller mints nothing) rather than being escaped or trimmed into
  * something that might collide with another workload's name.
+ *
+ * A process of the namespace's own cgroup has no service. Its ID is the
+ * template without the {service} segments: fewer segments than any
+ * sub-cgroup's ID, so no cgroup name can reach it. A reserved word could
+ * not do that, since every valid segment is also a valid cgroup name.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +90,11 @@ static const char *selector_value(const struct attest_result *res,
 	return NULL;
 }
 
+static bool seg_is(const struct spiffe_seg *seg, const char *word)
+{
+	return seg->len == strlen(word) && !memcmp(seg->s, word, seg->len);
+}
+
 /* The value of placeholder @seg ("{service}"); NULL with a reason in @why
  * when it has none. */
 static const char *placeholder(const struct spiffe_seg *seg,
@@ -95,16 +105,16 @@ static const char *placeholder(const struct spiffe_seg *seg,
 	const char *v = NULL;
 
 	*why = "unknown placeholder (known: {ns}, {service}, {uid}, {user})";
-	if (seg->len == 4 && !memcmp(seg->s, "{ns}", 4)) {
+	if (seg_is(seg, "{ns}")) {
 		v = ns->name;
 		*why = "the namespace has no name";
-	} else if (seg->len == 9 && !memcmp(seg->s, "{service}", 9)) {
+	} else if (seg_is(seg, "{service}")) {
 		v = res->service;
 		*why = "the workload's cgroup is unknown or not below its namespace's";
-	} else if (seg->len == 5 && !memcmp(seg->s, "{uid}", 5)) {
+	} else if (seg_is(seg, "{uid}")) {
 		v = selector_value(res, "unix", "uid");
 		*why = "the workload has no uid";
-	} else if (seg->len == 6 && !memcmp(seg->s, "{user}", 6)) {
+	} else if (seg_is(seg, "{user}")) {
 		v = selector_value(res, "unix", "user");
 		*why = "the workload's uid has no user name";
 	}
@@ -123,7 +133,8 @@ static const char *shown(const char *s, char *buf, size_t size)
 }
 
 /* Replaces placeholder segment @seg by its value, checked alone first so
- * the message can name the placeholder. */
+ * the message can name the placeholder. 1: the segment is left out
+ * ({service} of the namespace's own cgroup). */
 static int expand(struct spiffe_seg *seg, const struct attest_ns *ns,
 		  const struct attest_result *res, const char *tmpl,
 		  struct nt_err *err)
@@ -135,6 +146,8 @@ static int expand(struct spiffe_seg *seg, const struct attest_ns *ns,
 	char buf[80];
 	int shown_len = name.len > 32 ? 32 : (int)name.len;
 
+	if (res->ns_own_cgroup && seg_is(seg, "{service}"))
+		return 1;
 	v = placeholder(seg, ns, res, &why);
 	if (!v)
 		return nt_err_set(err, -EINVAL, "template '%.64s': %.*s: %s",
@@ -157,7 +170,7 @@ static int from_template(const struct attest_ns *ns,
 	struct spiffe_seg segs[TEMPLATE_SEGS_MAX];
 	struct nt_err inner = { "" };
 	const char *p = tmpl, *end;
-	size_t n = 0;
+	size_t n = 0, i;
 	int ret;
 
 	/* First, so a bad trust domain is not blamed on a placeholder. */
@@ -168,29 +181,58 @@ static int from_template(const struct attest_ns *ns,
 	if (ret)
 		return nt_err_set(err, ret, "namespace trust domain: %s",
 				  inner.msg);
-	for (;;) {
-		if (n == TEMPLATE_SEGS_MAX)
+	for (i = 0;; i++) {
+		if (i == TEMPLATE_SEGS_MAX)
 			return nt_err_set(err, -EINVAL,
 					  "template '%.64s' has more than %d segments",
 					  tmpl, TEMPLATE_SEGS_MAX);
 		end = strchrnul(p, '/');
 		segs[n].s = p;
 		segs[n].len = (size_t)(end - p);
-		if (memchr(p, '{', segs[n].len) || memchr(p, '}', segs[n].len)) {
+		ret = 0;
+		if (memchr(p, '{', segs[n].len) || memchr(p, '}', segs[n].len))
 			ret = expand(&segs[n], ns, res, tmpl, err);
-			if (ret)
-				return ret;
-		}
-		n++;
+		if (ret < 0)
+			return ret;
+		n += ret == 0;
 		if (!*end)
 			break;
 		p = end + 1;
 	}
+	/* The ID of a trust domain itself names no workload. */
+	if (!n)
+		return nt_err_set(err, -EINVAL,
+				  "template '%.64s' leaves no path for a process of the namespace's own cgroup: it needs a segment besides {service}",
+				  tmpl);
 	ret = spiffe_id__build(id, ns->trust_domain, segs, n, &inner);
 	if (ret)
 		return nt_err_set(err, ret, "template '%.64s': %s", tmpl,
 				  inner.msg);
 	return 0;
+}
+
+int attest__template_check(const char *tmpl, struct nt_err *err)
+{
+	struct attest_ns ns = { .name = "x", .trust_domain = "example.org",
+				.id_template = tmpl };
+	struct attest_result res = { .service = "x", .nselectors = 2 };
+	struct spiffe_id id;
+	int ret;
+
+	if (!tmpl)
+		return 0;	/* the default */
+	/* Every placeholder gets a value that fits a segment, so whatever
+	 * fails is the template's own fault. */
+	if (selector__make(&res.selectors[0], "unix", "uid", "0", err) ||
+	    selector__make(&res.selectors[1], "unix", "user", "x", err))
+		return -EINVAL;
+	ret = from_template(&ns, &res, &id, err);
+	if (ret)
+		return ret;
+	/* and the shape of the namespace's own cgroup, without {service} */
+	res.service[0] = '\0';
+	res.ns_own_cgroup = true;
+	return from_template(&ns, &res, &id, err);
 }
 
 int attest__identity(const struct attest_registry *reg,

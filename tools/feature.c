@@ -34,7 +34,8 @@ static int do_help(int argc, char **argv)
 		"       %s feature help\n"
 		"\n"
 		"       Probes program types, map types and helpers nametag uses, kTLS,\n"
-		"       bpffs (--bpffs DIR), cgroup v2 and kernel BTF.\n",
+		"       sock_diag SOCK_DESTROY (how a namespace turning strict ends the\n"
+		"       plaintext made before), bpffs (--bpffs DIR), cgroup v2 and kernel BTF.\n",
 		bin_name, bin_name);
 }
 

@@ -130,9 +130,12 @@ static int do_help(int argc, char **argv)
 		"       %s ns help\n"
 		"\n"
 		"       PATH is a cgroup v2 directory below nametagd's --cgroup-root,\n"
-		"       absolute or relative to the cgroup v2 mount.\n"
+		"       absolute or relative to the cgroup v2 mount; never that root,\n"
+		"       nametagd's own cgroup or an ancestor of it.\n"
 		"       TEMPLATE is the SPIFFE ID path, default ns/{ns}/sa/{service};\n"
-		"       placeholders {ns} {service} {uid} {user}.\n",
+		"       placeholders {ns} {service} {uid} {user}. {service} is the\n"
+		"       first cgroup below PATH; a process of PATH itself gets the\n"
+		"       ID without the {service} segments (ns/{ns}/sa).\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 

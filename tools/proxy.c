@@ -88,11 +88,35 @@ static int do_del(int argc, char **argv)
 	return print_reply(reply);
 }
 
+static double num(const cJSON *o, const char *key)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, key));
+}
+
+/* The mesh port's admission (docs/mesh-protocol.md): the caps, the
+ * descriptor reserve and what was shed since the daemon started. */
+static void print_admission(const cJSON *a)
+{
+	const cJSON *s = cJSON_GetObjectItem(a, "shed");
+
+	printf("handshakes pending %.0f of %.0f (%.0f per peer), deadline %.0f s%s\n",
+	       num(a, "handshakes_pending"), num(a, "handshakes_pending_max"),
+	       num(a, "handshakes_per_peer_max"), num(a, "handshake_timeout_s"),
+	       cJSON_IsTrue(cJSON_GetObjectItem(a, "under_pressure")) ?
+	       " (under pressure)" : "");
+	printf("descriptors %.0f, %.0f kept in reserve\n", num(a, "fd_limit"),
+	       num(a, "fd_reserve"));
+	printf("shed: %.0f at the per-peer cap, %.0f at the total cap, %.0f at the descriptor reserve, %.0f at the descriptor limit, %.0f handshake timeouts\n",
+	       num(s, "per_peer_cap"), num(s, "total_cap"), num(s, "fd_reserve"),
+	       num(s, "fd_limit"), num(s, "handshake_timeout"));
+}
+
 /* What the proxy carries now: connections, and idle mesh connections
- * pooled for the next stream (docs/mesh-protocol.md, NT2). */
+ * pooled for the next stream (docs/mesh-protocol.md, NT2); then what it
+ * sheds. */
 static int do_status(int argc, char **argv)
 {
-	cJSON *reply, *open, *idle, *out;
+	cJSON *reply, *open, *idle, *adm, *out;
 
 	if (argc)
 		return p_err("unexpected argument '%s'", *argv);
@@ -100,22 +124,28 @@ static int do_status(int argc, char **argv)
 		return -1;
 	open = cJSON_DetachItemFromObject(reply, "connections");
 	idle = cJSON_DetachItemFromObject(reply, "idle_mesh_connections");
+	adm = cJSON_DetachItemFromObject(reply, "admission");
 	cJSON_Delete(reply);
-	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle)) {
+	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
+	    !cJSON_IsObject(adm)) {
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
+		cJSON_Delete(adm);
 		return p_err("reply from nametagd lacks the connection counts");
 	}
 	if (!json_output) {
 		printf("connections %d  idle mesh connections %d\n",
 		       open->valueint, idle->valueint);
+		print_admission(adm);
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
+		cJSON_Delete(adm);
 		return 0;
 	}
 	out = cJSON_CreateObject();
 	cJSON_AddItemToObject(out, "connections", open);
 	cJSON_AddItemToObject(out, "idle_mesh_connections", idle);
+	cJSON_AddItemToObject(out, "admission", adm);
 	return json_emit(out);
 }
 
@@ -132,7 +162,10 @@ static int do_help(int argc, char **argv)
 		"       proxy listens inside it (outbound 15001, mesh and inbound 15008);\n"
 		"       nametagd serves its own network namespace from the start.\n"
 		"       status counts the proxied connections open now and the idle mesh\n"
-		"       connections kept for the next stream of the same workload.\n",
+		"       connections kept for the next stream of the same workload, the\n"
+		"       TLS handshakes pending on the mesh port against their caps, the\n"
+		"       descriptor limit and reserve, and the connections shed since\n"
+		"       nametagd started (docs/mesh-protocol.md, Admission).\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 

@@ -3,7 +3,9 @@
  * The cgroup v2 subtree nametagd manages. Programs attach at its root;
  * namespaces are cgroups strictly below it. The daemon never enrolls the
  * root (every process of the machine may live there) nor its own cgroup or
- * an ancestor of it (it would redirect itself).
+ * an ancestor of it (it would redirect itself). That is checked by cgroup
+ * id at every enrollment, enable and start, since the daemon (or the root
+ * it is given) may have moved since a namespace was added.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "userspace/daemon.h"
 #include "userspace/shared_features.h"
@@ -39,13 +42,37 @@ static bool is_under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+/* Whether cgroup directory @dir lists process @pid in cgroup.procs. */
+static bool lists_pid(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX], line[32];
+	bool found = false;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+	    (int)sizeof(path))
+		return false;
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strtol(line, NULL, 10) == pid;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The daemon's own cgroup directory. /proc/self/cgroup is our own entry
+ * (the daemon trusts itself), but in a cgroup namespace it is relative to
+ * that namespace's root, not to the mount, and names another directory or
+ * none: so the directory must list our pid, or there is no answer.
+ */
 static int own_cgroup(const struct cgroup_info *cg, char *buf, size_t size)
 {
 	char line[PATH_MAX + 8];
 	FILE *f;
 	int ret = -ENOENT;
 
-	/* Our own /proc entry: the daemon trusts itself. */
 	f = fopen("/proc/self/cgroup", "re");
 	if (!f)
 		return -errno;
@@ -58,7 +85,27 @@ static int own_cgroup(const struct cgroup_info *cg, char *buf, size_t size)
 		break;
 	}
 	fclose(f);
+	if (!ret && !lists_pid(buf, getpid()))
+		ret = -ESRCH;
 	return ret;
+}
+
+/* Whether cgroup @id is the one in @self or an ancestor of it, up to the
+ * mount. By id, so no spelling of a path can slip past. */
+static bool holds(const struct cgroup_info *cg, char *self, uint64_t id)
+{
+	size_t mlen = strlen(cg->mount);
+	uint64_t at = 0;
+	char *slash;
+
+	for (;;) {
+		if (!cgroup__id(self, &at) && at == id)
+			return true;
+		slash = strrchr(self, '/');
+		if (!slash || (size_t)(slash - self) < mlen)
+			return false;
+		*slash = '\0';
+	}
 }
 
 int cgroup__init(struct cgroup_info *cg, const char *root)
@@ -85,10 +132,42 @@ int cgroup__init(struct cgroup_info *cg, const char *root)
 	return 0;
 }
 
+int cgroup__may_enroll(const struct cgroup_info *cg, const char *path,
+		       struct nt_err *err)
+{
+	char self[PATH_MAX];
+	uint64_t id = 0;
+	int ret;
+
+	ret = cgroup__id(path, &id);
+	if (ret)
+		return nt_err_set(err, ret, "cgroup %s: %s", path,
+				  strerror(-ret));
+	if (!is_under(path, cg->root) || id == cg->root_id)
+		return nt_err_set(err, -EPERM,
+				  "cgroup %s is not strictly below the managed root %s",
+				  path, cg->root);
+	ret = own_cgroup(cg, self, sizeof(self));
+	if (ret == -ESRCH)
+		return nt_err_set(err, -EPERM,
+				  "cannot find nametagd's own cgroup: /proc/self/cgroup names %s, which does not hold it (a cgroup namespace?), so %s is not enrolled; run nametagd in the host's cgroup namespace",
+				  self, path);
+	if (ret)
+		return nt_err_set(err, -EPERM,
+				  "cannot find nametagd's own cgroup (%s), so %s is not enrolled",
+				  strerror(-ret), path);
+	if (holds(cg, self, id))
+		return nt_err_set(err, -EPERM,
+				  "cgroup %s holds nametagd itself; enrolling it would redirect the proxy",
+				  path);
+	return 0;
+}
+
 int cgroup__resolve(const struct cgroup_info *cg, const char *in, char *out,
 		    size_t size, struct nt_err *err)
 {
-	char joined[PATH_MAX], real[PATH_MAX], self[PATH_MAX];
+	char joined[PATH_MAX], real[PATH_MAX];
+	int ret;
 
 	if (is_under(in, cg->mount))
 		snprintf(joined, sizeof(joined), "%s", in);
@@ -98,14 +177,9 @@ int cgroup__resolve(const struct cgroup_info *cg, const char *in, char *out,
 	if (!realpath(joined, real))
 		return nt_err_set(err, -errno, "cgroup %s: %s", joined,
 				  strerror(errno));
-	if (!is_under(real, cg->root) || !strcmp(real, cg->root))
-		return nt_err_set(err, -EPERM,
-				  "cgroup %s is not strictly below the managed root %s",
-				  real, cg->root);
-	if (!own_cgroup(cg, self, sizeof(self)) && is_under(self, real))
-		return nt_err_set(err, -EPERM,
-				  "cgroup %s holds nametagd itself; enrolling it would redirect the proxy",
-				  real);
+	ret = cgroup__may_enroll(cg, real, err);
+	if (ret)
+		return ret;
 	if (snprintf(out, size, "%s", real) >= (int)size)
 		return nt_err_set(err, -ENAMETOOLONG, "cgroup path too long");
 	return 0;

@@ -192,6 +192,8 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	int fd, i;
 
 	fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		fdlimit__refuse(h->fd);	/* else the loop spins on it */
 	if (fd < 0)
 		return;
 	if (!peer_is_root(fd)) {

@@ -72,21 +72,37 @@ static cJSON *ns_json(const struct ns *n)
 	return o;
 }
 
+/* The request's template into @n ("" when absent: the default). One
+ * given must be a string no workload would fail on for its own sake. */
+static int req_template(const struct ctl_request *r, struct ns *n,
+			struct nt_err *err)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->req, "template");
+
+	if (!t)
+		return 0;
+	if (!cJSON_IsString(t))
+		return nt_err_set(err, -EINVAL, "\"template\" must be a string");
+	if (strlen(t->valuestring) >= sizeof(n->template))
+		return nt_err_set(err, -EINVAL, "template too long (at most %zu bytes)",
+				  sizeof(n->template) - 1);
+	if (attest__template_check(t->valuestring, err))
+		return -EINVAL;
+	snprintf(n->template, sizeof(n->template), "%s", t->valuestring);
+	return 0;
+}
+
 static int ns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
-	const char *name = req_str(r, "name", err), *cg, *tmpl;
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->req, "template");
+	const char *name = req_str(r, "name", err), *cg;
 	struct ns n = { .mode = NT_MODE_OFF };
 	int ret;
 
+	/* What is wrong with the request itself first, the cgroup last. */
 	cg = name ? req_str(r, "cgroup", err) : NULL;
-	if (!cg)
+	if (!cg || ns__check_name(name, err) || req_template(r, &n, err))
 		return -EINVAL;
-	tmpl = cJSON_IsString(t) ? t->valuestring : "";
-	if (strlen(tmpl) >= sizeof(n.template))
-		return nt_err_set(err, -EINVAL, "template too long");
 	snprintf(n.name, sizeof(n.name), "%s", name);
-	snprintf(n.template, sizeof(n.template), "%s", tmpl);
 	ret = cgroup__resolve(&nd->cg, cg, n.cgroup, sizeof(n.cgroup), err);
 	if (ret)
 		return ret;
@@ -94,8 +110,6 @@ static int ns_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	if (ret)
 		return nt_err_set(err, ret, "cgroup %s: %s", n.cgroup,
 				  strerror(-ret));
-	if (strlen(name) >= sizeof(n.name))
-		return nt_err_set(err, -EINVAL, "namespace name too long");
 	ret = ns_table__add(nd->ns, &n, err);
 	if (ret)
 		return ret;	/* not added: a namesake must stay */
@@ -129,6 +143,12 @@ static int set_mode(struct ns *n, enum nt_mode mode, cJSON *resp,
 	enum nt_mode old = n->mode;
 	int ret;
 
+	/* Again at every enable: the daemon may have moved into it. */
+	if (mode != NT_MODE_OFF) {
+		ret = cgroup__may_enroll(&nd->cg, n->cgroup, err);
+		if (ret)
+			return ret;
+	}
 	n->mode = mode;
 	ret = ns_table__save(nd->ns, err);
 	if (!ret) {
@@ -147,6 +167,10 @@ static int set_mode(struct ns *n, enum nt_mode mode, cJSON *resp,
 		mode__name(mode));
 	proxy__sync_netns();
 	sync_listeners();
+	/* New connections are decided by the kernel from now on; the ones
+	 * made before are the sweep's. */
+	if (mode == NT_MODE_STRICT)
+		strict__sweep(n);
 	cJSON_AddItemToObject(resp, "namespace", ns_json(n));
 	return 0;
 }
@@ -241,6 +265,12 @@ static int entry_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return -EINVAL;
 	if (spiffe_id__parse(&e.id, id, strlen(id), err))
 		return -EINVAL;
+	/* The node CA signs for its own trust domain only: such an entry
+	 * would leave its workloads without an SVID. */
+	if (strcmp(e.id.td, node_ca__trust_domain(nd->ca)))
+		return nt_err_set(err, -EINVAL,
+				  "%s is outside this node's trust domain %s",
+				  e.id.str, node_ca__trust_domain(nd->ca));
 	if (!cJSON_IsArray(sels))
 		return nt_err_set(err, -EINVAL, "request needs array \"selectors\"");
 	cJSON_ArrayForEach(s, sels) {
@@ -446,6 +476,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddNumberToObject(resp, "connections", (double)pconn__count());
 	cJSON_AddNumberToObject(resp, "idle_mesh_connections",
 				(double)(tunnel__count() + pconn__idle_count()));
+	cJSON_AddItemToObject(resp, "admission", admit__json());
 	cJSON_AddItemToObject(resp, "datapath", datapath__json(nd->dp));
 	return 0;
 }

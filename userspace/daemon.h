@@ -54,6 +54,24 @@ void loop__defer_free(void *p);
 int loop__mod(struct loop_handler *h, uint32_t events);
 void loop__del(struct loop_handler *h);
 
+/* ---- file descriptors (fdlimit.c) ---------------------------------------- */
+
+#define FDLIMIT_MIN 1024	/* below this, start-up warns */
+
+/* Raises the soft RLIMIT_NOFILE to the hard one; keeps a spare descriptor. */
+int fdlimit__init(struct nt_err *err);
+void fdlimit__fini(void);
+unsigned int fdlimit__max(void);
+/* @fd, just allocated, is among the top @keep numbers: fewer than @keep
+ * descriptors are left. */
+bool fdlimit__in_reserve(int fd, unsigned int keep);
+/* Closes a socket with a reset (SO_LINGER 0). */
+void fdlimit__reset(int fd);
+/* accept() on @listen_fd failed with EMFILE or ENFILE: accepts and resets
+ * one connection through the spare descriptor, so the loop does not spin. */
+void fdlimit__refuse(int listen_fd);
+uint64_t fdlimit__refused(void);
+
 /* ---- cgroups ------------------------------------------------------------- */
 
 struct cgroup_info {
@@ -70,6 +88,12 @@ int cgroup__id(const char *path, uint64_t *id);
  * mount) to an absolute path inside the managed subtree. */
 int cgroup__resolve(const struct cgroup_info *cg, const char *in,
 		    char *out, size_t size, struct nt_err *err);
+/* 0 when cgroup @path (absolute, resolved) may be enforced on: strictly
+ * below the managed root, neither nametagd's own cgroup nor an ancestor of
+ * it. -EPERM with the reason otherwise, also when the daemon cannot find
+ * its own cgroup (it then refuses rather than guess). */
+int cgroup__may_enroll(const struct cgroup_info *cg, const char *path,
+		       struct nt_err *err);
 
 /* ---- datapath (BPF) ------------------------------------------------------ */
 
@@ -171,6 +195,8 @@ struct ns *ns_table__at(struct ns_table *t, size_t i);
 struct ns *ns_table__find(struct ns_table *t, const char *name);
 struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
 struct ns *ns_table__by_id(struct ns_table *t, uint32_t id);
+/* 1 to NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
+int ns__check_name(const char *name, struct nt_err *err);
 int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
 int ns_table__del(struct ns_table *t, const char *name);
 int ns_table__save(const struct ns_table *t, struct nt_err *err);
@@ -194,6 +220,7 @@ struct daemon {
 	struct flow_table *flows;
 	struct svid_cache *svids;
 	struct spiffe_ids *ids;		/* the IDs proxied connections hold */
+	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
 	bool stop;
 };
 
@@ -274,5 +301,28 @@ cJSON *flows__find(const struct flow_table *t, uint64_t id);
 uint64_t flows__add(struct flow_table *t, cJSON *f);
 cJSON *flows__get(struct flow_table *t, uint64_t id);
 void flows__publish(struct flow_table *t, uint64_t id);
+/* A connection the daemon found (and ended, or could not) outside the
+ * proxy, recorded whole at once: plaintext, verdict deny. */
+struct flow_note {
+	const char *type;		/* "egress", "inbound-plaintext" */
+	const char *ns, *state, *reason;
+	enum nt_mode mode;
+	const struct nt_addr *src, *dst;
+	uint64_t cgroup_id;		/* the workload socket's (sock_diag) */
+	uint32_t uid;
+};
+void flows__note(struct flow_table *t, const struct flow_note *n);
+
+/* ---- plaintext that predates strict (strict.c) --------------------------- */
+
+/*
+ * Ends the plaintext connections that strict no longer allows, in every
+ * strict namespace: the proxy's own (re-judged) and the workloads' sockets
+ * the proxy does not hold (sock_diag SOCK_DESTROY). @switched: the
+ * namespace that just turned strict (its tally is always logged); NULL
+ * after a policy reload. Never fails: what cannot be closed is logged,
+ * counted and recorded as a flow.
+ */
+void strict__sweep(const struct ns *switched);
 
 #endif /* NAMETAG_DAEMON_H */

@@ -270,6 +270,33 @@ uint64_t flows__add(struct flow_table *t, cJSON *f)
 	return id;
 }
 
+void flows__note(struct flow_table *t, const struct flow_note *n)
+{
+	cJSON *o = cJSON_CreateObject();
+	char addr[80];
+
+	if (!o)
+		return;
+	add_event_time(o, now_mono());
+	cJSON_AddStringToObject(o, "type", n->type);
+	fmt_addr(n->src, addr, sizeof(addr));
+	cJSON_AddStringToObject(o, "src", addr);
+	fmt_addr(n->dst, addr, sizeof(addr));
+	cJSON_AddStringToObject(o, "dst", addr);
+	/* Nothing was attested: the socket is known by its cgroup. */
+	cJSON_AddNullToObject(o, "src_spiffe_id");
+	cJSON_AddNullToObject(o, "dst_spiffe_id");
+	cJSON_AddNumberToObject(o, "cgroup_id", (double)n->cgroup_id);
+	cJSON_AddNumberToObject(o, "uid", n->uid);
+	cJSON_AddStringToObject(o, "namespace", n->ns);
+	cJSON_AddStringToObject(o, "mode", mode__name(n->mode));
+	cJSON_AddStringToObject(o, "transport", "plaintext");
+	cJSON_AddStringToObject(o, "verdict", "deny");
+	cJSON_AddStringToObject(o, "reason", n->reason);
+	cJSON_AddStringToObject(o, "state", n->state);
+	flows__publish(t, flows__add(t, o));
+}
+
 cJSON *flows__get(struct flow_table *t, uint64_t id)
 {
 	if (id == 0 || id >= t->next_id || t->next_id - id > FLOW_TABLE_SIZE)

@@ -57,8 +57,7 @@ struct cand {
 };
 
 struct sync {
-	struct cg_owner *cgs;
-	size_t ncgs, cgs_cap;
+	struct cg_owners cgs;		/* with the processes, in holders */
 	struct holders holders;
 	struct cand *cands;
 	size_t ncands, cands_cap;
@@ -97,18 +96,18 @@ static bool enrolled(const struct ns *n)
 	return n && n->mode != NT_MODE_OFF && n->cgroup_id;
 }
 
-/* The cgroup @id (directory @dfd) belongs to @n; so do its processes. */
-static int cg_add(struct sync *s, uint64_t id, const struct ns *n, int dfd)
+/* The cgroup @id (directory @dfd) belongs to @n; so do its processes,
+ * when the caller wants them too. */
+static int cg_add(struct cg_owners *o, uint64_t id, const struct ns *n, int dfd)
 {
-	int ret = grow((void **)&s->cgs, &s->cgs_cap, s->ncgs,
-		       sizeof(*s->cgs), CG_MAX);
+	int ret = grow((void **)&o->v, &o->cap, o->n, sizeof(*o->v), CG_MAX);
 
 	if (ret)
 		return ret;
-	s->cgs[s->ncgs].id = id;
-	s->cgs[s->ncgs].n = n;
-	s->ncgs++;
-	return holders__add_procs(&s->holders, dfd, n);
+	o->v[o->n].id = id;
+	o->v[o->n].n = n;
+	o->n++;
+	return o->procs ? holders__add_procs(o->procs, dfd, n) : 0;
 }
 
 /*
@@ -117,7 +116,7 @@ static int cg_add(struct sync *s, uint64_t id, const struct ns *n, int dfd)
  * that vanishes meanwhile is skipped. Another enrolled namespace below
  * this one is its own (the programs take the nearest enrolled ancestor).
  */
-static int walk_cgroups(struct sync *s, const struct ns *n, int dfd,
+static int walk_cgroups(struct cg_owners *o, const struct ns *n, int dfd,
 			dev_t dev, int depth)
 {
 	const struct ns *other;
@@ -145,12 +144,12 @@ static int walk_cgroups(struct sync *s, const struct ns *n, int dfd,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;	/* gone meanwhile */
-		ret = cg_add(s, st.st_ino, n, fd);
+		ret = cg_add(o, st.st_ino, n, fd);
 		if (ret || depth + 1 >= CG_DEPTH_MAX) {
 			close(fd);
 			continue;
 		}
-		ret = walk_cgroups(s, n, fd, dev, depth + 1);
+		ret = walk_cgroups(o, n, fd, dev, depth + 1);
 	}
 	closedir(d);
 	return ret;
@@ -165,7 +164,7 @@ static int cg_cmp(const void *a, const void *b)
 
 /* The namespace's cgroup (if it still has the id it was enrolled with)
  * and everything below it. */
-static int collect_ns(struct sync *s, const struct ns *n)
+static int collect_ns(struct cg_owners *o, const struct ns *n)
 {
 	struct stat st;
 	int fd, ret;
@@ -177,15 +176,15 @@ static int collect_ns(struct sync *s, const struct ns *n)
 		close(fd);
 		return 0;
 	}
-	ret = cg_add(s, n->cgroup_id, n, fd);
+	ret = cg_add(o, n->cgroup_id, n, fd);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
-	return walk_cgroups(s, n, fd, st.st_dev, 0);
+	return walk_cgroups(o, n, fd, st.st_dev, 0);
 }
 
-static int collect_cgroups(struct sync *s)
+int cg_owners__collect(struct cg_owners *o, struct nt_err *err)
 {
 	const struct ns *n;
 	size_t i;
@@ -195,29 +194,35 @@ static int collect_cgroups(struct sync *s)
 		n = ns_table__at(nd->ns, i);
 		if (!enrolled(n))
 			continue;
-		ret = collect_ns(s, n);
+		ret = collect_ns(o, n);
 		if (ret == -E2BIG)
-			return nt_err_set(s->err, ret,
+			return nt_err_set(err, ret,
 					  "more than %d cgroups in enrolled namespaces",
 					  CG_MAX);
 		if (ret)
-			return nt_err_set(s->err, ret, "cgroups of namespace %s: %s",
+			return nt_err_set(err, ret, "cgroups of namespace %s: %s",
 					  n->name, strerror(-ret));
 	}
-	if (s->ncgs)
-		qsort(s->cgs, s->ncgs, sizeof(*s->cgs), cg_cmp);
+	if (o->n)
+		qsort(o->v, o->n, sizeof(*o->v), cg_cmp);
 	return 0;
 }
 
-static const struct ns *owner_of(const struct sync *s, uint64_t cgroup_id)
+const struct ns *cg_owners__find(const struct cg_owners *o, uint64_t cgroup_id)
 {
 	struct cg_owner key = { .id = cgroup_id };
-	const struct cg_owner *o;
+	const struct cg_owner *c;
 
-	if (!cgroup_id || !s->ncgs)
+	if (!cgroup_id || !o->n)
 		return NULL;
-	o = bsearch(&key, s->cgs, s->ncgs, sizeof(*s->cgs), cg_cmp);
-	return o ? o->n : NULL;
+	c = bsearch(&key, o->v, o->n, sizeof(*o->v), cg_cmp);
+	return c ? c->n : NULL;
+}
+
+void cg_owners__free(struct cg_owners *o)
+{
+	free(o->v);
+	*o = (struct cg_owners){};
 }
 
 /* ---- listing ------------------------------------------------------------- */
@@ -228,7 +233,7 @@ static const struct ns *listener_ns(const struct sync *s,
 				    const struct sockdiag_listener *l,
 				    const struct holder **h)
 {
-	const struct ns *n = owner_of(s, l->cgroup_id);
+	const struct ns *n = cg_owners__find(&s->cgs, l->cgroup_id);
 
 	*h = holders__find(&s->holders, l->inode);
 	if (n)
@@ -296,7 +301,7 @@ static void make_value(const struct sync *s, const struct cand *c,
 	ev->gid = (uint32_t)-1;
 	/* A socket made outside the namespace is judged by where the process
 	 * holding it lives. */
-	ev->cgroup_id = owner_of(s, c->l.cgroup_id) ? c->l.cgroup_id :
+	ev->cgroup_id = cg_owners__find(&s->cgs, c->l.cgroup_id) ? c->l.cgroup_id :
 			c->h->proc->cgroup_id;
 	ev->ns_cgroup_id = c->n->cgroup_id;
 	ev->netns_ino = s->netns;
@@ -481,8 +486,9 @@ int listeners__sync(struct nt_err *err)
 	struct sync s = { .err = err };
 	int ret;
 
-	ret = collect_cgroups(&s);
-	if (!ret && s.ncgs)
+	s.cgs.procs = &s.holders;
+	ret = cg_owners__collect(&s.cgs, err);
+	if (!ret && s.cgs.n)
 		ret = holders__scan(&s.holders);
 	if (ret) {
 		if (!err->msg[0])
@@ -496,7 +502,7 @@ int listeners__sync(struct nt_err *err)
 	pr_debug("listeners: %zu enrolled, %zu recorded", s.ncands, s.added);
 out:
 	holders__free(&s.holders);
-	free(s.cgs);
+	cg_owners__free(&s.cgs);
 	free(s.cands);
 	return ret;
 }

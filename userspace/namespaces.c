@@ -100,7 +100,7 @@ static int push(struct ns_table *t, const struct ns *n)
 }
 
 /* Names become SPIFFE ID segments and file keys: DNS-label style. */
-static int check_name(const char *name, struct nt_err *err)
+int ns__check_name(const char *name, struct nt_err *err)
 {
 	size_t i, len = strlen(name);
 
@@ -134,7 +134,7 @@ int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err)
 	size_t i;
 	int ret;
 
-	ret = check_name(n->name, err);
+	ret = ns__check_name(n->name, err);
 	if (ret)
 		return ret;
 	for (i = 0; i < t->n; i++) {
@@ -234,7 +234,7 @@ static int parse_one(struct ns_table *t, const cJSON *o, int idx,
 	if (mode__parse(mode, &n.mode))
 		return nt_err_set(err, -EINVAL, "%s: unknown mode '%s'", where,
 				  mode);
-	if (check_name(name, err))
+	if (ns__check_name(name, err))
 		return -EINVAL;
 	snprintf(n.name, sizeof(n.name), "%s", name);
 	snprintf(n.cgroup, sizeof(n.cgroup), "%s", cg);

@@ -252,11 +252,15 @@ static int open_ca(const struct daemon_opts *o, struct nt_err *err)
 	return 0;
 }
 
-/* Re-apply saved namespaces; drop kernel entries nobody owns any more. */
+/* Re-apply saved namespaces; drop kernel entries nobody owns any more. A
+ * namespace that now holds the daemon (or is no longer below its root) is
+ * turned off in memory; its file keeps the saved mode until the next
+ * change, so a start from a fit place enforces it again. */
 static void reconcile_namespaces(void)
 {
 	int fd = datapath__map_fd(nd->dp, "ns_mode");
 	uint64_t key, *prev = NULL, stale[NT_MAX_NAMESPACES];
+	struct nt_err err = {};
 	size_t i, nstale = 0;
 	struct ns *n;
 
@@ -267,6 +271,12 @@ static void reconcile_namespaces(void)
 				n->name, n->cgroup);
 			n->cgroup_id = 0;
 			continue;
+		}
+		if (n->mode != NT_MODE_OFF &&
+		    cgroup__may_enroll(&nd->cg, n->cgroup, &err)) {
+			pr_warn("namespace %s: not enforced: %s", n->name,
+				err.msg);
+			n->mode = NT_MODE_OFF;
 		}
 		daemon__apply_ns(n);
 	}
@@ -296,6 +306,10 @@ static void report_features(const char *bpffs)
 		pr_warn("kernel TLS is not available: the proxy will encrypt in userspace (flows show ktls off)");
 	if (!f.progs[NT_FEAT_PROG_SK_LOOKUP].available)
 		pr_warn("sk_lookup programs are not available: inbound steering is off");
+	nd->no_sock_destroy = !f.sock_destroy.available;
+	if (nd->no_sock_destroy)
+		pr_warn("sock_diag SOCK_DESTROY is not available (%s; CONFIG_INET_DIAG_DESTROY?): a namespace turned strict keeps the plaintext connections its workloads made before",
+			strerror(f.sock_destroy.err));
 }
 
 /* Listeners that were there before the daemon (or its namespaces). */
@@ -315,7 +329,10 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 	};
 	int ret;
 
-	ret = open_ca(o, err);
+	/* First: everything after opens descriptors. */
+	ret = fdlimit__init(err);
+	if (!ret)
+		ret = open_ca(o, err);
 	if (ret)
 		return ret;
 	ret = cgroup__init(&nd->cg, o->cgroup_root);
@@ -353,6 +370,7 @@ static int start(const struct daemon_opts *o, struct nt_err *err)
 		ret = loop__add(&events_h, EPOLLIN);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
+	admit__init();
 	ret = policy_ctl__init(err);
 	if (!ret)
 		ret = proxy_tls__init(err);
@@ -382,6 +400,7 @@ static void stop(void)
 		close(epfd);
 	loop__reap();
 	free(graveyard);
+	fdlimit__fini();
 }
 
 /* ---- arguments ----------------------------------------------------------- */

@@ -2,7 +2,7 @@
 /*
  * The policy in force: loaded from STATE/policy.json at start, replaced
  * whole by `policy load` (validated first: an invalid file changes
- * nothing), and re-applied to open flows at once.
+ * nothing), and re-applied to open flows at once (strict.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -139,7 +139,7 @@ int ctl_policy_load(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	policy__free(old);
 	pr_info("policy loaded: %zu namespaces", policy__namespaces(p));
 	policy_ctl__apply_egress();
-	pconn__recheck_policy();
+	strict__sweep(NULL);
 	cJSON_AddNumberToObject(resp, "namespaces", (double)policy__namespaces(p));
 	return 0;
 }

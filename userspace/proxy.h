@@ -21,6 +21,11 @@
 					 * sk_lookup steers */
 #define PROXY_SNI_SUFFIX	".nametag.invalid"
 #define PROXY_HANDSHAKE_TIMEOUT	10	/* seconds */
+#define PROXY_HANDSHAKE_BUSY	3	/* seconds, while the mesh port is under
+					 * pressure (userspace/proxy_admit.c) */
+#define PROXY_PENDING_MAX	1024	/* mesh handshakes pending at once, at
+					 * most; fewer under a low fd limit */
+#define PROXY_PENDING_PEER_MAX	256	/* the same, per peer address */
 #define PROXY_CONNECT_TIMEOUT	10
 #define PROXY_IDLE_TIMEOUT	3600
 #define PROXY_BUF		65536	/* per direction, only while the far
@@ -100,6 +105,23 @@ void proxy__tune_socket(int fd);
 int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
 			 void *arg);
 
+/* ---- admission (proxy_admit.c) -------------------------------------------- */
+
+/* Derives the caps and the descriptor reserve from the fd limit. */
+void admit__init(void);
+/* A connection just accepted on a proxy port got descriptor @fd, which
+ * may be within the reserve: then a pending handshake is shed to make
+ * room, or if there is none @fd is reset and closed (false). @local: from
+ * a workload on this node (the outbound port), which may use half the
+ * reserve; the network stops before it. */
+bool admit__fd(int fd, bool local);
+/* accept() on @listen_fd failed with EMFILE or ENFILE: true when a
+ * pending handshake was shed to make room (accept again), else one
+ * queued connection was reset through the spare descriptor. */
+bool admit__no_fd(int listen_fd);
+/* The caps, the reserve and what was shed, for `proxy status`. */
+cJSON *admit__json(void);
+
 /* ---- connections ---------------------------------------------------------- */
 
 enum pconn_kind {
@@ -114,8 +136,32 @@ void pconn__accept_mesh(int fd, uint32_t netns_ino);
 void pconn__accept_plain(int fd, uint32_t netns_ino);
 /* Once a second: timeouts. */
 void pconn__tick(void);
-/* After a policy swap: close established flows the new policy denies. */
-void pconn__recheck_policy(void);
+/*
+ * After a policy swap or a namespace's change of mode: every connection
+ * carrying a stream is judged again, with its namespace's mode now (not
+ * the one it had at accept) and the policy in force, and closed with a
+ * reset when denied. @closed, if not NULL, hears of each plaintext one
+ * closed (@inbound: plaintext-in; otherwise egress).
+ */
+typedef void (*pconn_closed_fn)(const char *ns, bool inbound, void *arg);
+void pconn__recheck_policy(pconn_closed_fn closed, void *arg);
+/*
+ * The local address of every socket the proxy holds in @netns_ino: both
+ * sides of each connection, and the outbound listeners that redirected
+ * connects reach before they are accepted. A workload socket whose remote
+ * address is one of these talks to nametagd. *@out is malloc'd (the
+ * caller frees it), sorted by proxy__addr_cmp. 0 or a negative errno.
+ */
+int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n);
+/* Plaintext egress from a workload of namespace @ns (@src: its ID, if
+ * known) to @dst under @mode and the policy in force; @d says why. False:
+ * not allowed (strict, and no egress rule covers @dst). */
+bool proxy__egress_decide(const char *ns, enum nt_mode mode,
+			  const struct spiffe_id *src, const struct nt_addr *dst,
+			  struct decision *d);
+/* Address bytes, then port; the family is not compared (IPv4 is held as
+ * IPv4-mapped IPv6 either way). */
+int proxy__addr_cmp(const void *a, const void *b);
 /* Connections carrying a stream, and mesh connections idle between
  * streams: pooled by the client side (userspace/proxy_tunnel.c) and
  * waiting on the server side. */

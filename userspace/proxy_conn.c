@@ -80,6 +80,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	if (c->st == PS_DONE)
 		return;
 	c->st = PS_DONE;
+	admit__done(c);
 	pflow__close(c, why);
 	pconn__side_close(&c->a, reset);
 	pconn__side_close(&c->b, reset);
@@ -391,28 +392,25 @@ void pconn__accept_outbound(int fd, uint32_t netns)
  */
 void pconn__outbound_fallback(struct pconn *c, const char *why)
 {
-	struct decision_input in = { .ns = c->ns, .mode = proxy__mode(c->mode),
-				     .src = c->src, .port = c->port };
-	char addr[INET6_ADDRSTRLEN];
 	struct decision d;
-	bool v4 = c->orig_dst.addr[2] == htonl(0xffff) && !c->orig_dst.addr[0];
+	bool allowed = proxy__egress_decide(c->ns, c->mode, c->src, &c->orig_dst,
+					    &d);
 
-	inet_ntop(v4 ? AF_INET : AF_INET6,
-		  v4 ? (void *)&c->orig_dst.addr[3] : (void *)c->orig_dst.addr,
-		  addr, sizeof(addr));
-	in.dst_addr = addr;
-	policy__decide(active_policy, &in, &d);
-	if (c->mode == NT_MODE_STRICT && d.verdict != VERDICT_ALLOW) {
-		pflow__verdict(c, &d);
+	pflow__verdict(c, &d);
+	if (!allowed) {
 		pflow__set(c, "reason", "strict mode: destination has no node proxy and no egress rule allows plaintext to it");
 		pconn__close(c, true, "refused");
 		return;
 	}
+	/* A new side B: the closed one is still marked registered, and its
+	 * successor's fd would never reach epoll. */
 	pconn__side_close(&c->b, false);
+	pconn__side_init(c, &c->b);
 	c->kind = PCONN_EGRESS;
 	c->tls = NULL;
+	pflow__set(c, "type", "egress");
 	pflow__set(c, "transport", "plaintext");
-	pflow__set(c, "reason", why);
+	pflow__set(c, "fallback", why);
 	if (connect_b(c, &c->orig_dst, c->port)) {
 		pconn__close(c, true, "egress connect failed");
 		return;
@@ -427,7 +425,7 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 	struct nt_err err = {};
 	struct pconn *c = pconn_new(PCONN_MESH, fd, netns);
 
-	if (!c)
+	if (!c || !admit__handshake(c))
 		return;
 	c->tls = &c->a;
 	c->a.ssl = proxy_tls__server(&err);
@@ -436,7 +434,8 @@ void pconn__accept_mesh(int fd, uint32_t netns)
 		return;
 	}
 	proxy_tls__set_netns(c->a.ssl, netns);
-	pflow__open(c, NULL);
+	if (!admit__pressure())
+		pflow__open(c, NULL);
 	c->st = PS_HANDSHAKE;
 	pconn__handshake(c);
 }
@@ -651,6 +650,7 @@ void pconn__tick(void)
 	time_t now = mono_s();
 	struct pconn *c, *next;
 
+	admit__tick();
 	for (c = conns; c; c = next) {
 		next = c->next;
 		if (now <= c->deadline)
@@ -663,21 +663,8 @@ void pconn__tick(void)
 	tunnel__tick();
 }
 
-/* A new policy applies to flows already open: those it denies are closed. */
-void pconn__recheck_policy(void)
+/* For proxy_recheck.c, which walks them by ->next. */
+struct pconn *pconn__first(void)
 {
-	struct pconn *c, *next;
-	struct decision d;
-
-	for (c = conns; c; c = next) {
-		next = c->next;
-		if (c->st != PS_RELAY || (c->kind != PCONN_MESH &&
-					  c->kind != PCONN_PLAIN_IN))
-			continue;
-		if (decide(c, &d))
-			continue;
-		pflow__verdict(c, &d);
-		pflow__set(c, "reason", d.reason);
-		pconn__close(c, true, "closed by policy");
-	}
+	return conns;
 }

@@ -102,6 +102,9 @@ struct pconn {
 	struct nt_addr deliver_src, deliver_dst;
 	bool ticketed;
 	struct pconn *prev, *next;
+	/* proxy_admit.c: set while a mesh handshake is pending. */
+	struct admit_peer *peer;
+	struct pconn *pend_prev, *pend_next;
 };
 
 /* proxy_tunnel.c: idle NT2 connections to peer proxies, kept for the next
@@ -153,6 +156,22 @@ int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
 void pconn__unticket(struct pconn *c);
 /* Outbound: the destination has no node proxy; plaintext where allowed. */
 void pconn__outbound_fallback(struct pconn *c, const char *why);
+/* The head of the connection list (walk it by ->next). */
+struct pconn *pconn__first(void);
+
+/* proxy_admit.c: the mesh port's pending handshakes. Counts @c in, closing
+ * an older one at a cap; false when @c itself had to be closed. */
+bool admit__handshake(struct pconn *c);
+/* Its handshake finished, or it closed: no longer pending. */
+void admit__done(struct pconn *c);
+/* Under pressure: handshakes get less time, and a mesh connection's flow
+ * record waits for its handshake to succeed (what is shed is counted). */
+bool admit__pressure(void);
+/* A mesh connection accepted under pressure failed: a flow record for it,
+ * if this second's few samples are not taken yet. */
+void admit__sample_flow(struct pconn *c);
+/* Once a second: pending handshakes past their deadline; the log. */
+void admit__tick(void);
 
 /* proxy_handshake.c: drives the handshake on c->tls, then the verdict. */
 void pconn__handshake(struct pconn *c);

@@ -132,11 +132,18 @@ void pconn__handshake(struct pconn *c)
 		 * there, these errors would turn the next connection's
 		 * WANT_READ into a failure (SSL_get_error peeks the queue). */
 		ERR_clear_error();
+		if (server)
+			admit__sample_flow(c);
 		pflow__set(c, "reason", why);
 		pconn__close(c, true, "handshake failed");
 		return;
 	}
 	c->t_hs = mono_ns();
+	/* The peer proved itself: no longer pending. Accepted under
+	 * pressure, its flow record starts now. */
+	admit__done(c);
+	if (server && !c->flow_id)
+		pflow__open(c, NULL);
 	record_tls(c, s);
 	if (server)
 		c->port = proxy_tls__orig_port(s->ssl);

@@ -31,6 +31,7 @@
 #include "userspace/proxy.h"
 
 #define MAX_SERVED 64
+#define ACCEPT_BATCH 64
 #define PROXIES_FILE "proxies.json"
 
 enum lkind { L_OUT4, L_OUT6, L_NET, L_MAX };
@@ -135,15 +136,25 @@ static bool to_mesh_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == PROXY_MESH_PORT;
 }
 
+/*
+ * A bounded batch per event (the listener is level-triggered): a flood on
+ * one port must not keep the loop from the control socket and from the
+ * connections already open. What to shed: userspace/proxy_admit.c.
+ */
 static void on_listener(struct loop_handler *h, uint32_t events)
 {
 	struct listener *l = (struct listener *)h;
-	int fd;
+	int fd, n;
 
-	for (;;) {
+	for (n = 0; n < ACCEPT_BATCH; n++) {
 		fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    admit__no_fd(h->fd))
+			continue;
 		if (fd < 0)
 			return;	/* EAGAIN, or a transient error: next event */
+		if (!admit__fd(fd, l->kind == L_OUT4 || l->kind == L_OUT6))
+			continue;
 		proxy__tune_socket(fd);
 		if (l->kind != L_NET)
 			pconn__accept_outbound(fd, l->netns);

@@ -17,12 +17,15 @@
 
 #include <linux/btf.h>
 #include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "userspace/shared_features.h"
+#include "userspace/shared_sockdiag.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -211,40 +214,109 @@ static void probe_helpers(struct nt_features *f)
 }
 
 /*
- * A TCP pair on loopback, then the ULP on the client end. connect()
- * returning means the socket is ESTABLISHED (the listener's backlog
- * completed the handshake), which TCP_ULP requires; no accept() needed.
- * Without CONFIG_TLS the kernel finds no "tls" ULP: ENOENT.
+ * A TCP pair on loopback. connect() returning means the client end is
+ * ESTABLISHED (the listener's backlog completed the handshake): no
+ * accept() needed.
  */
-static int ktls_try(void)
+static int loopback_pair(int *lfd, int *cfd)
 {
 	struct sockaddr_in sa = {
 		.sin_family = AF_INET,
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	socklen_t len = sizeof(sa);
-	int lfd, cfd = -1, err = 0;
+	int err;
 
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
+	*cfd = -1;
+	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*lfd < 0)
 		return -errno;
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1) ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &len)) {
-		err = -errno;
-		goto cleanup;
-	}
-	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (bind(*lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(*lfd, 1) ||
+	    getsockname(*lfd, (struct sockaddr *)&sa, &len))
+		goto fail;
+	*cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*cfd < 0 || connect(*cfd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	if (*cfd >= 0)
+		close(*cfd);
+	close(*lfd);
+	return err;
+}
+
+/* TCP_ULP needs an ESTABLISHED socket. Without CONFIG_TLS the kernel finds
+ * no "tls" ULP: ENOENT. */
+static int ktls_try(void)
+{
+	int lfd, cfd, err = loopback_pair(&lfd, &cfd);
+
+	if (err)
+		return err;
 	if (setsockopt(cfd, SOL_TCP, TCP_ULP, "tls", 3))
 		err = -errno;
-cleanup:
-	if (cfd >= 0)
-		close(cfd);
+	close(cfd);
 	close(lfd);
 	return err;
+}
+
+/* The sock_diag name of an AF_INET socket: its 4-tuple and cookie. */
+static int diag_id(int fd, struct inet_diag_sockid *id)
+{
+	struct sockaddr_in local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	socklen_t clen = sizeof(uint64_t);
+	uint64_t cookie;
+
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) ||
+	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen))
+		return -errno;
+	memset(id, 0, sizeof(*id));
+	id->idiag_sport = local.sin_port;
+	id->idiag_dport = peer.sin_port;
+	id->idiag_src[0] = local.sin_addr.s_addr;
+	id->idiag_dst[0] = peer.sin_addr.s_addr;
+	/* sock_diag_save_cookie(): low half first */
+	id->idiag_cookie[0] = (uint32_t)cookie;
+	id->idiag_cookie[1] = (uint32_t)(cookie >> 32);
+	return 0;
+}
+
+/*
+ * Destroys the client end of a loopback pair the way nametagd destroys a
+ * workload's socket. Without CONFIG_INET_DIAG_DESTROY: EOPNOTSUPP; without
+ * inet_diag at all the netlink socket is refused (EPROTONOSUPPORT).
+ */
+static int sock_destroy_try(void)
+{
+	struct inet_diag_sockid id;
+	int lfd, cfd, nlfd = -1, err = loopback_pair(&lfd, &cfd);
+
+	if (err)
+		return err;
+	err = diag_id(cfd, &id);
+	if (!err) {
+		nlfd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+			      NETLINK_SOCK_DIAG);
+		err = nlfd < 0 ? -errno : sock_diag__set_timeout(nlfd);
+	}
+	if (!err)
+		err = sock_diag__destroy(nlfd, AF_INET, &id);
+	if (nlfd >= 0)
+		close(nlfd);
+	close(cfd);
+	close(lfd);
+	return err;
+}
+
+static void probe_sock_destroy(struct nt_features *f)
+{
+	int err = sock_destroy_try();
+
+	f->sock_destroy.available = !err;
+	f->sock_destroy.err = -err;
 }
 
 static void probe_ktls(struct nt_features *f)
@@ -295,6 +367,7 @@ int features__probe(struct nt_features *f, const char *bpffs_dir)
 	libbpf_set_print(saved_print);
 
 	probe_ktls(f);
+	probe_sock_destroy(f);
 	probe_fs(f, bpffs_dir);
 	return 0;
 }
@@ -370,6 +443,7 @@ cJSON *features__json(const struct nt_features *f)
 	sub = feature_json(&f->ktls);
 	cJSON_AddBoolToObject(sub, "tls_stat", f->tls_stat);
 	cJSON_AddItemToObject(o, "ktls", sub);
+	cJSON_AddItemToObject(o, "sock_destroy", feature_json(&f->sock_destroy));
 	cJSON_AddItemToObject(o, "bpffs", path_json(&f->bpffs, f->bpffs_dir));
 	cJSON_AddItemToObject(o, "cgroup2",
 			      path_json(&f->cgroup2, f->cgroup2_path));
@@ -443,6 +517,9 @@ void features__print(const struct nt_features *f, FILE *out)
 	print_feature(out, &f->ktls, "kTLS (TCP_ULP \"tls\")");
 	fprintf(out, "%s is %s\n", TLS_STAT,
 		f->tls_stat ? "present" : "absent");
+	fprintf(out, "\nScanning socket diagnostics...\n");
+	print_feature(out, &f->sock_destroy,
+		      "sock_diag SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)");
 }
 
 /* mountinfo writes space, tab, newline and backslash as \ooo. */

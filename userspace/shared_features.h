@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What this kernel lets nametag do: program, map and helper support, kTLS,
- * bpffs, cgroup v2 and BTF. Probed by nametagd at start-up, to pick program
- * variants and fall back visibly, and by `nametag feature probe`.
+ * destroying sockets, bpffs, cgroup v2 and BTF. Probed by nametagd at
+ * start-up, to pick program variants and fall back visibly, and by
+ * `nametag feature probe`.
  *
  * Shared by nametagd and the nametag CLI, so it knows neither's logging:
  * libbpf's own messages are dropped while probing (expected refusals are
@@ -61,6 +62,9 @@ struct nt_features {
 	struct nt_feature helpers[NT_FEAT_HELPER_MAX];
 	struct nt_feature ktls;		/* setsockopt(TCP_ULP, "tls") */
 	bool tls_stat;			/* /proc/net/tls_stat exists */
+	/* sock_diag SOCK_DESTROY on a TCP socket (CONFIG_INET_DIAG_DESTROY):
+	 * how a namespace turning strict ends the plaintext before it */
+	struct nt_feature sock_destroy;
 	struct nt_feature bpffs;	/* bpffs_dir is a bpf filesystem */
 	char bpffs_dir[PATH_MAX];
 	struct nt_feature cgroup2;

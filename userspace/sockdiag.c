@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The TCP listeners of a network namespace, from the kernel itself: one
- * SOCK_DIAG_BY_FAMILY dump (inet_diag, states = LISTEN) per address family,
- * sent on a NETLINK_SOCK_DIAG socket, parsed with libnl. sock_diag answers
+ * The TCP sockets of a network namespace, from the kernel itself: one
+ * SOCK_DIAG_BY_FAMILY dump (inet_diag; states = LISTEN for the listeners,
+ * the connected states for a strict switch) per address family, sent on a
+ * NETLINK_SOCK_DIAG socket, parsed with libnl. sock_diag answers
  * only about sockets of the namespace its netlink socket was created in,
  * so that socket is made inside the namespace (setns there and back) and
  * handed to libnl with nl_socket_set_fd(); nl_connect() would create it in
@@ -17,7 +18,6 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -33,18 +33,17 @@
 #include <netlink/socket.h>
 
 #include "userspace/proxy.h"
+#include "userspace/shared_sockdiag.h"
 #include "userspace/sockdiag.h"
-
-/* The kernel builds each part of a dump while we read: waiting longer
- * than this means something is wrong, and the daemon has one thread. */
-#define SOCKDIAG_RCV_TIMEOUT_S	2
 
 struct dump {
 	sockdiag_cb cb;
 	void *arg;
 	struct nt_err *err;
+	uint32_t states;	/* 1 << TCP_LISTEN, ... */
+	size_t max;		/* sockets a dump may report */
 	int family;		/* the one being dumped */
-	size_t count;		/* listeners reported, all families */
+	size_t count;		/* sockets reported, all families */
 	bool done;		/* NLMSG_DONE seen: the dump is whole */
 	int ret;		/* first error, or the callback's non-zero */
 };
@@ -70,6 +69,19 @@ static const struct nla_policy diag_policy[INET_DIAG_MAX + 1] = {
 	[INET_DIAG_CGROUP_ID] = { .type = NLA_U64 },
 };
 
+static void diag_addr(int family, const __be32 *a, __be16 port,
+		      struct nt_addr *out)
+{
+	out->family = family;
+	out->port = ntohs(port);
+	if (family == AF_INET) {
+		out->addr[2] = htonl(0xffff);
+		out->addr[3] = a[0];
+	} else {
+		memcpy(out->addr, a, sizeof(out->addr));
+	}
+}
+
 /* One inet_diag_msg and its attributes into @l. */
 static int parse_listener(struct nlmsghdr *nlh, struct sockdiag_listener *l)
 {
@@ -84,14 +96,10 @@ static int parse_listener(struct nlmsghdr *nlh, struct sockdiag_listener *l)
 	if (nlmsg_parse(nlh, sizeof(*m), tb, INET_DIAG_MAX, diag_policy) < 0)
 		return -EBADMSG;
 	memset(l, 0, sizeof(*l));
-	l->local.family = m->idiag_family;
-	l->local.port = ntohs(m->id.idiag_sport);
-	if (m->idiag_family == AF_INET) {
-		l->local.addr[2] = htonl(0xffff);
-		l->local.addr[3] = m->id.idiag_src[0];
-	} else {
-		memcpy(l->local.addr, m->id.idiag_src, sizeof(l->local.addr));
-	}
+	diag_addr(m->idiag_family, m->id.idiag_src, m->id.idiag_sport, &l->local);
+	diag_addr(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport, &l->remote);
+	l->state = m->idiag_state;
+	l->id = m->id;
 	l->uid = m->idiag_uid;
 	l->inode = m->idiag_inode;
 	/* sock_diag_save_cookie(): low half first */
@@ -117,9 +125,9 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		d->ret = nt_err_set(d->err, ret, "malformed sock_diag reply");
 		return NL_STOP;
 	}
-	if (++d->count > SOCKDIAG_MAX_LISTENERS) {
-		d->ret = nt_err_set(d->err, -E2BIG, "more than %d listeners",
-				    SOCKDIAG_MAX_LISTENERS);
+	if (++d->count > d->max) {
+		d->ret = nt_err_set(d->err, -E2BIG, "more than %zu sockets",
+				    d->max);
 		return NL_STOP;
 	}
 	ret = d->cb(&l, d->arg);
@@ -148,32 +156,44 @@ static int on_finish(struct nl_msg *msg, void *arg)
 	return NL_STOP;
 }
 
+int sockdiag__socket(int netns_fd)
+{
+	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+	int fd, ret;
+
+	fd = proxy__socket_in_proto(netns_fd, AF_NETLINK, SOCK_RAW,
+				    NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return fd;
+	/* Bound now (the kernel picks the port), so the address libnl
+	 * records is the real one. */
+	if (bind(fd, (struct sockaddr *)&local, sizeof(local))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = sock_diag__set_timeout(fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 /* The netlink socket, created inside @netns_fd, bound and given to libnl. */
 static int open_diag(int netns_fd, struct nl_sock **out, struct nt_err *err)
 {
-	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-	struct timeval tv = { .tv_sec = SOCKDIAG_RCV_TIMEOUT_S };
 	struct nl_sock *sk;
 	int fd, ret;
 
 	sk = nl_socket_alloc();
 	if (!sk)
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	fd = proxy__socket_in_proto(netns_fd, AF_NETLINK, SOCK_RAW,
-				    NETLINK_SOCK_DIAG);
+	fd = sockdiag__socket(netns_fd);
 	if (fd < 0) {
 		ret = nt_err_set(err, fd, "failed to open a sock_diag socket in the netns: %s",
 				 strerror(-fd));
 		goto free_sk;
-	}
-	/* Bound now (the kernel picks the port), so the address libnl
-	 * records is the real one. */
-	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		ret = -errno;
-		nt_err_set(err, ret, "failed to set up the sock_diag socket: %s",
-			   strerror(-ret));
-		goto close_fd;
 	}
 	ret = nl_socket_set_fd(sk, NETLINK_SOCK_DIAG, fd);
 	if (ret < 0) {
@@ -192,12 +212,13 @@ free_sk:
 	return ret;
 }
 
-static int send_dump(struct nl_sock *sk, int family, struct nt_err *err)
+static int send_dump(struct nl_sock *sk, int family, uint32_t states,
+		     struct nt_err *err)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = family,
 		.sdiag_protocol = IPPROTO_TCP,
-		.idiag_states = 1u << TCP_LISTEN,
+		.idiag_states = states,
 	};
 	struct nl_msg *msg;
 	int ret;
@@ -220,13 +241,13 @@ static int dump_family(struct nl_sock *sk, struct dump *d)
 	int ret;
 
 	d->done = false;
-	ret = send_dump(sk, d->family, d->err);
+	ret = send_dump(sk, d->family, d->states, d->err);
 	if (ret)
 		return ret;
 	ret = nl_recvmsgs_default(sk);
 	if (d->ret)
 		return d->ret;
-	/* No IPv6 in this kernel: nothing listens on it. */
+	/* No IPv6 in this kernel: no socket of it exists. */
 	if (ret < 0 && d->family == AF_INET6 &&
 	    (nl_errno(ret) == -ENOENT || nl_errno(ret) == -EAFNOSUPPORT))
 		return 0;
@@ -239,15 +260,14 @@ static int dump_family(struct nl_sock *sk, struct dump *d)
 	if (!d->done)
 		return nt_err_set(d->err, -ETIMEDOUT,
 				  "sock_diag dump incomplete (no answer within %d s)",
-				  SOCKDIAG_RCV_TIMEOUT_S);
+				  SOCK_DIAG_TIMEOUT_S);
 	return 0;
 }
 
-int sockdiag__listeners(int netns_fd, sockdiag_cb cb, void *arg,
-			struct nt_err *err)
+static int run_dump(int netns_fd, struct dump *d)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	struct dump d = { .cb = cb, .arg = arg, .err = err };
+	struct nt_err *err = d->err;
 	struct nl_sock *sk = NULL;
 	size_t i;
 	int ret;
@@ -255,22 +275,41 @@ int sockdiag__listeners(int netns_fd, sockdiag_cb cb, void *arg,
 	ret = open_diag(netns_fd, &sk, err);
 	if (ret)
 		return ret;
-	ret = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &d);
+	ret = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_valid, d);
 	if (ret >= 0)
 		ret = nl_socket_modify_cb(sk, NL_CB_FINISH, NL_CB_CUSTOM,
-					  on_finish, &d);
+					  on_finish, d);
 	if (ret < 0) {
 		ret = nt_err_set(err, nl_errno(ret), "libnl callbacks: %s",
 				 nl_geterror(ret));
 		goto out;
 	}
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		d.family = families[i];
-		ret = dump_family(sk, &d);
+		d->family = families[i];
+		ret = dump_family(sk, d);
 		if (ret)
 			break;
 	}
 out:
 	nl_socket_free(sk);	/* closes the netlink socket */
 	return ret;
+}
+
+int sockdiag__listeners(int netns_fd, sockdiag_cb cb, void *arg,
+			struct nt_err *err)
+{
+	struct dump d = { .cb = cb, .arg = arg, .err = err,
+			  .states = 1u << TCP_LISTEN,
+			  .max = SOCKDIAG_MAX_LISTENERS };
+
+	return run_dump(netns_fd, &d);
+}
+
+int sockdiag__sockets(int netns_fd, uint32_t states, sockdiag_cb cb,
+		      void *arg, struct nt_err *err)
+{
+	struct dump d = { .cb = cb, .arg = arg, .err = err, .states = states,
+			  .max = SOCKDIAG_MAX_SOCKETS };
+
+	return run_dump(netns_fd, &d);
 }

@@ -22,7 +22,7 @@ CGMNT=""
 LIVE_CG=""
 declare -a LIVE_PIDS=()		# background helpers to stop at exit
 declare -a LIVE_NETNS=()
-declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=() D_ARGS=()
+declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=() D_ARGS=() D_RUNCG=() D_CGNS=()
 
 # skip_unless_tools TOOL...: a suite that needs more than skip_unless_root
 # checks for says which tool is missing, reports, and exits.
@@ -143,7 +143,10 @@ wait_for() {
 # state dir, run dir and private bpffs, managing CGROUP_ROOT, running in
 # its own network namespace $D_NS[NAME] (a "node": the daemon serves the
 # proxy of its own netns, and the machine's must stay untouched). Its log
-# is $LIVE_DIR/NAME/log. $DAEMON_ARGS, if set, adds nametagd options.
+# is $LIVE_DIR/NAME/log. $DAEMON_ARGS, if set, adds nametagd options;
+# $DAEMON_CGROUP, if set, is the cgroup the daemon runs in (else the
+# suite's own), and $DAEMON_CGROUPNS=1 gives it a cgroup namespace rooted
+# there.
 start_daemon() {
 	local name=$1 cg=$2 d node
 	d=$LIVE_DIR/$name
@@ -153,6 +156,8 @@ start_daemon() {
 	D_CG[$name]=$cg
 	D_TD[$name]=${3:-example.org}
 	D_ARGS[$name]=${DAEMON_ARGS:-}
+	D_RUNCG[$name]=${DAEMON_CGROUP:-}
+	D_CGNS[$name]=${DAEMON_CGROUPNS:-}
 	netns_add node "node-$name" || return 1
 	D_NS[$name]=$node
 	launch_daemon "$name"
@@ -163,8 +168,14 @@ start_daemon() {
 # the old socket file is still there: a file is no proof of life).
 launch_daemon() {
 	local name=$1 d=${D_DIR[$1]}
+	local -a pre=()
+	# Joined first, in this very process (exec), so $! stays the daemon.
+	[ -n "${D_RUNCG[$name]}" ] &&
+		pre=(bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+			launch_daemon "${D_RUNCG[$name]}")
+	[ -n "${D_CGNS[$name]}" ] && pre+=(unshare --cgroup)
 	# nsenter, not `ip netns exec`: that remounts /sys, hiding cgroupfs.
-	nsenter --net="/run/netns/${D_NS[$name]}" "$NAMETAGD" \
+	"${pre[@]}" nsenter --net="/run/netns/${D_NS[$name]}" "$NAMETAGD" \
 		--state-dir "$d/state" --run-dir "$d/run" \
 		--cgroup-root "${D_CG[$name]}" --bpffs "$d/bpffs" \
 		--trust-domain "${D_TD[$name]}" ${D_ARGS[$name]} >>"$d/log" 2>&1 &

@@ -11,7 +11,7 @@ live_init
 write_helpers
 
 C=$LIVE_CG/c1
-mkcg c1/shop/frontend c1/shop/sleeper c1/other
+mkcg c1/shop/frontend c1/shop/sleeper c1/shop/default c1/other
 if ! start_daemon c1 "$C"; then
 	t_fail "nametagd starts"
 	live_finish
@@ -85,6 +85,18 @@ expect_ok "workload list json" nt -j workload list
 t_check "workload list json" jqt --argjson p "$SLEEPER" 'type == "array" and any(.[]; .pid == $p)'
 expect_ok "workload show json" nt -j workload show "$SLEEPER"
 t_check "workload show json" jqt '.spiffe_id == "spiffe://example.org/ns/shop/sa/sleeper"'
+# The namespace's own cgroup has no {service} segment, so no sub-cgroup
+# (not even one named "default") can share its ID.
+spawn_in_cgroup "$C/shop" sleep 60
+OWN=$BG_PID
+spawn_in_cgroup "$C/shop/default" sleep 60
+SUBDEF=$BG_PID
+wait_for 5 eval 'nt -j workload show $OWN >/dev/null && nt -j workload show $SUBDEF >/dev/null'
+expect_ok "workload show: the namespace's own cgroup" nt -j workload show "$OWN"
+t_check "own cgroup: the ID without the service segment" jqt '.spiffe_id == "spiffe://example.org/ns/shop/sa"'
+expect_ok "workload show: a sub-cgroup named default" nt -j workload show "$SUBDEF"
+t_check "sub-cgroup default keeps its segment" jqt '.spiffe_id == "spiffe://example.org/ns/shop/sa/default"'
+kill "$OWN" "$SUBDEF" 2>/dev/null
 
 start_server srv 127.0.0.1 0 "${D_NS[c1]}" || t_fail "server starts"
 out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" cli)
@@ -157,6 +169,29 @@ expect_fail "ns add missing cgroup" "No such file" nt ns add ghost --cgroup "$C/
 expect_fail "ns add duplicate name" "namespace 'shop' exists" nt ns add shop --cgroup "$C/other"
 expect_fail "ns add nested cgroup" "overlaps" nt ns add inner --cgroup "$C/shop/frontend"
 expect_fail "ns add without cgroup" "needs --cgroup" nt ns add lonely
+expect_fail "ns add name with a slash" "only [a-z0-9-]" nt ns add a/b --cgroup "$C/other"
+expect_fail "ns add name .." "only [a-z0-9-]" nt ns add .. --cgroup "$C/other"
+expect_fail "ns add empty name" "must be 1 to 63 characters" nt ns add "" --cgroup "$C/other"
+expect_fail "ns add 64-character name" "must be 1 to 63 characters" \
+	nt ns add "$(printf 'a%.0s' {1..64})" --cgroup "$C/other"
+expect_fail "ns add bad name and missing cgroup: the name first" "only [a-z0-9-]" \
+	nt ns add ../x --cgroup "$C/nope"
+# Rows of NAME|WANT|TEMPLATE: `ns add` refuses TEMPLATE, saying WANT.
+while IFS='|' read -r name want tmpl; do
+	expect_fail "ns add template $name" "$want" \
+		nt ns add tmpl --cgroup "$C/other" --template "$tmpl"
+done <<'ROWS'
+with an unknown placeholder|{nope}: unknown placeholder|ns/{nope}
+with half a placeholder|unknown placeholder|ns/{ns
+with a leading slash|template '/ns/{ns}'|/ns/{ns}
+with an empty segment|template 'a//{ns}'|a//{ns}
+with a dot segment|template 'a/../{ns}'|a/../{ns}
+with percent-encoding|percent|a/%2e/{service}
+of {service} alone|leaves no path for a process of the namespace's own cgroup|{service}
+that is empty|template ''|
+ROWS
+expect_fail "ns add over-long template" "template too long" \
+	nt ns add tmpl --cgroup "$C/other" --template "$(printf 'a%.0s' {1..300})"
 expect_fail "ns enable bad mode" "expected observe, permissive or strict" \
 	nt ns enable shop --mode enforce
 expect_fail "ns enable mode off" "expected observe, permissive or strict" \
@@ -179,6 +214,33 @@ expect_fail "entry add dot segment" "invalid SPIFFE ID" \
 expect_fail "entry add duplicate" "" \
 	nt entry add spiffe://example.org/billing --selector unix:uid:4242 --selector ns:name:shop
 expect_fail "entry del unknown" "" nt entry del spiffe://example.org/nope
+# Rows of NAME|WANT|ID|SELECTOR: `entry add` refuses, saying WANT.
+while IFS='|' read -r name want id sel; do
+	expect_fail "entry add $name" "$want" nt entry add "$id" --selector "$sel"
+done <<ROWS
+without a path|has no path|spiffe://example.org|unix:uid:1
+with a trailing slash|invalid SPIFFE ID|spiffe://example.org/x/|unix:uid:1
+percent-encoded|invalid SPIFFE ID|spiffe://example.org/%41|unix:uid:1
+with a query|invalid SPIFFE ID|spiffe://example.org/x?a=1|unix:uid:1
+with a port|invalid SPIFFE ID|spiffe://example.org:443/x|unix:uid:1
+with an empty ID|invalid SPIFFE ID||unix:uid:1
+with an over-long ID|more than 2048|spiffe://example.org/$(printf 'a%.0s' {1..2100})|unix:uid:1
+of another trust domain|outside this node's trust domain example.org|spiffe://other.org/x|unix:uid:1
+uid with a leading zero|not a decimal number|spiffe://example.org/x|unix:uid:01
+uid out of range|out of range|spiffe://example.org/x|unix:uid:4294967296
+uppercase sha256|64 lowercase hex digits|spiffe://example.org/x|unix:sha256:ABC
+relative cgroup path|not an absolute path|spiffe://example.org/x|cgroup:path:shop/web
+empty key|empty key|spiffe://example.org/x|unix::1
+empty type|empty type|spiffe://example.org/x|:uid:1
+control byte|control or non-ASCII byte|spiffe://example.org/x|unix:user:a$(printf '\t')b
+ROWS
+expect_fail "entry add one selector twice" "repeats selectors[0]" \
+	nt entry add spiffe://example.org/x --selector unix:uid:1 --selector unix:uid:1
+expect_fail "entry add one key with two values" "a workload has only one unix:uid" \
+	nt entry add spiffe://example.org/x --selector unix:uid:1 --selector unix:uid:2
+sels=()
+for i in $(seq 65); do sels+=(--selector "cgroup:path:/s$i"); done
+expect_fail "entry add 65 selectors" "too many selectors" nt entry add spiffe://example.org/x "${sels[@]}"
 # The daemon checks on its own, whatever the client.
 reply=$(ctl_raw '{"cmd":"entry.add","spiffe_id":"spiffe://Example.org/x","selectors":["unix:uid:1"]}')
 t_check "daemon refuses a bad SPIFFE ID" jq -e '.error | type == "string"' <<<"$reply"
@@ -186,6 +248,23 @@ reply=$(ctl_raw '{"cmd":"entry.add","spiffe_id":"spiffe://example.org/x","select
 t_check "daemon refuses a bad selector" jq -e '.error | type == "string"' <<<"$reply"
 reply=$(ctl_raw '{"cmd":"ns.add","name":"../etc","cgroup":"'"$C/other"'"}')
 t_check "daemon refuses a bad namespace name" jq -e '.error | type == "string"' <<<"$reply"
+# Rows of NAME|ERROR-REGEX|REQUEST: the daemon refuses REQUEST on its
+# own, whatever the client, with an error matching the regex.
+while IFS='|' read -r name want req; do
+	reply=$(ctl_raw "$req")
+	t_check "daemon refuses $name" jq -e --arg w "$want" '.error | test($w)' <<<"$reply"
+done <<ROWS
+a non-string template|"template" must be a string|{"cmd":"ns.add","name":"raw","cgroup":"$C/other","template":7}
+an unknown placeholder|unknown placeholder|{"cmd":"ns.add","name":"raw","cgroup":"$C/other","template":"ns/{nope}"}
+an empty namespace name|1 to 63|{"cmd":"ns.add","name":"","cgroup":"$C/other"}
+a namespace name with a slash|only|{"cmd":"ns.add","name":"a/b","cgroup":"$C/other"}
+an entry without a path|no path|{"cmd":"entry.add","spiffe_id":"spiffe://example.org","selectors":["unix:uid:1"]}
+an entry of another trust domain|trust domain|{"cmd":"entry.add","spiffe_id":"spiffe://other.org/x","selectors":["unix:uid:1"]}
+selectors that are not an array|array|{"cmd":"entry.add","spiffe_id":"spiffe://example.org/x","selectors":"unix:uid:1"}
+a selector that is not a string|strings|{"cmd":"entry.add","spiffe_id":"spiffe://example.org/x","selectors":[1]}
+an entry without selectors|selector|{"cmd":"entry.add","spiffe_id":"spiffe://example.org/x","selectors":[]}
+a non-string SPIFFE ID|spiffe_id|{"cmd":"entry.add","spiffe_id":7,"selectors":["unix:uid:1"]}
+ROWS
 reply=$(ctl_raw '{"cmd":"ns.enable","name":"shop","mode":7}')
 t_check "daemon refuses a non-string mode" jq -e '.error | type == "string"' <<<"$reply"
 reply=$(ctl_raw '{"cmd":"nosuch"}')
@@ -197,6 +276,58 @@ t_check "daemon refuses proxy.set without a netns fd" jq -e '.error | test("netn
 t_check "bad input changed nothing" [ "$(snapshot)" = "$before" ]
 expect_ok "daemon still answers" nt -j ns show shop
 t_check "shop still in observe" jqt '.mode == "observe"'
+
+# --- nametagd never enrolls the root, its own cgroup or an ancestor of it --------------
+# A second daemon runs inside the subtree it manages, as it would on a node
+# whose cgroup root is managed: enrolling its own cgroup or an ancestor would
+# put its proxy sockets under enforcement.
+C2=$LIVE_CG/c2
+mkcg c2/sys/nametagd c2/apps/web c2/apps/ops c2/box/inner
+if DAEMON_CGROUP=$C2/sys/nametagd start_daemon c2 "$C2"; then
+	n2() { ntd c2 "$@"; }
+	expect_fail "ns add the daemon's own cgroup" "holds nametagd itself" \
+		n2 ns add self --cgroup "$C2/sys/nametagd"
+	expect_fail "ns add an ancestor of the daemon's cgroup" "holds nametagd itself" \
+		n2 ns add sys --cgroup "$C2/sys"
+	expect_fail "ns add the daemon's cgroup by another spelling" "holds nametagd itself" \
+		n2 ns add spelt --cgroup "$(cg_rel "$C2")/apps/../sys//nametagd/"
+	expect_fail "ns add the managed root" "not strictly below the managed root" \
+		n2 ns add root --cgroup "$C2"
+	expect_ok "ns add a sibling of the daemon's cgroup" n2 ns add apps --cgroup "$C2/apps"
+	expect_ok "ns enable it" n2 ns enable apps --mode observe
+	# Root on the node moves the daemon into the namespace: the next enable
+	# finds it there.
+	echo "${D_PID[c2]}" >"$C2/apps/ops/cgroup.procs"
+	expect_fail "ns enable a namespace the daemon now sits in" "holds nametagd itself" \
+		n2 ns enable apps --mode strict
+	expect_ok "ns disable it still works" n2 -j ns disable apps
+	echo "${D_PID[c2]}" >"$C2/sys/nametagd/cgroup.procs"
+	expect_ok "ns enable once the daemon has left" n2 ns enable apps --mode observe
+
+	# Restarted inside the enrolled namespace: the saved namespace is not
+	# put back into the kernel, and the log says why.
+	stop_daemon c2
+	D_RUNCG[c2]=$C2/apps/ops
+	t_check "daemon restarts inside its enrolled namespace" launch_daemon c2
+	expect_ok "ns show after that restart" n2 -j ns show apps
+	t_check "the namespace is off, not enforced" jqt '.mode == "off"'
+	expect_ok "map dump ns_mode" n2 -j map dump ns_mode
+	t_check "the kernel does not hold it" jqt 'all(.. | objects; .mode? != "observe")'
+	t_check "the log names the refusal" grep -q "namespace apps: not enforced: .*holds nametagd itself" \
+		"${D_DIR[c2]}/log"
+
+	# In a cgroup namespace /proc/self/cgroup names another tree: the daemon
+	# cannot find itself, so it enrolls nothing rather than guess.
+	stop_daemon c2
+	D_RUNCG[c2]=$C2/box/inner
+	D_CGNS[c2]=1
+	t_check "daemon restarts in a cgroup namespace" launch_daemon c2
+	expect_fail "ns add when the daemon cannot find its own cgroup" "cannot find nametagd's own cgroup" \
+		n2 ns add box --cgroup "$C2/box"
+	stop_daemon c2
+else
+	t_fail "second nametagd starts"
+fi
 
 # --- restart adopts the pinned datapath -----------------------------------------------
 # Cgroup and netns links are adopted (same link, new program swapped in);

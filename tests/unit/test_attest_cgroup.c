@@ -5,6 +5,7 @@
  * tmpdir, whose inode numbers stand for cgroup ids exactly as cgroupfs
  * inode numbers do on cgroup v2.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ static void fixtures(void)
 		return;
 	done = true;
 	mkdirs("cg/shop/web/worker");
+	mkdirs("cg/shop/default");
 	mkdirs("cg/shop/frontend.service/x");
 	mkdirs("cg/shop/app.slice/api.service/sub");
 	mkdirs("cg/other/x");
@@ -102,6 +104,7 @@ struct cgroup_row {
 	const char *path;	/* expected cgroup:path; NULL: none */
 	const char *service;	/* expected res->service */
 	const char *unit;	/* expected systemd:unit; NULL: none */
+	bool own;		/* expected res->ns_own_cgroup */
 };
 
 static uint64_t cg_id(const char *dir)
@@ -138,6 +141,8 @@ static void check_cgroup_row(struct attest_ctx *ctx, const struct cgroup_row *r)
 	       r->path);
 	CHECKF(!strcmp(res.service, r->service), "%s: service '%s', want '%s'",
 	       dir, res.service, r->service);
+	CHECKF(res.ns_own_cgroup == r->own, "%s: ns_own_cgroup %d", dir,
+	       res.ns_own_cgroup);
 	v = find_sel(&res, "systemd", "unit");
 	if (r->unit)
 		CHECKF(v && !strcmp(v, r->unit), "%s: unit '%s', want '%s'",
@@ -149,20 +154,22 @@ static void check_cgroup_row(struct attest_ctx *ctx, const struct cgroup_row *r)
 static void test_cgroup(void)
 {
 	static const struct cgroup_row rows[] = {
-		{ "shop/web/worker", "shop", "/shop/web/worker", "web", NULL },
-		{ "shop/web", "shop", "/shop/web", "web", NULL },
-		{ "shop", "shop", "/shop", "default", NULL },
+		{ "shop/web/worker", "shop", "/shop/web/worker", "web", NULL,
+		  false },
+		{ "shop/web", "shop", "/shop/web", "web", NULL, false },
+		{ "shop", "shop", "/shop", "", NULL, true },
 		{ "shop/frontend.service/x", "shop", "/shop/frontend.service/x",
-		  "frontend.service", "frontend.service" },
+		  "frontend.service", "frontend.service", false },
 		{ "shop/app.slice/api.service/sub", "shop",
-		  "/shop/app.slice/api.service/sub", "app.slice", "api.service" },
+		  "/shop/app.slice/api.service/sub", "app.slice", "api.service",
+		  false },
 		/* found by its real path, never through the symlink */
-		{ "other/x", "shop", "/other/x", "", NULL },
-		{ "other", "shop", "/other", "", NULL },
-		{ "", "shop", "/", "", NULL },
-		{ "shop/web", "", "/shop/web", "shop", NULL },
-		{ "", "", "/", "default", NULL },
-		{ NULL, "shop", NULL, "", NULL },
+		{ "other/x", "shop", "/other/x", "", NULL, false },
+		{ "other", "shop", "/other", "", NULL, false },
+		{ "", "shop", "/", "", NULL, false },
+		{ "shop/web", "", "/shop/web", "shop", NULL, false },
+		{ "", "", "/", "", NULL, true },
+		{ NULL, "shop", NULL, "", NULL, false },
 	};
 	struct attest_ctx *ctx;
 	size_t i;
@@ -248,10 +255,10 @@ static void test_service_and_unit_names(void)
 		const char *path, *ns, *service, *unit;
 	} rows[] = {
 		{ "/a/b/c", "/a", "b", NULL },
-		{ "/a", "/a", "default", NULL },
+		{ "/a", "/a", "", NULL },
 		{ "/ab/c", "/a", NULL, NULL },
 		{ "/a/b", "/", "a", NULL },
-		{ "/", "/", "default", NULL },
+		{ "/", "/", "", NULL },
 		{ "/x.service/y.service/z", "/", "x.service", "y.service" },
 		{ "/system.slice/.service", "/", "system.slice", NULL },
 		{ "/user.slice/user@1000.service/app.slice", "/user.slice",
@@ -279,8 +286,120 @@ static void test_service_and_unit_names(void)
 	}
 }
 
+/* ---- the namespace's own cgroup against a sub-cgroup -------------------- */
+
+struct own_row {
+	const char *tmpl;	/* NULL: the default */
+	const char *dir;	/* the workload's cgroup under cg/ */
+	const char *id;		/* expected; NULL: error */
+	const char *err;
+};
+
+static const char *shown(const char *tmpl)
+{
+	return tmpl ? tmpl : "(default)";
+}
+
+/* The ID of a workload in @dir of namespace "shop", through the whole
+ * path: evidence -> selectors -> template. */
+static int id_of(struct attest_ctx *ctx, const char *tmpl, const char *dir,
+		 struct spiffe_id *id, struct nt_err *err)
+{
+	struct attest_ns ns = { .name = "shop", .trust_domain = "td",
+				.id_template = tmpl };
+	struct attest_evidence ev = { .uid = 1, .gid = 1 };
+	struct attest_result res;
+	int ret;
+
+	ns.cgroup_id = cg_id("shop");
+	ev.ns_cgroup_id = ns.cgroup_id;
+	ev.cgroup_id = cg_id(dir);
+	ret = attest__selectors(ctx, &ev, &ns, &res, err);
+	return ret ? ret : attest__identity(NULL, &ns, &res, id, NULL, err);
+}
+
+static void check_own_row(struct attest_ctx *ctx, const struct own_row *r)
+{
+	struct nt_err err = { "" };
+	struct spiffe_id id;
+	int ret;
+
+	ret = id_of(ctx, r->tmpl, r->dir, &id, &err);
+	if (!r->id) {
+		CHECKF(ret == -EINVAL && strstr(err.msg, r->err),
+		       "%s in %s: %d '%s' ('%s', want '%s')", shown(r->tmpl),
+		       r->dir, ret, id.str, err.msg, r->err);
+		return;
+	}
+	CHECKF(ret == 0 && !strcmp(id.str, r->id),
+	       "%s in %s: %d '%s' (%s), want '%s'", shown(r->tmpl), r->dir, ret,
+	       id.str, err.msg, r->id);
+}
+
+/* A process of the namespace's own cgroup gets the template without its
+ * {service} segments; a sub-cgroup, whatever its name (even "default"),
+ * keeps one segment per {service}. */
+static void test_own_cgroup_identity(void)
+{
+	static const struct own_row rows[] = {
+		{ NULL, "shop", "spiffe://td/ns/shop/sa", NULL },
+		{ NULL, "shop/default", "spiffe://td/ns/shop/sa/default", NULL },
+		{ NULL, "shop/web", "spiffe://td/ns/shop/sa/web", NULL },
+		{ NULL, "shop/web/worker", "spiffe://td/ns/shop/sa/web", NULL },
+		{ "{ns}/{service}/x", "shop", "spiffe://td/shop/x", NULL },
+		{ "{ns}/{service}/x", "shop/default",
+		  "spiffe://td/shop/default/x", NULL },
+		{ "a/{service}/{service}", "shop", "spiffe://td/a", NULL },
+		{ "a/{service}/{service}", "shop/web",
+		  "spiffe://td/a/web/web", NULL },
+		{ "uid/{uid}", "shop", "spiffe://td/uid/1", NULL },
+		{ "{service}", "shop/web", "spiffe://td/web", NULL },
+		{ "{service}", "shop", NULL,
+		  "leaves no path for a process of the namespace's own cgroup" },
+		{ "{service}/{service}", "shop", NULL,
+		  "leaves no path for a process of the namespace's own cgroup" },
+	};
+	struct attest_ctx *ctx;
+	size_t i;
+
+	fixtures();
+	ctx = new_ctx();
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		check_own_row(ctx, &rows[i]);
+	attest__free(ctx);
+}
+
+/* The collision itself: for every template with {service}, no name a
+ * sub-cgroup can take gives the ID of the namespace's own cgroup. */
+static void test_own_cgroup_never_collides(void)
+{
+	static const char *const tmpls[] = {
+		NULL, "{ns}/{service}", "{service}/{ns}", "x/{service}/y",
+		"{ns}/{service}/{service}",
+	};
+	struct nt_err err = { "" };
+	struct spiffe_id own, sub;
+	struct attest_ctx *ctx;
+	size_t i;
+
+	fixtures();
+	ctx = new_ctx();
+	for (i = 0; i < ARRAY_SIZE(tmpls); i++) {
+		CHECKF(id_of(ctx, tmpls[i], "shop", &own, &err) == 0,
+		       "%s: own cgroup: %s", shown(tmpls[i]), err.msg);
+		CHECKF(id_of(ctx, tmpls[i], "shop/default", &sub, &err) == 0,
+		       "%s: sub-cgroup: %s", shown(tmpls[i]), err.msg);
+		CHECKF(strcmp(own.str, sub.str),
+		       "%s: the own cgroup and shop/default are both '%s'",
+		       shown(tmpls[i]), own.str);
+	}
+	attest__free(ctx);
+}
+
 T_MAIN("attest_cgroup",
        T(test_cgroup),
        T(test_cgroup_cache),
        T(test_cgroup_depth),
-       T(test_service_and_unit_names));
+       T(test_service_and_unit_names),
+       T(test_own_cgroup_identity),
+       T(test_own_cgroup_never_collides));

@@ -438,6 +438,7 @@ static void test_identity_template(void)
 		{ NULL, "shop", "web", NULL, "spiffe://td/ns/shop/sa/web", NULL },
 		{ NULL, "shop", "frontend.service", NULL,
 		  "spiffe://td/ns/shop/sa/frontend.service", NULL },
+		/* a sub-cgroup named "default" is a service like any other */
 		{ NULL, "shop", "default", NULL,
 		  "spiffe://td/ns/shop/sa/default", NULL },
 		{ "uid/{uid}", "shop", "", NULL, "spiffe://td/uid/1000", NULL },
@@ -470,6 +471,52 @@ static void test_identity_template(void)
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		check_template_row(&rows[i]);
+}
+
+/* What `ns add --template` refuses before any workload meets it. */
+static void test_template_check(void)
+{
+	static const struct {
+		const char *tmpl;
+		const char *err;	/* NULL: accepted */
+	} rows[] = {
+		{ NULL, NULL },
+		{ "ns/{ns}/sa/{service}", NULL },
+		{ "uid/{uid}", NULL },
+		{ "{ns}/{user}/{service}/{service}", NULL },
+		{ "static", NULL },
+		{ "{ns}", NULL },
+		{ "ns/{nope}", "{nope}: unknown placeholder" },
+		{ "ns/{ns", "{ns: unknown placeholder" },
+		{ "ns/x{ns}", "x{ns}: unknown placeholder" },
+		{ "{service}",
+		  "leaves no path for a process of the namespace's own cgroup" },
+		{ "{service}/{service}", "leaves no path" },
+		{ "", "template ''" },
+		{ "/a", "template '/a'" },
+		{ "a/", "template 'a/'" },
+		{ "a//{ns}", "template 'a//{ns}'" },
+		{ "a/../{ns}", "template 'a/../{ns}'" },
+		{ "a/%2e/{service}", "percent" },
+		{ "a b/{ns}", "template 'a b/{ns}'" },
+		{ "1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17/18/19/20/21/22/23/"
+		  "24/25/26/27/28/29/30/31/32/{service}", "more than 32 segments" },
+	};
+	struct nt_err err;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err.msg[0] = '\0';
+		ret = attest__template_check(rows[i].tmpl, &err);
+		if (!rows[i].err)
+			CHECKF(ret == 0, "'%s': %d (%s)", rows[i].tmpl ?
+			       rows[i].tmpl : "(default)", ret, err.msg);
+		else
+			CHECKF(ret == -EINVAL && strstr(err.msg, rows[i].err),
+			       "'%s': %d '%s', want '%s'", rows[i].tmpl, ret,
+			       err.msg, rows[i].err);
+	}
 }
 
 static void test_identity_entries(void)
@@ -555,5 +602,6 @@ T_MAIN("attest_registry",
        T(test_save_load),
        T(test_load_bad),
        T(test_identity_template),
+       T(test_template_check),
        T(test_identity_entries),
        T(test_identity_tie_fails_closed));
