@@ -289,8 +289,8 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 	# client.py HOST PORT [MSG]: connects, sends MSG, prints
-	# "PID LOCALPORT REPLY" or "PID ERR errno text". NT_MARK=1 marks the socket
-	# as the proxy's; NT_COMM renames the task; NT_LINGER keeps the
+	# "PID LOCALPORT REPLY" or "PID ERR errno text". NT_MARK=1 sets the
+	# mark the proxy once used (0x6e74); NT_COMM renames the task; NT_LINGER keeps the
 	# process alive a while (for the daemon to read /proc/PID).
 	cat >"$LIVE_DIR/client.py" <<'PY'
 import os, socket, sys, time

@@ -225,7 +225,7 @@ t_flow "F1 permissive: the flow closed, plaintext, 1 MB each way" '
 
 # ---- D2. permissive plaintext-in, then strict -------------------------------------
 # The proxy's own plaintext connection (outside -> catalogue, steered to
-# 15006) and an mTLS one (frontend -> catalogue) are open when shop turns
+# the proxy's NET socket) and an mTLS one (frontend -> catalogue) are open when shop turns
 # strict: the first is closed, the second is allowed and stays.
 # (A held connection's flow is older than the switch: ids are taken first.)
 id0=$(last_flow_id)
