@@ -33,7 +33,7 @@ CLIENT=("$PY" "$LIVE_DIR/client.py")
 ID_DECOY=spiffe://$MESH_TD/ns/shop/sa/decoy
 # How many listeners the greedy workload of B opens: past its own table
 # (4,096) and past the 65,536 one node-wide map used to hold.
-GREEDY=${ATTACK_LISTENERS:-66000}
+GREEDY=${ATTACK_LISTENERS:-66000}	# a few ports are taken by other servers
 
 mesh_up_strict "8080, 8084, 8086"
 mkcg "$MESH_NODE/shop/decoy" "$MESH_NODE/shop/squatter" "$MESH_NODE/shop/greedy"
@@ -365,7 +365,9 @@ t_check "G: outside the mesh AF_PACKET is untouched" [ "$(dg "" packet x 0)" = o
 # it is recorded and protected.
 SRV_WAIT=120 spawn_srv greedy "$CG_GREEDY" "$NSB" "$PY" "$LIVE_DIR/greedy.py" "$MESH_B,127.0.0.1" \
 	"$GREEDY" || t_fail "B: greedy workload listens on many ports"
-t_check "B: greedy workload holds $GREEDY listeners" [ "$SRV_PORT" -ge "$GREEDY" ]
+# A few ports are other servers'; past the old node-wide 65,536 is the point.
+t_check "B: greedy workload holds more than 65,536 listeners ($SRV_PORT)" \
+	[ "$SRV_PORT" -gt 65536 ]
 t_check "B: the overflow is an error in the log" \
 	wait_for 15 grep -q "listener records did not fit" "${D_DIR[$N]}/log"
 t_check "B: ... and in proxy list" \
