@@ -48,13 +48,15 @@ CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-lin
 	  -fno-sanitize-recover=all -DNAMETAG_FUZZ
 endif
 
-# One static library per pure component; each has one header.
-LIBDIRS := ca attest enforce
+# One static library per pure component; each has one header. lib/ builds
+# libntcore.a, which every other one uses.
+LIBDIRS := ca attest enforce lib
 lib_srcs = $(wildcard $(1)/*.c)
 lib_objs = $(patsubst %.c,$(O)/%.o,$(call lib_srcs,$(1)))
-LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(O)/lib$(d).a))
-# attest and enforce use ca, so ca comes last on the link line.
-LINKLIBS := $(filter-out $(O)/libca.a,$(LIBS)) $(filter $(O)/libca.a,$(LIBS))
+lib_name = $(if $(filter lib,$(1)),ntcore,$(1))
+LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(O)/lib$(call lib_name,$(d)).a))
+# attest and enforce use ca, and everything uses ntcore: those come last.
+LINKLIBS := $(filter-out $(O)/libca.a $(O)/libntcore.a,$(LIBS)) $(O)/libca.a $(O)/libntcore.a
 
 # BPF: one object and skeleton per bpf/*.bpf.c, CO-RE against vmlinux.h.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -65,9 +67,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 
 TOOL_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tools/*.c))
-DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/*.c))
-# userspace/ files the CLI links too (feature probing, pinned-object access)
-SHARED_OBJS := $(filter $(O)/userspace/shared_%.o,$(DAEMON_OBJS))
+DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/*/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -89,15 +89,15 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
 define lib_rule
-$(O)/lib$(1).a: $(call lib_objs,$(1))
+$(O)/lib$(call lib_name,$(1)).a: $(call lib_objs,$(1))
 	$$(call msg,AR,$$@)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
 
-$(O)/nametag: $(TOOL_OBJS) $(SHARED_OBJS) $(LIBS)
+$(O)/nametag: $(TOOL_OBJS) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(SHARED_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(LIBS)
 	$(call msg,LINK,$@)
@@ -151,7 +151,7 @@ $(TESTPROXY): $(O)/tests/live/nt_testproxy.o
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
 
-$(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(O)/userspace/ktls.o $(O)/libca.a
+$(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(O)/userspace/proxy/ktls.o $(O)/libca.a $(O)/libntcore.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

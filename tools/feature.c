@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "tools/main.h"
-#include "userspace/shared_features.h"
+#include "lib/features.h"
 
 static int do_probe(int argc, char **argv)
 {

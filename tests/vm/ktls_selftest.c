@@ -34,7 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "userspace/ktls.h"
+#include "userspace/proxy/ktls.h"
 
 #define EXIT_SKIP	77
 #define DATA_LEN	(1u << 20)

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The control socket, RUN_DIR/nametagd.sock: one JSON object per line in
+ * each direction. Root only, twice over: the socket is mode 0600 and every
+ * peer's credentials are checked on accept. Requests may carry file
+ * descriptors (SCM_RIGHTS), e.g. a proxy's listener and its netns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "userspace/daemon/daemon.h"
+#include "lib/log.h"
+
+#define LINE_MAX_BYTES	(64 * 1024)
+#define MAX_CLIENTS	64
+
+struct ctl_client {
+	struct loop_handler h;
+	char buf[LINE_MAX_BYTES];
+	size_t len;
+	int fds[CONTROL_MAX_FDS];
+	int nfds;
+	int topic;		/* subscribed topic, 0 = none */
+};
+
+static struct loop_handler listener = { .fd = -1 };
+static struct ctl_client *clients[MAX_CLIENTS];
+static char sock_path[PATH_MAX];
+
+static void client_close(struct ctl_client *c)
+{
+	int i;
+
+	loop__del(&c->h);
+	close(c->h.fd);
+	c->h.fd = -1;
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i] == c)
+			clients[i] = NULL;
+	loop__defer_free(c);
+}
+
+/* One line out. A peer that cannot take it within the send timeout is a
+ * broken peer; the caller drops it. */
+static int send_line(int fd, const cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	size_t len, off = 0;
+	ssize_t n;
+	int ret = 0;
+
+	if (!s)
+		return -ENOMEM;
+	len = strlen(s);
+	s[len] = '\n';	/* replaces the NUL; length kept explicitly */
+	while (off < len + 1) {
+		n = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		off += n;
+	}
+	cJSON_free(s);
+	return ret;
+}
+
+static void reply_error(int fd, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "error", msg);
+	send_line(fd, o);
+	cJSON_Delete(o);
+}
+
+static void handle_request(struct ctl_client *c, const char *line, size_t len)
+{
+	struct ctl_request r = { .client = c };
+	struct nt_err err = {};
+	const cJSON *cmd;
+	ctl_handler_fn fn;
+	cJSON *req = NULL, *resp;
+	int i, ret;
+
+	memcpy(r.fds, c->fds, sizeof(r.fds));
+	r.nfds = c->nfds;
+	c->nfds = 0;
+	if (json__parse_strict(line, len, &req, &err)) {
+		reply_error(c->h.fd, err.msg);
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	fn = cJSON_IsString(cmd) ? ctl__find(cmd->valuestring) : NULL;
+	if (!fn) {
+		reply_error(c->h.fd, "unknown or missing \"cmd\"");
+		goto out;
+	}
+	r.req = req;
+	resp = cJSON_CreateObject();
+	ret = fn(&r, resp, &err);
+	if (ret) {
+		reply_error(c->h.fd, err.msg[0] ? err.msg : strerror(-ret));
+	} else {
+		cJSON_AddBoolToObject(resp, "ok", true);
+		send_line(c->h.fd, resp);
+	}
+	pr_debug("control: %s -> %s", cmd->valuestring, ret ? err.msg : "ok");
+	cJSON_Delete(resp);
+out:
+	cJSON_Delete(req);
+	for (i = 0; i < r.nfds; i++)
+		if (r.fds[i] >= 0)
+			close(r.fds[i]);
+}
+
+static void take_fds(struct ctl_client *c, struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+	int *fds, n, i;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = (int *)CMSG_DATA(cm);
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			if (c->nfds < CONTROL_MAX_FDS)
+				c->fds[c->nfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
+static void on_client(struct loop_handler *h, uint32_t events)
+{
+	struct ctl_client *c = (struct ctl_client *)h;
+	char cbuf[CMSG_SPACE(sizeof(int) * CONTROL_MAX_FDS)];
+	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	char *nl;
+	ssize_t n;
+
+	n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) {
+		client_close(c);
+		return;
+	}
+	take_fds(c, &msg);
+	c->len += n;
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		handle_request(c, c->buf, nl - c->buf);
+		c->len -= nl + 1 - c->buf;
+		memmove(c->buf, nl + 1, c->len);
+	}
+	if (c->len == sizeof(c->buf)) {
+		reply_error(h->fd, "request line too long");
+		client_close(c);
+	}
+}
+
+static bool peer_is_root(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
+	       cred.uid == 0;
+}
+
+static void on_accept(struct loop_handler *h, uint32_t events)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	struct ctl_client *c;
+	int fd, i;
+
+	fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		fdlimit__refuse(h->fd);	/* else the loop spins on it */
+	if (fd < 0)
+		return;
+	if (!peer_is_root(fd)) {
+		pr_warn("control: refused a non-root peer");
+		reply_error(fd, "permission denied: nametagd serves root only");
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (i = 0; i < MAX_CLIENTS && clients[i]; i++)
+		;
+	c = i < MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		reply_error(fd, "too many control clients");
+		close(fd);
+		return;
+	}
+	c->h.fd = fd;
+	c->h.on_event = on_client;
+	if (loop__add(&c->h, EPOLLIN)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	clients[i] = c;
+}
+
+int control__open(const char *run_dir, struct nt_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	ret = state__mkdir(run_dir, err);
+	if (ret)
+		return ret;
+	if (snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir,
+		     CONTROL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
+		return nt_err_set(err, -ENAMETOOLONG, "run dir path too long");
+	strcpy(sa.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return nt_err_set(err, -errno, "socket: %s", strerror(errno));
+	unlink(sock_path);	/* a previous daemon's; we hold the pins now */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(sock_path, 0600) || listen(fd, 16)) {
+		ret = -errno;
+		close(fd);
+		return nt_err_set(err, ret, "failed to listen on %s: %s",
+				  sock_path, strerror(-ret));
+	}
+	listener.fd = fd;
+	listener.on_event = on_accept;
+	return loop__add(&listener, EPOLLIN);
+}
+
+void control__close(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i])
+			client_close(clients[i]);
+	if (listener.fd >= 0) {
+		loop__del(&listener);
+		close(listener.fd);
+		unlink(sock_path);
+		listener.fd = -1;
+	}
+}
+
+void control__subscribe(struct ctl_client *c, int topic)
+{
+	c->topic = topic;
+}
+
+void control__publish(int topic, const cJSON *msg)
+{
+	int i;
+
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i] && clients[i]->topic == topic &&
+		    send_line(clients[i]->h.fd, msg))
+			client_close(clients[i]);
+}

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Plaintext that predates strict. The datapath decides at connect() and at
+ * the SYN, so a connection made while its namespace was off, observe or
+ * permissive would go on in the clear for as long as it lives. When a
+ * namespace turns strict (and when the policy is reloaded) every strict
+ * namespace's plaintext is ended, both ways:
+ *
+ *  - the proxy's own connections (plaintext-in accepted in permissive,
+ *    plaintext egress) are judged again with the namespace's mode now
+ *    (pconn__recheck_policy) and closed with a reset when denied;
+ *  - the workloads' own sockets, connected directly while the namespace
+ *    was off or observe, or accepted before it was enrolled, are found in a
+ *    sock_diag dump of every served network namespace, by the cgroup they
+ *    were created in (a strict namespace's subtree, cg_owners), and
+ *    destroyed with sock_diag SOCK_DESTROY: the workload sees ECONNABORTED,
+ *    the peer a reset.
+ *
+ * Spared: listeners; sockets whose other end nametagd holds (proxied
+ * connections: the workload talks to the outbound listener, or was
+ * delivered to from nametagd's loopback socket); loopback connections
+ * between two sockets of the same namespace (a pod's own localhost, which
+ * sk_lookup leaves alone in strict too); outbound connections to where an
+ * egress rule allows plaintext, as for the proxy's own egress. Where the kernel cannot destroy
+ * (no CONFIG_INET_DIAG_DESTROY: EOPNOTSUPP) what stays open is counted,
+ * logged and recorded as an open flow.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "userspace/proxy/proxy.h"
+#include "lib/sockdiag.h"
+#include "userspace/datapath/sockdiag.h"
+
+/* The states in which a socket can still carry bytes one way or the other. */
+#define LIVE_STATES	(1u << TCP_ESTABLISHED | 1u << TCP_SYN_SENT | \
+			 1u << TCP_FIN_WAIT1 | 1u << TCP_FIN_WAIT2 | \
+			 1u << TCP_CLOSE_WAIT)
+
+struct tally {
+	const struct ns *n;
+	size_t out, in, stayed;
+};
+
+/* A socket of the netns being swept, and the namespace that owns it. */
+struct seen {
+	struct sockdiag_listener s;
+	const struct ns *owner;		/* NULL: no enrolled namespace */
+};
+
+struct sweep {
+	const struct ns *switched;
+	struct tally *t;
+	size_t nt;
+	struct cg_owners cgs;
+	int destroy_err;		/* the first failure to destroy */
+	/* The netns being swept. */
+	struct seen *v;
+	size_t n, cap;
+	struct nt_addr *held;		/* proxy__held_addrs() */
+	size_t nheld;
+	int nlfd;			/* for SOCK_DESTROY, opened on need */
+};
+
+static struct tally *tally_of(struct sweep *sw, const struct ns *n)
+{
+	size_t i;
+
+	for (i = 0; i < sw->nt; i++)
+		if (sw->t[i].n == n)
+			return &sw->t[i];
+	return NULL;
+}
+
+static void on_proxy_closed(const char *ns, bool inbound, void *arg)
+{
+	struct tally *t = tally_of(arg, ns_table__find(nd->ns, ns));
+
+	if (t)
+		*(inbound ? &t->in : &t->out) += 1;
+}
+
+/* ---- the sockets of one netns --------------------------------------------- */
+
+static bool is_loopback(const struct nt_addr *a)
+{
+	if (!a->addr[0] && !a->addr[1] && a->addr[2] == htonl(0xffff))
+		return (ntohl(a->addr[3]) >> 24) == 127;
+	return !a->addr[0] && !a->addr[1] && !a->addr[2] &&
+	       a->addr[3] == htonl(1);
+}
+
+static bool is_strict(const struct ns *n)
+{
+	return n && n->mode == NT_MODE_STRICT;
+}
+
+/* Kept: the candidates (a strict namespace's connected sockets), and what
+ * telling them apart needs: listeners, and loopback peers. */
+static int on_socket(const struct sockdiag_listener *l, void *arg)
+{
+	struct sweep *sw = arg;
+	const struct ns *owner = cg_owners__find(&sw->cgs, l->cgroup_id);
+	struct seen *p;
+
+	if (l->state != TCP_LISTEN && !is_strict(owner) &&
+	    !is_loopback(&l->remote))
+		return 0;
+	if (sw->n == sw->cap) {
+		size_t cap = sw->cap ? 2 * sw->cap : 64;
+
+		p = cap <= SOCKDIAG_MAX_SOCKETS ?
+		    reallocarray(sw->v, cap, sizeof(*p)) : NULL;
+		if (!p)
+			return -ENOMEM;
+		sw->v = p;
+		sw->cap = cap;
+	}
+	p = &sw->v[sw->n++];
+	p->s = *l;
+	p->owner = owner;
+	if (l->state == TCP_LISTEN)	/* found by its local address alone */
+		memset(&p->s.remote, 0, sizeof(p->s.remote));
+	return 0;
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	int r = proxy__addr_cmp(&x->s.local, &y->s.local);
+
+	return r ? r : proxy__addr_cmp(&x->s.remote, &y->s.remote);
+}
+
+static const struct seen *find(const struct sweep *sw,
+			       const struct nt_addr *local,
+			       const struct nt_addr *remote)
+{
+	struct seen key = {};
+
+	key.s.local = *local;
+	if (remote)
+		key.s.remote = *remote;
+	return bsearch(&key, sw->v, sw->n, sizeof(*sw->v), seen_cmp);
+}
+
+/* Accepted, not dialled: a listener holds its local port, on its address
+ * or on a wildcard one. */
+static bool is_inbound(const struct sweep *sw, const struct seen *c)
+{
+	struct nt_addr any4 = { .port = c->s.local.port };
+	struct nt_addr any6 = { .port = c->s.local.port };
+
+	any4.addr[2] = htonl(0xffff);
+	return find(sw, &c->s.local, NULL) || find(sw, &any4, NULL) ||
+	       find(sw, &any6, NULL);
+}
+
+static bool spared(const struct sweep *sw, const struct seen *c)
+{
+	const struct seen *peer;
+
+	if (bsearch(&c->s.remote, sw->held, sw->nheld, sizeof(*sw->held),
+		    proxy__addr_cmp))
+		return true;	/* nametagd holds the other end */
+	if (!is_loopback(&c->s.remote))
+		return false;
+	peer = find(sw, &c->s.remote, &c->s.local);
+	return peer && peer->owner == c->owner;
+}
+
+/* ---- destroying ------------------------------------------------------------ */
+
+static int destroy(struct sweep *sw, int netns_fd, const struct seen *c)
+{
+	if (sw->destroy_err == -EOPNOTSUPP)
+		return sw->destroy_err;	/* asked once is enough */
+	if (sw->nlfd < 0)
+		sw->nlfd = sockdiag__socket(netns_fd);
+	if (sw->nlfd < 0)
+		return sw->nlfd;
+	return sock_diag__destroy(sw->nlfd, c->s.local.family, &c->s.id);
+}
+
+/* One candidate: destroyed (or not), counted, recorded. */
+static void settle(struct sweep *sw, int netns_fd, const struct seen *c)
+{
+	bool in = is_inbound(sw, c);
+	struct tally *t = tally_of(sw, c->owner);
+	struct flow_note f = {
+		.type = in ? "inbound-plaintext" : "egress",
+		.ns = c->owner->name, .mode = c->owner->mode,
+		.src = in ? &c->s.remote : &c->s.local,
+		.dst = in ? &c->s.local : &c->s.remote,
+		.cgroup_id = c->s.cgroup_id, .uid = c->s.uid,
+	};
+	struct decision d;
+	char reason[256];
+	int ret;
+
+	/* As the proxy's own egress: what an egress rule allows stays. */
+	if (!in && proxy__egress_decide(f.ns, NT_MODE_STRICT, NULL,
+					&c->s.remote, &d))
+		return;
+	ret = destroy(sw, netns_fd, c);
+	if (ret == -ENOENT)
+		return;		/* closed meanwhile */
+	if (ret && !sw->destroy_err)
+		sw->destroy_err = ret;
+	if (!ret)
+		snprintf(reason, sizeof(reason),
+			 "connected before namespace %s was strict: destroyed (sock_diag SOCK_DESTROY)",
+			 f.ns);
+	else
+		snprintf(reason, sizeof(reason),
+			 "connected before namespace %s was strict, and stays open: %s",
+			 f.ns, ret == -EOPNOTSUPP ?
+			 "this kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY)" :
+			 strerror(-ret));
+	f.reason = reason;
+	f.state = ret ? "open" : "closed by strict";
+	flows__note(nd->flows, &f);
+	if (t)
+		*(ret ? &t->stayed : in ? &t->in : &t->out) += 1;
+}
+
+static int sweep_netns(int netns_fd, uint32_t netns_ino, void *arg)
+{
+	struct sweep *sw = arg;
+	struct nt_err err = {};
+	size_t i;
+	int ret;
+
+	sw->n = 0;
+	sw->nlfd = -1;
+	ret = proxy__held_addrs(netns_ino, &sw->held, &sw->nheld);
+	if (!ret)
+		ret = sockdiag__sockets(netns_fd, LIVE_STATES | 1u << TCP_LISTEN,
+					on_socket, sw, &err);
+	if (ret) {
+		pr_warn("strict: connections of netns %u not checked: %s",
+			netns_ino, err.msg[0] ? err.msg : strerror(-ret));
+		goto out;
+	}
+	qsort(sw->v, sw->n, sizeof(*sw->v), seen_cmp);
+	for (i = 0; i < sw->n; i++)
+		if (sw->v[i].s.state != TCP_LISTEN && is_strict(sw->v[i].owner) &&
+		    !spared(sw, &sw->v[i]))
+			settle(sw, netns_fd, &sw->v[i]);
+out:
+	if (sw->nlfd >= 0)
+		close(sw->nlfd);
+	free(sw->held);
+	sw->held = NULL;
+	return 0;	/* the next netns all the same */
+}
+
+/* ---- the switch --------------------------------------------------------------- */
+
+static void report(const struct sweep *sw)
+{
+	const struct tally *t;
+	size_t i;
+
+	for (i = 0; i < sw->nt; i++) {
+		t = &sw->t[i];
+		if (t->n == sw->switched)
+			pr_info("namespace %s is strict: closed %zu plaintext connections (%zu outbound, %zu inbound)",
+				t->n->name, t->out + t->in, t->out, t->in);
+		else if (t->out + t->in)
+			pr_info("policy reloaded: namespace %s: closed %zu plaintext connections (%zu outbound, %zu inbound)",
+				t->n->name, t->out + t->in, t->out, t->in);
+		if (t->stayed || (t->n == sw->switched && nd->no_sock_destroy))
+			pr_warn("namespace %s is strict: %zu plaintext connections made before stay open (%s)",
+				t->n->name, t->stayed,
+				sw->destroy_err == -EOPNOTSUPP || nd->no_sock_destroy ?
+				"this kernel cannot destroy sockets: no CONFIG_INET_DIAG_DESTROY; restart those workloads" :
+				strerror(-sw->destroy_err));
+	}
+}
+
+static int tally_init(struct sweep *sw)
+{
+	size_t i;
+
+	sw->nt = ns_table__count(nd->ns);
+	sw->t = calloc(sw->nt ? sw->nt : 1, sizeof(*sw->t));
+	if (!sw->t)
+		return -ENOMEM;
+	for (i = 0; i < sw->nt; i++)
+		sw->t[i].n = ns_table__at(nd->ns, i);
+	return 0;
+}
+
+static bool any_strict(void)
+{
+	size_t i;
+
+	for (i = 0; i < ns_table__count(nd->ns); i++)
+		if (is_strict(ns_table__at(nd->ns, i)))
+			return true;
+	return false;
+}
+
+void strict__sweep(const struct ns *switched)
+{
+	struct sweep sw = { .switched = switched };
+	struct nt_err err = {};
+
+	if (tally_init(&sw)) {
+		pr_warn("strict: out of memory: open connections not checked");
+		pconn__recheck_policy(NULL, NULL);
+		return;
+	}
+	pconn__recheck_policy(on_proxy_closed, &sw);
+	if (!any_strict())
+		goto out;
+	if (cg_owners__collect(&sw.cgs, &err))
+		pr_warn("strict: workload sockets not checked: %s", err.msg);
+	else
+		proxy__foreach_netns(sweep_netns, &sw);
+	report(&sw);
+out:
+	cg_owners__free(&sw.cgs);
+	free(sw.v);
+	free(sw.t);
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Connections already open when the rules change. A verdict is given at
+ * accept, but a policy reload or a namespace turning strict must reach what
+ * already flows: the plaintext a namespace accepted in permissive mode
+ * (PCONN_PLAIN_IN), the plaintext egress it let out (PCONN_EGRESS) and mTLS
+ * flows the new rules deny are judged again here, with the namespace's mode
+ * as it is now, and closed with a reset when denied.
+ *
+ * Plaintext egress is judged here for the outbound fallback too, so a
+ * connection is let out and later kept by the same rule.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "userspace/proxy/proxy_int.h"
+
+/* "10.0.0.5" or "fd00::5", what egress CIDRs are matched against. */
+static void addr_text(const struct nt_addr *a, char *buf, size_t size)
+{
+	bool v4 = !a->addr[0] && !a->addr[1] && a->addr[2] == htonl(0xffff);
+
+	if (!inet_ntop(v4 ? AF_INET : AF_INET6,
+		       v4 ? (const void *)&a->addr[3] : (const void *)a->addr,
+		       buf, size))
+		buf[0] = '\0';	/* matches no range: default deny */
+}
+
+bool proxy__egress_decide(const char *ns, enum nt_mode mode,
+			  const struct spiffe_id *src, const struct nt_addr *dst,
+			  struct decision *d)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct decision_input in = {
+		.ns = ns, .mode = proxy__mode(mode), .src = src,
+		.port = dst->port, .dst_addr = addr,
+	};
+
+	addr_text(dst, addr, sizeof(addr));
+	policy__decide(active_policy, &in, d);
+	/* Egress has no identity for a deny rule to name: only strict's
+	 * default deny can stop it, and only an egress rule lifts that. */
+	return mode != NT_MODE_STRICT || d->verdict == VERDICT_ALLOW;
+}
+
+/* The connection's namespace as it is now; one deleted since is off. */
+static enum nt_mode mode_now(const struct pconn *c)
+{
+	const struct ns *n = c->ns[0] ? ns_table__find(nd->ns, c->ns) : NULL;
+
+	return n ? n->mode : NT_MODE_OFF;
+}
+
+/* True: @c may go on under @mode. */
+static bool judge(const struct pconn *c, enum nt_mode mode, struct decision *d)
+{
+	struct decision_input in = {
+		.ns = c->ns, .mode = proxy__mode(mode),
+		.src = c->src, .dst = c->dst, .port = c->port,
+	};
+
+	if (c->kind == PCONN_EGRESS)
+		return proxy__egress_decide(c->ns, mode, c->src, &c->orig_dst, d);
+	if (c->kind == PCONN_PLAIN_IN && mode == NT_MODE_STRICT) {
+		*d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
+					.rule = -1 };
+		snprintf(d->reason, sizeof(d->reason),
+			 "strict mode: plaintext refused");
+		return false;
+	}
+	policy__decide(active_policy, &in, d);
+	return !(d->verdict == VERDICT_DENY && d->enforced);
+}
+
+/* What carries a stream: plaintext from the moment its far side is
+ * dialled (nothing of it was judged under the old rules otherwise), mTLS
+ * once its verdict let it relay. */
+static bool rechecked(const struct pconn *c)
+{
+	if (c->kind == PCONN_PLAIN_IN || c->kind == PCONN_EGRESS)
+		return c->st == PS_DELIVER || c->st == PS_RELAY;
+	return c->kind == PCONN_MESH && c->st == PS_RELAY;
+}
+
+void pconn__recheck_policy(pconn_closed_fn closed, void *arg)
+{
+	struct pconn *c, *next;
+	enum nt_mode mode;
+	struct decision d;
+	bool to_strict;
+
+	for (c = pconn__first(); c; c = next) {
+		next = c->next;
+		if (!rechecked(c))
+			continue;
+		mode = mode_now(c);
+		to_strict = mode == NT_MODE_STRICT && c->mode != NT_MODE_STRICT;
+		if (judge(c, mode, &d)) {
+			c->mode = mode;
+			continue;
+		}
+		c->mode = mode;
+		pflow__verdict(c, &d);
+		if (closed && c->kind != PCONN_MESH)
+			closed(c->ns, c->kind == PCONN_PLAIN_IN, arg);
+		pconn__close(c, true, to_strict ? "closed by strict" :
+			     "closed by policy");
+	}
+}
+
+/* ---- what the proxy holds ------------------------------------------------- */
+
+int proxy__addr_cmp(const void *a, const void *b)
+{
+	const struct nt_addr *x = a, *y = b;
+	int r = memcmp(x->addr, y->addr, sizeof(x->addr));
+
+	if (r)
+		return r;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static void add_local(int fd, struct nt_addr *v, size_t *n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct nt_addr *a = &v[*n];
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len))
+		return;
+	memset(a, 0, sizeof(*a));
+	if (ss.ss_family == AF_INET) {
+		a->addr[2] = htonl(0xffff);
+		a->addr[3] = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+		a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		memcpy(a->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		return;
+	}
+	a->family = ss.ss_family;
+	(*n)++;
+}
+
+/* proxy_listen.c binds the outbound listeners there, in every netns. */
+static void add_outbound_listeners(struct nt_addr *v, size_t *n)
+{
+	struct nt_addr lo4 = { .family = AF_INET, .port = PROXY_OUTBOUND_PORT };
+	struct nt_addr lo6 = { .family = AF_INET6, .port = PROXY_OUTBOUND_PORT };
+
+	lo4.addr[2] = htonl(0xffff);
+	lo4.addr[3] = htonl(INADDR_LOOPBACK);
+	lo6.addr[3] = htonl(1);
+	v[(*n)++] = lo4;
+	v[(*n)++] = lo6;
+}
+
+int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n)
+{
+	const struct pconn *c;
+	struct nt_addr *v;
+	size_t cap = 2;
+
+	for (c = pconn__first(); c; c = c->next)
+		cap += c->netns == netns_ino ? 2 : 0;
+	v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*n = 0;
+	add_outbound_listeners(v, n);
+	for (c = pconn__first(); c; c = c->next) {
+		if (c->netns != netns_ino)
+			continue;
+		add_local(c->a.h.fd, v, n);
+		add_local(c->b.h.fd, v, n);
+	}
+	qsort(v, *n, sizeof(*v), proxy__addr_cmp);
+	*out = v;
+	return 0;
+}

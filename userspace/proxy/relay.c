@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Moving bytes between the two sides of a proxied connection, with the
+ * TCP semantics a workload expects: a FIN (or TLS close_notify) on one side
+ * becomes a half-close on the other, a reset becomes a reset, and a side
+ * that cannot take more stops us reading from the other (one fixed buffer
+ * per direction: backpressure, bounded memory).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "userspace/proxy/ktls.h"
+#include "lib/log.h"
+#include "userspace/proxy/proxy_int.h"
+
+enum io { IO_OK, IO_AGAIN, IO_EOF, IO_RESET };
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+time_t mono_s(void)
+{
+	return mono_ns() / 1000000000ull;
+}
+
+static enum io ssl_result(struct side *s, int ret)
+{
+	switch (SSL_get_error(s->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		s->want_in = true;
+		return IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		s->want_out = true;
+		return IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;		/* close_notify: a clean half-close */
+	default:
+		/* A TCP EOF without close_notify could be a truncation
+		 * attack: the workload gets a reset, never a clean end. */
+		ERR_clear_error();
+		return IO_RESET;
+	}
+}
+
+/*
+ * SSL_MODE_RELEASE_BUFFERS frees the record buffers when a read finds
+ * nothing and when a write completes, so an open idle connection holds
+ * none. It does not once close_notify was read (the 64 KiB read-ahead
+ * buffer stays) or sent (the 16 KiB write buffer of the alert stays), and
+ * a half-closed connection can live long. SSL_free_buffers() refuses while
+ * records are pending, and then they are needed.
+ */
+static void side_release_buffers(struct side *s)
+{
+	if (!SSL_free_buffers(s->ssl))
+		pr_debug("TLS record buffers kept: records pending");
+}
+
+static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	int ret, type = -1;
+	enum io io;
+	ssize_t r;
+
+	if (s->ssl) {
+		ret = SSL_read(s->ssl, buf, (int)cap);
+		if (ret > 0) {
+			*n = ret;
+			return IO_OK;
+		}
+		io = ssl_result(s, ret);
+		if (io == IO_EOF)
+			side_release_buffers(s);
+		return io;
+	}
+	r = s->ktls ? ktls__recv(s->h.fd, buf, cap, &type) :
+		      recv(s->h.fd, buf, cap, 0);
+	if (r > 0) {
+		*n = r;
+		/* A plain socket that gave less than asked is empty now. */
+		if (!s->ktls && (size_t)r < cap)
+			s->want_in = true;
+		return IO_OK;
+	}
+	/* kTLS: a FIN without close_notify may be a truncation. */
+	if (r == 0)
+		return type == 0 ? IO_RESET : IO_EOF;
+	if (errno == EAGAIN || errno == EINTR) {
+		s->want_in = true;
+		return IO_AGAIN;
+	}
+	return IO_RESET;
+}
+
+static uint32_t frame_len(const uint8_t *h)
+{
+	return (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
+/* Reads the rest of a frame header; IO_OK once it is whole. The stream
+ * lives inside the connection, so the connection ending here, cleanly
+ * or not, cuts the stream short: a reset, never an end. */
+static enum io read_hdr(struct side *s)
+{
+	enum io r;
+	size_t n;
+
+	while (s->hdr_len < FRAME_HDR) {
+		r = read_raw(s, (char *)s->hdr + s->hdr_len,
+			     FRAME_HDR - s->hdr_len, &n);
+		if (r != IO_OK)
+			return r == IO_EOF ? IO_RESET : r;
+		s->hdr_len += n;
+	}
+	return IO_OK;
+}
+
+/* NT2: reads frame headers until a DATA frame with payload is open
+ * (IO_OK, frame_left set) or FIN ends the stream (IO_EOF). */
+static enum io next_frame(struct side *s)
+{
+	enum io r;
+
+	while (!s->frame_left) {
+		r = read_hdr(s);
+		if (r != IO_OK)
+			return r;
+		s->hdr_len = 0;
+		if (s->hdr[0] == FRAME_FIN && !frame_len(s->hdr))
+			return IO_EOF;
+		if (s->hdr[0] != FRAME_DATA) {
+			pr_debug("NT2: unexpected frame 0x%02x in a stream",
+				 s->hdr[0]);
+			return IO_RESET;
+		}
+		s->frame_left = frame_len(s->hdr);
+	}
+	return IO_OK;
+}
+
+/* NT2: only DATA payload reaches the caller; FIN is the stream's end. */
+static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	enum io r = next_frame(s);
+
+	if (r != IO_OK)
+		return r;
+	r = read_raw(s, buf, cap < s->frame_left ? cap : s->frame_left, n);
+	if (r == IO_OK)
+		s->frame_left -= *n;
+	return r == IO_EOF ? IO_RESET : r;
+}
+
+static enum io side_read(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	return s->framed ? read_framed(s, buf, cap, n) : read_raw(s, buf, cap, n);
+}
+
+static enum io side_write(struct side *s, const char *buf, size_t len,
+			  size_t *n)
+{
+	ssize_t r;
+	int ret;
+
+	if (s->ssl) {
+		ret = SSL_write(s->ssl, buf, (int)len);
+		if (ret > 0) {
+			*n = ret;
+			return IO_OK;
+		}
+		return ssl_result(s, ret);
+	}
+	r = send(s->h.fd, buf, len, MSG_NOSIGNAL);
+	if (r >= 0) {
+		*n = r;
+		return IO_OK;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		s->want_out = true;
+		return IO_AGAIN;
+	}
+	return IO_RESET;
+}
+
+/* Our half-close towards @s: close_notify on TLS, then FIN. */
+static enum io side_shutdown(struct side *s)
+{
+	int ret;
+
+	if (s->ssl) {
+		ret = SSL_shutdown(s->ssl);
+		if (ret < 0 && ssl_result(s, ret) == IO_AGAIN)
+			return IO_AGAIN;
+		side_release_buffers(s);
+	} else if (s->ktls) {
+		ktls__send_close_notify(s->h.fd);
+	}
+	shutdown(s->h.fd, SHUT_WR);
+	s->wr_shut = true;
+	return IO_OK;
+}
+
+#define SPLICE_CHUNK (4 * PROXY_BUF)
+
+/*
+ * A kTLS socket refuses splice() when the next record is not application
+ * data (an alert): read it with recvmsg to learn what it is.
+ */
+static enum io splice_control(struct side *from)
+{
+	char buf[64];
+	int type = -1;
+	ssize_t r;
+
+	r = ktls__recv(from->h.fd, buf, sizeof(buf), &type);
+	if (r == 0)
+		return type == 0 ? IO_RESET : IO_EOF;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		from->want_in = true;
+		return IO_AGAIN;
+	}
+	return IO_RESET;	/* data here would mean splice lost it */
+}
+
+/* Inside an NT2 stream an alert or EOF cuts the stream short. */
+static enum io splice_end(struct side *from)
+{
+	enum io r = from->ktls ? splice_control(from) : IO_EOF;
+
+	return from->framed && r == IO_EOF ? IO_RESET : r;
+}
+
+/* Fills the empty pipe from @from; from an NT2 side, payload of the open
+ * DATA frame only (its header was read with recvmsg). */
+static enum io splice_in(struct side *from, struct pbuf *b)
+{
+	size_t want = SPLICE_CHUNK;
+	enum io r;
+	ssize_t n;
+
+	if (from->framed) {
+		r = next_frame(from);
+		if (r != IO_OK)
+			return r;
+		if (want > from->frame_left)
+			want = from->frame_left;
+	}
+	n = splice(from->h.fd, NULL, b->pipe[1], NULL, want,
+		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		b->pipe_len += n;
+		if (from->framed)
+			from->frame_left -= n;
+		return IO_OK;
+	}
+	if (n == 0)
+		return splice_end(from);
+	if (errno == EAGAIN || errno == EINTR) {
+		from->want_in = true;
+		return IO_AGAIN;
+	}
+	if (from->ktls && (errno == EINVAL || errno == EIO))
+		return splice_end(from);
+	return IO_RESET;
+}
+
+/*
+ * An NT2 frame header towards @to, ahead of the pipe's bytes: sent at once
+ * (MSG_MORE keeps a DATA header in the same kTLS record as its payload),
+ * what does not go waits in @b, which move() drains before the pipe.
+ */
+static int send_hdr(struct side *to, struct pbuf *b, enum frame_type type,
+		    uint32_t len)
+{
+	uint8_t h[FRAME_HDR];
+	ssize_t w;
+
+	frame__hdr(h, type, len);
+	w = send(to->h.fd, h, sizeof(h), MSG_NOSIGNAL |
+		 (type == FRAME_DATA ? MSG_MORE : 0));
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		return -ECONNRESET;
+	if (w < 0)
+		w = 0;
+	if (w < FRAME_HDR && pbuf__put(b, h + w, FRAME_HDR - w))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The zero-copy variant of move(): socket -> pipe -> socket. */
+static int move_splice(struct pconn *c, struct side *from, struct side *to,
+		       struct pbuf *b, uint64_t *count)
+{
+	bool progress = false;
+	enum io r;
+	ssize_t n;
+
+	if (b->pipe_len == 0 && !from->rd_eof && !from->want_in) {
+		r = splice_in(from, b);
+		if (r == IO_RESET)
+			return -ECONNRESET;
+		if (r == IO_EOF)
+			from->rd_eof = true;
+		progress = r == IO_OK || r == IO_EOF;
+		/* One frame per pipe fill: its header goes first. */
+		if (r == IO_OK && to->framed) {
+			if (send_hdr(to, b, FRAME_DATA, b->pipe_len))
+				return -ECONNRESET;
+			if (b->len)
+				return 1;
+		}
+	}
+	while (b->pipe_len) {
+		n = splice(b->pipe[0], NULL, to->h.fd, NULL, b->pipe_len,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			to->want_out = true;
+			break;
+		}
+		if (n <= 0)
+			return -ECONNRESET;
+		b->pipe_len -= n;
+		*count += n;
+		progress = true;
+	}
+	if (from->rd_eof && !b->pipe_len && !to->wr_shut) {
+		if (to->framed) {
+			to->wr_shut = true;
+			return send_hdr(to, b, FRAME_FIN, 0) ? -ECONNRESET : 1;
+		}
+		if (side_shutdown(to) == IO_OK)
+			progress = true;
+	}
+	return progress;
+}
+
+/*
+ * Bytes are read into one scratch buffer shared by every connection (the
+ * daemon is single-threaded) and written on at once; only what the far side
+ * cannot take yet is copied into the connection's own buffer, which is
+ * freed again once drained. An idle connection holds no buffer at all.
+ */
+static char scratch[PROXY_BUF];
+
+int pbuf__put(struct pbuf *b, const void *data, size_t len)
+{
+	if (len > PROXY_BUF - b->off - b->len)
+		return -ENOSPC;
+	if (!b->data) {
+		b->data = malloc(PROXY_BUF);
+		if (!b->data)
+			return -ENOMEM;
+		b->off = b->len = 0;
+	}
+	memcpy(b->data + b->off + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+/* Writes @len bytes at @p to @to; returns how many went, or -1 on reset. */
+static ssize_t write_some(struct side *to, const char *p, size_t len)
+{
+	size_t done = 0, n;
+	enum io r;
+
+	while (done < len) {
+		r = side_write(to, p + done, len - done, &n);
+		if (r == IO_RESET)
+			return -1;
+		if (r != IO_OK)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+/* The end of an NT2 stream one way: a FIN frame, queued like data; the
+ * connection stays open for the next stream. */
+static int end_framed(struct side *to, struct pbuf *b)
+{
+	uint8_t fin[FRAME_HDR];
+	ssize_t w;
+
+	frame__hdr(fin, FRAME_FIN, 0);
+	to->wr_shut = true;
+	w = write_some(to, (char *)fin, sizeof(fin));
+	if (w < 0)
+		return -ECONNRESET;
+	if ((size_t)w < sizeof(fin) &&
+	    pbuf__put(b, fin + w, sizeof(fin) - w))
+		return -ENOMEM;
+	return 1;
+}
+
+/* One direction: drain @b, then read @from and write to @to. */
+static int move(struct pconn *c, struct side *from, struct side *to,
+		struct pbuf *b, uint64_t *count)
+{
+	bool progress = false;
+	ssize_t w;
+	size_t n;
+	enum io r;
+
+	if (b->len) {
+		w = write_some(to, b->data + b->off, b->len);
+		if (w < 0)
+			return -ECONNRESET;
+		b->off += w;
+		b->len -= w;
+		progress = w > 0;
+		if (b->len)
+			return progress;
+		free(b->data);
+		b->data = NULL;
+		b->off = 0;
+	}
+	/* Buffered bytes (a verdict line) went first; then the pipe path. */
+	if (b->pipe[0] > 0) {
+		int ret = move_splice(c, from, to, b, count);
+
+		return ret < 0 ? ret : ret || progress;
+	}
+	/* A side that said "nothing more" in this pump is not asked again
+	 * until epoll says so: one recv() returning EAGAIN less per pass. */
+	if (!from->rd_eof && !from->want_in) {
+		/* Towards an NT2 side the payload lands after room for its
+		 * frame header: one record carries both. */
+		size_t hdr = to->framed ? FRAME_HDR : 0;
+
+		r = side_read(from, scratch + hdr, sizeof(scratch) - hdr, &n);
+		if (r == IO_RESET)
+			return -ECONNRESET;
+		if (r == IO_EOF)
+			from->rd_eof = true;
+		if (r == IO_OK) {
+			*count += n;
+			if (hdr)
+				frame__hdr((uint8_t *)scratch, FRAME_DATA, n);
+			n += hdr;
+			w = write_some(to, scratch, n);
+			if (w < 0)
+				return -ECONNRESET;
+			if ((size_t)w < n && pbuf__put(b, scratch + w, n - w))
+				return -ENOMEM;
+		}
+		progress = progress || r == IO_OK || r == IO_EOF;
+	}
+	if (from->rd_eof && !b->len && !to->wr_shut) {
+		if (to->framed)
+			return end_framed(to, b);
+		if (side_shutdown(to) == IO_OK)
+			progress = true;
+	}
+	return progress;
+}
+
+void relay__pump(struct pconn *c)
+{
+	int up, down;
+
+	c->a.want_in = c->a.want_out = c->b.want_in = c->b.want_out = false;
+	do {
+		up = move(c, &c->a, &c->b, &c->up, &c->bytes_up);
+		down = up < 0 ? 0 : move(c, &c->b, &c->a, &c->down,
+					   &c->bytes_down);
+		if (up < 0 || down < 0) {
+			pconn__close(c, true, "reset");
+			return;
+		}
+	} while (up > 0 || down > 0);
+	if (c->a.rd_eof && c->b.rd_eof && c->a.wr_shut && c->b.wr_shut &&
+	    !c->up.len && !c->down.len && !c->up.pipe_len &&
+	    !c->down.pipe_len) {
+		if (c->tls && c->tls->framed)
+			pconn__stream_done(c);
+		else
+			pconn__close(c, false, "closed");
+		return;
+	}
+	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
+	relay__update(c);
+}
+
+int side__register(struct side *s, uint32_t events)
+{
+	int ret;
+
+	if (s->h.fd < 0)
+		return 0;
+	if (s->registered && s->events == events)
+		return 0;
+	ret = s->registered ? loop__mod(&s->h, events) : loop__add(&s->h, events);
+	if (!ret) {
+		s->registered = true;
+		s->events = events;
+	}
+	return ret;
+}
+
+/* Level-triggered interest from the buffers and what the I/O asked for. */
+void relay__update(struct pconn *c)
+{
+	uint32_t ea = 0, eb = 0;
+
+	size_t up = c->up.len + c->up.pipe_len;
+	size_t down = c->down.len + c->down.pipe_len;
+
+	if ((!up && !c->a.rd_eof) || c->a.want_in)
+		ea |= EPOLLIN;
+	if (down || c->a.want_out)
+		ea |= EPOLLOUT;
+	if ((!down && !c->b.rd_eof) || c->b.want_in)
+		eb |= EPOLLIN;
+	if (up || c->b.want_out)
+		eb |= EPOLLOUT;
+	if (side__register(&c->a, ea) || side__register(&c->b, eb))
+		pconn__close(c, true, "epoll failed");
+}
+
+/* For the verdict line: 1 done, 0 try again (want_in/out set), -1 EOF or
+ * error. */
+int side__read(struct side *s, char *buf, size_t cap, size_t *n)
+{
+	enum io r = side_read(s, buf, cap, n);
+
+	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
+}
+
+int side__write(struct side *s, const char *buf, size_t len, size_t *n)
+{
+	enum io r = side_write(s, buf, len, n);
+
+	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
+}
+
+int side__read_frame(struct side *s, uint8_t *type, char *buf, size_t cap,
+		     size_t *len)
+{
+	enum io r;
+	size_t n;
+
+	if (s->hdr_len < FRAME_HDR) {
+		r = read_hdr(s);
+		if (r != IO_OK)
+			return r == IO_AGAIN ? 0 : -1;
+		s->frame_left = frame_len(s->hdr);
+		*len = 0;
+		if (s->frame_left > cap)
+			return -1;
+	}
+	while (s->frame_left) {
+		r = read_raw(s, buf + *len, s->frame_left, &n);
+		if (r != IO_OK)
+			return r == IO_AGAIN ? 0 : -1;
+		*len += n;
+		s->frame_left -= n;
+	}
+	*type = s->hdr[0];
+	s->hdr_len = 0;
+	return 1;
+}
+
+int side__write_frame(struct side *s, enum frame_type type, const char *p,
+		      size_t len)
+{
+	char buf[FRAME_HDR + PROXY_STATUS_MAX];
+	ssize_t w;
+
+	if (len > PROXY_STATUS_MAX)
+		return -EINVAL;
+	frame__hdr((uint8_t *)buf, type, len);
+	memcpy(buf + FRAME_HDR, p, len);
+	/* Sent on a connection that is idle both ways: a frame this small
+	 * that does not go at once means the connection is unusable. */
+	w = write_some(s, buf, FRAME_HDR + len);
+	return w == (ssize_t)(FRAME_HDR + len) ? 0 : -EIO;
+}
+
+static int open_pipes(struct pconn *c)
+{
+	if (pipe2(c->up.pipe, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	if (pipe2(c->down.pipe, O_CLOEXEC | O_NONBLOCK)) {
+		close(c->up.pipe[0]);
+		close(c->up.pipe[1]);
+		c->up.pipe[0] = c->up.pipe[1] = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+void relay__free(struct pconn *c)
+{
+	struct pbuf *bufs[2] = { &c->up, &c->down };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		free(bufs[i]->data);
+		if (bufs[i]->pipe[0] > 0) {
+			close(bufs[i]->pipe[0]);
+			close(bufs[i]->pipe[1]);
+		}
+	}
+}
+
+int relay__start(struct pconn *c)
+{
+	/* kTLS on the TLS side: splice both ways, no copy to userspace (NT2
+	 * frame headers go with send() and recvmsg() between payloads). A
+	 * failed pipe just means copying. */
+	if (c->tls && c->tls->ktls) {
+		if (open_pipes(c))
+			pr_debug("no pipes for splice: copying instead");
+		else
+			pflow__flag(c, "splice", true);
+	}
+	c->st = PS_RELAY;
+	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
+	return 0;
+}
