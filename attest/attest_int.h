@@ -10,8 +10,6 @@
 
 #include "attest/attest.h"
 
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
-
 #define ATTEST_HASH_CACHE	1024	/* executables remembered */
 #define ATTEST_CGROUP_CACHE	1024	/* cgroup id -> path remembered */
 #define ATTEST_PATH_MAX		4096

@@ -7,9 +7,10 @@
  * workload can influence (spiffe/spire #7060) and that may already describe
  * a later moment than the evidence.
  *
- * The walk is bounded (depth, directories visited), stays on the cgroupfs
- * device and never follows a symlink. Results are cached; an entry is
- * re-checked by inode before every use because cgroups come and go.
+ * The walk is lib/'s (bounded in depth and directories visited, on the
+ * cgroupfs device only, no symlinks followed). Results are cached; an
+ * entry is re-checked by inode before every use because cgroups come and
+ * go.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,70 +26,24 @@
 #define CGROUP_DEPTH_MAX	32
 #define CGROUP_WALK_MAX		100000	/* directories per walk */
 #define SERVICE_SUFFIX		".service"
+#define FOUND			2	/* ends a walk: the id's directory */
 
-struct walk {
+struct find {
 	uint64_t id;
-	dev_t dev;
-	char *path;		/* relative path being built, "/a/b" */
+	const char *start;	/* relative path the walk started at */
+	char *path;		/* the answer: start + below it */
 	size_t size;
-	size_t visited;
 };
 
-static bool is_dot(const char *name)
+static int match(int dfd, uint64_t id, const char *rel, int depth, void *arg)
 {
-	return !strcmp(name, ".") || !strcmp(name, "..");
-}
+	struct find *f = arg;
+	int n;
 
-/*
- * Looks in the directory @dfd (owned, closed here), whose relative path is
- * w->path[0..len), and below it. 0 when found (w->path holds it), 1 when
- * not, a negative errno when the walk had to stop.
- */
-static int walk_dir(struct walk *w, int dfd, size_t len, int depth)
-{
-	struct dirent *de;
-	struct stat st;
-	size_t nlen;
-	int fd, ret = 1;
-	DIR *d;
-
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return 1;	/* unreadable: nothing found here */
-	}
-	while (ret == 1 && (de = readdir(d))) {
-		/* cgroupfs fills d_type; symlinks and files are skipped */
-		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
-		    is_dot(de->d_name))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISDIR(st.st_mode) || st.st_dev != w->dev)
-			continue;
-		if (++w->visited > CGROUP_WALK_MAX) {
-			ret = -E2BIG;
-			break;
-		}
-		nlen = strlen(de->d_name);
-		if (len + 1 + nlen >= w->size)
-			continue;	/* no name fits: cannot be reported */
-		w->path[len] = '/';
-		memcpy(w->path + len + 1, de->d_name, nlen + 1);
-		if ((uint64_t)st.st_ino == w->id) {
-			ret = 0;
-			break;
-		}
-		if (depth + 1 >= CGROUP_DEPTH_MAX)
-			continue;
-		fd = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			ret = walk_dir(w, fd, len + 1 + nlen, depth + 1);
-	}
-	closedir(d);
-	if (ret == 1)
-		w->path[len] = '\0';
-	return ret;
+	if (id != f->id)
+		return 0;
+	n = snprintf(f->path, f->size, "%s%s", f->start, rel);
+	return n < 0 || (size_t)n >= f->size ? 0 : FOUND;
 }
 
 static int join(const struct attest_ctx *ctx, const char *rel, char *buf,
@@ -100,24 +55,27 @@ static int join(const struct attest_ctx *ctx, const char *rel, char *buf,
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Searches below @start ("" for the root; else "/a/b"). */
-static int walk_from(struct attest_ctx *ctx, struct walk *w, const char *start)
+/* Searches below @start ("" for the root; else "/a/b") with lib/'s walker
+ * (bounded, on cgroupfs only, no symlinks). 0 when found (f->path holds
+ * it), 1 when not, a negative errno when the walk had to stop. */
+static int walk_from(struct attest_ctx *ctx, struct find *f, const char *start)
 {
+	struct cgroup_walk w = { .depth_max = CGROUP_DEPTH_MAX,
+				 .visit_max = CGROUP_WALK_MAX,
+				 .fn = match, .arg = f };
 	char abs[ATTEST_PATH_MAX];
-	size_t len = strlen(start);
 	int fd, ret;
 
-	if (len >= w->size)
-		return -ENAMETOOLONG;
-	ret = join(ctx, len ? start : "/", abs, sizeof(abs));
+	ret = join(ctx, start[0] ? start : "/", abs, sizeof(abs));
 	if (ret)
 		return ret;
 	fd = open(abs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 1;
-	memcpy(w->path, start, len + 1);
+	f->start = start;
 	ctx->cgroup_walks++;
-	return walk_dir(w, fd, len, 0);
+	ret = cgroup__walk(fd, &w);
+	return ret == FOUND ? 0 : ret ? ret : 1;
 }
 
 /* True when @rel still names the directory of cgroup @id. */
@@ -182,27 +140,26 @@ int cgroup__path(struct attest_ctx *ctx, uint64_t id, const char *hint,
 		 char *path, size_t size)
 {
 	char buf[ATTEST_PATH_MAX];
-	struct walk w = { .id = id, .path = buf, .size = sizeof(buf) };
+	struct find f = { .id = id, .path = buf, .size = sizeof(buf) };
 	struct cgroup_slot *s;
 	struct stat root;
 	int ret;
 
 	if (stat(ctx->cgroup_root, &root))
 		return -errno;
-	w.dev = root.st_dev;
 	if ((uint64_t)root.st_ino == id)
 		return copy_out("/", path, size);
 	s = cache_find(ctx, id);
-	if (s && still_there(ctx, s->path, id, w.dev))
+	if (s && still_there(ctx, s->path, id, root.st_dev))
 		return copy_out(s->path, path, size);
 	if (s)
 		slot_clear(s);	/* removed, or the id is for another dir now */
 	ret = 1;
 	/* Most workloads sit below their namespace: look there first. */
 	if (hint && strcmp(hint, "/"))
-		ret = walk_from(ctx, &w, hint);
+		ret = walk_from(ctx, &f, hint);
 	if (ret == 1)
-		ret = walk_from(ctx, &w, "");
+		ret = walk_from(ctx, &f, "");
 	if (ret)
 		return ret;
 	cache_put(ctx, id, buf);

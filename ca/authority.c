@@ -124,7 +124,7 @@ static int bundle_read_disk(const struct node_ca *ca, const char *path,
 	}
 	ret = bundle__load(out, ca->td, path, err);
 	if (ret)
-		return ca__err_prefix(err, ret,
+		return nt_err_prefix(err, ret,
 				      "refusing to replace the local bundle");
 	return 0;
 }

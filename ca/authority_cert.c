@@ -45,7 +45,7 @@ static int upstream_read(struct ca_upstream *up, const char *key_path,
 	ret = pem__read_certs(buf, len, &up->certs, err);
 	free(buf);
 	if (ret)
-		return ca__err_prefix(err, ret, up->cert_path);
+		return nt_err_prefix(err, ret, up->cert_path);
 	if (sk_X509_num(up->certs) > CA_CHAIN_MAX)
 		return nt_err_set(err, -E2BIG,
 				  "%s: more than %d certificates", up->cert_path,
@@ -58,7 +58,7 @@ static int upstream_read(struct ca_upstream *up, const char *key_path,
 	ret = pem__read_key(buf, len, &up->key, err);
 	state__free_secret(buf, len);
 	if (ret)
-		return ca__err_prefix(err, ret, key_path);
+		return nt_err_prefix(err, ret, key_path);
 	return 0;
 }
 

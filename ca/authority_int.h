@@ -108,7 +108,6 @@ int ca__path(char *buf, size_t size, const char *dir, const char *rel,
 	     struct nt_err *err);
 int ca__gen_path(char *buf, size_t size, const char *dir, const char *serial,
 		 const char *ext, struct nt_err *err);
-int ca__err_prefix(struct nt_err *err, int code, const char *prefix);
 int ca__lock(const char *dir, int *fd, struct nt_err *err);
 void ca__unlock(int fd);
 int ca__index_read(const char *dir, char **raw, size_t *len,

@@ -30,17 +30,6 @@ static const char *const index_keys[] = {
 };
 static const char *const upstream_keys[] = { "cert", "key", NULL };
 
-int ca__err_prefix(struct nt_err *err, int code, const char *prefix)
-{
-	char msg[sizeof(err->msg)];
-
-	if (!err)
-		return code;
-	memcpy(msg, err->msg, sizeof(msg));
-	msg[sizeof(msg) - 1] = '\0';
-	return nt_err_set(err, code, "%s: %s", prefix, msg);
-}
-
 int ca__path(char *buf, size_t size, const char *dir, const char *rel,
 	     struct nt_err *err)
 {
@@ -214,7 +203,7 @@ static int index_upstream(struct node_ca *ca, const cJSON *root,
 				  file);
 	ret = json__only_keys(up, upstream_keys, "upstream", err);
 	if (ret)
-		return ca__err_prefix(err, ret, file);
+		return nt_err_prefix(err, ret, file);
 	ret = index_abs_path(up, "cert", &ca->up_cert, file, err);
 	if (!ret)
 		ret = index_abs_path(up, "key", &ca->up_key, file, err);
@@ -274,7 +263,7 @@ static int index_td(struct node_ca *ca, const cJSON *root, const char *file,
 				  "%s: key \"trust_domain\" must be a string", file);
 	ret = spiffe_td__check(it->valuestring, strlen(it->valuestring), err);
 	if (ret)
-		return ca__err_prefix(err, ret, file);
+		return nt_err_prefix(err, ret, file);
 	strcpy(ca->td, it->valuestring);
 	return 0;
 }
@@ -289,10 +278,10 @@ static int index_parse(struct node_ca *ca, struct index_gens *ig,
 
 	ret = json__parse_strict(raw, len, &root, err);
 	if (ret)
-		return ca__err_prefix(err, ret, file);
+		return nt_err_prefix(err, ret, file);
 	ret = json__only_keys(root, index_keys, "ca index", err);
 	if (ret) {
-		ca__err_prefix(err, ret, file);
+		nt_err_prefix(err, ret, file);
 		goto out;
 	}
 	ret = index_int(root, "version", 0, INT32_MAX, &version, file, err);
@@ -335,7 +324,7 @@ static int gen_check(const struct node_ca *ca, const struct ca_gen *g,
 				  "%s: certificate serial does not match the file name",
 				  file);
 	if (x509__spiffe_id(cert, &id, err))
-		return ca__err_prefix(err, -EINVAL, file);
+		return nt_err_prefix(err, -EINVAL, file);
 	if (strcmp(id.td, ca->td) || spiffe_id__path_len(&id))
 		return nt_err_set(err, -EINVAL,
 				  "%s: certificate ID %s is not spiffe://%s",
@@ -373,7 +362,7 @@ static int gen_load_key(const char *dir, struct ca_gen *g, struct nt_err *err)
 	ret = pem__read_key(buf, len, &g->key, err);
 	state__free_secret(buf, len);
 	if (ret)
-		return ca__err_prefix(err, ret, path);
+		return nt_err_prefix(err, ret, path);
 	if (EVP_PKEY_eq(g->key, X509_get0_pubkey(ca_gen__cert(g))) != 1) {
 		ERR_clear_error();
 		return nt_err_set(err, -EINVAL,
@@ -404,7 +393,7 @@ static int gen_load(const struct node_ca *ca, const char *serial,
 	ret = pem__read_certs(buf, len, &g->certs, err);
 	free(buf);
 	if (ret) {
-		ca__err_prefix(err, ret, path);
+		nt_err_prefix(err, ret, path);
 		goto fail;
 	}
 	if (ca__gen_finish(g)) {

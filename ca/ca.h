@@ -20,23 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-/* ---- errors ------------------------------------------------------------ */
-
-struct nt_err {
-	char msg[512];
-};
-
-/* Formats into err->msg (if err is non-NULL) and returns @code, so callers
- * can write `return nt_err_set(err, -EINVAL, "bad %s", x);`. */
-int nt_err_set(struct nt_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prefixes err->msg with "@prefix: ". Returns @code. */
-int nt_err_prefix(struct nt_err *err, int code, const char *prefix);
-
-/* Appends the OpenSSL error queue (most recent first) to err->msg as
- * ": reason" and clears the queue. Returns @code. */
-int nt_err_ssl(struct nt_err *err, int code, const char *what);
+#include "lib/ntcore.h"	/* struct nt_err, strict JSON, state files */
 
 /* ---- SPIFFE IDs (SPIFFE-ID.md) ----------------------------------------- */
 
@@ -99,49 +83,6 @@ const struct spiffe_id *spiffe_ids__get(struct spiffe_ids *ids,
 void spiffe_ids__put(struct spiffe_ids *ids, const struct spiffe_id *id);
 /* How many distinct IDs are held. */
 size_t spiffe_ids__count(const struct spiffe_ids *ids);
-
-/* ---- durations --------------------------------------------------------- */
-
-/* "90s", "15m", "1h", "1h30m", "2d", or plain seconds "3600". Result in
- * seconds, > 0, at most 10 years. */
-int duration__parse(const char *s, int64_t *secs, struct nt_err *err);
-
-/* ---- strict JSON ------------------------------------------------------- */
-
-struct cJSON;
-
-/* cJSON parse of exactly @len bytes with the checks cJSON lacks: no NUL
- * bytes, nothing but whitespace after the value, no duplicate key in any
- * object (keys compared exactly, case-sensitively), nesting at most 32
- * deep. Errors name the byte offset or the key path. */
-int json__parse_strict(const char *buf, size_t len, struct cJSON **out,
-		       struct nt_err *err);
-
-/* Checks that object @obj has no key outside @allowed (NULL-terminated);
- * @where names the object in the error ("bundle", "keys[2]"). */
-int json__only_keys(const struct cJSON *obj, const char *const *allowed,
-		    const char *where, struct nt_err *err);
-
-/* ---- files under the state dir ----------------------------------------- */
-
-/* Creates @path (and missing parents) with mode 0700; an existing directory
- * that is group- or world-accessible is an error. */
-int state__mkdir(const char *path, struct nt_err *err);
-
-/* Writes atomically: temp file in the same directory (O_EXCL, @mode),
- * write, fsync, rename, fsync of the directory. */
-int state__write(const char *path, const void *data, size_t len,
-		 unsigned int mode, struct nt_err *err);
-
-/* Reads a whole file of at most @max bytes into a NUL-terminated malloc'd
- * buffer. -ENOENT when missing, -EFBIG when larger than @max. When
- * @private_key is true the file must be a regular file, mode 0600 or
- * stricter. */
-int state__read(const char *path, size_t max, bool private_key, char **buf,
-		size_t *len, struct nt_err *err);
-
-/* Frees a buffer from state__read after zeroing it (key material). */
-void state__free_secret(char *buf, size_t len);
 
 /* ---- X.509 helpers ----------------------------------------------------- */
 

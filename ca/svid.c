@@ -234,15 +234,6 @@ static int add_extensions(X509 *x, X509 *ca, const struct spiffe_id *id,
 	return ret;
 }
 
-static void fmt_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, size, "%lld", (long long)t);
-}
-
 /* Everything that must hold before a key is spent on this request. Fills
  * the leaf's validity window. */
 static int check_request(const struct svid_signer *signer,
@@ -277,12 +268,12 @@ static int check_request(const struct svid_signer *signer,
 	if (x509__validity(signer->ca_cert, &ca_nb, &ca_na))
 		return nt_err_set(err, -EINVAL, "ca certificate has unreadable validity");
 	if (now >= ca_na) {
-		fmt_time(ca_na, when, sizeof(when));
+		time__iso8601(ca_na, when, sizeof(when));
 		return nt_err_set(err, -EKEYEXPIRED,
 				  "ca certificate expired at %s", when);
 	}
 	if (now < ca_nb) {
-		fmt_time(ca_nb, when, sizeof(when));
+		time__iso8601(ca_nb, when, sizeof(when));
 		return nt_err_set(err, -EKEYEXPIRED,
 				  "ca certificate not valid before %s", when);
 	}

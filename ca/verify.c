@@ -23,15 +23,6 @@
 
 #define SUBJECT_SHOWN	160	/* bytes of a subject quoted in errors */
 
-static void fmt_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, size, "%lld", (long long)t);
-}
-
 /* "leaf", or "certificate N of the chain (SUBJECT)", the way errors name
  * a certificate: depth as OpenSSL counts it, subject in RFC 2253 order. */
 static void cert_label(X509 *x, int depth, char *buf, size_t size)
@@ -264,7 +255,7 @@ static int check_times(STACK_OF(X509) *chain, time_t now, int64_t skew,
 	X509 *x;
 	int i;
 
-	fmt_time(now, at, sizeof(at));
+	time__iso8601(now, at, sizeof(at));
 	for (i = 0; i < sk_X509_num(chain); i++) {
 		x = sk_X509_value(chain, i);
 		cert_label(x, i, label, sizeof(label));
@@ -274,13 +265,13 @@ static int check_times(STACK_OF(X509) *chain, time_t now, int64_t skew,
 					  label);
 		/* Differences, not sums: no overflow whatever skew is. */
 		if (nb > now && nb - now > skew) {
-			fmt_time(nb, when, sizeof(when));
+			time__iso8601(nb, when, sizeof(when));
 			return nt_err_set(err, -EKEYEXPIRED,
 					  "%s not valid before %s (now %s, skew %llds)",
 					  label, when, at, (long long)skew);
 		}
 		if (na < now && now - na > skew) {
-			fmt_time(na, when, sizeof(when));
+			time__iso8601(na, when, sizeof(when));
 			return nt_err_set(err, -EKEYEXPIRED,
 					  "%s expired at %s (now %s, skew %llds)",
 					  label, when, at, (long long)skew);

@@ -91,10 +91,6 @@ void ns_policy__release(struct ns_policy *ns);
 int policy__walk(struct policy *p, const char *json, size_t len,
 		 struct nt_err *err);
 
-/* dup_key.c: rewrites @err ("duplicate json key ...") with the path of
- * the first duplicate key of @json, when it finds one. */
-void dup_key__locate(const char *json, size_t len, struct nt_err *err);
-
 /* cidr.c */
 #define CIDR_TEXT_MAX		(46 + 4)	/* INET6_ADDRSTRLEN + "/128" */
 

@@ -445,13 +445,9 @@ int policy__walk(struct policy *p, const char *json, size_t len,
 	cJSON *root = NULL;
 	int ret;
 
-	ret = json__parse_strict(json, len, &root, err);
-	if (ret) {
-		/* ca/ names a duplicate key but not where it is. */
-		if (ret == -EINVAL && err && !strncmp(err->msg, "duplicate", 9))
-			dup_key__locate(json, len, err);
+	ret = json__parse_strict_at(json, len, "policy", &root, err);
+	if (ret)
 		return ret;
-	}
 	ret = walk_root(p, root, err);
 	cJSON_Delete(root);
 	return ret;

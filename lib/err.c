@@ -7,7 +7,7 @@
 
 #include <openssl/err.h>
 
-#include "ca/ca.h"
+#include "lib/ntcore.h"
 
 int nt_err_set(struct nt_err *err, int code, const char *fmt, ...)
 {

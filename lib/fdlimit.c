@@ -19,8 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
 static unsigned int fd_max = 1024;
 static int spare = -1;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <linux/btf.h>
+#include <linux/inet_diag.h>
 #include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -24,13 +25,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "lib/features.h"
-#include "lib/sockdiag.h"
+#include "lib/ntcore.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
-#define TLS_STAT	"/proc/net/tls_stat"
 
 bool features_debug;
 
@@ -104,6 +100,14 @@ const char *features__prog_name(enum nt_feat_prog p)
 const char *features__map_name(enum nt_feat_map m)
 {
 	return m < NT_FEAT_MAP_MAX ? map_probes[m].name : "unknown";
+}
+
+const char *features__helper_name(enum nt_feat_helper h, enum nt_feat_prog *prog)
+{
+	if (h >= NT_FEAT_HELPER_MAX)
+		return "unknown";
+	*prog = helper_probes[h].prog;
+	return helper_probes[h].name;
 }
 
 static libbpf_print_fn_t saved_print;
@@ -325,7 +329,7 @@ static void probe_ktls(struct nt_features *f)
 
 	f->ktls.available = !err;
 	f->ktls.err = -err;
-	f->tls_stat = !access(TLS_STAT, F_OK);
+	f->tls_stat = !access(FEATURES_TLS_STAT, F_OK);
 }
 
 static void probe_fs(struct nt_features *f, const char *bpffs_dir)
@@ -344,7 +348,7 @@ static void probe_fs(struct nt_features *f, const char *bpffs_dir)
 	f->cgroup2.available = !ret;
 	f->cgroup2.err = -ret;
 
-	if (access(VMLINUX_BTF, R_OK))
+	if (access(FEATURES_VMLINUX_BTF, R_OK))
 		f->vmlinux_btf.err = errno;
 	else
 		f->vmlinux_btf.available = true;
@@ -370,222 +374,4 @@ int features__probe(struct nt_features *f, const char *bpffs_dir)
 	probe_sock_destroy(f);
 	probe_fs(f, bpffs_dir);
 	return 0;
-}
-
-/* "EPERM", or "errno 4242" for one glibc does not name. */
-static const char *err_name(int err, char *buf, size_t size)
-{
-	const char *name = strerrorname_np(err);
-
-	if (name)
-		return name;
-	snprintf(buf, size, "errno %d", err);
-	return buf;
-}
-
-static cJSON *feature_json(const struct nt_feature *ft)
-{
-	cJSON *o = cJSON_CreateObject();
-	char buf[32];
-
-	cJSON_AddBoolToObject(o, "available", ft->available);
-	if (!ft->available && ft->err)
-		cJSON_AddStringToObject(o, "error",
-					err_name(ft->err, buf, sizeof(buf)));
-	return o;
-}
-
-/* As feature_json() with a "path" member. */
-static cJSON *path_json(const struct nt_feature *ft, const char *path)
-{
-	cJSON *o = feature_json(ft);
-
-	if (path[0])
-		cJSON_AddStringToObject(o, "path", path);
-	return o;
-}
-
-static cJSON *helpers_json(const struct nt_features *f)
-{
-	const struct helper_probe *h;
-	const char *prog;
-	cJSON *o = cJSON_CreateObject(), *per;
-	int i;
-
-	/* {"cgroup_sock_addr": {"bpf_get_current_task_btf": {...}}} */
-	for (i = 0; i < NT_FEAT_HELPER_MAX; i++) {
-		h = &helper_probes[i];
-		prog = prog_probes[h->prog].name;
-		per = cJSON_GetObjectItem(o, prog);
-		if (!per)
-			per = cJSON_AddObjectToObject(o, prog);
-		cJSON_AddItemToObject(per, h->name,
-				      feature_json(&f->helpers[i]));
-	}
-	return o;
-}
-
-cJSON *features__json(const struct nt_features *f)
-{
-	cJSON *o = cJSON_CreateObject(), *sub;
-	int i;
-
-	cJSON_AddStringToObject(o, "kernel_release", f->kernel_release);
-	sub = cJSON_AddObjectToObject(o, "program_types");
-	for (i = 0; i < NT_FEAT_PROG_MAX; i++)
-		cJSON_AddItemToObject(sub, prog_probes[i].name,
-				      feature_json(&f->progs[i]));
-	sub = cJSON_AddObjectToObject(o, "map_types");
-	for (i = 0; i < NT_FEAT_MAP_MAX; i++)
-		cJSON_AddItemToObject(sub, map_probes[i].name,
-				      feature_json(&f->maps[i]));
-	cJSON_AddItemToObject(o, "helpers", helpers_json(f));
-	sub = feature_json(&f->ktls);
-	cJSON_AddBoolToObject(sub, "tls_stat", f->tls_stat);
-	cJSON_AddItemToObject(o, "ktls", sub);
-	cJSON_AddItemToObject(o, "sock_destroy", feature_json(&f->sock_destroy));
-	cJSON_AddItemToObject(o, "bpffs", path_json(&f->bpffs, f->bpffs_dir));
-	cJSON_AddItemToObject(o, "cgroup2",
-			      path_json(&f->cgroup2, f->cgroup2_path));
-	cJSON_AddItemToObject(o, "vmlinux_btf",
-			      path_json(&f->vmlinux_btf, VMLINUX_BTF));
-	return o;
-}
-
-/* "WHAT is available" or "WHAT is NOT available (EPERM)" */
-static void print_feature(FILE *out, const struct nt_feature *ft,
-			  const char *what)
-{
-	char buf[32];
-
-	if (ft->available)
-		fprintf(out, "%s is available\n", what);
-	else if (ft->err)
-		fprintf(out, "%s is NOT available (%s)\n", what,
-			err_name(ft->err, buf, sizeof(buf)));
-	else
-		fprintf(out, "%s is NOT available\n", what);
-}
-
-static void print_system(const struct nt_features *f, FILE *out)
-{
-	char buf[32];
-
-	fprintf(out, "Scanning system configuration...\n");
-	fprintf(out, "kernel release is %s\n", f->kernel_release);
-	if (f->bpffs.available)
-		fprintf(out, "bpffs is mounted at %s\n", f->bpffs_dir);
-	else if (f->bpffs.err)
-		fprintf(out, "bpffs is NOT mounted at %s (%s)\n", f->bpffs_dir,
-			err_name(f->bpffs.err, buf, sizeof(buf)));
-	else
-		fprintf(out, "bpffs is NOT mounted at %s (another file system is)\n",
-			f->bpffs_dir);
-	if (f->cgroup2.available)
-		fprintf(out, "cgroup v2 is mounted at %s\n", f->cgroup2_path);
-	else
-		print_feature(out, &f->cgroup2, "cgroup v2");
-	print_feature(out, &f->vmlinux_btf, "vmlinux BTF (" VMLINUX_BTF ")");
-}
-
-void features__print(const struct nt_features *f, FILE *out)
-{
-	const struct helper_probe *h;
-	char what[128];
-	int i;
-
-	print_system(f, out);
-	fprintf(out, "\nScanning eBPF program types...\n");
-	for (i = 0; i < NT_FEAT_PROG_MAX; i++) {
-		snprintf(what, sizeof(what), "%s program type",
-			 prog_probes[i].name);
-		print_feature(out, &f->progs[i], what);
-	}
-	fprintf(out, "\nScanning eBPF map types...\n");
-	for (i = 0; i < NT_FEAT_MAP_MAX; i++) {
-		snprintf(what, sizeof(what), "%s map type", map_probes[i].name);
-		print_feature(out, &f->maps[i], what);
-	}
-	fprintf(out, "\nScanning eBPF helper functions...\n");
-	for (i = 0; i < NT_FEAT_HELPER_MAX; i++) {
-		h = &helper_probes[i];
-		snprintf(what, sizeof(what), "%s in %s programs", h->name,
-			 prog_probes[h->prog].name);
-		print_feature(out, &f->helpers[i], what);
-	}
-	fprintf(out, "\nScanning kernel TLS...\n");
-	print_feature(out, &f->ktls, "kTLS (TCP_ULP \"tls\")");
-	fprintf(out, "%s is %s\n", TLS_STAT,
-		f->tls_stat ? "present" : "absent");
-	fprintf(out, "\nScanning socket diagnostics...\n");
-	print_feature(out, &f->sock_destroy,
-		      "sock_diag SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)");
-}
-
-/* mountinfo writes space, tab, newline and backslash as \ooo. */
-static int unescape_octal(const char *src, char *dst, size_t size)
-{
-	size_t n = 0;
-	char c;
-
-	while ((c = *src++)) {
-		if (c == '\\' && src[0] >= '0' && src[0] <= '3' &&
-		    src[1] >= '0' && src[1] <= '7' &&
-		    src[2] >= '0' && src[2] <= '7') {
-			c = (src[0] - '0') << 6 | (src[1] - '0') << 3 |
-			    (src[2] - '0');
-			src += 3;
-		}
-		if (n + 1 >= size)
-			return -ENAMETOOLONG;
-		dst[n++] = c;
-	}
-	dst[n] = '\0';
-	return 0;
-}
-
-/*
- * ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE
- * SUPEROPTIONS (proc(5)). Returns the still-escaped mount point of a
- * cgroup2 line, or NULL.
- */
-static char *mountinfo_cgroup2(char *line)
-{
-	char *save, *tok, *mnt = NULL;
-	int i = 0;
-
-	for (tok = strtok_r(line, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save), i++) {
-		if (i == 4)
-			mnt = tok;
-		if (i > 5 && !strcmp(tok, "-")) {
-			tok = strtok_r(NULL, " \n", &save);
-			return tok && !strcmp(tok, "cgroup2") ? mnt : NULL;
-		}
-	}
-	return NULL;
-}
-
-int cgroup2__mount_point(char *buf, size_t size)
-{
-	char *line = NULL, *mnt;
-	size_t cap = 0;
-	int ret = -ENOENT;
-	FILE *fp;
-
-	fp = fopen("/proc/self/mountinfo", "re");
-	if (!fp)
-		return -errno;
-	while (getline(&line, &cap, fp) > 0) {
-		mnt = mountinfo_cgroup2(line);
-		if (mnt) {
-			ret = unescape_octal(mnt, buf, size);
-			break;
-		}
-	}
-	if (ret == -ENOENT && ferror(fp))
-		ret = -EIO;
-	free(line);
-	fclose(fp);
-	return ret;
 }

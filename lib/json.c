@@ -3,39 +3,79 @@
  * Strict JSON on top of cJSON. cJSON accepts duplicate keys (the first one
  * wins on lookup), trailing bytes and unbounded nesting; a security tool
  * must refuse all three, since two readers of one file could otherwise see
- * two different documents.
+ * two different documents. A policy of thousands of rules also needs the
+ * place of a duplicate key, not only its name: json__parse_strict_at().
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "ca/ca.h"
+#include "lib/ntcore.h"
 
-#define JSON_MAX_DEPTH 32
+#define JSON_MAX_DEPTH	32
+#define JSON_PATH_MAX	256
 
-static int check_object(const cJSON *obj, int depth, struct nt_err *err)
+/* Where the walk is, for the message of a duplicate key: NULL @root keeps
+ * the short message ("duplicate json key \"k\""). */
+struct walk {
+	const char *root;
+	char path[JSON_PATH_MAX];
+};
+
+/* The path of child @i (key @it->string) of a node at @where. */
+static void child_path(char *buf, const char *where, const cJSON *it,
+		       size_t i, bool in_object)
 {
+	int n;
+
+	if (!in_object)
+		n = snprintf(buf, JSON_PATH_MAX, "%s[%zu]", where, i);
+	else if (!where[0])
+		n = snprintf(buf, JSON_PATH_MAX, "%.64s", it->string);
+	else
+		n = snprintf(buf, JSON_PATH_MAX, "%s.%.64s", where, it->string);
+	if (n < 0)
+		buf[0] = '\0';
+}
+
+static int duplicate(const struct walk *w, const char *where, const char *key,
+		     struct nt_err *err)
+{
+	if (!w->root)
+		return nt_err_set(err, -EINVAL, "duplicate json key \"%s\"", key);
+	return nt_err_set(err, -EINVAL, "%s: duplicate key \"%.64s\"",
+			  where[0] ? where : w->root, key);
+}
+
+/* Depth first, each key against its later siblings before its children:
+ * the first duplicate in document order is the one named. */
+static int check_object(struct walk *w, const cJSON *obj, const char *where,
+			int depth, struct nt_err *err)
+{
+	bool is_obj = cJSON_IsObject(obj);
+	char path[JSON_PATH_MAX];
 	const cJSON *a, *b;
+	size_t i = 0;
 	int ret;
 
 	if (depth > JSON_MAX_DEPTH)
 		return nt_err_set(err, -EINVAL,
 				  "json nested deeper than %d levels",
 				  JSON_MAX_DEPTH);
-	for (a = obj->child; a; a = a->next) {
+	for (a = obj->child; a; a = a->next, i++) {
 		/* Objects are small (tens of keys): quadratic is fine. */
-		if (cJSON_IsObject(obj))
-			for (b = a->next; b; b = b->next)
-				if (!strcmp(a->string, b->string))
-					return nt_err_set(err, -EINVAL,
-							  "duplicate json key \"%s\"",
-							  a->string);
-		if (a->child) {
-			ret = check_object(a, depth + 1, err);
-			if (ret)
-				return ret;
-		}
+		for (b = a->next; is_obj && b; b = b->next)
+			if (!strcmp(a->string, b->string))
+				return duplicate(w, where, a->string, err);
+		if (!a->child)
+			continue;
+		if (w->root)
+			child_path(path, where, a, i, is_obj);
+		ret = check_object(w, a, w->root ? path : "", depth + 1, err);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -64,8 +104,8 @@ static int find_nul_escape(const char *buf, size_t len, size_t *at)
 	return 0;
 }
 
-int json__parse_strict(const char *buf, size_t len, cJSON **out,
-		       struct nt_err *err)
+static int parse_strict(const char *buf, size_t len, struct walk *w,
+			cJSON **out, struct nt_err *err)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -96,13 +136,29 @@ int json__parse_strict(const char *buf, size_t len, cJSON **out,
 					  i);
 		}
 	}
-	ret = check_object(root, 1, err);
+	ret = check_object(w, root, "", 1, err);
 	if (ret) {
 		cJSON_Delete(root);
 		return ret;
 	}
 	*out = root;
 	return 0;
+}
+
+int json__parse_strict(const char *buf, size_t len, cJSON **out,
+		       struct nt_err *err)
+{
+	struct walk w = {};
+
+	return parse_strict(buf, len, &w, out, err);
+}
+
+int json__parse_strict_at(const char *buf, size_t len, const char *root,
+			  cJSON **out, struct nt_err *err)
+{
+	struct walk w = { .root = root };
+
+	return parse_strict(buf, len, &w, out, err);
 }
 
 int json__only_keys(const cJSON *obj, const char *const *allowed,
@@ -123,4 +179,12 @@ int json__only_keys(const cJSON *obj, const char *const *allowed,
 					  where, it->string);
 	}
 	return 0;
+}
+
+cJSON *json__add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return cJSON_AddRawToObject(obj, key, buf);
 }

@@ -1,25 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
+/* Leveled logging: one line on stderr per message, for journald. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
-enum log_level log_level = LOG_INFO;
+enum nt_log_level nt_log_level = NT_LOG_INFO;
 
-void nt_log(enum log_level level, const char *fmt, ...)
+void nt_log(enum nt_log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
-	char stamp[32];
-	struct tm tm;
-	time_t now;
+	char stamp[TIME_ISO8601_MAX];
 	va_list ap;
 
-	if (level > log_level)
+	if (level > nt_log_level)
 		return;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time__iso8601(time(NULL), stamp, sizeof(stamp));
 	fprintf(stderr, "%s nametagd %s: ", stamp, names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -9,11 +9,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
-#include "lib/sockdiag.h"
+#include "lib/ntcore.h"
 
 /* A stray message (another request's late answer) is skipped at most this
  * many times before the answer counts as lost. */

@@ -17,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "ca/ca.h"
+#include "lib/ntcore.h"
 
 static int mkdir_one(const char *path, struct nt_err *err)
 {

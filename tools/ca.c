@@ -71,8 +71,8 @@ static cJSON *entry_json(const struct ca_entry *e)
 
 	x509__serial_hex(e->cert, serial, sizeof(serial));
 	x509__validity(e->cert, &not_before, &not_after);
-	fmt_time(not_before, nb, sizeof(nb));
-	fmt_time(not_after, na, sizeof(na));
+	time__iso8601(not_before, nb, sizeof(nb));
+	time__iso8601(not_after, na, sizeof(na));
 	cJSON_AddStringToObject(o, "slot", slot_name(e->slot));
 	cJSON_AddStringToObject(o, "serial", serial);
 	if (!x509__spiffe_id(e->cert, &id, NULL))

@@ -134,14 +134,6 @@ int json_emit(cJSON *obj)
 	return 0;
 }
 
-void fmt_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, size, "%lld", (long long)t);
-}
-
 static int do_help(int argc, char **argv)
 {
 	return p_usage(

@@ -77,9 +77,6 @@ int ctl_emit(cJSON *reply, const char *key);
 int ctl_delete(const char *cmd, const char *key, const char *value,
 	       const char *what);
 
-/* "2026-11-23T15:00:00Z" */
-void fmt_time(time_t t, char *buf, size_t size);
-
 /* Objects. */
 int do_id(int argc, char **argv);
 int do_ca(int argc, char **argv);

@@ -17,7 +17,6 @@
 #include "bpf/nametag.h"
 #include "tools/main.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_MAP_IDS	64
 
 int pin_path(char *buf, size_t size, const char *sub, const char *name)
@@ -156,7 +155,7 @@ static cJSON *prog_json(int fd, const char *pinned)
 	type = libbpf_bpf_prog_type_str(info.type);
 	for (i = 0; i < BPF_TAG_SIZE; i++)
 		snprintf(tag + 2 * i, 3, "%02x", info.tag[i]);
-	fmt_time(boot_to_wall(info.load_time), when, sizeof(when));
+	time__iso8601(boot_to_wall(info.load_time), when, sizeof(when));
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "id", info.id);
 	cJSON_AddStringToObject(o, "type", type ? type : "unknown");

@@ -50,7 +50,7 @@ static cJSON *svid_json(X509 *leaf, const struct spiffe_id *id)
 
 	x509__serial_hex(leaf, serial, sizeof(serial));
 	x509__validity(leaf, NULL, &not_after);
-	fmt_time(not_after, na, sizeof(na));
+	time__iso8601(not_after, na, sizeof(na));
 	cJSON_AddStringToObject(o, "spiffe_id", id->str);
 	cJSON_AddStringToObject(o, "trust_domain", id->td);
 	cJSON_AddStringToObject(o, "serial", serial);

@@ -12,7 +12,6 @@
 
 #include "enforce/enforce.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A malloc'd copy of @s with every ' turned into ". */
 static char *dq(const char *s)

@@ -13,7 +13,6 @@
 #include "ca/ca.h"
 #include "tests/unit/harness.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ----------------------------------------------------------- */
 

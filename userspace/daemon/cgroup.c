@@ -16,22 +16,9 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/features.h"
+#include "lib/ntcore.h"
 
 #define CGROUP2_SUPER_MAGIC 0x63677270
-
-int cgroup__id(const char *path, uint64_t *id)
-{
-	struct stat st;
-
-	/* On cgroup v2 the cgroup id is its directory's kernfs inode. */
-	if (stat(path, &st))
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	*id = st.st_ino;
-	return 0;
-}
 
 static bool is_under(const char *path, const char *dir)
 {

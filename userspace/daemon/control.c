@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
 #define LINE_MAX_BYTES	(64 * 1024)
 #define MAX_CLIENTS	64

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
 #include "userspace/datapath/sockdiag.h"
 
@@ -323,43 +323,6 @@ static int entry_list(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	return 0;
 }
 
-/* "127.0.0.1:15001" or "[::1]:15001" */
-static int parse_addr(const char *s, struct nt_addr *a, struct nt_err *err)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	unsigned long port;
-	char *end;
-	size_t hl;
-
-	if (!colon || colon == s)
-		return nt_err_set(err, -EINVAL, "address '%s': expected ADDR:PORT", s);
-	hl = colon - s;
-	if (s[0] == '[' && colon[-1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return nt_err_set(err, -EINVAL, "address '%s' too long", s);
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
-		return nt_err_set(err, -EINVAL, "bad port in '%s'", s);
-	memset(a, 0, sizeof(*a));
-	a->port = port;
-	if (inet_pton(AF_INET, host, &a->addr[3]) == 1) {
-		a->family = AF_INET;
-		a->addr[2] = htonl(0xffff);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, a->addr) == 1) {
-		a->family = AF_INET6;
-		return 0;
-	}
-	return nt_err_set(err, -EINVAL, "bad address '%s'", host);
-}
-
 /* "sockets": which listening socket each fd after the netns is. */
 static int proxy_socks(struct ctl_request *r, struct dp_proxy *px,
 		       struct nt_err *err)
@@ -406,9 +369,9 @@ static int proxy_set(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 
 	if (r->nfds < 1)
 		return nt_err_set(err, -EINVAL, "proxy.set needs a netns fd");
-	if (cJSON_IsString(o4) && parse_addr(o4->valuestring, &px.target4, err))
+	if (cJSON_IsString(o4) && nt_addr__parse(o4->valuestring, &px.target4, err))
 		return -EINVAL;
-	if (cJSON_IsString(o6) && parse_addr(o6->valuestring, &px.target6, err))
+	if (cJSON_IsString(o6) && nt_addr__parse(o6->valuestring, &px.target6, err))
 		return -EINVAL;
 	if (mp && (!cJSON_IsNumber(mp) || mp->valuedouble < 1 ||
 		   mp->valuedouble > 65535))

@@ -15,6 +15,7 @@
 #include "attest/attest.h"
 #include "bpf/nametag.h"
 #include "ca/ca.h"
+#include "lib/ntcore.h"
 
 struct daemon_opts {
 	const char *state_dir;
@@ -27,18 +28,6 @@ struct daemon_opts {
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 };
-
-/* ---- addresses (userspace/addr.c) ---------------------------------------- */
-
-struct sockaddr_storage;
-
-bool nt_addr__is_v4(const struct nt_addr *a);
-void nt_addr__from_sockaddr(struct nt_addr *a, const struct sockaddr_storage *ss);
-/* Fills @ss for @a at @port; returns its length. */
-unsigned int nt_addr__to_sockaddr(const struct nt_addr *a, uint16_t port,
-				  struct sockaddr_storage *ss);
-void nt_addr__format(const struct nt_addr *a, char *buf, size_t size);
-int nt_addr__of_socket(int fd, bool peer, struct nt_addr *a);
 
 /* ---- event loop ---------------------------------------------------------- */
 
@@ -54,24 +43,6 @@ void loop__defer_free(void *p);
 int loop__mod(struct loop_handler *h, uint32_t events);
 void loop__del(struct loop_handler *h);
 
-/* ---- file descriptors (fdlimit.c) ---------------------------------------- */
-
-#define FDLIMIT_MIN 1024	/* below this, start-up warns */
-
-/* Raises the soft RLIMIT_NOFILE to the hard one; keeps a spare descriptor. */
-int fdlimit__init(struct nt_err *err);
-void fdlimit__fini(void);
-unsigned int fdlimit__max(void);
-/* @fd, just allocated, is among the top @keep numbers: fewer than @keep
- * descriptors are left. */
-bool fdlimit__in_reserve(int fd, unsigned int keep);
-/* Closes a socket with a reset (SO_LINGER 0). */
-void fdlimit__reset(int fd);
-/* accept() on @listen_fd failed with EMFILE or ENFILE: accepts and resets
- * one connection through the spare descriptor, so the loop does not spin. */
-void fdlimit__refuse(int listen_fd);
-uint64_t fdlimit__refused(void);
-
 /* ---- cgroups ------------------------------------------------------------- */
 
 struct cgroup_info {
@@ -82,8 +53,6 @@ struct cgroup_info {
 };
 
 int cgroup__init(struct cgroup_info *cg, const char *root);
-/* cgroup id of an absolute path: its kernfs inode number. */
-int cgroup__id(const char *path, uint64_t *id);
 /* Resolves a user-supplied path (absolute, or relative to the cgroup v2
  * mount) to an absolute path inside the managed subtree. */
 int cgroup__resolve(const struct cgroup_info *cg, const char *in,

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
 
 struct flow_table {
@@ -21,14 +21,6 @@ struct flow_table {
 	uint64_t next_id;		/* id of the next flow, from 1 */
 	struct nt_event last;		/* the last event recorded */
 };
-
-static uint64_t now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int flow_table__new(struct flow_table **t)
 {
@@ -50,39 +42,12 @@ void flow_table__free(struct flow_table *t)
 	free(t);
 }
 
-static void fmt_addr(const struct nt_addr *a, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	bool v4 = a->addr[0] == 0 && a->addr[1] == 0 &&
-		  a->addr[2] == htonl(0xffff);
-
-	if (v4) {
-		inet_ntop(AF_INET, &a->addr[3], ip, sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, a->port);
-	} else {
-		inet_ntop(AF_INET6, a->addr, ip, sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, a->port);
-	}
-}
-
 /* Event times are CLOCK_MONOTONIC (bpf_ktime_get_ns). */
 static void add_event_time(cJSON *o, uint64_t ktime)
 {
-	struct timespec mono, real;
-	char buf[40];
-	struct tm tm;
-	time_t t;
-	int64_t ns;
+	char buf[TIME_ISO8601_MAX];
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	ns = (int64_t)real.tv_sec * 1000000000LL + real.tv_nsec -
-	     ((int64_t)mono.tv_sec * 1000000000LL + mono.tv_nsec - (int64_t)ktime);
-	t = ns / 1000000000LL;
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03dZ",
-		 (int)(ns % 1000000000LL / 1000000));
+	time__iso8601_ms(clock__mono_to_real_ns(ktime), buf, sizeof(buf));
 	cJSON_AddStringToObject(o, "time", buf);
 }
 
@@ -163,9 +128,9 @@ static cJSON *flow_json(struct flow_table *t, const struct nt_event *e)
 	add_event_time(o, e->ktime);
 	cJSON_AddStringToObject(o, "type", is_refusal(e->type) ?
 				refusals[e->type].type : "connect");
-	fmt_addr(&e->src, addr, sizeof(addr));
+	nt_addr__format(&e->src, addr, sizeof(addr));
 	cJSON_AddStringToObject(o, "src", e->src.port ? addr : "");
-	fmt_addr(&e->dst, addr, sizeof(addr));
+	nt_addr__format(&e->dst, addr, sizeof(addr));
 	cJSON_AddStringToObject(o, "dst", e->dst.port ? addr : "");
 	if (e->type == NT_EV_SOCKET_REFUSED || e->type == NT_EV_SOCKET_KILLED)
 		add_socket(o, e->info);
@@ -250,7 +215,7 @@ void flows__on_event(const struct nt_event *e, void *arg)
 	slot = t->next_id % FLOW_TABLE_SIZE;
 	cJSON_Delete(t->ring[slot]);
 	t->ring[slot] = f;
-	t->start[slot] = now_mono();
+	t->start[slot] = clock__mono_ns();
 	t->next_id++;
 	msg = cJSON_CreateObject();
 	cJSON_AddItemReferenceToObject(msg, "flow", f);
@@ -266,7 +231,7 @@ uint64_t flows__add(struct flow_table *t, cJSON *f)
 	cJSON_AddNumberToObject(f, "id", (double)id);
 	cJSON_Delete(t->ring[slot]);
 	t->ring[slot] = f;
-	t->start[slot] = now_mono();
+	t->start[slot] = clock__mono_ns();
 	return id;
 }
 
@@ -277,11 +242,11 @@ void flows__note(struct flow_table *t, const struct flow_note *n)
 
 	if (!o)
 		return;
-	add_event_time(o, now_mono());
+	add_event_time(o, clock__mono_ns());
 	cJSON_AddStringToObject(o, "type", n->type);
-	fmt_addr(n->src, addr, sizeof(addr));
+	nt_addr__format(n->src, addr, sizeof(addr));
 	cJSON_AddStringToObject(o, "src", addr);
-	fmt_addr(n->dst, addr, sizeof(addr));
+	nt_addr__format(n->dst, addr, sizeof(addr));
 	cJSON_AddStringToObject(o, "dst", addr);
 	/* Nothing was attested: the socket is known by its cgroup. */
 	cJSON_AddNullToObject(o, "src_spiffe_id");
@@ -322,7 +287,7 @@ static cJSON *with_age(const struct flow_table *t, uint64_t id)
 
 	if (f)
 		cJSON_AddNumberToObject(f, "age_s",
-					(double)((now_mono() -
+					(double)((clock__mono_ns() -
 						  t->start[id % FLOW_TABLE_SIZE]) /
 						 1000000) / 1000.0);
 	return f;

@@ -22,9 +22,8 @@
 #include <bpf/libbpf.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
-#include "lib/features.h"
 #include "userspace/datapath/sockdiag.h"
 
 int policy_ctl__init(struct nt_err *err);
@@ -92,14 +91,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 	char buf[1024];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG && log_level < LOG_DEBUG)
+	if (level == LIBBPF_DEBUG && nt_log_level < NT_LOG_DEBUG)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
 	/* libbpf prefixes its own lines with "libbpf: " */
-	nt_log(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "%s", buf);
+	nt_log(level == LIBBPF_WARN ? NT_LOG_WARN : NT_LOG_DEBUG, "%s", buf);
 	return 0;
 }
 
@@ -472,7 +471,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 				return -EINVAL;
 			}
 			break;
-		case 'd': log_level = LOG_DEBUG; break;
+		case 'd': nt_log_level = NT_LOG_DEBUG; break;
 		case 'V': printf("nametagd v%s\n", NAMETAG_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;

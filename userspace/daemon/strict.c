@@ -34,9 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
-#include "lib/sockdiag.h"
 #include "userspace/datapath/sockdiag.h"
 
 /* The states in which a socket can still carry bytes one way or the other. */
@@ -89,14 +88,6 @@ static void on_proxy_closed(const char *ns, bool inbound, void *arg)
 
 /* ---- the sockets of one netns --------------------------------------------- */
 
-static bool is_loopback(const struct nt_addr *a)
-{
-	if (!a->addr[0] && !a->addr[1] && a->addr[2] == htonl(0xffff))
-		return (ntohl(a->addr[3]) >> 24) == 127;
-	return !a->addr[0] && !a->addr[1] && !a->addr[2] &&
-	       a->addr[3] == htonl(1);
-}
-
 static bool is_strict(const struct ns *n)
 {
 	return n && n->mode == NT_MODE_STRICT;
@@ -111,7 +102,7 @@ static int on_socket(const struct sockdiag_listener *l, void *arg)
 	struct seen *p;
 
 	if (l->state != TCP_LISTEN && !is_strict(owner) &&
-	    !is_loopback(&l->remote))
+	    !nt_addr__is_loopback(&l->remote))
 		return 0;
 	if (sw->n == sw->cap) {
 		size_t cap = sw->cap ? 2 * sw->cap : 64;
@@ -134,9 +125,9 @@ static int on_socket(const struct sockdiag_listener *l, void *arg)
 static int seen_cmp(const void *a, const void *b)
 {
 	const struct seen *x = a, *y = b;
-	int r = proxy__addr_cmp(&x->s.local, &y->s.local);
+	int r = nt_addr__cmp(&x->s.local, &y->s.local);
 
-	return r ? r : proxy__addr_cmp(&x->s.remote, &y->s.remote);
+	return r ? r : nt_addr__cmp(&x->s.remote, &y->s.remote);
 }
 
 static const struct seen *find(const struct sweep *sw,
@@ -155,10 +146,9 @@ static const struct seen *find(const struct sweep *sw,
  * or on a wildcard one. */
 static bool is_inbound(const struct sweep *sw, const struct seen *c)
 {
-	struct nt_addr any4 = { .port = c->s.local.port };
-	struct nt_addr any6 = { .port = c->s.local.port };
+	struct nt_addr any4, any6 = { .port = c->s.local.port };
 
-	any4.addr[2] = htonl(0xffff);
+	nt_addr__set_v4(&any4, 0, c->s.local.port);
 	return find(sw, &c->s.local, NULL) || find(sw, &any4, NULL) ||
 	       find(sw, &any6, NULL);
 }
@@ -168,9 +158,9 @@ static bool spared(const struct sweep *sw, const struct seen *c)
 	const struct seen *peer;
 
 	if (bsearch(&c->s.remote, sw->held, sw->nheld, sizeof(*sw->held),
-		    proxy__addr_cmp))
+		    nt_addr__cmp))
 		return true;	/* nametagd holds the other end */
-	if (!is_loopback(&c->s.remote))
+	if (!nt_addr__is_loopback(&c->s.remote))
 		return false;
 	peer = find(sw, &c->s.remote, &c->s.local);
 	return peer && peer->owner == c->owner;

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
 #define SVID_CACHE_MAX 4096
 
@@ -101,11 +101,9 @@ const struct svid *svid_cache__get(struct svid_cache *c,
 
 static void add_time(cJSON *o, const char *key, time_t t)
 {
-	char buf[32];
-	struct tm tm;
+	char buf[TIME_ISO8601_MAX];
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time__iso8601(t, buf, sizeof(buf));
 	cJSON_AddStringToObject(o, key, buf);
 }
 

@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
 #define WALK_DEPTH	16
 #define LIST_MAX	4096
@@ -53,9 +53,8 @@ static void add_svid(cJSON *out, const struct spiffe_id *id)
 {
 	struct nt_err err = {};
 	const struct svid *s;
-	char serial[80], na[32];
+	char serial[80], na[TIME_ISO8601_MAX];
 	time_t not_after = 0;
-	struct tm tm;
 	cJSON *o;
 
 	s = svid_cache__get(nd->svids, id, &err);
@@ -65,8 +64,7 @@ static void add_svid(cJSON *out, const struct spiffe_id *id)
 	}
 	x509__serial_hex(s->leaf, serial, sizeof(serial));
 	x509__validity(s->leaf, NULL, &not_after);
-	gmtime_r(&not_after, &tm);
-	strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time__iso8601(not_after, na, sizeof(na));
 	o = cJSON_AddObjectToObject(out, "svid");
 	cJSON_AddStringToObject(o, "serial", serial);
 	cJSON_AddStringToObject(o, "not_after", na);

@@ -23,7 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "userspace/datapath/datapath_int.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 
 #define BPF_FS_MAGIC 0xcafe4a11
 

@@ -62,14 +62,16 @@ static int find_at(int fd, const uint32_t *addr, uint16_t port,
 int datapath__find_listener(const struct datapath *dp, uint32_t netns_ino,
 			    const struct nt_addr *addr, struct nt_listener *out)
 {
-	const uint32_t any4[4] = { 0, 0, htonl(0xffff), 0 }, any6[4] = { 0 };
+	const uint32_t any6[4] = { 0 };
+	struct nt_addr any4;
 	int fd = datapath__table_fd(dp, netns_ino);
 
 	if (fd < 0)
 		return fd;
 	if (!find_at(fd, addr->addr, addr->port, out))
 		return 0;
-	if (nt_addr__is_v4(addr) && !find_at(fd, any4, addr->port, out))
+	nt_addr__set_v4(&any4, 0, addr->port);
+	if (nt_addr__is_v4(addr) && !find_at(fd, any4.addr, addr->port, out))
 		return 0;
 	return find_at(fd, any6, addr->port, out);
 }

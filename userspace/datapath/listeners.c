@@ -34,7 +34,7 @@
 
 #include "userspace/daemon/daemon.h"
 #include "userspace/datapath/holders.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
 #include "userspace/datapath/sockdiag.h"
 

@@ -21,22 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "userspace/datapath/datapath_int.h"
-#include "lib/log.h"
-
-#define NSFS_MAGIC 0x6e736673
-
-static int netns_ino_of(int fd, uint32_t *ino)
-{
-	struct statfs sfs;
-	struct stat st;
-
-	if (fstatfs(fd, &sfs) || fstat(fd, &st))
-		return -errno;
-	if ((uint32_t)sfs.f_type != NSFS_MAGIC)
-		return -EINVAL;
-	*ino = (uint32_t)st.st_ino;
-	return 0;
-}
+#include "lib/ntcore.h"
 
 /* A slot of proxy_socks no namespace uses, pinned ones included. */
 static int free_slot(struct datapath *dp, uint32_t *slot)
@@ -277,7 +262,7 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 	uint32_t ino;
 	int ret;
 
-	ret = netns_ino_of(netns_fd, &ino);
+	ret = netns__ino(netns_fd, &ino);
 	if (ret)
 		return nt_err_set(err, ret, "not a network namespace fd");
 	ret = proxy_entry(dp, ino, &p, err);
@@ -322,7 +307,7 @@ int datapath__guard_netns(struct datapath *dp, int netns_fd,
 	uint32_t ino;
 	int ret;
 
-	ret = netns_ino_of(netns_fd, &ino);
+	ret = netns__ino(netns_fd, &ino);
 	if (ret)
 		return nt_err_set(err, ret, "not a network namespace fd");
 	if (!existing(dp, ino, &p))	/* served, or guarded already */

@@ -33,7 +33,7 @@
 #include <netlink/socket.h>
 
 #include "userspace/proxy/proxy.h"
-#include "lib/sockdiag.h"
+#include "lib/ntcore.h"
 #include "userspace/datapath/sockdiag.h"
 
 struct dump {
@@ -72,14 +72,13 @@ static const struct nla_policy diag_policy[INET_DIAG_MAX + 1] = {
 static void diag_addr(int family, const __be32 *a, __be16 port,
 		      struct nt_addr *out)
 {
-	out->family = family;
-	out->port = ntohs(port);
 	if (family == AF_INET) {
-		out->addr[2] = htonl(0xffff);
-		out->addr[3] = a[0];
-	} else {
-		memcpy(out->addr, a, sizeof(out->addr));
+		nt_addr__set_v4(out, a[0], ntohs(port));
+		return;
 	}
+	memcpy(out->addr, a, sizeof(out->addr));
+	out->port = ntohs(port);
+	out->family = family;
 }
 
 /* One inet_diag_msg and its attributes into @l. */
@@ -161,7 +160,7 @@ int sockdiag__socket(int netns_fd)
 	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
 	int fd, ret;
 
-	fd = proxy__socket_in_proto(netns_fd, AF_NETLINK, SOCK_RAW,
+	fd = netns__socket(netns_fd, AF_NETLINK, SOCK_RAW,
 				    NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return fd;

@@ -33,7 +33,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 #define PEER_BUCKETS	256
@@ -83,7 +83,7 @@ void admit__init(void)
 	adm.peer_max = clamp_u(adm.pending_max / 4, 4, PROXY_PENDING_PEER_MAX);
 	if (getrandom(&adm.seed, sizeof(adm.seed), GRND_NONBLOCK) !=
 	    sizeof(adm.seed))
-		adm.seed = (uint32_t)mono_ns();
+		adm.seed = (uint32_t)clock__mono_ns();
 	pr_info("mesh port: at most %u handshakes pending, %u per peer address; %u of %u descriptors kept in reserve",
 		adm.pending_max, adm.peer_max, adm.reserve, max);
 }
@@ -151,14 +151,14 @@ static void peer_addr(int fd, uint32_t addr[4])
 
 bool admit__pressure(void)
 {
-	return adm.npending * 2 >= adm.pending_max || mono_s() < adm.short_until;
+	return adm.npending * 2 >= adm.pending_max || clock__mono_s() < adm.short_until;
 }
 
 void admit__sample_flow(struct pconn *c)
 {
 	static unsigned int n;
 	static time_t sec;
-	time_t now = mono_s();
+	time_t now = clock__mono_s();
 
 	if (c->flow_id)
 		return;
@@ -265,7 +265,7 @@ void admit__done(struct pconn *c)
 /* Descriptors ran short: a pending handshake gives its own up, if any. */
 static bool make_room(void)
 {
-	adm.short_until = mono_s() + SHORT_FD_HOLD;
+	adm.short_until = clock__mono_s() + SHORT_FD_HOLD;
 	if (!adm.oldest)
 		return false;
 	shed(total_victim(), SHED_RESERVE);
@@ -326,7 +326,7 @@ static void log_shed(time_t now)
  * pressure, end here, before pconn__tick's own timeouts. */
 void admit__tick(void)
 {
-	time_t now = mono_s(), dl, busy;
+	time_t now = clock__mono_s(), dl, busy;
 	struct pconn *c, *next;
 	bool pressure = admit__pressure();
 

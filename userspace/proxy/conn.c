@@ -15,7 +15,7 @@
 
 #include <bpf/bpf.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 static struct pconn *conns;
@@ -49,8 +49,8 @@ static struct pconn *pconn_new(enum pconn_kind kind, int fd, uint32_t netns)
 	c->b.h.fd = -1;
 	c->a.h.on_event = c->b.h.on_event = on_side;
 	c->a.c = c->b.c = c;
-	c->t_start = mono_ns();
-	c->deadline = mono_s() + PROXY_HANDSHAKE_TIMEOUT;
+	c->t_start = clock__mono_ns();
+	c->deadline = clock__mono_s() + PROXY_HANDSHAKE_TIMEOUT;
 	c->next = conns;
 	if (conns)
 		conns->prev = c;
@@ -223,7 +223,7 @@ static int connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 		return ret;
 	}
 	c->b.h.fd = fd;
-	c->deadline = mono_s() + PROXY_CONNECT_TIMEOUT;
+	c->deadline = clock__mono_s() + PROXY_CONNECT_TIMEOUT;
 	return side__register(&c->b, EPOLLOUT);
 }
 
@@ -599,7 +599,7 @@ static void on_connected(struct pconn *c)
 			return;
 		}
 		c->st = PS_HANDSHAKE;
-		c->deadline = mono_s() + PROXY_HANDSHAKE_TIMEOUT;
+		c->deadline = clock__mono_s() + PROXY_HANDSHAKE_TIMEOUT;
 		pconn__handshake(c);
 		return;
 	}
@@ -647,7 +647,7 @@ void pconn__on_event(struct pconn *c, struct side *s, uint32_t events)
 
 void pconn__tick(void)
 {
-	time_t now = mono_s();
+	time_t now = clock__mono_s();
 	struct pconn *c, *next;
 
 	admit__tick();

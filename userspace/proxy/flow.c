@@ -31,52 +31,27 @@ static void put(cJSON *f, const char *key, cJSON *v)
 		cJSON_AddItemToObject(f, key, v);
 }
 
-static void fmt_addr(const struct nt_addr *a, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	bool v4 = !a->addr[0] && !a->addr[1] && a->addr[2] == htonl(0xffff);
-
-	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? (void *)&a->addr[3] :
-		  (void *)a->addr, ip, sizeof(ip));
-	snprintf(buf, size, v4 ? "%s:%u" : "[%s]:%u", ip, a->port);
-}
-
 static void put_addr(cJSON *f, const char *key, int fd, bool peer)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct nt_addr a = {};
-	char buf[80];
+	char buf[NT_ADDR_TEXT_MAX];
+	struct nt_addr a;
 
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
+	if (nt_addr__of_socket(fd, peer, &a))
 		return;
-	if (ss.ss_family == AF_INET) {
-		a.addr[2] = htonl(0xffff);
-		a.addr[3] = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
-		a.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	} else {
-		memcpy(a.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-		a.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-	fmt_addr(&a, buf, sizeof(buf));
+	nt_addr__format(&a, buf, sizeof(buf));
 	put(f, key, cJSON_CreateString(buf));
 }
 
 void pflow__open(struct pconn *c, cJSON *caller)
 {
 	cJSON *f = cJSON_CreateObject();
-	char buf[80], ts[40];
-	struct timespec now;
-	struct tm tm;
+	char buf[TIME_ISO8601_MAX];
 
 	if (!f) {
 		cJSON_Delete(caller);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, sizeof(buf), "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+	time__iso8601_ms(clock__real_ns(), buf, sizeof(buf));
 	cJSON_AddStringToObject(f, "time", buf);
 	cJSON_AddStringToObject(f, "type", kind_names[c->kind]);
 	cJSON_AddStringToObject(f, "namespace", c->ns);
@@ -84,7 +59,7 @@ void pflow__open(struct pconn *c, cJSON *caller)
 	/* The workload's view: who called, whom it dialled. */
 	put_addr(f, "src", c->a.h.fd, true);
 	if (c->kind == PCONN_OUTBOUND) {
-		fmt_addr(&c->orig_dst, buf, sizeof(buf));
+		nt_addr__format(&c->orig_dst, buf, sizeof(buf));
 		cJSON_AddStringToObject(f, "dst", buf);
 	} else {
 		put_addr(f, "dst", c->a.h.fd, false);

@@ -11,7 +11,7 @@
 #include <openssl/err.h>
 
 #include "userspace/proxy/ktls.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 /*
@@ -99,7 +99,7 @@ static void record_tls(struct pconn *c, struct side *s)
 	c->tls_version = SSL_get_version(s->ssl);
 	c->cipher = SSL_get_cipher_name(s->ssl);
 	c->handshake_ms = (double)(c->t_hs - c->t_start) / 1e6;
-	c->reuse_until = mono_s() + proxy_tls__reuse_left(s->ssl);
+	c->reuse_until = clock__mono_s() + proxy_tls__reuse_left(s->ssl);
 	c->trust_gen = proxy_tls__trust_gen();
 	c->stream = 1;
 	s->framed = proxy_tls__framed(s->ssl);
@@ -138,7 +138,7 @@ void pconn__handshake(struct pconn *c)
 		pconn__close(c, true, "handshake failed");
 		return;
 	}
-	c->t_hs = mono_ns();
+	c->t_hs = clock__mono_ns();
 	/* The peer proved itself: no longer pending. Accepted under
 	 * pressure, its flow record starts now. */
 	admit__done(c);

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
 
 #define MAX_SERVED 64
@@ -58,33 +58,10 @@ struct served {
 
 static struct served *served[MAX_SERVED];
 struct proxy_stats proxy__stats;
-static int self_netns = -1;
-
-int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol)
-{
-	int fd, saved;
-
-	if (self_netns < 0) {
-		self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (self_netns < 0)
-			return -errno;
-	}
-	if (setns(netns_fd, CLONE_NEWNET))
-		return -errno;
-	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-	saved = errno;
-	/* Back home before anything else runs; failing that, nothing the
-	 * daemon does next would be in the right place. */
-	if (setns(self_netns, CLONE_NEWNET)) {
-		pr_warn("cannot return to the daemon's netns: %s", strerror(errno));
-		abort();
-	}
-	return fd < 0 ? -saved : fd;
-}
 
 int proxy__socket_in(int netns_fd, int domain, int type)
 {
-	return proxy__socket_in_proto(netns_fd, domain, type | SOCK_NONBLOCK, 0);
+	return netns__socket(netns_fd, domain, type | SOCK_NONBLOCK, 0);
 }
 
 int proxy__foreach_netns(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
@@ -278,16 +255,12 @@ static int save_served(struct nt_err *err)
 /* The redirect target of @kind: a name, not necessarily a bound port. */
 static struct nt_addr target_addr(enum lkind kind)
 {
-	struct nt_addr a = { .port = PROXY_OUTBOUND_PORT };
+	struct nt_addr a = { .family = AF_INET6, .port = PROXY_OUTBOUND_PORT };
 
-	if (kind == L_OUT6) {
-		a.family = AF_INET6;
+	if (kind == L_OUT6)
 		a.addr[3] = htonl(1);
-	} else {
-		a.family = AF_INET;
-		a.addr[2] = htonl(0xffff);
-		a.addr[3] = htonl(INADDR_LOOPBACK);
-	}
+	else
+		nt_addr__set_v4(&a, htonl(INADDR_LOOPBACK), PROXY_OUTBOUND_PORT);
 	return a;
 }
 

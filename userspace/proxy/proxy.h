@@ -92,11 +92,8 @@ void proxy__sync_netns(void);
 cJSON *proxy__netns_json(void);
 /* Logs listener tables that lost records since last said. */
 void proxy__report_overflow(void);
-/* A socket created inside @netns_fd (the daemon returns to its own). */
+/* A non-blocking socket created inside @netns_fd. */
 int proxy__socket_in(int netns_fd, int domain, int type);
-/* The same, blocking unless @type says SOCK_NONBLOCK, for any protocol
- * (a NETLINK_SOCK_DIAG socket answers only about its own netns). */
-int proxy__socket_in_proto(int netns_fd, int domain, int type, int protocol);
 int proxy__netns_fd(uint32_t netns_ino);
 /* TCP_NODELAY and friends on every proxy socket. */
 void proxy__tune_socket(int fd);
@@ -159,9 +156,6 @@ int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n);
 bool proxy__egress_decide(const char *ns, enum nt_mode mode,
 			  const struct spiffe_id *src, const struct nt_addr *dst,
 			  struct decision *d);
-/* Address bytes, then port; the family is not compared (IPv4 is held as
- * IPv4-mapped IPv6 either way). */
-int proxy__addr_cmp(const void *a, const void *b);
 /* Connections carrying a stream, and mesh connections idle between
  * streams: pooled by the client side (userspace/proxy_tunnel.c) and
  * waiting on the server side. */

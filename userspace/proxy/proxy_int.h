@@ -140,8 +140,6 @@ int side__write_frame(struct side *s, enum frame_type type, const char *p,
 		      size_t len);
 /* Closes both sides: @reset sends RST (SO_LINGER 0) instead of FIN. */
 void pconn__close(struct pconn *c, bool reset, const char *why);
-uint64_t mono_ns(void);
-time_t mono_s(void);
 
 /* proxy_conn.c: state changes reported by the relay. */
 void pconn__on_event(struct pconn *c, struct side *s, uint32_t events);

@@ -19,17 +19,6 @@
 
 #include "userspace/proxy/proxy_int.h"
 
-/* "10.0.0.5" or "fd00::5", what egress CIDRs are matched against. */
-static void addr_text(const struct nt_addr *a, char *buf, size_t size)
-{
-	bool v4 = !a->addr[0] && !a->addr[1] && a->addr[2] == htonl(0xffff);
-
-	if (!inet_ntop(v4 ? AF_INET : AF_INET6,
-		       v4 ? (const void *)&a->addr[3] : (const void *)a->addr,
-		       buf, size))
-		buf[0] = '\0';	/* matches no range: default deny */
-}
-
 bool proxy__egress_decide(const char *ns, enum nt_mode mode,
 			  const struct spiffe_id *src, const struct nt_addr *dst,
 			  struct decision *d)
@@ -40,7 +29,9 @@ bool proxy__egress_decide(const char *ns, enum nt_mode mode,
 		.port = dst->port, .dst_addr = addr,
 	};
 
-	addr_text(dst, addr, sizeof(addr));
+	/* "10.0.0.5" or "fd00::5", what egress CIDRs are matched against;
+	 * "" matches no range: default deny. */
+	nt_addr__format_ip(dst, addr, sizeof(addr));
 	policy__decide(active_policy, &in, d);
 	/* Egress has no identity for a deny rule to name: only strict's
 	 * default deny can stop it, and only an egress rule lifts that. */
@@ -114,47 +105,18 @@ void pconn__recheck_policy(pconn_closed_fn closed, void *arg)
 
 /* ---- what the proxy holds ------------------------------------------------- */
 
-int proxy__addr_cmp(const void *a, const void *b)
-{
-	const struct nt_addr *x = a, *y = b;
-	int r = memcmp(x->addr, y->addr, sizeof(x->addr));
-
-	if (r)
-		return r;
-	return x->port < y->port ? -1 : x->port > y->port;
-}
-
 static void add_local(int fd, struct nt_addr *v, size_t *n)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct nt_addr *a = &v[*n];
-
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len))
-		return;
-	memset(a, 0, sizeof(*a));
-	if (ss.ss_family == AF_INET) {
-		a->addr[2] = htonl(0xffff);
-		a->addr[3] = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
-		a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		memcpy(a->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-		a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else {
-		return;
-	}
-	a->family = ss.ss_family;
-	(*n)++;
+	if (fd >= 0 && !nt_addr__of_socket(fd, false, &v[*n]))
+		(*n)++;
 }
 
 /* proxy_listen.c binds the outbound listeners there, in every netns. */
 static void add_outbound_listeners(struct nt_addr *v, size_t *n)
 {
-	struct nt_addr lo4 = { .family = AF_INET, .port = PROXY_OUTBOUND_PORT };
-	struct nt_addr lo6 = { .family = AF_INET6, .port = PROXY_OUTBOUND_PORT };
+	struct nt_addr lo4, lo6 = { .family = AF_INET6, .port = PROXY_OUTBOUND_PORT };
 
-	lo4.addr[2] = htonl(0xffff);
-	lo4.addr[3] = htonl(INADDR_LOOPBACK);
+	nt_addr__set_v4(&lo4, htonl(INADDR_LOOPBACK), PROXY_OUTBOUND_PORT);
 	lo6.addr[3] = htonl(1);
 	v[(*n)++] = lo4;
 	v[(*n)++] = lo6;
@@ -179,7 +141,7 @@ int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n)
 		add_local(c->a.h.fd, v, n);
 		add_local(c->b.h.fd, v, n);
 	}
-	qsort(v, *n, sizeof(*v), proxy__addr_cmp);
+	qsort(v, *n, sizeof(*v), nt_addr__cmp);
 	*out = v;
 	return 0;
 }

@@ -18,23 +18,10 @@
 #include <openssl/err.h>
 
 #include "userspace/proxy/ktls.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 enum io { IO_OK, IO_AGAIN, IO_EOF, IO_RESET };
-
-uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-time_t mono_s(void)
-{
-	return mono_ns() / 1000000000ull;
-}
 
 static enum io ssl_result(struct side *s, int ret)
 {
@@ -490,7 +477,7 @@ void relay__pump(struct pconn *c)
 			pconn__close(c, false, "closed");
 		return;
 	}
-	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
+	c->deadline = clock__mono_s() + PROXY_IDLE_TIMEOUT;
 	relay__update(c);
 }
 
@@ -628,6 +615,6 @@ int relay__start(struct pconn *c)
 			pflow__flag(c, "splice", true);
 	}
 	c->st = PS_RELAY;
-	c->deadline = mono_s() + PROXY_IDLE_TIMEOUT;
+	c->deadline = clock__mono_s() + PROXY_IDLE_TIMEOUT;
 	return 0;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 /* ---- outbound: the peer's verdict ------------------------------------------ */
@@ -177,7 +177,7 @@ int pconn__queue_allow(struct pconn *c)
  * re-minting, or the trust bundles changed since the handshake. */
 static bool tunnel_stale(const struct pconn *c)
 {
-	return mono_s() >= c->reuse_until ||
+	return clock__mono_s() >= c->reuse_until ||
 	       c->trust_gen != proxy_tls__trust_gen();
 }
 
@@ -201,8 +201,8 @@ void pconn__read_open(struct pconn *c)
 			pconn__close(c, false, "retired");
 			return;
 		}
-		c->t_start = mono_ns();
-		c->deadline = mono_s() + PROXY_CONNECT_TIMEOUT;
+		c->t_start = clock__mono_ns();
+		c->deadline = clock__mono_s() + PROXY_CONNECT_TIMEOUT;
 		pflow__open(c, NULL);
 		pflow__tls(c);
 		pflow__ktls(c, c->tls->ktls);
@@ -230,7 +230,7 @@ void pconn__stream_done(struct pconn *c)
 	c->bytes_up = c->bytes_down = 0;
 	c->stream++;
 	c->st = PS_OPEN;
-	c->deadline = mono_s() + TUNNEL_SERVER_IDLE;
+	c->deadline = clock__mono_s() + TUNNEL_SERVER_IDLE;
 	/* The next OPEN may already sit in OpenSSL's read-ahead. */
 	pconn__read_open(c);
 }

@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "userspace/proxy/ktls.h"
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy.h"
 
 #define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"

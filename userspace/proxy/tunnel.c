@@ -18,7 +18,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 struct tunnel {
@@ -84,7 +84,7 @@ static bool reusable(const struct pconn *c, const struct side *s)
 {
 	return s->h.fd >= 0 && s->framed && !s->frame_left && !s->hdr_len &&
 	       c->src && c->dst &&
-	       mono_s() < c->reuse_until &&
+	       clock__mono_s() < c->reuse_until &&
 	       c->trust_gen == proxy_tls__trust_gen() &&
 	       (!s->ssl || !SSL_pending(s->ssl));
 }
@@ -122,7 +122,7 @@ void tunnel__park(struct pconn *c)
 	t->reuse_until = c->reuse_until;
 	t->trust_gen = c->trust_gen;
 	t->streams = c->stream;
-	t->idle_until = mono_s() + TUNNEL_CLIENT_IDLE;
+	t->idle_until = clock__mono_s() + TUNNEL_CLIENT_IDLE;
 	t->next = idle_head;
 	if (idle_head)
 		idle_head->prev = t;
@@ -156,7 +156,7 @@ static bool stale(const struct tunnel *t, time_t now)
 
 bool tunnel__take(struct pconn *c)
 {
-	time_t now = mono_s();
+	time_t now = clock__mono_s();
 	struct tunnel *t, *next;
 
 	if (!c->src)
@@ -193,7 +193,7 @@ bool tunnel__take(struct pconn *c)
 
 void tunnel__tick(void)
 {
-	time_t now = mono_s();
+	time_t now = clock__mono_s();
 	struct tunnel *t, *next;
 
 	for (t = idle_head; t; t = next) {
