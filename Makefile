@@ -5,7 +5,10 @@
 #   make test       install missing Debian packages, build, run every suite
 #   make demo       the README's first command
 #   make deps       only the package step
+#   make install    PREFIX (/usr/local) and DESTDIR, as usual
+#   make fuzz       every fuzz target for FUZZ_SECONDS (default 300) each
 #   V=1             show full commands
+#   CFLAGS=..., EXTRA_CFLAGS=..., CC=clang: added to the flags nametag needs
 #
 # Variants share these rules and differ by output folder and flags:
 #   O=build/asan SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
@@ -25,97 +28,137 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
 endif
 ifeq ($(FUZZ),1)
 CC := clang
 endif
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
 
-CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-	  -Wno-unused-parameter -fno-strict-aliasing -D_GNU_SOURCE \
-	  -DNAMETAG_VERSION='"$(VERSION)"' -I. -I/usr/include/libnl3
+# CFLAGS is the user's to set (optimisation, debug info); what nametag
+# needs is added to it, and EXTRA_CFLAGS comes last.
+CFLAGS ?= -g -O2
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
+	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
+	-I. -I$(O) -I/usr/include/libnl3
 LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3
 
 ifeq ($(SAN),1)
-CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all
+override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(FUZZ),1)
-CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link \
-	  -fno-sanitize-recover=all -DNAMETAG_FUZZ
+override CFLAGS += -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
+	-DNAMETAG_FUZZ
 endif
+ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS)
 
-# One static library per pure component; each has one header. lib/ builds
-# libntcore.a, which every other one uses.
-LIBDIRS := ca attest enforce lib
+# ---- libraries ----------------------------------------------------------------
+# One static library per folder, each with one header (docs/architecture.md).
+# lib/ is libntcore.a, which every other one uses; the daemon's layers
+# userspace/datapath and userspace/proxy build as libraries too.
 lib_srcs = $(wildcard $(1)/*.c)
 lib_objs = $(patsubst %.c,$(O)/%.o,$(call lib_srcs,$(1)))
-lib_name = $(if $(filter lib,$(1)),ntcore,$(1))
-LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(O)/lib$(call lib_name,$(d)).a))
-# attest and enforce use ca, and everything uses ntcore: those come last.
-LINKLIBS := $(filter-out $(O)/libca.a $(O)/libntcore.a,$(LIBS)) $(O)/libca.a $(O)/libntcore.a
+LIB_NTCORE := $(O)/libntcore.a
+LIB_CA := $(O)/libca.a
+LIB_ATTEST := $(O)/libattest.a
+LIB_ENFORCE := $(O)/libenforce.a
+LIB_DATAPATH := $(O)/libdatapath.a
+LIB_PROXY := $(O)/libproxy.a
+# In link order: a library before the ones it uses.
+LIBS := $(LIB_ATTEST) $(LIB_ENFORCE) $(LIB_CA) $(LIB_NTCORE)
+USERSPACE_LIBS := $(LIB_PROXY) $(LIB_DATAPATH)
 
-# BPF: one object and skeleton per bpf/*.bpf.c, CO-RE against vmlinux.h.
+$(LIB_NTCORE): $(call lib_objs,lib)
+$(LIB_CA): $(call lib_objs,ca)
+$(LIB_ATTEST): $(call lib_objs,attest)
+$(LIB_ENFORCE): $(call lib_objs,enforce)
+$(LIB_DATAPATH): $(call lib_objs,userspace/datapath)
+$(LIB_PROXY): $(call lib_objs,userspace/proxy)
+$(LIBS) $(USERSPACE_LIBS):
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- BPF: one object and skeleton per bpf/*.bpf.c, CO-RE against vmlinux.h ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I.
-CLANG ?= clang
-BPFTOOL ?= bpftool
 
+# The skeleton embeds the object: without DWARF (llvm-strip -g) it is a
+# sixth of the size; BTF and CO-RE relocations stay.
+$(BPF_OBJS): $(O)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(SKELS): $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
+
+# ---- C objects --------------------------------------------------------------------
+# -MMD -MP: each object's .d lists the headers it read. Only the datapath,
+# the one user of the skeletons, waits for them (before its first build
+# the .d files do not exist yet, hence the order-only prerequisite).
+$(call lib_objs,userspace/datapath): $(O)/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(wildcard $(O)/*/*.d $(O)/*/*/*.d $(O)/*/*/*/*.d)
+
+# ---- programs -----------------------------------------------------------------------
 TOOL_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tools/*.c))
-DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/*/*.c))
-UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(wildcard tests/unit/test_*.c))
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/daemon/*.c))
 
 .PHONY: all
 all: $(O)/nametag $(O)/nametagd
 
-$(O)/%.o: %.c $(wildcard */*.h */*/*.h) | $(SKELS)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -I$(O) -c $< -o $@
-
-$(O)/bpf/%.bpf.o: bpf/%.bpf.c bpf/nametag.h vmlinux.h
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-
-$(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
-
-define lib_rule
-$(O)/lib$(call lib_name,$(1)).a: $(call lib_objs,$(1))
-	$$(call msg,AR,$$@)
-	$$(Q)rm -f $$@ && ar rcs $$@ $$^
-endef
-$(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
-
 $(O)/nametag: $(TOOL_OBJS) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LIBS) $(LDLIBS) -o $@
 
-$(O)/nametagd: $(DAEMON_OBJS) $(LIBS)
+$(O)/nametagd: $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(DAEMON_OBJS) $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS) $(LDLIBS) -o $@
 
-$(O)/unit/%: $(O)/tests/unit/%.o $(O)/tests/unit/harness.o $(LIBS)
+# ---- tests --------------------------------------------------------------------------
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(wildcard tests/unit/test_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+HARNESS := $(O)/tests/unit/harness.o
+
+# Every unit test may use every library; a test pulls only the objects it
+# calls (the proxy's tests, userspace/proxy and its datapath calls).
+$(O)/unit/%: $(O)/tests/unit/%.o $(HARNESS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $< $(O)/tests/unit/harness.o $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(HARNESS) $(USERSPACE_LIBS) $(LIBS) $(LDLIBS) -o $@
 
-$(O)/fuzz/%: $(O)/tests/fuzz/%.o $(LIBS)
+$(O)/fuzz/%: $(O)/tests/fuzz/%.o $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(USERSPACE_LIBS) $(LIBS) \
+		$(LDLIBS) -o $@
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $< $(LINKLIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+
+.PHONY: unit fuzz-bins
+unit: $(UNIT_BINS)
+fuzz-bins: $(FUZZ_BINS)
 
 # ---- bench/: nametag against plain TCP, stunnel4 and haproxy ---------------
 # make bench: SVID mint/verify rates, then bench/run (the side-by-side run,
@@ -134,27 +177,23 @@ bench: all $(O)/bench/bench_ca $(CONNBENCH)
 	$(Q)NAMETAG=$(O)/nametag NAMETAGD=$(O)/nametagd CONNBENCH=$(CONNBENCH) \
 		bench/run --with-vm $(BENCH_ARGS)
 
-.PHONY: unit fuzz-bins
-unit: $(UNIT_BINS)
-fuzz-bins: $(FUZZ_BINS)
-
 # ---- live-test helper: nt_testproxy stands in for the node proxy ----------
 TESTPROXY := $(O)/tests/nt_testproxy
 all unit: $(TESTPROXY)
 
-$(TESTPROXY): $(O)/tests/live/nt_testproxy.o
+$(TESTPROXY): $(O)/tests/live/nt_testproxy.o $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
 
-$(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(O)/userspace/proxy/ktls.o $(O)/libca.a $(O)/libntcore.a
+$(KTLS_SELFTEST): $(O)/tests/vm/ktls_selftest.o $(LIB_PROXY) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB_PROXY) $(LIBS) $(LDLIBS) -o $@
 
 # Boots the VM (kernel fetched once into build/vm/) and runs the suite there.
 .PHONY: vm-test
@@ -192,10 +231,48 @@ test: deps
 
 check: test
 
+# Longer fuzzing campaigns: FUZZ_SECONDS per target (1-2M executions in
+# 5 minutes for the bundle and SVID targets; 10M each before a release).
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz:
+	$(Q)$(MAKE) --no-print-directory O=build/fuzz FUZZ=1 fuzz-bins
+	$(Q)tests/fuzz/run --seconds $(FUZZ_SECONDS) build/fuzz/fuzz/fuzz_*
+
 .PHONY: demo
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
+
+# ---- install ----------------------------------------------------------------
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/nametag
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: install uninstall
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(O)/nametag $(DESTDIR)$(SBINDIR)/nametag
+	$(Q)install -D -m 0755 $(O)/nametagd $(DESTDIR)$(SBINDIR)/nametagd
+	$(Q)install -D -m 0644 docs/man/nametag.8 $(DESTDIR)$(MANDIR)/man8/nametag.8
+	$(Q)install -D -m 0644 docs/man/nametagd.8 $(DESTDIR)$(MANDIR)/man8/nametagd.8
+	$(Q)install -D -m 0644 contrib/bash-completion/nametag \
+		$(DESTDIR)$(COMPLETIONDIR)/nametag
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		contrib/nametagd.service.in > $(DESTDIR)$(UNITDIR)/nametagd.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/nametagd.service
+	$(Q)install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/nametag $(DESTDIR)$(SBINDIR)/nametagd \
+		$(DESTDIR)$(MANDIR)/man8/nametag.8 $(DESTDIR)$(MANDIR)/man8/nametagd.8 \
+		$(DESTDIR)$(COMPLETIONDIR)/nametag $(DESTDIR)$(UNITDIR)/nametagd.service \
+		$(DESTDIR)$(DOCDIR)/README.md
 
 .PHONY: clean
 clean:

@@ -615,7 +615,7 @@ static int do_lat(struct opts *o)
 
 /* ---- main ---------------------------------------------------------------- */
 
-static void usage(void)
+static __attribute__((noreturn)) void usage(void)
 {
 	fprintf(stderr,
 		"usage: connbench serve -l [ADDR:]PORT... [-t SECS]\n"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The man page and bash completion are generated from the CLI's own help
-# (tools/gen-docs.sh); this fails when a help text changed and they were
-# not regenerated, and checks the completion actually completes.
+# The man pages and bash completion are generated from the programs' own
+# help (tools/gen-docs.sh); this fails when a help text changed and they
+# were not regenerated, checks the completion actually completes, and that
+# nametagd(8) says what nametagd does: every option, every config key (each
+# one accepted by --config), every signal it handles.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -9,6 +11,7 @@ cd "$(dirname "$0")/../.."
 expect_ok "generate" tools/gen-docs.sh "$T_DIR/gen"
 t_check "man page in sync (run tools/gen-docs.sh)" cmp -s docs/man/nametag.8 "$T_DIR/gen/docs/man/nametag.8"
 t_check "bash completion in sync (run tools/gen-docs.sh)" cmp -s contrib/bash-completion/nametag "$T_DIR/gen/contrib/bash-completion/nametag"
+t_check "nametagd man page in sync (run tools/gen-docs.sh)" cmp -s docs/man/nametagd.8 "$T_DIR/gen/docs/man/nametagd.8"
 t_check "completion parses" bash -n contrib/bash-completion/nametag
 
 complete_words() {
@@ -21,5 +24,25 @@ t_check "completes commands" bash -c "$(declare -f complete_words); complete_wor
 t_check "aliases completed" bash -c "$(declare -f complete_words); complete_words nametag svid li | grep -qx list"
 for obj in $("$NAMETAG" help 2>&1 | sed -n '/OBJECT :=/,/}/p' | tr -d '{}|' | sed 's/.*OBJECT :=//'); do
 	t_check "man page documents $obj" grep -q "^\.SS $obj\$" docs/man/nametag.8
+done
+
+# nametagd(8): options, config keys, signals.
+for opt in $("$NAMETAGD" --help | grep -oE '^  (-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+$'); do
+	t_check "nametagd.8 documents $opt" grep -q -- "^\.B .*$opt" docs/man/nametagd.8
+done
+keys=$("$NAMETAGD" --help | sed -n '/^Config file:/,/^$/p' | tr -s ' \n' ' ' |
+	grep -oE 'keys [a-z_, ]+, each' | sed 's/^keys //; s/, each$//; s/,//g')
+t_check "nametagd --help names the config keys" test -n "$keys"
+cfg="{"
+for k in $keys; do
+	t_check "nametagd.8 documents config key $k" grep -q "$k" docs/man/nametagd.8
+	cfg="$cfg\"$k\": \"x\","
+done
+echo "${cfg%,}}" >"$T_DIR/all-keys.json"
+expect_ok "nametagd --config takes every documented key" "$NAMETAGD" --config "$T_DIR/all-keys.json" --version
+echo '{"no_such_key": "x"}' >"$T_DIR/bad-key.json"
+expect_fail "nametagd --config refuses an undocumented key" "unknown key" "$NAMETAGD" --config "$T_DIR/bad-key.json" --version
+for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z]+'); do
+	t_check "nametagd handles $sig as nametagd.8 says" grep -q "sigaddset(&mask, $sig)" userspace/daemon/main.c
 done
 t_done

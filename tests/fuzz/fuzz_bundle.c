@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ca/ca.h"
+#include "tests/fuzz/fuzz.h"
 
 #define TD "example.org"
 

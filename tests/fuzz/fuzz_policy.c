@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "enforce/enforce_int.h"
+#include "tests/fuzz/fuzz.h"
 
 #define MAX_NS		4	/* probes per input stay cheap */
 #define MAX_RULES	16

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ca/ca.h"
+#include "tests/fuzz/fuzz.h"
 
 /* A path of at most 2048 - 10 bytes has at most 1019 segments. */
 #define MAX_SEGS	1024

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_TD		"fuzz.test"
 #define FUZZ_NOW	2208988800	/* 2040-01-01T00:00:00Z */
@@ -85,7 +86,6 @@ static X509 *make_ca(EVP_PKEY *key)
 	return x;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct nt_err err = { "" };
@@ -147,7 +147,6 @@ static void check_result(int ret, const struct spiffe_id *id,
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct svid_verify_opts opts = { .now = FUZZ_NOW, .skew = 0 };

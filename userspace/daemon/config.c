@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-/* nametagd --config FILE: the command line's options as a JSON object. */
+/*
+ * nametagd --config FILE: the command line's string options as a JSON
+ * object. The key table is the one source of the keys: the parser, the
+ * help text and so nametagd(8) read it.
+ */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +14,29 @@
 
 #define CONFIG_MAX (64 * 1024)
 
-int daemon_config__load(struct daemon_opts *o, const char *path,
-			struct nt_err *err);
+static const struct {
+	const char *key;
+	size_t off;		/* of a const char * in struct daemon_opts */
+} keys[] = {
+	{ "state_dir",		offsetof(struct daemon_opts, state_dir) },
+	{ "run_dir",		offsetof(struct daemon_opts, run_dir) },
+	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
+	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
+	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+};
+
+const char *daemon_config__keys(void)
+{
+	static char list[128];
+	size_t i, n = 0;
+
+	if (list[0])
+		return list;
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+			      keys[i].key);
+	return list;
+}
 
 static int take(const cJSON *root, const char *key, const char **dst,
 		const char *path, struct nt_err *err)
@@ -29,28 +56,22 @@ static int take(const cJSON *root, const char *key, const char **dst,
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err)
 {
-	static const char *const keys[] = { "state_dir", "run_dir",
-		"cgroup_root", "bpffs", "trust_domain", NULL };
+	const char *allowed[ARRAY_SIZE(keys) + 1] = {};
 	cJSON *root = NULL;
 	char *buf = NULL;
-	size_t len;
+	size_t len, i;
 	int ret;
 
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		allowed[i] = keys[i].key;
 	ret = state__read(path, CONFIG_MAX, false, &buf, &len, err);
 	if (!ret)
 		ret = json__parse_strict(buf, len, &root, err);
 	if (!ret)
-		ret = json__only_keys(root, keys, path, err);
-	if (!ret)
-		ret = take(root, "state_dir", &o->state_dir, path, err);
-	if (!ret)
-		ret = take(root, "run_dir", &o->run_dir, path, err);
-	if (!ret)
-		ret = take(root, "cgroup_root", &o->cgroup_root, path, err);
-	if (!ret)
-		ret = take(root, "bpffs", &o->bpffs, path, err);
-	if (!ret)
-		ret = take(root, "trust_domain", &o->trust_domain, path, err);
+		ret = json__only_keys(root, allowed, path, err);
+	for (i = 0; !ret && i < ARRAY_SIZE(keys); i++)
+		ret = take(root, keys[i].key,
+			   (const char **)((char *)o + keys[i].off), path, err);
 	cJSON_Delete(root);
 	free(buf);
 	return ret;

@@ -21,9 +21,6 @@ int ctl_svid_list(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_policy_load(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_policy_show(struct ctl_request *r, cJSON *resp, struct nt_err *err);
 int ctl_policy_check(struct ctl_request *r, cJSON *resp, struct nt_err *err);
-int proxy__serve_netns(const char *path, struct nt_err *err);
-int proxy__unserve_netns(uint32_t netns_ino, struct nt_err *err);
-cJSON *proxy__netns_json(void);
 
 static const char *req_str(const struct ctl_request *r, const char *key,
 			   struct nt_err *err)

@@ -29,6 +29,14 @@ struct daemon_opts {
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 };
 
+/* ---- config (config.c) ---------------------------------------------------- */
+
+/* --config FILE: the options as a JSON object. */
+int daemon_config__load(struct daemon_opts *o, const char *path,
+			struct nt_err *err);
+/* "state_dir, run_dir, ...": the keys a config file may have. */
+const char *daemon_config__keys(void);
+
 /* ---- event loop ---------------------------------------------------------- */
 
 struct loop_handler {
@@ -208,6 +216,7 @@ int policy_ctl__apply_egress(void);
 /* ---- control socket ------------------------------------------------------ */
 
 #define CONTROL_SOCK_NAME "nametagd.sock"
+#define CONTROL_RUN_DIR_DEFAULT "/run/nametag"
 #define CONTROL_MAX_FDS 4
 
 struct ctl_client;

@@ -404,17 +404,25 @@ static void stop(void)
 
 /* ---- arguments ----------------------------------------------------------- */
 
+/* The one source of nametagd's documentation: tools/gen-docs.sh makes
+ * docs/man/nametagd.8 from it, and tests/cli/test_docs_sync.sh keeps the
+ * two in step. Section titles end in ':' at the start of a line. */
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: nametagd [OPTIONS]\n"
 		"\n"
+		"The nametag node daemon: loads and pins the BPF datapath, keeps the node\n"
+		"CA rotated, turns kernel evidence into SPIFFE identities, runs the node\n"
+		"proxy (TLS 1.3 mTLS, kTLS) and answers nametag(8) on its control socket.\n"
+		"\n"
+		"Options:\n"
 		"  --state-dir DIR     CA, bundles, namespaces, entries (default %s)\n"
-		"  --run-dir DIR       control socket (default /run/nametag)\n"
+		"  --run-dir DIR       control socket (default %s)\n"
 		"  --cgroup-root PATH  the cgroup v2 subtree to manage (default: the root)\n"
 		"  --bpffs DIR         bpffs mount for pins (default %s)\n"
 		"  --trust-domain TD   create the CA for TD if the state dir has none\n"
-		"  --config FILE       JSON object with the same keys (state_dir, ...)\n"
+		"  --config FILE       the options above from a JSON file (Config file)\n"
 		"  --manual-netns      serve only network namespaces added with\n"
 		"                      'nametag proxy add' (default: also every netns an\n"
 		"                      enrolled permissive/strict workload lives in)\n"
@@ -424,12 +432,31 @@ static void usage(FILE *out)
 		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
-		"  -V, --version\n",
-		STATE_DIR_DEFAULT, NT_BPFFS_DEFAULT);
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n"
+		"\n"
+		"Config file:\n"
+		"  A JSON object with any of the keys %s, each a\n"
+		"  non-empty string, as the options of the same names; an unknown key\n"
+		"  or a duplicate one is an error.\n"
+		"\n"
+		"Signals:\n"
+		"  SIGTERM, SIGINT, SIGHUP\n"
+		"      exit: proxied connections end with a reset, the pinned programs\n"
+		"      and maps stay in force (fail closed); --cleanup removes them\n"
+		"\n"
+		"Files:\n"
+		"  %s\n"
+		"      the state dir: node CA keys (0600), bundles, namespaces.json,\n"
+		"      entries.json, policy.json, proxies.json (docs/state-dir.md)\n"
+		"  %s/%s\n"
+		"      the control socket, root only (docs/control.md)\n"
+		"  %s/%s\n"
+		"      pinned programs, maps and links (docs/datapath.md)\n",
+		STATE_DIR_DEFAULT, CONTROL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
+		daemon_config__keys(), STATE_DIR_DEFAULT, CONTROL_RUN_DIR_DEFAULT,
+		CONTROL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
-
-int daemon_config__load(struct daemon_opts *o, const char *path,
-			struct nt_err *err);
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
@@ -489,7 +516,7 @@ int main(int argc, char **argv)
 	static struct daemon d = {
 		.opts = {
 			.state_dir = STATE_DIR_DEFAULT,
-			.run_dir = "/run/nametag",
+			.run_dir = CONTROL_RUN_DIR_DEFAULT,
 			.bpffs = NT_BPFFS_DEFAULT,
 		},
 	};
