@@ -1,7 +1,8 @@
 # Shared by the shell suites: counting, expectations, a private temp dir.
-# Each suite ends with "NAME: N passed, N failed" via t_done.
+# Each suite ends with "NAME: N passed, N failed, N skipped" via t_done.
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
 NAMETAG=${NAMETAG:-build/nametag}
 NAMETAGD=${NAMETAGD:-build/nametagd}
@@ -29,6 +30,11 @@ t_check() {
 	local name=$1
 	shift
 	if "$@" >/dev/null; then t_ok "$name"; else t_fail "$name" "condition failed: $*"; fi
+}
+
+# not CMD...: CMD fails (for t_check).
+not() {
+	! "$@"
 }
 
 # expect_ok NAME CMD...: CMD exits 0. Output kept in $OUT, stderr in $ERR.
@@ -70,7 +76,22 @@ is_json() {
 	[ -n "$in" ] && jq -e . >/dev/null 2>&1 <<<"$in"
 }
 
+# t_skip_case NAME WHY: a case that cannot run here, counted as skipped.
+t_skip_case() {
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "skip $T_NAME/$1: $2"
+}
+
+# t_skip WHY: the whole suite cannot run here: says why, counts one
+# skipped, reports and exits (a skipped suite never vanishes).
+t_skip() {
+	echo "skip: $*"
+	T_SKIPPED=$((T_SKIPPED + 1))
+	t_done
+	exit 0
+}
+
 t_done() {
-	echo "$T_NAME: $T_PASSED passed, $T_FAILED failed"
+	echo "$T_NAME: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
 	[ "$T_FAILED" -eq 0 ]
 }

@@ -12,15 +12,11 @@ cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 
 if [ "$(id -u)" != 0 ]; then
-	echo "skip: needs root (network namespaces, cgroups, BPF)"
-	t_done
-	exit 0
+	t_skip "needs root (network namespaces, cgroups, BPF)"
 fi
 case $NAMETAG in
 */asan/*)
-	echo "skip: the bench smoke check runs once, with the plain build (NAMETAG=$NAMETAG)"
-	t_done
-	exit 0 ;;
+	t_skip "the bench smoke check runs once, with the plain build (NAMETAG=$NAMETAG)" ;;
 esac
 for t in iperf3 stunnel haproxy; do
 	if ! command -v "$t" >/dev/null; then

@@ -9,9 +9,7 @@ cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 
 if [ "$(id -u)" != 0 ]; then
-	echo "skip: needs root (bpffs mount, BPF loads, network namespaces)"
-	t_done
-	exit 0
+	t_skip "needs root (bpffs mount, BPF loads, network namespaces)"
 fi
 
 # libbpf turns '.' into '_' in pin paths, so no dot in this one.
@@ -133,7 +131,7 @@ if command -v python3 >/dev/null && ip netns add "$NETNS"; then
 	expect_ok "prog list plain with link" nt prog list
 	t_check "plain link line" grep -q "link [0-9]*: netns  netns_ino $ino  attach_type sk_lookup" <<<"$OUT"
 else
-	echo "skip: link checks need python3 and 'ip netns add'"
+	t_skip_case "sk_lookup link" "link checks need python3 and 'ip netns add'"
 fi
 
 # A pin of the wrong kind is reported, not fatal.

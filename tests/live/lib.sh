@@ -20,6 +20,7 @@ TAG=nt$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 LIVE_DIR=""
 CGMNT=""
 LIVE_CG=""
+LIVE_SAN=""			# sanitizer reports of stopped daemons
 declare -a LIVE_PIDS=()		# background helpers to stop at exit
 declare -a LIVE_NETNS=()
 declare -A D_PID=() D_DIR=() D_CG=() D_NS=() D_TD=() D_ARGS=() D_RUNCG=() D_CGNS=()
@@ -31,9 +32,7 @@ skip_unless_tools() {
 
 	for tool in "$@"; do
 		if ! command -v "$tool" >/dev/null; then
-			echo "skip: needs $tool (make deps)"
-			t_done
-			exit 0
+			t_skip "needs $tool (make deps)"
 		fi
 	done
 }
@@ -55,9 +54,7 @@ skip_unless_root() {
 		why="build first: $NAMETAGD and $NT_TESTPROXY (make)"
 	fi
 	[ -z "$why" ] && return 0
-	echo "skip: $why"
-	t_done
-	exit 0
+	t_skip "$why"
 }
 
 # cgroup2_mount: the cgroup v2 mount point, from /proc/self/mountinfo
@@ -120,11 +117,6 @@ spawn_in_cgroup() {
 	shift
 	spawn bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
 		run_in_cgroup "$cg" "$@"
-}
-
-# not CMD...: CMD fails (for t_check).
-not() {
-	! "$@"
 }
 
 # wait_for TIMEOUT_S CMD...: polls CMD every 0.1 s until it succeeds.
@@ -378,6 +370,7 @@ live_cleanup() {
 	LIVE_PIDS=()
 	for name in "${!D_DIR[@]}"; do
 		stop_daemon "$name"
+		LIVE_SAN+=$(sanitizer_reports "${D_DIR[$name]}/log")
 		if mountpoint -q "${D_DIR[$name]}/bpffs"; then
 			"$NAMETAGD" --cleanup --bpffs "${D_DIR[$name]}/bpffs" \
 				>>"${D_DIR[$name]}/log" 2>&1
@@ -396,6 +389,17 @@ live_cleanup() {
 	if [ -n "$LIVE_DIR" ] && [ -z "${T_KEEP:-}" ]; then
 		rm -rf "$LIVE_DIR"
 	fi
+}
+
+# sanitizer_reports LOG: what AddressSanitizer, LeakSanitizer or UBSan
+# said in a daemon's log (nothing from a plain build).
+sanitizer_reports() {
+	grep -hE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' "$@" 2>/dev/null
+}
+
+# is_sanitized BINARY: built with -fsanitize=address (make O=build/asan SAN=1).
+is_sanitized() {
+	grep -qa __asan_init "$1"
 }
 
 # leftovers: prints what of this run is still there; empty when clean.
@@ -417,6 +421,11 @@ leftovers() {
 live_finish() {
 	local left
 	live_cleanup
+	if [ -n "$LIVE_SAN" ]; then
+		t_fail "no sanitizer report in the daemons' logs" "$LIVE_SAN"
+	elif is_sanitized "$NAMETAGD"; then
+		t_ok "no sanitizer report in the daemons' logs ($NAMETAGD)"
+	fi
 	left=$(leftovers)
 	if [ -z "$left" ]; then
 		t_ok "nothing left behind (netns, cgroups, mounts, processes)"

@@ -169,9 +169,7 @@ status_within() {
 # The daemon's limits: systemd's default soft limit under a low hard one,
 # set by a wrapper (root here may lower a hard limit, not raise one).
 if [ "$(ulimit -H -n)" -lt $((ATTACK + 64)) ]; then
-	echo "skip: the attacker needs a hard open files limit of $((ATTACK + 64))"
-	t_done
-	exit 0
+	t_skip "the attacker needs a hard open files limit of $((ATTACK + 64))"
 fi
 printf '#!/bin/sh\nexec prlimit --nofile=%s:%s %s "$@"\n' $FD_SOFT $FD_HARD \
 	"$(realpath "$NAMETAGD")" >"$LIVE_DIR/nametagd"

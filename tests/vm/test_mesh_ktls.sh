@@ -9,7 +9,7 @@
 # say kTLS carried both
 # directions, /proc/net/tls_stat TlsTxSw and TlsRxSw rose and
 # TlsDecryptError did not, and a denied caller still fails.
-# On a kernel without kTLS it says so and skips (exit 0, 0 passed).
+# On a kernel without kTLS it says so and skips (exit 0, 1 skipped).
 set -u
 cd "$(dirname "$0")/../.."
 T_NAME=vm/test_mesh_ktls
@@ -20,7 +20,8 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok   $T_NAME/$1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $T_NAME/$1"; [ $# -gt 1 ] && echo "    $2"; }
 check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name" "$*"; fi; }
-done_() { echo "$T_NAME: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+skipped=0
+done_() { echo "$T_NAME: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; }
 # /proc/net/tls_stat is per network namespace: add up both pods'.
 counter() {
 	{ ip netns exec "$A" cat /proc/net/tls_stat
@@ -30,6 +31,7 @@ counter() {
 
 if ! "$NT" -j feature probe 2>/dev/null | jq -e '.ktls.available' >/dev/null; then
 	echo "skip: this kernel has no kTLS (tests/vm/run-in-vm.sh runs me on one)"
+	skipped=1
 	done_
 	exit 0
 fi
