@@ -4,7 +4,7 @@
  * of a network namespace (bpf/nametag.h explains its entries). The order
  * mirrors the kernel's own choice: a socket bound to the exact address
  * beats a wildcard one; an IPv4 connection also reaches a dual-stack
- * IPv6 wildcard. userspace/datapath_listen.c walks the same order.
+ * IPv6 wildcard. userspace/datapath/listen.c walks the same order.
  */
 #ifndef NAMETAG_LISTENERS_BPF_H
 #define NAMETAG_LISTENERS_BPF_H

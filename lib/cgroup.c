@@ -250,8 +250,7 @@ static int add_owned(int dfd, uint64_t id, const char *rel, int depth,
 {
 	struct collect *c = arg;
 	struct cgroup_owners *o = c->o;
-	struct cgroup_owner *nv;
-	size_t cap;
+	int ret;
 
 	/* The start is the root itself; below it, another root's subtree is
 	 * that root's (the programs take the nearest enrolled ancestor). */
@@ -259,16 +258,10 @@ static int add_owned(int dfd, uint64_t id, const char *rel, int depth,
 		return CGROUP_WALK_PRUNE;	/* not the cgroup enrolled */
 	if (depth > 0 && other_root(c, id))
 		return CGROUP_WALK_PRUNE;
-	if (o->n == o->cap) {
-		if (o->n >= CGROUP_OWNERS_MAX)
-			return -E2BIG;
-		cap = o->cap ? o->cap * 2 : 64;
-		nv = reallocarray(o->v, cap, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		o->v = nv;
-		o->cap = cap;
-	}
+	ret = array__grow((void **)&o->v, &o->cap, o->n, sizeof(*o->v),
+			  CGROUP_OWNERS_MAX);
+	if (ret)
+		return ret;
 	o->v[o->n++] = (struct cgroup_owner){ .id = id, .root = c->root };
 	return c->on_cgroup ? c->on_cgroup(dfd, id, c->root, c->arg) : 0;
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Error messages and durations: the small pieces every other file uses. */
+/* Error messages, durations and growing arrays: the small pieces every
+ * other file uses. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -54,6 +56,25 @@ int nt_err_ssl(struct nt_err *err, int code, const char *what)
 	used = strnlen(err->msg, sizeof(err->msg));
 	strncat(err->msg, reason, sizeof(err->msg) - used - 1);
 	return code;
+}
+
+int array__grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return -E2BIG;
+	if (ncap > max)
+		ncap = max;
+	p = reallocarray(*v, ncap, size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = ncap;
+	return 0;
 }
 
 #define DURATION_MAX (10LL * 365 * 24 * 3600)

@@ -27,6 +27,17 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* A namespace's name: 1 to 63 of [a-z0-9-] (a SPIFFE ID segment, a key). */
+#define NT_NS_NAME_MAX	64
+
+/* "off", "observe", "permissive", "strict"; "unknown" past them. */
+const char *mode__name(enum nt_mode m);
+int mode__parse(const char *s, enum nt_mode *m);
+
+/* Room for element @n of the array *@v of *@cap elements of @size bytes:
+ * grows it (doubling, from 64) up to @max elements. -E2BIG past @max. */
+int array__grow(void **v, size_t *cap, size_t n, size_t size, size_t max);
+
 struct cJSON;
 struct sockaddr_storage;
 struct inet_diag_sockid;
@@ -227,6 +238,30 @@ int cgroup_owners__collect(struct cgroup_owners *o,
 /* The index of the root that owns @cgroup_id, or -1. */
 long cgroup_owners__find(const struct cgroup_owners *o, uint64_t cgroup_id);
 void cgroup_owners__free(struct cgroup_owners *o);
+
+/* ---- the event loop ------------------------------------------------------ */
+
+/* One epoll set; a handler is embedded in whatever owns the descriptor. */
+struct loop_handler {
+	int fd;				/* -1: closed; its events are skipped */
+	void (*on_event)(struct loop_handler *h, uint32_t events);
+};
+
+struct loop;
+
+int loop__new(struct loop **l);
+void loop__free(struct loop *l);
+int loop__add(struct loop *l, struct loop_handler *h, uint32_t events);
+int loop__mod(struct loop *l, struct loop_handler *h, uint32_t events);
+void loop__del(struct loop *l, struct loop_handler *h);
+/* Frees @p once the current batch of events is handled: a later event of
+ * the same batch may still point at a handler inside it. */
+void loop__defer_free(struct loop *l, void *p);
+/* Waits up to @timeout_ms (-1: for ever) and handles one batch; stops
+ * early once loop__stop() was called. The number of events, or -errno. */
+int loop__run_once(struct loop *l, int timeout_ms);
+void loop__stop(struct loop *l);
+bool loop__stopped(const struct loop *l);
 
 /* ---- file descriptors ---------------------------------------------------- */
 

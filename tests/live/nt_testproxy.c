@@ -9,7 +9,7 @@
  * enrolled connect()s are rewritten to; --outbound6 adds an IPv6 one, as
  * the real proxy has both) and, with --inbound-port, on
  * 0.0.0.0:PORT (inbound: where sk_lookup steers connections to enrolled
- * listeners), registers them with nametagd ("proxy.set", the netns and the
+ * listeners), registers them with nametagd (proxy.set, the netns and the
  * listeners passed with SCM_RIGHTS: the namespace's sk_lookup program then
  * hands their SYNs to these very sockets), prints "ready", then accepts N
  * connections (0: until killed). For each it prints one JSON line: which
@@ -35,6 +35,8 @@
 #include <cjson/cJSON.h>
 
 #include "bpf/nametag.h"
+#include "lib/ntcore.h"
+#include "userspace/daemon/protocol.h"
 
 #define IO_TIMEOUT_MS	5000
 #define LINE_MAX_BYTES	1024
@@ -60,37 +62,12 @@ static void fail(const char *msg)
 /* "1.2.3.4:80" or "[::1]:80" into a sockaddr. */
 static void parse_addr(const char *s, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	size_t hl;
-	long port;
+	struct nt_err err = {};
+	struct nt_addr a;
 
-	if (!colon || colon == s)
-		fail("--outbound wants IP:PORT, [IP6]:PORT");
-	hl = colon - s;
-	if (s[0] == '[' && colon[-1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		fail("--outbound address too long");
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535)
-		fail("--outbound: bad port");
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-	} else {
-		fail("--outbound: bad address");
-	}
+	if (nt_addr__parse(s, &a, &err))
+		fail(err.msg);
+	nt_addr__to_sockaddr(&a, a.port, ss);
 }
 
 /* Runs outside every enrolled cgroup, as the real proxy does: that, not a
@@ -128,18 +105,18 @@ static void register_proxy(const struct opts *o, int netns_fd, int out_fd,
 	char *s;
 
 	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "cmd", "proxy.set");
-	names = cJSON_AddArrayToObject(req, "sockets");
-	cJSON_AddStringToObject(req, "outbound4", o->outbound);
-	cJSON_AddItemToArray(names, cJSON_CreateString("outbound4"));
+	cJSON_AddStringToObject(req, CTL_CMD, CTL_PROXY_SET);
+	names = cJSON_AddArrayToObject(req, CTL_K_SOCKETS);
+	cJSON_AddStringToObject(req, CTL_K_OUTBOUND4, o->outbound);
+	cJSON_AddItemToArray(names, cJSON_CreateString(CTL_SOCK_OUTBOUND4));
 	fds[nfds++] = out_fd;
 	if (o->outbound6) {
-		cJSON_AddStringToObject(req, "outbound6", o->outbound6);
-		cJSON_AddItemToArray(names, cJSON_CreateString("outbound6"));
+		cJSON_AddStringToObject(req, CTL_K_OUTBOUND6, o->outbound6);
+		cJSON_AddItemToArray(names, cJSON_CreateString(CTL_SOCK_OUTBOUND6));
 		fds[nfds++] = out6_fd;
 	}
 	if (in_fd >= 0) {
-		cJSON_AddItemToArray(names, cJSON_CreateString("net"));
+		cJSON_AddItemToArray(names, cJSON_CreateString(CTL_SOCK_NET));
 		fds[nfds++] = in_fd;
 	}
 	s = cJSON_PrintUnformatted(req);
@@ -158,8 +135,8 @@ static void register_proxy(const struct opts *o, int netns_fd, int out_fd,
 	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/nametagd.sock",
-		 o->run_dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", o->run_dir,
+		 CTL_SOCK_NAME);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		die(sa.sun_path);
@@ -175,8 +152,8 @@ static void register_proxy(const struct opts *o, int netns_fd, int out_fd,
 	close(fd);
 	reply[len] = '\0';
 	rep = cJSON_Parse(reply);
-	if (!rep || !cJSON_IsTrue(cJSON_GetObjectItem(rep, "ok"))) {
-		fprintf(stderr, "nt_testproxy: proxy.set refused: %s", reply);
+	if (!rep || !cJSON_IsTrue(cJSON_GetObjectItem(rep, CTL_OK))) {
+		fprintf(stderr, "nt_testproxy: %s refused: %s", CTL_PROXY_SET, reply);
 		exit(1);
 	}
 	cJSON_Delete(rep);
@@ -185,54 +162,10 @@ static void register_proxy(const struct opts *o, int netns_fd, int out_fd,
 static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
 			 size_t size)
 {
-	const struct sockaddr_in6 *s6 = (const void *)ss;
-	const struct sockaddr_in *s4 = (const void *)ss;
-	char ip[INET6_ADDRSTRLEN] = "?";
+	struct nt_addr a;
 
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, ntohs(s4->sin_port));
-	} else {
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	}
-}
-
-static void fmt_nt_addr(const struct nt_addr *a, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (a->addr[0] == 0 && a->addr[1] == 0 && a->addr[2] == htonl(0xffff)) {
-		inet_ntop(AF_INET, &a->addr[3], ip, sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, a->port);
-	} else {
-		inet_ntop(AF_INET6, a->addr, ip, sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, a->port);
-	}
-}
-
-/* The 4-tuple as the client's sockops program keyed it. */
-static void to_nt_addr(const struct sockaddr_storage *ss, struct nt_addr *a)
-{
-	const struct sockaddr_in6 *s6 = (const void *)ss;
-	const struct sockaddr_in *s4 = (const void *)ss;
-
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		a->family = AF_INET;
-		a->addr[2] = htonl(0xffff);
-		a->addr[3] = s4->sin_addr.s_addr;
-		a->port = ntohs(s4->sin_port);
-	} else if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		/* A dual-stack listener sees IPv4 peers as mapped. */
-		a->family = AF_INET;
-		memcpy(a->addr, &s6->sin6_addr, 16);
-		a->port = ntohs(s6->sin6_port);
-	} else {
-		a->family = AF_INET6;
-		memcpy(a->addr, &s6->sin6_addr, 16);
-		a->port = ntohs(s6->sin6_port);
-	}
+	nt_addr__from_sockaddr(&a, ss);
+	nt_addr__format(&a, buf, size);
 }
 
 static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
@@ -244,8 +177,8 @@ static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
 	cJSON *o;
 
 	memset(&key, 0, sizeof(key));
-	to_nt_addr(peer, &key.src);
-	to_nt_addr(local, &key.dst);
+	nt_addr__from_sockaddr(&key.src, peer);
+	nt_addr__from_sockaddr(&key.dst, local);
 	if (map_fd < 0 || bpf_map_lookup_elem(map_fd, &key, &v))
 		return cJSON_CreateNull();
 	o = cJSON_CreateObject();
@@ -262,7 +195,7 @@ static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
 	memcpy(comm, v.ev.comm, sizeof(v.ev.comm));
 	comm[sizeof(v.ev.comm)] = '\0';
 	cJSON_AddStringToObject(o, "comm", comm);
-	fmt_nt_addr(&v.orig_dst, buf, sizeof(buf));
+	nt_addr__format(&v.orig_dst, buf, sizeof(buf));
 	cJSON_AddStringToObject(o, "orig_dst", buf);
 	cJSON_AddNumberToObject(o, "flags", v.flags);
 	return o;

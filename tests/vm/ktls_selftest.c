@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ktls_selftest: userspace/ktls.c against the running kernel.
+ * ktls_selftest: userspace/proxy/ktls.c against the running kernel.
  *
  * A server process and a client process do a TLS 1.3 handshake with
  * OpenSSL over 127.0.0.1 (throwaway P-256 certificate, no tickets), switch
@@ -34,7 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "userspace/proxy/ktls.h"
+#include "userspace/proxy/proxy.h"
 
 #define EXIT_SKIP	77
 #define DATA_LEN	(1u << 20)

@@ -8,6 +8,7 @@
  * it is given) may have moved since a namespace was added.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/ntcore.h"
 
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
@@ -29,23 +29,23 @@ static bool is_under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+static int is_pid(uint32_t pid, void *arg)
+{
+	return pid == *(uint32_t *)arg;
+}
+
 /* Whether cgroup directory @dir lists process @pid in cgroup.procs. */
 static bool lists_pid(const char *dir, pid_t pid)
 {
-	char path[PATH_MAX], line[32];
-	bool found = false;
-	FILE *f;
+	uint32_t want = pid;
+	int fd, ret;
 
-	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
-	    (int)sizeof(path))
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strtol(line, NULL, 10) == pid;
-	fclose(f);
-	return found;
+	ret = cgroup__procs(fd, is_pid, &want);
+	close(fd);
+	return ret == 1;
 }
 
 /*

@@ -6,6 +6,7 @@
  * descriptors (SCM_RIGHTS), e.g. a proxy's listener and its netns.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,37 +18,82 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/ntcore.h"
 
-#define LINE_MAX_BYTES	(64 * 1024)
 #define MAX_CLIENTS	64
 
 struct ctl_client {
 	struct loop_handler h;
-	char buf[LINE_MAX_BYTES];
+	struct control *ctl;
+	char buf[CTL_LINE_MAX];
 	size_t len;
-	int fds[CONTROL_MAX_FDS];
+	int fds[CTL_MAX_FDS];
 	int nfds;
 	int topic;		/* subscribed topic, 0 = none */
 };
 
-static struct loop_handler listener = { .fd = -1 };
-static struct ctl_client *clients[MAX_CLIENTS];
-static char sock_path[PATH_MAX];
+struct control {
+	struct daemon *d;
+	struct loop_handler listener;
+	struct ctl_client *clients[MAX_CLIENTS];
+	char sock_path[PATH_MAX];
+};
+
+/* Every command, each CLI object's table in turn. */
+static const struct ctl_cmd *const tables[] = {
+	ctl_ns_cmds, ctl_entry_cmds, ctl_workload_cmds, ctl_flow_cmds,
+	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds,
+};
+
+static ctl_handler_fn find_cmd(const char *cmd)
+{
+	const struct ctl_cmd *c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tables); i++)
+		for (c = tables[i]; c->cmd; c++)
+			if (!strcmp(c->cmd, cmd))
+				return c->fn;
+	return NULL;
+}
+
+const char *ctl__str(const struct ctl_request *r, const char *key,
+		     struct nt_err *err)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->req, key);
+
+	if (cJSON_IsString(it))
+		return it->valuestring;
+	nt_err_set(err, -EINVAL, "request needs string \"%s\"", key);
+	return NULL;
+}
+
+int ctl__uint(const struct ctl_request *r, const char *key, uint64_t *v,
+	      struct nt_err *err)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->req, key);
+
+	if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
+	    it->valuedouble != (double)(uint64_t)it->valuedouble)
+		return nt_err_set(err, -EINVAL, "request needs a whole number \"%s\"",
+				  key);
+	*v = (uint64_t)it->valuedouble;
+	return 0;
+}
 
 static void client_close(struct ctl_client *c)
 {
+	struct control *ctl = c->ctl;
 	int i;
 
-	loop__del(&c->h);
+	loop__del(ctl->d->loop, &c->h);
 	close(c->h.fd);
 	c->h.fd = -1;
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i] == c)
-			clients[i] = NULL;
-	loop__defer_free(c);
+		if (ctl->clients[i] == c)
+			ctl->clients[i] = NULL;
+	loop__defer_free(ctl->d->loop, c);
 }
 
 /* One line out. A peer that cannot take it within the send timeout is a
@@ -81,14 +127,14 @@ static void reply_error(int fd, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "error", msg);
+	cJSON_AddStringToObject(o, CTL_ERROR, msg);
 	send_line(fd, o);
 	cJSON_Delete(o);
 }
 
 static void handle_request(struct ctl_client *c, const char *line, size_t len)
 {
-	struct ctl_request r = { .client = c };
+	struct ctl_request r = { .d = c->ctl->d, .client = c };
 	struct nt_err err = {};
 	const cJSON *cmd;
 	ctl_handler_fn fn;
@@ -102,8 +148,8 @@ static void handle_request(struct ctl_client *c, const char *line, size_t len)
 		reply_error(c->h.fd, err.msg);
 		goto out;
 	}
-	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-	fn = cJSON_IsString(cmd) ? ctl__find(cmd->valuestring) : NULL;
+	cmd = cJSON_GetObjectItemCaseSensitive(req, CTL_CMD);
+	fn = cJSON_IsString(cmd) ? find_cmd(cmd->valuestring) : NULL;
 	if (!fn) {
 		reply_error(c->h.fd, "unknown or missing \"cmd\"");
 		goto out;
@@ -114,7 +160,7 @@ static void handle_request(struct ctl_client *c, const char *line, size_t len)
 	if (ret) {
 		reply_error(c->h.fd, err.msg[0] ? err.msg : strerror(-ret));
 	} else {
-		cJSON_AddBoolToObject(resp, "ok", true);
+		cJSON_AddBoolToObject(resp, CTL_OK, true);
 		send_line(c->h.fd, resp);
 	}
 	pr_debug("control: %s -> %s", cmd->valuestring, ret ? err.msg : "ok");
@@ -137,7 +183,7 @@ static void take_fds(struct ctl_client *c, struct msghdr *msg)
 		fds = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (c->nfds < CONTROL_MAX_FDS)
+			if (c->nfds < CTL_MAX_FDS)
 				c->fds[c->nfds++] = fds[i];
 			else
 				close(fds[i]);
@@ -148,7 +194,7 @@ static void take_fds(struct ctl_client *c, struct msghdr *msg)
 static void on_client(struct loop_handler *h, uint32_t events)
 {
 	struct ctl_client *c = (struct ctl_client *)h;
-	char cbuf[CMSG_SPACE(sizeof(int) * CONTROL_MAX_FDS)];
+	char cbuf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
 	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = cbuf,
@@ -187,6 +233,8 @@ static bool peer_is_root(int fd)
 
 static void on_accept(struct loop_handler *h, uint32_t events)
 {
+	struct control *ctl = (struct control *)((char *)h -
+			      offsetof(struct control, listener));
 	struct timeval tv = { .tv_sec = 2 };
 	struct ctl_client *c;
 	int fd, i;
@@ -203,7 +251,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	for (i = 0; i < MAX_CLIENTS && clients[i]; i++)
+	for (i = 0; i < MAX_CLIENTS && ctl->clients[i]; i++)
 		;
 	c = i < MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
@@ -213,55 +261,66 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	}
 	c->h.fd = fd;
 	c->h.on_event = on_client;
-	if (loop__add(&c->h, EPOLLIN)) {
+	c->ctl = ctl;
+	if (loop__add(ctl->d->loop, &c->h, EPOLLIN)) {
 		close(fd);
 		free(c);
 		return;
 	}
-	clients[i] = c;
+	ctl->clients[i] = c;
 }
 
-int control__open(const char *run_dir, struct nt_err *err)
+int control__open(struct daemon *d, struct nt_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct control *ctl;
 	int fd, ret;
 
-	ret = state__mkdir(run_dir, err);
+	ret = state__mkdir(d->opts.run_dir, err);
 	if (ret)
 		return ret;
-	if (snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir,
-		     CONTROL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	ctl->d = d;
+	ctl->listener = (struct loop_handler){ .fd = -1, .on_event = on_accept };
+	d->control = ctl;
+	if (snprintf(ctl->sock_path, sizeof(ctl->sock_path), "%s/%s",
+		     d->opts.run_dir, CTL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
 		return nt_err_set(err, -ENAMETOOLONG, "run dir path too long");
-	strcpy(sa.sun_path, sock_path);
+	strcpy(sa.sun_path, ctl->sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nt_err_set(err, -errno, "socket: %s", strerror(errno));
-	unlink(sock_path);	/* a previous daemon's; we hold the pins now */
+	unlink(ctl->sock_path);	/* a previous daemon's; we hold the pins now */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(sock_path, 0600) || listen(fd, 16)) {
+	    chmod(ctl->sock_path, 0600) || listen(fd, 16)) {
 		ret = -errno;
 		close(fd);
 		return nt_err_set(err, ret, "failed to listen on %s: %s",
-				  sock_path, strerror(-ret));
+				  ctl->sock_path, strerror(-ret));
 	}
-	listener.fd = fd;
-	listener.on_event = on_accept;
-	return loop__add(&listener, EPOLLIN);
+	ctl->listener.fd = fd;
+	return loop__add(d->loop, &ctl->listener, EPOLLIN);
 }
 
-void control__close(void)
+void control__close(struct daemon *d)
 {
+	struct control *ctl = d->control;
 	int i;
 
+	if (!ctl)
+		return;
 	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i])
-			client_close(clients[i]);
-	if (listener.fd >= 0) {
-		loop__del(&listener);
-		close(listener.fd);
-		unlink(sock_path);
-		listener.fd = -1;
+		if (ctl->clients[i])
+			client_close(ctl->clients[i]);
+	if (ctl->listener.fd >= 0) {
+		loop__del(d->loop, &ctl->listener);
+		close(ctl->listener.fd);
+		unlink(ctl->sock_path);
 	}
+	free(ctl);
+	d->control = NULL;
 }
 
 void control__subscribe(struct ctl_client *c, int topic)
@@ -269,12 +328,15 @@ void control__subscribe(struct ctl_client *c, int topic)
 	c->topic = topic;
 }
 
-void control__publish(int topic, const cJSON *msg)
+void control__publish(struct daemon *d, int topic, const cJSON *msg)
 {
+	struct control *ctl = d->control;
+	struct ctl_client *c;
 	int i;
 
-	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i] && clients[i]->topic == topic &&
-		    send_line(clients[i]->h.fd, msg))
-			client_close(clients[i]);
+	for (i = 0; ctl && i < MAX_CLIENTS; i++) {
+		c = ctl->clients[i];
+		if (c && c->topic == topic && send_line(c->h.fd, msg))
+			client_close(c);
+	}
 }

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nametagd's internal interfaces: the daemon state and the modules that
- * share it (datapath, namespaces, control socket, flows, workloads).
+ * nametagd's own interfaces, between the files of userspace/daemon/: the
+ * daemon state, namespaces, identities, SVIDs, flows, the policy in force,
+ * the network namespaces served, and the control socket. The datapath and
+ * the proxy are libraries below it (docs/architecture.md); they never see
+ * this header. Every function takes the daemon it works on: there is no
+ * global one.
+ *
+ * Conventions: functions return 0 or a negative errno, @err filled where
+ * given. JSON is made only in ctl_*.c (the control socket) and for the
+ * state files; everything else is typed.
  */
 #ifndef NAMETAG_DAEMON_H
 #define NAMETAG_DAEMON_H
@@ -15,7 +23,13 @@
 #include "attest/attest.h"
 #include "bpf/nametag.h"
 #include "ca/ca.h"
+#include "enforce/enforce.h"
 #include "lib/ntcore.h"
+#include "userspace/daemon/protocol.h"
+#include "userspace/datapath/datapath.h"
+#include "userspace/proxy/proxy.h"
+
+struct daemon;
 
 struct daemon_opts {
 	const char *state_dir;
@@ -29,7 +43,7 @@ struct daemon_opts {
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 };
 
-/* ---- config (config.c) ---------------------------------------------------- */
+/* ---- config (config.c) -------------------------------------------------------- */
 
 /* --config FILE: the options as a JSON object. */
 int daemon_config__load(struct daemon_opts *o, const char *path,
@@ -37,21 +51,7 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 /* "state_dir, run_dir, ...": the keys a config file may have. */
 const char *daemon_config__keys(void);
 
-/* ---- event loop ---------------------------------------------------------- */
-
-struct loop_handler {
-	int fd;
-	void (*on_event)(struct loop_handler *h, uint32_t events);
-};
-
-int loop__add(struct loop_handler *h, uint32_t events);
-/* Frees @p once the current batch of events is handled: a later event of
- * the same batch may still point at a handler inside it. */
-void loop__defer_free(void *p);
-int loop__mod(struct loop_handler *h, uint32_t events);
-void loop__del(struct loop_handler *h);
-
-/* ---- cgroups ------------------------------------------------------------- */
+/* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
 struct cgroup_info {
 	char mount[PATH_MAX];		/* cgroup v2 mount point */
@@ -72,89 +72,10 @@ int cgroup__resolve(const struct cgroup_info *cg, const char *in,
 int cgroup__may_enroll(const struct cgroup_info *cg, const char *path,
 		       struct nt_err *err);
 
-/* ---- datapath (BPF) ------------------------------------------------------ */
-
-struct datapath;
-
-int datapath__open(struct datapath **dp, const struct cgroup_info *cg,
-		   const char *bpffs, struct nt_err *err);
-void datapath__close(struct datapath *dp);
-int datapath__cleanup(const char *bpffs, struct nt_err *err);
-int datapath__map_fd(const struct datapath *dp, const char *name);
-/* Ring buffer of struct nt_event; the callback gets each event. */
-int datapath__events_fd(const struct datapath *dp);
-int datapath__poll_events(struct datapath *dp,
-			  void (*cb)(const struct nt_event *ev, void *arg),
-			  void *arg);
-/* The node proxy of a network namespace: its listening sockets (-1: none)
- * and the addresses redirected connect()s are rewritten to. */
-struct dp_proxy {
-	int out4_fd, out6_fd, net_fd;
-	struct nt_addr target4, target6;
-	uint16_t mesh_port;
-};
-
-int datapath__set_proxy(struct datapath *dp, int netns_fd,
-			const struct dp_proxy *px, struct nt_err *err);
-int datapath__del_proxy(struct datapath *dp, uint32_t netns_ino,
-			struct nt_err *err);
-int datapath__guard_netns(struct datapath *dp, int netns_fd,
-			  struct nt_err *err);
-/* Listener records of @netns_ino that did not fit its table. */
-uint64_t datapath__overflow(struct datapath *dp, uint32_t netns_ino);
-int datapath__set_ns(struct datapath *dp, uint64_t cgroup_id,
-		     const struct nt_ns_value *v);
-int datapath__del_ns(struct datapath *dp, uint64_t cgroup_id);
-/* Replaces the egress trie (bpf/nametag.h, struct nt_egress_key). */
-int datapath__set_egress(struct datapath *dp, const struct nt_egress_key *keys,
-			 size_t n);
-
-/* ---- datapath: listener records (userspace/datapath_listen.c) ------------ */
-
-/* The enrolled listener a TCP connection to @addr in @netns_ino reaches,
- * as the kernel would pick it (exact address, then the wildcards), the
- * same walk as bpf/listeners.bpf.h. -ENOENT when there is none. */
-int datapath__find_listener(const struct datapath *dp, uint32_t netns_ino,
-			    const struct nt_addr *addr, struct nt_listener *out);
-/* The entry @k of @netns_ino's listener table, as it is. */
-int datapath__find_exact(const struct datapath *dp, uint32_t netns_ino,
-			 const struct nt_listen_key *k, struct nt_listener *out);
-/* Announces a delivery from @src to @dst: its SYN goes to exactly the
- * listening socket @cookie (bpf/lookup.bpf.c); removed once connected. */
-int datapath__ticket(struct datapath *dp, uint32_t netns_ino,
-		     const struct nt_addr *src, const struct nt_addr *dst,
-		     uint64_t cookie);
-void datapath__unticket(struct datapath *dp, uint32_t netns_ino,
-			const struct nt_addr *src, const struct nt_addr *dst);
-/* Is the listening socket @cookie in listen_socks (deliverable)? */
-bool datapath__listen_sock_held(const struct datapath *dp, uint64_t cookie);
-/* What the kernel recorded about the socket @fd (sock_ev storage). */
-int datapath__socket_evidence(const struct datapath *dp, int fd,
-			      struct nt_sock_value *v);
-/* Puts the listening socket @fd into listen_socks. */
-int datapath__hold_listen_sock(struct datapath *dp, int fd);
-/* Every entry of @netns_ino's listener table; @fn returning non-zero
- * stops the walk and is returned. */
-int datapath__listeners_foreach(const struct datapath *dp, uint32_t netns_ino,
-				int (*fn)(const struct nt_listen_key *k,
-					  const struct nt_listener *l, void *arg),
-				void *arg);
-int datapath__listener_put(struct datapath *dp, uint32_t netns_ino,
-			   const struct nt_listen_key *k,
-			   const struct nt_listener *l);
-int datapath__listener_del(struct datapath *dp, uint32_t netns_ino,
-			   const struct nt_listen_key *k);
-/* Network namespaces the datapath guards, for the listener sync. */
-int datapath__foreach_netns(const struct datapath *dp,
-			    int (*fn)(uint32_t netns_ino, void *arg), void *arg);
-cJSON *datapath__json(const struct datapath *dp);
-
-/* ---- namespaces ---------------------------------------------------------- */
-
-#define NS_NAME_MAX 64
+/* ---- namespaces (namespaces.c) -------------------------------------------------- */
 
 struct ns {
-	char name[NS_NAME_MAX];
+	char name[NT_NS_NAME_MAX];
 	char cgroup[PATH_MAX];		/* absolute */
 	uint64_t cgroup_id;
 	uint32_t id;			/* index handed to BPF */
@@ -171,127 +92,167 @@ size_t ns_table__count(const struct ns_table *t);
 struct ns *ns_table__at(struct ns_table *t, size_t i);
 struct ns *ns_table__find(struct ns_table *t, const char *name);
 struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
-struct ns *ns_table__by_id(struct ns_table *t, uint32_t id);
-/* 1 to NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
+/* 1 to NT_NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
 int ns__check_name(const char *name, struct nt_err *err);
 int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
 int ns_table__del(struct ns_table *t, const char *name);
 int ns_table__save(const struct ns_table *t, struct nt_err *err);
-const char *mode__name(enum nt_mode m);
-int mode__parse(const char *s, enum nt_mode *m);
 
-/* ---- the daemon ---------------------------------------------------------- */
+/* Pushes namespace @n's enrollment state into the kernel; identities
+ * and egress entries follow it. */
+int ns__apply(struct daemon *d, const struct ns *n);
+/* The enrolled namespaces (mode not off, cgroup known), as the datapath
+ * takes them; *@out is malloc'd. */
+int ns__enrolled(struct daemon *d, struct dp_enrolled **out, size_t *n);
 
-struct flow_table;
+/* ---- identities: evidence -> SPIFFE ID (identity.c) ---------------------------- */
+
+/*
+ * A workload as attestation saw it: typed, immutable once made, shared by
+ * reference between the identity cache and the flow records. No SVID is
+ * minted to make one.
+ */
+struct workload {
+	unsigned int refs;
+	uint32_t pid, uid, gid;
+	char comm[16];
+	bool attested;			/* the fields below are known */
+	char *exe, *sha256, *sha256_skipped, *cgroup;	/* "" when unknown */
+	char ns[NT_NS_NAME_MAX];
+	enum nt_mode mode;
+	char **selectors;		/* "type:key:value" */
+	size_t nselectors;
+	const struct spiffe_id *id;	/* interned in ids; NULL: none */
+	struct spiffe_ids *ids;
+	bool from_entry;		/* else the namespace's template */
+	char *identity_error;		/* why there is no ID; NULL */
+};
+
+struct workload *workload__get(struct workload *w);
+void workload__put(struct workload *w);
+
+struct identity;
+
+int identity__new(struct identity **idt, struct daemon *d);
+void identity__free(struct identity *idt);
+/*
+ * Evidence -> selectors -> SPIFFE ID, cached per process image. On
+ * success *@out (held) has an ID. On failure the errno and @err say why;
+ * *@out, if not NULL, still describes what is known of the workload.
+ */
+int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
+		      struct workload **out, struct nt_err *err);
+/* Drops cached identities: the registry or a namespace changed. */
+void identity__invalidate(struct identity *idt);
+
+/* The processes of enrolled namespaces, for `workload list`
+ * (workloads.c): each with its identity, and whether its evidence is the
+ * kernel's exec record or /proc's view now. */
+struct workload_entry {
+	struct workload *w;		/* held */
+	bool from_exec;
+};
+int workloads__list(struct daemon *d, struct workload_entry **out, size_t *n);
+void workloads__free(struct workload_entry *v, size_t n);
+
+/* ---- SVIDs (svids.c) -------------------------------------------------------------- */
+
 struct svid_cache;
 
-struct daemon {
-	struct daemon_opts opts;
-	struct cgroup_info cg;
-	struct datapath *dp;
-	struct node_ca *ca;
-	struct ns_table *ns;
-	struct attest_ctx *attest;
-	struct attest_registry *entries;
-	char entries_path[PATH_MAX];
-	struct flow_table *flows;
-	struct svid_cache *svids;
-	struct spiffe_ids *ids;		/* the IDs proxied connections hold */
-	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
-	bool stop;
-};
-
-extern struct daemon *nd;
-
-/* The listener sync (userspace/listeners.c) runs once the current batch of
- * events is handled. */
-void daemon__sync_listeners_soon(void);
-
-/* Pushes namespace @n's enrollment state into the kernel. */
-int daemon__apply_ns(const struct ns *n);
-/* Pushes the egress entries of the policy in force for every namespace
- * into the kernel (datagrams in strict mode). */
-int policy_ctl__apply_egress(void);
-
-/* ---- control socket ------------------------------------------------------ */
-
-#define CONTROL_SOCK_NAME "nametagd.sock"
-#define CONTROL_RUN_DIR_DEFAULT "/run/nametag"
-#define CONTROL_MAX_FDS 4
-
-struct ctl_client;
-
-/* A request handler fills @resp (an object) or returns an error via
- * nt_err; fds passed with SCM_RIGHTS are in @fds (the handler owns those
- * it keeps; the rest are closed after it returns, set them to -1 to keep). */
-struct ctl_request {
-	const cJSON *req;
-	int fds[CONTROL_MAX_FDS];
-	int nfds;
-	struct ctl_client *client;
-};
-
-int control__open(const char *run_dir, struct nt_err *err);
-void control__close(void);
-/* For streaming commands: keep the client after the reply and send it
- * JSON lines later. */
-void control__subscribe(struct ctl_client *c, int topic);
-void control__publish(int topic, const cJSON *msg);
-
-enum { TOPIC_FLOWS = 1 };
-
-typedef int (*ctl_handler_fn)(struct ctl_request *r, cJSON *resp,
-			      struct nt_err *err);
-ctl_handler_fn ctl__find(const char *cmd);
-
-/* ---- workloads, identities, SVIDs ---------------------------------------- */
-
-struct attest_evidence;
-
-/* Evidence -> selectors -> SPIFFE ID (+ SVID minted or cached). Fills a
- * JSON object describing the workload. */
-int workload__resolve(const struct nt_evidence *ev, cJSON *out,
-		      struct spiffe_id *id, struct nt_err *err);
-cJSON *workload__list(void);
-/* Drops cached identities: the registry or a namespace changed. */
-void workload__invalidate(void);
-int workload__show(uint32_t pid, cJSON *out, struct nt_err *err);
-
-int svid_cache__new(struct svid_cache **c);
+int svid_cache__new(struct svid_cache **c, struct node_ca *ca);
 void svid_cache__free(struct svid_cache *c);
 /* The SVID for @id, minted when absent or past half its life. */
 const struct svid *svid_cache__get(struct svid_cache *c,
 				   const struct spiffe_id *id,
 				   struct nt_err *err);
-cJSON *svid_cache__json(const struct svid_cache *c);
+struct svid_info {
+	const struct svid *svid;
+	time_t not_before, not_after;
+	unsigned long uses;
+};
+/* Every SVID held; @fn returning non-zero stops and is returned. */
+int svid_cache__foreach(const struct svid_cache *c,
+			int (*fn)(const struct svid_info *s, void *arg),
+			void *arg);
 
-/* ---- flows --------------------------------------------------------------- */
+/* ---- flows (flows.c) ---------------------------------------------------------------- */
 
 #define FLOW_TABLE_SIZE 4096
 
-int flow_table__new(struct flow_table **t);
+struct flow_table;
+
+/* @ids: the interned IDs records hold references in. */
+int flow_table__new(struct flow_table **t, struct spiffe_ids *ids);
 void flow_table__free(struct flow_table *t);
-void flows__on_event(const struct nt_event *ev, void *arg);
-cJSON *flows__list(const struct flow_table *t);
-cJSON *flows__find(const struct flow_table *t, uint64_t id);
-/* For the proxy: add a record (takes it, assigns "id"), reach it while it
- * is still in the ring, and tell watchers it changed. */
-uint64_t flows__add(struct flow_table *t, cJSON *f);
-cJSON *flows__get(struct flow_table *t, uint64_t id);
-void flows__publish(struct flow_table *t, uint64_t id);
+/* A new record, the oldest one's slot reused: zeroed but for its id and
+ * times. */
+struct flow_record *flows__open(struct flow_table *t);
+/* The record @id while the ring still holds it; NULL after. */
+struct flow_record *flows__get(struct flow_table *t, uint64_t id);
+/* Every record held, oldest first. */
+int flows__foreach(const struct flow_table *t,
+		   int (*fn)(const struct flow_record *f, void *arg), void *arg);
+/* Sets a record's interned ID (a reference of its own). */
+void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
+		   const struct spiffe_id *id);
+
+/* Tells the watchers (flow watch) that @id changed. */
+void flows__publish(struct daemon *d, uint64_t id);
+
 /* A connection the daemon found (and ended, or could not) outside the
  * proxy, recorded whole at once: plaintext, verdict deny. */
 struct flow_note {
-	const char *type;		/* "egress", "inbound-plaintext" */
+	enum flow_type type;		/* FLOW_EGRESS, FLOW_INBOUND_PLAINTEXT */
 	const char *ns, *state, *reason;
 	enum nt_mode mode;
 	const struct nt_addr *src, *dst;
 	uint64_t cgroup_id;		/* the workload socket's (sock_diag) */
 	uint32_t uid;
 };
-void flows__note(struct flow_table *t, const struct flow_note *n);
+void flows__note(struct daemon *d, const struct flow_note *n);
 
-/* ---- plaintext that predates strict (strict.c) --------------------------- */
+/* ---- the pipeline of a kernel event (events.c) ---------------------------------------- */
+
+/* datapath -> serve netns -> identity -> SVID -> verdict -> flow record. */
+void events__on_event(const struct nt_event *ev, void *arg);
+
+/* ---- the policy in force (policy.c) ----------------------------------------------------- */
+
+/* STATE/policy.json, or an empty policy (default deny everywhere). */
+int policy_holder__init(struct daemon *d, struct nt_err *err);
+/* @p (validated, saved) replaces the policy in force. */
+void policy_holder__swap(struct daemon *d, struct policy *p);
+/* Pushes the egress entries of the policy in force for every namespace
+ * into the kernel (datagrams in strict mode). */
+int policy_holder__apply_egress(struct daemon *d);
+#define POLICY_FILE "policy.json"
+
+/* ---- network namespaces served (netns.c) ------------------------------------------------ */
+
+/* Serves the netns of an enrolled process (from an event), unless served. */
+void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino);
+/* Every netns an enrolled (permissive or strict) process lives in gets a
+ * proxy; a found one none lives in any more is let go. */
+void netns__sync(struct daemon *d);
+/* `proxy add PATH`, `proxy del`: remembered in STATE/proxies.json. */
+int netns__add(struct daemon *d, const char *path, struct nt_err *err);
+int netns__del(struct daemon *d, uint32_t netns_ino, struct nt_err *err);
+/* At start: those added before, then those workloads live in. */
+int netns__restore(struct daemon *d, struct nt_err *err);
+/* The served namespaces, for the datapath (dp_netns_each; @ctx is the
+ * daemon). */
+int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
+		void *arg, void *ctx);
+/* Listeners of enrolled namespaces the kernel never saw listen: now, or
+ * once the current batch of events is handled. */
+void daemon__sync_listeners(struct daemon *d);
+void daemon__sync_listeners_soon(struct daemon *d);
+
+/* ---- what the proxy asks (proxy_env.c) ---------------------------------------------------- */
+
+void proxy_env__init(struct daemon *d, struct proxy_env *env);
+
+/* ---- plaintext that predates strict (strict.c) --------------------------------------------- */
 
 /*
  * Ends the plaintext connections that strict no longer allows, in every
@@ -301,6 +262,78 @@ void flows__note(struct flow_table *t, const struct flow_note *n);
  * after a policy reload. Never fails: what cannot be closed is logged,
  * counted and recorded as a flow.
  */
-void strict__sweep(const struct ns *switched);
+void strict__sweep(struct daemon *d, const struct ns *switched);
+
+/* ---- the control socket (control.c, ctl_*.c) ------------------------------------------------ */
+
+struct ctl_client;
+
+/* A request handler fills @resp (an object) or returns an error via
+ * nt_err; fds passed with SCM_RIGHTS are in @fds (the handler owns those
+ * it keeps; the rest are closed after it returns, set them to -1 to keep). */
+struct ctl_request {
+	struct daemon *d;
+	const cJSON *req;
+	int fds[CTL_MAX_FDS];
+	int nfds;
+	struct ctl_client *client;
+};
+
+typedef int (*ctl_handler_fn)(struct ctl_request *r, cJSON *resp,
+			      struct nt_err *err);
+struct ctl_cmd {
+	const char *cmd;		/* protocol.h's CTL_* */
+	ctl_handler_fn fn;
+};
+
+/* One table per CLI object, each ctl_<object>.c's, ended by { NULL }. */
+extern const struct ctl_cmd ctl_ns_cmds[], ctl_entry_cmds[],
+	ctl_workload_cmds[], ctl_flow_cmds[], ctl_svid_cmds[],
+	ctl_policy_cmds[], ctl_proxy_cmds[];
+
+int control__open(struct daemon *d, struct nt_err *err);
+void control__close(struct daemon *d);
+/* For streaming commands: keep the client after the reply and send it
+ * JSON lines later. */
+enum { TOPIC_FLOWS = 1 };
+void control__subscribe(struct ctl_client *c, int topic);
+void control__publish(struct daemon *d, int topic, const cJSON *msg);
+
+/* Request fields: the string, or NULL with @err set. */
+const char *ctl__str(const struct ctl_request *r, const char *key,
+		     struct nt_err *err);
+int ctl__uint(const struct ctl_request *r, const char *key, uint64_t *v,
+	      struct nt_err *err);
+/* The JSON of a workload (ctl_workload.c), for flows too. */
+cJSON *ctl_workload__json(const struct workload *w);
+/* {"flow": ...} to the watchers (ctl_flow.c). */
+void ctl_flow__publish(struct daemon *d, const struct flow_record *f);
+
+/* ---- the daemon ------------------------------------------------------------------------------- */
+
+struct daemon {
+	struct daemon_opts opts;
+	struct cgroup_info cg;
+	struct loop *loop;
+	struct datapath *dp;
+	struct proxy *proxy;
+	struct node_ca *ca;
+	struct ns_table *ns;
+	struct attest_ctx *attest;
+	struct attest_registry *entries;
+	char entries_path[PATH_MAX];
+	struct identity *identity;
+	struct flow_table *flows;
+	struct svid_cache *svids;
+	struct spiffe_ids *ids;		/* the IDs connections and flows hold */
+	struct policy *policy;		/* in force; never NULL once started */
+	struct control *control;
+	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
+	bool sync_soon;			/* a listener sync after this batch */
+	struct nt_event last_event;	/* events.c: the last one recorded, */
+	uint64_t last_event_flow;	/* ... and its flow record */
+	unsigned int ticks;
+	struct loop_handler sig_h, timer_h, events_h;
+};
 
 #endif /* NAMETAG_DAEMON_H */

@@ -2,13 +2,15 @@
 /*
  * nametagd, the node daemon: loads and pins the BPF datapath, keeps the
  * node CA rotated, turns kernel evidence into SPIFFE identities and flow
- * records, and answers the CLI on its control socket. One thread, one
- * epoll loop.
+ * records, runs the node proxy, and answers the CLI on its control socket.
+ * One thread, one epoll loop. This file starts and stops the pieces and
+ * runs the loop; the pipeline of an event is events.c's.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/ntcore.h"
-#include "userspace/proxy/proxy.h"
-#include "userspace/datapath/sockdiag.h"
-
-int policy_ctl__init(struct nt_err *err);
-int proxy__restore(struct nt_err *err);
 
 #define CA_CHECK_TICKS 30	/* the CA is looked at every 30 s */
 /* Listeners are listed again every 10 s: a record made from sock_diag has
@@ -35,53 +30,8 @@ int proxy__restore(struct nt_err *err);
  * socket. */
 #define LISTENERS_SYNC_TICKS 10
 
-struct daemon *nd;
-static int epfd = -1;
-
-int loop__add(struct loop_handler *h, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = h };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, h->fd, &ev) ? -errno : 0;
-}
-
-int loop__mod(struct loop_handler *h, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = h };
-
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) ? -errno : 0;
-}
-
-void loop__del(struct loop_handler *h)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, h->fd, NULL);
-}
-
-static void **graveyard;
-static size_t ngrave, grave_cap;
-
-void loop__defer_free(void *p)
-{
-	void **ng;
-
-	if (ngrave == grave_cap) {
-		grave_cap = grave_cap ? grave_cap * 2 : 64;
-		ng = realloc(graveyard, grave_cap * sizeof(*ng));
-		if (!ng) {
-			/* Leaking beats a use-after-free. */
-			pr_warn("out of memory deferring a free");
-			return;
-		}
-		graveyard = ng;
-	}
-	graveyard[ngrave++] = p;
-}
-
-static void loop__reap(void)
-{
-	while (ngrave)
-		free(graveyard[--ngrave]);
-}
+#define DAEMON_OF(h, member) \
+	((struct daemon *)((char *)(h) - offsetof(struct daemon, member)))
 
 /* libbpf speaks through our logger: warnings always, the rest with -d. */
 __attribute__((format(printf, 2, 0)))
@@ -106,61 +56,61 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 
 static void on_signal(struct loop_handler *h, uint32_t events)
 {
+	struct daemon *d = DAEMON_OF(h, sig_h);
 	struct signalfd_siginfo si;
 
 	if (read(h->fd, &si, sizeof(si)) == sizeof(si))
 		pr_info("signal %u received, exiting (pinned enforcement stays)",
 			si.ssi_signo);
-	nd->stop = true;
+	loop__stop(d->loop);
 }
 
-/* Once a second: proxy timeouts and trust reloads; the CA less often. */
-static void on_timer(struct loop_handler *h, uint32_t events)
+static void maintain_ca(struct daemon *d)
 {
 	enum ca_step step = CA_STEP_NONE;
-	static unsigned int ticks_seen;
 	struct nt_err err = {};
-	uint64_t ticks;
 
-	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		return;
-	pconn__tick();
-	if (ticks_seen % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
-		proxy__sync_netns();
-		if (listeners__sync(&err))
-			pr_warn("listener sync: %s", err.msg);
-	}
-	if (ticks_seen++ % CA_CHECK_TICKS)
-		return;
-	if (node_ca__maintain(nd->ca, time(NULL), &step, &err))
+	if (node_ca__maintain(d->ca, time(NULL), &step, &err))
 		pr_warn("CA maintenance failed, will retry: %s", err.msg);
 	else if (step != CA_STEP_NONE)
 		pr_info("CA %s; bundle sequence %llu",
 			step == CA_STEP_PREPARED ? "prepared the next CA" :
 			"activated the next CA",
-			(unsigned long long)node_ca__bundle(nd->ca)->sequence);
+			(unsigned long long)node_ca__bundle(d->ca)->sequence);
+}
+
+/* Once a second: proxy timeouts and trust reloads; the rest less often. */
+static void on_timer(struct loop_handler *h, uint32_t events)
+{
+	struct daemon *d = DAEMON_OF(h, timer_h);
+	uint64_t ticks;
+
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	proxy__tick(d->proxy);
+	if (d->ticks % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
+		netns__sync(d);
+		daemon__sync_listeners(d);
+	}
+	if (d->ticks++ % CA_CHECK_TICKS == 0)
+		maintain_ca(d);
 }
 
 static void on_events(struct loop_handler *h, uint32_t events)
 {
-	if (datapath__poll_events(nd->dp, flows__on_event, nd->flows))
+	struct daemon *d = DAEMON_OF(h, events_h);
+
+	if (datapath__events_poll(d->dp))
 		pr_warn("failed to read the event ring buffer");
 }
 
-static struct loop_handler sig_h = { .fd = -1, .on_event = on_signal };
-static struct loop_handler timer_h = { .fd = -1, .on_event = on_timer };
-static struct loop_handler events_h = { .fd = -1, .on_event = on_events };
-
-static int setup_loop(void)
+static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { .tv_sec = 1 },
 				  .it_value = { .tv_sec = 1 } };
 	sigset_t mask;
 	int ret;
 
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		return -errno;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -168,86 +118,68 @@ static int setup_loop(void)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	sig_h.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	timer_h.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (sig_h.fd < 0 || timer_h.fd < 0 ||
-	    timerfd_settime(timer_h.fd, 0, &its, NULL))
+	d->sig_h = (struct loop_handler){
+		.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
+		.on_event = on_signal };
+	d->timer_h = (struct loop_handler){
+		.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+		.on_event = on_timer };
+	d->events_h = (struct loop_handler){ .fd = datapath__events_fd(d->dp),
+					     .on_event = on_events };
+	if (d->sig_h.fd < 0 || d->timer_h.fd < 0 ||
+	    timerfd_settime(d->timer_h.fd, 0, &its, NULL))
 		return -errno;
-	ret = loop__add(&sig_h, EPOLLIN);
+	ret = loop__add(d->loop, &d->sig_h, EPOLLIN);
 	if (!ret)
-		ret = loop__add(&timer_h, EPOLLIN);
+		ret = loop__add(d->loop, &d->timer_h, EPOLLIN);
+	if (!ret)
+		ret = loop__add(d->loop, &d->events_h, EPOLLIN);
 	return ret;
-}
-
-static bool sync_soon;
-
-void daemon__sync_listeners_soon(void)
-{
-	sync_soon = true;
 }
 
 /* Listeners of a namespace just served, or of a change made by a request
  * of this batch: once per batch, however many asked. */
-static void sync_if_asked(void)
+static int run_loop(struct daemon *d)
 {
-	struct nt_err err = {};
+	int ret;
 
-	if (!sync_soon)
-		return;
-	sync_soon = false;
-	if (listeners__sync(&err))
-		pr_warn("listener sync: %s", err.msg);
-}
-
-static int run_loop(void)
-{
-	struct epoll_event evs[32];
-	struct loop_handler *h;
-	int n, i;
-
-	while (!nd->stop) {
-		n = epoll_wait(epfd, evs, 32, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		for (i = 0; i < n && !nd->stop; i++) {
-			h = evs[i].data.ptr;
-			/* Closed earlier in this batch: its memory waits in
-			 * the graveyard, its fd is gone. */
-			if (h->fd >= 0)
-				h->on_event(h, evs[i].events);
+	while (!loop__stopped(d->loop)) {
+		ret = loop__run_once(d->loop, -1);
+		if (ret < 0)
+			return ret;
+		if (d->sync_soon) {
+			d->sync_soon = false;
+			daemon__sync_listeners(d);
 		}
-		sync_if_asked();
-		loop__reap();
 	}
 	return 0;
 }
 
 /* ---- start-up ------------------------------------------------------------ */
 
-static int open_ca(const struct daemon_opts *o, struct nt_err *err)
+static int open_ca(struct daemon *d, struct nt_err *err)
 {
+	const struct daemon_opts *o = &d->opts;
 	struct ca_init_opts init = { .trust_domain = o->trust_domain,
 				     .now = time(NULL) };
 	int ret;
 
-	ret = node_ca__open(&nd->ca, o->state_dir, err);
+	ret = node_ca__open(&d->ca, o->state_dir, err);
 	if (ret == -ENOENT && o->trust_domain) {
 		pr_info("no CA in %s: creating one for %s", o->state_dir,
 			o->trust_domain);
 		ret = node_ca__init(o->state_dir, &init, err);
 		if (!ret)
-			ret = node_ca__open(&nd->ca, o->state_dir, err);
+			ret = node_ca__open(&d->ca, o->state_dir, err);
 	}
 	if (ret)
 		return ret;
 	if (o->trust_domain && strcmp(o->trust_domain,
-				      node_ca__trust_domain(nd->ca)))
+				      node_ca__trust_domain(d->ca)))
 		return nt_err_set(err, -EINVAL,
 				  "--trust-domain %s but the CA in %s is for %s",
 				  o->trust_domain, o->state_dir,
-				  node_ca__trust_domain(nd->ca));
+				  node_ca__trust_domain(d->ca));
 	return 0;
 }
 
@@ -255,158 +187,163 @@ static int open_ca(const struct daemon_opts *o, struct nt_err *err)
  * namespace that now holds the daemon (or is no longer below its root) is
  * turned off in memory; its file keeps the saved mode until the next
  * change, so a start from a fit place enforces it again. */
-static void reconcile_namespaces(void)
+static void reconcile_namespaces(struct daemon *d)
 {
-	int fd = datapath__map_fd(nd->dp, "ns_mode");
-	uint64_t key, *prev = NULL, stale[NT_MAX_NAMESPACES];
+	uint64_t ids[NT_MAX_NAMESPACES];
 	struct nt_err err = {};
-	size_t i, nstale = 0;
-	struct ns *n;
+	size_t i, n;
+	struct ns *ns;
 
-	for (i = 0; i < ns_table__count(nd->ns); i++) {
-		n = ns_table__at(nd->ns, i);
-		if (cgroup__id(n->cgroup, &n->cgroup_id)) {
+	for (i = 0; i < ns_table__count(d->ns); i++) {
+		ns = ns_table__at(d->ns, i);
+		if (cgroup__id(ns->cgroup, &ns->cgroup_id)) {
 			pr_warn("namespace %s: cgroup %s is gone; not enforced",
-				n->name, n->cgroup);
-			n->cgroup_id = 0;
+				ns->name, ns->cgroup);
+			ns->cgroup_id = 0;
 			continue;
 		}
-		if (n->mode != NT_MODE_OFF &&
-		    cgroup__may_enroll(&nd->cg, n->cgroup, &err)) {
-			pr_warn("namespace %s: not enforced: %s", n->name,
+		if (ns->mode != NT_MODE_OFF &&
+		    cgroup__may_enroll(&d->cg, ns->cgroup, &err)) {
+			pr_warn("namespace %s: not enforced: %s", ns->name,
 				err.msg);
-			n->mode = NT_MODE_OFF;
+			ns->mode = NT_MODE_OFF;
 		}
-		daemon__apply_ns(n);
+		ns__apply(d, ns);
 	}
-	while (nstale < NT_MAX_NAMESPACES &&
-	       !bpf_map_get_next_key(fd, prev, &key)) {
-		if (!ns_table__by_cgroup(nd->ns, key))
-			stale[nstale++] = key;
-		prev = &key;
-	}
-	for (i = 0; i < nstale; i++)
-		datapath__del_ns(nd->dp, stale[i]);
+	n = datapath__ns_ids(d->dp, ids, ARRAY_SIZE(ids));
+	for (i = 0; i < n; i++)
+		if (!ns_table__by_cgroup(d->ns, ids[i]))
+			datapath__del_ns(d->dp, ids[i]);
 }
 
-static void report_features(const char *bpffs)
+static void report_features(struct daemon *d)
 {
 	struct nt_features f;
 
-	if (features__probe(&f, bpffs)) {
+	if (features__probe(&f, d->opts.bpffs)) {
 		pr_warn("kernel feature probe failed");
 		return;
 	}
-	if (nd->opts.no_ktls)
+	if (d->opts.no_ktls)
 		pr_warn("--no-ktls: TLS records stay in userspace");
-	if (nd->opts.no_mesh_reuse)
+	if (d->opts.no_mesh_reuse)
 		pr_warn("--no-mesh-reuse: every proxied connection pays its own TLS handshake (NT1)");
 	else if (!f.ktls.available)
 		pr_warn("kernel TLS is not available: the proxy will encrypt in userspace (flows show ktls off)");
 	if (!f.progs[NT_FEAT_PROG_SK_LOOKUP].available)
 		pr_warn("sk_lookup programs are not available: inbound steering is off");
-	nd->no_sock_destroy = !f.sock_destroy.available;
-	if (nd->no_sock_destroy)
+	d->no_sock_destroy = !f.sock_destroy.available;
+	if (d->no_sock_destroy)
 		pr_warn("sock_diag SOCK_DESTROY is not available (%s; CONFIG_INET_DIAG_DESTROY?): a namespace turned strict keeps the plaintext connections its workloads made before",
 			strerror(f.sock_destroy.err));
 }
 
-/* Listeners that were there before the daemon (or its namespaces). */
-static void sync_listeners_at_start(void)
-{
-	struct nt_err err = {};
-
-	if (listeners__sync(&err))
-		pr_warn("listener sync: %s", err.msg);
-}
-
-static int start(const struct daemon_opts *o, struct nt_err *err)
+/* The identity stage's inputs: attestation and the registry. */
+static int open_identity(struct daemon *d, struct nt_err *err)
 {
 	struct attest_env env = {
 		.proc_root = "/proc", .passwd_file = "/etc/passwd",
 		.group_file = "/etc/group", .max_hash_bytes = 256u << 20,
+		.cgroup_root = d->cg.mount,
 	};
+	int ret;
+
+	snprintf(d->entries_path, sizeof(d->entries_path), "%s/entries.json",
+		 d->opts.state_dir);
+	ret = attest__new(&d->attest, &env, err);
+	if (!ret)
+		ret = attest_registry__new(&d->entries) ? -ENOMEM : 0;
+	if (!ret)
+		ret = attest_registry__load(d->entries, d->entries_path, err);
+	if (!ret && (spiffe_ids__new(&d->ids) || identity__new(&d->identity, d) ||
+		     svid_cache__new(&d->svids, d->ca) ||
+		     flow_table__new(&d->flows, d->ids)))
+		ret = nt_err_set(err, -ENOMEM, "out of memory");
+	return ret;
+}
+
+static int open_proxy(struct daemon *d, struct nt_err *err)
+{
+	struct proxy_opts o = { .state_dir = d->opts.state_dir,
+				.no_ktls = d->opts.no_ktls,
+				.no_mesh_reuse = d->opts.no_mesh_reuse };
+	struct proxy_env env;
+
+	proxy_env__init(d, &env);
+	return proxy__new(&d->proxy, &o, &env, d->loop, d->dp, err);
+}
+
+static int start(struct daemon *d, struct nt_err *err)
+{
+	const struct daemon_opts *o = &d->opts;
 	int ret;
 
 	/* First: everything after opens descriptors. */
 	ret = fdlimit__init(err);
 	if (!ret)
-		ret = open_ca(o, err);
+		ret = open_ca(d, err);
 	if (ret)
 		return ret;
-	ret = cgroup__init(&nd->cg, o->cgroup_root);
+	ret = cgroup__init(&d->cg, o->cgroup_root);
 	if (ret)
 		return nt_err_set(err, ret, "cgroup root %s: %s (a cgroup v2 directory?)",
 				  o->cgroup_root ? o->cgroup_root : "(default)",
 				  strerror(-ret));
-	report_features(o->bpffs);
-	ret = datapath__open(&nd->dp, &nd->cg, o->bpffs, err);
+	report_features(d);
+	ret = loop__new(&d->loop);
+	if (!ret)
+		ret = datapath__open(&d->dp, d->cg.root, d->cg.root_id, o->bpffs,
+				     err);
+	if (!ret)
+		ret = ns_table__load(&d->ns, o->state_dir, err);
+	if (!ret)
+		ret = open_identity(d, err);
+	if (!ret)
+		ret = policy_holder__init(d, err);
 	if (ret)
 		return ret;
-	ret = ns_table__load(&nd->ns, o->state_dir, err);
-	if (ret)
-		return ret;
-	reconcile_namespaces();
-	env.cgroup_root = nd->cg.mount;
-	snprintf(nd->entries_path, sizeof(nd->entries_path), "%s/entries.json",
-		 o->state_dir);
-	ret = attest__new(&nd->attest, &env, err);
-	if (!ret)
-		ret = attest_registry__new(&nd->entries) ? -ENOMEM : 0;
-	if (!ret)
-		ret = attest_registry__load(nd->entries, nd->entries_path, err);
-	if (!ret)
-		ret = svid_cache__new(&nd->svids) || flow_table__new(&nd->flows) ||
-		      spiffe_ids__new(&nd->ids) ? -ENOMEM : 0;
-	if (ret)
-		return ret;
-	ret = datapath__poll_events(nd->dp, flows__on_event, nd->flows);
+	reconcile_namespaces(d);
+	ret = datapath__events_open(d->dp, events__on_event, d);
 	if (ret)
 		return nt_err_set(err, ret, "failed to open the event ring buffer");
-	events_h.fd = datapath__events_fd(nd->dp);
-	ret = setup_loop();
-	if (!ret)
-		ret = loop__add(&events_h, EPOLLIN);
+	ret = setup_loop(d);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
-	admit__init();
-	ret = policy_ctl__init(err);
+	ret = open_proxy(d, err);
 	if (!ret)
-		ret = proxy_tls__init(err);
-	if (!ret)
-		ret = proxy__restore(err);
+		ret = netns__restore(d, err);
 	if (ret)
 		return ret;
-	sync_listeners_at_start();
-	return control__open(o->run_dir, err);
+	/* Listeners that were there before the daemon (or its namespaces). */
+	daemon__sync_listeners(d);
+	return control__open(d, err);
 }
 
-static void stop(void)
+/* In the reverse order: what holds a reference goes before what it holds. */
+static void stop(struct daemon *d)
 {
-	control__close();
-	pconn__close_all();
-	spiffe_ids__free(nd->ids);	/* connections held every reference */
-	proxy_tls__fini();
-	policy__free(active_policy);
-	datapath__close(nd->dp);
-	flow_table__free(nd->flows);
-	svid_cache__free(nd->svids);
-	attest_registry__free(nd->entries);
-	attest__free(nd->attest);
-	ns_table__free(nd->ns);
-	node_ca__close(nd->ca);
-	if (epfd >= 0)
-		close(epfd);
-	loop__reap();
-	free(graveyard);
+	control__close(d);
+	proxy__free(d->proxy);		/* its flows close into the table */
+	flow_table__free(d->flows);
+	identity__free(d->identity);
+	spiffe_ids__free(d->ids);	/* no holder is left */
+	svid_cache__free(d->svids);
+	policy__free(d->policy);
+	datapath__close(d->dp);
+	attest_registry__free(d->entries);
+	attest__free(d->attest);
+	ns_table__free(d->ns);
+	node_ca__close(d->ca);
+	if (d->sig_h.fd >= 0)
+		close(d->sig_h.fd);
+	if (d->timer_h.fd >= 0)
+		close(d->timer_h.fd);
+	loop__free(d->loop);
 	fdlimit__fini();
 }
 
 /* ---- arguments ----------------------------------------------------------- */
 
-/* The one source of nametagd's documentation: tools/gen-docs.sh makes
- * docs/man/nametagd.8 from it, and tests/cli/test_docs_sync.sh keeps the
- * two in step. Section titles end in ':' at the start of a line. */
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -453,9 +390,9 @@ static void usage(FILE *out)
 		"      the control socket, root only (docs/control.md)\n"
 		"  %s/%s\n"
 		"      pinned programs, maps and links (docs/datapath.md)\n",
-		STATE_DIR_DEFAULT, CONTROL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
-		daemon_config__keys(), STATE_DIR_DEFAULT, CONTROL_RUN_DIR_DEFAULT,
-		CONTROL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
+		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
+		daemon_config__keys(), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
+		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
@@ -516,14 +453,14 @@ int main(int argc, char **argv)
 	static struct daemon d = {
 		.opts = {
 			.state_dir = STATE_DIR_DEFAULT,
-			.run_dir = CONTROL_RUN_DIR_DEFAULT,
+			.run_dir = CTL_RUN_DIR_DEFAULT,
 			.bpffs = NT_BPFFS_DEFAULT,
 		},
+		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
 	};
 	struct nt_err err = {};
 	int ret;
 
-	nd = &d;
 	if (parse_args(argc, argv, &d.opts))
 		return 2;
 	libbpf_set_print(libbpf_log);
@@ -536,16 +473,16 @@ int main(int argc, char **argv)
 				d.opts.bpffs, NT_PIN_DIR);
 		return ret ? 1 : 0;
 	}
-	ret = start(&d.opts, &err);
+	ret = start(&d, &err);
 	if (ret) {
 		pr_warn("%s", err.msg);
-		stop();
+		stop(&d);
 		return 1;
 	}
 	pr_info("ready: trust domain %s, cgroup root %s, control %s/%s",
-		node_ca__trust_domain(nd->ca), nd->cg.root, d.opts.run_dir,
-		CONTROL_SOCK_NAME);
-	ret = run_loop();
-	stop();
+		node_ca__trust_domain(d.ca), d.cg.root, d.opts.run_dir,
+		CTL_SOCK_NAME);
+	ret = run_loop(&d);
+	stop(&d);
 	return ret ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Namespaces: a name, a cgroup, a mode. Persisted in STATE/namespaces.json
- * so a restarted daemon re-applies the same enrollment.
+ * so a restarted daemon re-applies the same enrollment; pushed into the
+ * kernel (ns_mode) by ns__apply().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,31 +19,6 @@ struct ns_table {
 	size_t n, cap;
 	char path[PATH_MAX];
 };
-
-static const char *const mode_names[] = {
-	[NT_MODE_OFF] = "off",
-	[NT_MODE_OBSERVE] = "observe",
-	[NT_MODE_PERMISSIVE] = "permissive",
-	[NT_MODE_STRICT] = "strict",
-};
-
-const char *mode__name(enum nt_mode m)
-{
-	return m <= NT_MODE_STRICT ? mode_names[m] : "unknown";
-}
-
-int mode__parse(const char *s, enum nt_mode *m)
-{
-	int i;
-
-	for (i = NT_MODE_OFF; i <= NT_MODE_STRICT; i++) {
-		if (!strcmp(s, mode_names[i])) {
-			*m = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
 
 size_t ns_table__count(const struct ns_table *t)
 {
@@ -74,16 +50,6 @@ struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id)
 	return NULL;
 }
 
-struct ns *ns_table__by_id(struct ns_table *t, uint32_t id)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->v[i].id == id)
-			return &t->v[i];
-	return NULL;
-}
-
 static int push(struct ns_table *t, const struct ns *n)
 {
 	struct ns *nv;
@@ -104,10 +70,10 @@ int ns__check_name(const char *name, struct nt_err *err)
 {
 	size_t i, len = strlen(name);
 
-	if (len == 0 || len >= NS_NAME_MAX)
+	if (len == 0 || len >= NT_NS_NAME_MAX)
 		return nt_err_set(err, -EINVAL,
 				  "namespace name must be 1 to %d characters",
-				  NS_NAME_MAX - 1);
+				  NT_NS_NAME_MAX - 1);
 	for (i = 0; i < len; i++) {
 		if ((name[i] >= 'a' && name[i] <= 'z') ||
 		    (name[i] >= '0' && name[i] <= '9') ||
@@ -221,7 +187,7 @@ static int parse_one(struct ns_table *t, const cJSON *o, int idx,
 	snprintf(where, sizeof(where), "%s: namespaces[%d]", NS_FILE, idx);
 	if (json__only_keys(o, keys, where, err))
 		return -EINVAL;
-	name = get_str(o, "name", NS_NAME_MAX, where, err);
+	name = get_str(o, "name", NT_NS_NAME_MAX, where, err);
 	cg = get_str(o, "cgroup", PATH_MAX, where, err);
 	mode = get_str(o, "mode", 16, where, err);
 	tmpl = get_str(o, "template", sizeof(n.template), where, err);
@@ -301,4 +267,41 @@ void ns_table__free(struct ns_table *t)
 		return;
 	free(t->v);
 	free(t);
+}
+
+/* ---- the kernel's view ----------------------------------------------------------- */
+
+int ns__apply(struct daemon *d, const struct ns *n)
+{
+	struct nt_ns_value v = { .mode = n->mode, .ns_id = n->id };
+
+	identity__invalidate(d->identity);
+	/* A namespace's egress entries are keyed by its id. */
+	policy_holder__apply_egress(d);
+	if (n->mode == NT_MODE_OFF)
+		return datapath__del_ns(d->dp, n->cgroup_id);
+	return datapath__set_ns(d->dp, n->cgroup_id, &v);
+}
+
+int ns__enrolled(struct daemon *d, struct dp_enrolled **out, size_t *n)
+{
+	size_t i, count = ns_table__count(d->ns);
+	struct dp_enrolled *v;
+	const struct ns *ns;
+
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*n = 0;
+	for (i = 0; i < count; i++) {
+		ns = ns_table__at(d->ns, i);
+		if (ns->mode == NT_MODE_OFF || !ns->cgroup_id)
+			continue;
+		v[(*n)++] = (struct dp_enrolled){
+			.name = ns->name, .cgroup = ns->cgroup,
+			.cgroup_id = ns->cgroup_id, .mode = ns->mode,
+			.ns_id = ns->id };
+	}
+	*out = v;
+	return 0;
 }

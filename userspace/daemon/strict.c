@@ -8,11 +8,11 @@
  *
  *  - the proxy's own connections (plaintext-in accepted in permissive,
  *    plaintext egress) are judged again with the namespace's mode now
- *    (pconn__recheck_policy) and closed with a reset when denied;
+ *    (proxy__recheck) and closed with a reset when denied;
  *  - the workloads' own sockets, connected directly while the namespace
  *    was off or observe, or accepted before it was enrolled, are found in a
  *    sock_diag dump of every served network namespace, by the cgroup they
- *    were created in (a strict namespace's subtree, cg_owners), and
+ *    were created in (a strict namespace's subtree, cgroup_owners), and
  *    destroyed with sock_diag SOCK_DESTROY: the workload sees ECONNABORTED,
  *    the peer a reset.
  *
@@ -34,9 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/ntcore.h"
-#include "userspace/proxy/proxy.h"
-#include "userspace/datapath/sockdiag.h"
+#include "userspace/daemon/daemon.h"
 
 /* The states in which a socket can still carry bytes one way or the other. */
 #define LIVE_STATES	(1u << TCP_ESTABLISHED | 1u << TCP_SYN_SENT | \
@@ -50,15 +48,17 @@ struct tally {
 
 /* A socket of the netns being swept, and the namespace that owns it. */
 struct seen {
-	struct sockdiag_listener s;
+	struct sockdiag_socket s;
 	const struct ns *owner;		/* NULL: no enrolled namespace */
 };
 
 struct sweep {
+	struct daemon *d;
 	const struct ns *switched;
 	struct tally *t;
 	size_t nt;
-	struct cg_owners cgs;
+	struct cgroup_owners cgs;	/* the enrolled namespaces' cgroups */
+	const struct ns **owners;	/* ... by cgroup_owners' root index */
 	int destroy_err;		/* the first failure to destroy */
 	/* The netns being swept. */
 	struct seen *v;
@@ -80,7 +80,8 @@ static struct tally *tally_of(struct sweep *sw, const struct ns *n)
 
 static void on_proxy_closed(const char *ns, bool inbound, void *arg)
 {
-	struct tally *t = tally_of(arg, ns_table__find(nd->ns, ns));
+	struct sweep *sw = arg;
+	struct tally *t = tally_of(sw, ns_table__find(sw->d->ns, ns));
 
 	if (t)
 		*(inbound ? &t->in : &t->out) += 1;
@@ -95,10 +96,11 @@ static bool is_strict(const struct ns *n)
 
 /* Kept: the candidates (a strict namespace's connected sockets), and what
  * telling them apart needs: listeners, and loopback peers. */
-static int on_socket(const struct sockdiag_listener *l, void *arg)
+static int on_socket(const struct sockdiag_socket *l, void *arg)
 {
 	struct sweep *sw = arg;
-	const struct ns *owner = cg_owners__find(&sw->cgs, l->cgroup_id);
+	long i = cgroup_owners__find(&sw->cgs, l->cgroup_id);
+	const struct ns *owner = i < 0 ? NULL : sw->owners[i];
 	struct seen *p;
 
 	if (l->state != TCP_LISTEN && !is_strict(owner) &&
@@ -185,7 +187,7 @@ static void settle(struct sweep *sw, int netns_fd, const struct seen *c)
 	bool in = is_inbound(sw, c);
 	struct tally *t = tally_of(sw, c->owner);
 	struct flow_note f = {
-		.type = in ? "inbound-plaintext" : "egress",
+		.type = in ? FLOW_INBOUND_PLAINTEXT : FLOW_EGRESS,
 		.ns = c->owner->name, .mode = c->owner->mode,
 		.src = in ? &c->s.remote : &c->s.local,
 		.dst = in ? &c->s.local : &c->s.remote,
@@ -196,7 +198,7 @@ static void settle(struct sweep *sw, int netns_fd, const struct seen *c)
 	int ret;
 
 	/* As the proxy's own egress: what an egress rule allows stays. */
-	if (!in && proxy__egress_decide(f.ns, NT_MODE_STRICT, NULL,
+	if (!in && proxy__egress_decide(sw->d->proxy, f.ns, NT_MODE_STRICT, NULL,
 					&c->s.remote, &d))
 		return;
 	ret = destroy(sw, netns_fd, c);
@@ -216,7 +218,7 @@ static void settle(struct sweep *sw, int netns_fd, const struct seen *c)
 			 strerror(-ret));
 	f.reason = reason;
 	f.state = ret ? "open" : "closed by strict";
-	flows__note(nd->flows, &f);
+	flows__note(sw->d, &f);
 	if (t)
 		*(ret ? &t->stayed : in ? &t->in : &t->out) += 1;
 }
@@ -230,7 +232,7 @@ static int sweep_netns(int netns_fd, uint32_t netns_ino, void *arg)
 
 	sw->n = 0;
 	sw->nlfd = -1;
-	ret = proxy__held_addrs(netns_ino, &sw->held, &sw->nheld);
+	ret = proxy__held_addrs(sw->d->proxy, netns_ino, &sw->held, &sw->nheld);
 	if (!ret)
 		ret = sockdiag__sockets(netns_fd, LIVE_STATES | 1u << TCP_LISTEN,
 					on_socket, sw, &err);
@@ -267,10 +269,10 @@ static void report(const struct sweep *sw)
 		else if (t->out + t->in)
 			pr_info("policy reloaded: namespace %s: closed %zu plaintext connections (%zu outbound, %zu inbound)",
 				t->n->name, t->out + t->in, t->out, t->in);
-		if (t->stayed || (t->n == sw->switched && nd->no_sock_destroy))
+		if (t->stayed || (t->n == sw->switched && sw->d->no_sock_destroy))
 			pr_warn("namespace %s is strict: %zu plaintext connections made before stay open (%s)",
 				t->n->name, t->stayed,
-				sw->destroy_err == -EOPNOTSUPP || nd->no_sock_destroy ?
+				sw->destroy_err == -EOPNOTSUPP || sw->d->no_sock_destroy ?
 				"this kernel cannot destroy sockets: no CONFIG_INET_DIAG_DESTROY; restart those workloads" :
 				strerror(-sw->destroy_err));
 	}
@@ -280,45 +282,74 @@ static int tally_init(struct sweep *sw)
 {
 	size_t i;
 
-	sw->nt = ns_table__count(nd->ns);
+	sw->nt = ns_table__count(sw->d->ns);
 	sw->t = calloc(sw->nt ? sw->nt : 1, sizeof(*sw->t));
 	if (!sw->t)
 		return -ENOMEM;
 	for (i = 0; i < sw->nt; i++)
-		sw->t[i].n = ns_table__at(nd->ns, i);
+		sw->t[i].n = ns_table__at(sw->d->ns, i);
 	return 0;
 }
 
-static bool any_strict(void)
+static bool any_strict(struct ns_table *t)
 {
 	size_t i;
 
-	for (i = 0; i < ns_table__count(nd->ns); i++)
-		if (is_strict(ns_table__at(nd->ns, i)))
+	for (i = 0; i < ns_table__count(t); i++)
+		if (is_strict(ns_table__at(t, i)))
 			return true;
 	return false;
 }
 
-void strict__sweep(const struct ns *switched)
+/* The cgroups of every enrolled namespace, each one's own subtree. */
+static int collect_owners(struct sweep *sw, struct nt_err *err)
 {
-	struct sweep sw = { .switched = switched };
+	struct ns_table *t = sw->d->ns;
+	size_t i, n = 0, count = ns_table__count(t);
+	struct cgroup_root *roots;
+	struct ns *ns;
+	int ret;
+
+	roots = calloc(count ? count : 1, sizeof(*roots));
+	sw->owners = calloc(count ? count : 1, sizeof(*sw->owners));
+	if (!roots || !sw->owners) {
+		free(roots);
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < count; i++) {
+		ns = ns_table__at(t, i);
+		if (ns->mode == NT_MODE_OFF || !ns->cgroup_id)
+			continue;
+		sw->owners[n] = ns;
+		roots[n++] = (struct cgroup_root){ .path = ns->cgroup,
+						   .id = ns->cgroup_id };
+	}
+	ret = cgroup_owners__collect(&sw->cgs, roots, n, NULL, NULL, err);
+	free(roots);
+	return ret;
+}
+
+void strict__sweep(struct daemon *d, const struct ns *switched)
+{
+	struct sweep sw = { .d = d, .switched = switched };
 	struct nt_err err = {};
 
 	if (tally_init(&sw)) {
 		pr_warn("strict: out of memory: open connections not checked");
-		pconn__recheck_policy(NULL, NULL);
+		proxy__recheck(d->proxy, NULL, NULL);
 		return;
 	}
-	pconn__recheck_policy(on_proxy_closed, &sw);
-	if (!any_strict())
+	proxy__recheck(d->proxy, on_proxy_closed, &sw);
+	if (!any_strict(d->ns))
 		goto out;
-	if (cg_owners__collect(&sw.cgs, &err))
+	if (collect_owners(&sw, &err))
 		pr_warn("strict: workload sockets not checked: %s", err.msg);
 	else
-		proxy__foreach_netns(sweep_netns, &sw);
+		netns__each(sweep_netns, &sw, d);
 	report(&sw);
 out:
-	cg_owners__free(&sw.cgs);
+	cgroup_owners__free(&sw.cgs);
+	free(sw.owners);
 	free(sw.v);
 	free(sw.t);
 }

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "userspace/daemon/daemon.h"
-#include "lib/ntcore.h"
 
 #define SVID_CACHE_MAX 4096
 
@@ -21,14 +20,18 @@ struct svid_slot {
 };
 
 struct svid_cache {
+	struct node_ca *ca;
 	struct svid_slot *v;
 	size_t n, cap;
 };
 
-int svid_cache__new(struct svid_cache **c)
+int svid_cache__new(struct svid_cache **c, struct node_ca *ca)
 {
 	*c = calloc(1, sizeof(**c));
-	return *c ? 0 : -ENOMEM;
+	if (!*c)
+		return -ENOMEM;
+	(*c)->ca = ca;
+	return 0;
 }
 
 void svid_cache__free(struct svid_cache *c)
@@ -82,7 +85,7 @@ const struct svid *svid_cache__get(struct svid_cache *c,
 		s->uses++;
 		return s->svid;
 	}
-	if (node_ca__mint(nd->ca, id, 0, now, &fresh, err))
+	if (node_ca__mint(c->ca, id, 0, now, &fresh, err))
 		return NULL;
 	if (!s)
 		s = new_slot(c);
@@ -99,29 +102,22 @@ const struct svid *svid_cache__get(struct svid_cache *c,
 	return fresh;
 }
 
-static void add_time(cJSON *o, const char *key, time_t t)
+int svid_cache__foreach(const struct svid_cache *c,
+			int (*fn)(const struct svid_info *s, void *arg),
+			void *arg)
 {
-	char buf[TIME_ISO8601_MAX];
-
-	time__iso8601(t, buf, sizeof(buf));
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-cJSON *svid_cache__json(const struct svid_cache *c)
-{
-	cJSON *arr = cJSON_CreateArray(), *o;
-	char serial[80];
+	struct svid_info info;
 	size_t i;
+	int ret;
 
 	for (i = 0; i < c->n; i++) {
-		o = cJSON_CreateObject();
-		x509__serial_hex(c->v[i].svid->leaf, serial, sizeof(serial));
-		cJSON_AddStringToObject(o, "spiffe_id", c->v[i].svid->id.str);
-		cJSON_AddStringToObject(o, "serial", serial);
-		add_time(o, "not_before", c->v[i].not_before);
-		add_time(o, "not_after", c->v[i].not_after);
-		cJSON_AddNumberToObject(o, "uses", (double)c->v[i].uses);
-		cJSON_AddItemToArray(arr, o);
+		info = (struct svid_info){ .svid = c->v[i].svid,
+					   .not_before = c->v[i].not_before,
+					   .not_after = c->v[i].not_after,
+					   .uses = c->v[i].uses };
+		ret = fn(&info, arg);
+		if (ret)
+			return ret;
 	}
-	return arr;
+	return 0;
 }

@@ -23,7 +23,6 @@
 #include <bpf/libbpf.h>
 
 #include "userspace/datapath/datapath_int.h"
-#include "lib/ntcore.h"
 
 #define BPF_FS_MAGIC 0xcafe4a11
 
@@ -63,10 +62,10 @@ static const struct attach_spec attach_specs[] = {
 	{ "exit",	ATTACH_TRACING,	get_nt_exit, false },
 	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, true },
 };
-_Static_assert(sizeof(attach_specs) / sizeof(attach_specs[0]) <= DP_MAX_LINKS,
+_Static_assert(ARRAY_SIZE(attach_specs) <= DP_MAX_LINKS,
 	       "datapath links");
 
-int mkdir_p(const char *path, mode_t mode)
+static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	char *p;
@@ -209,8 +208,8 @@ static int tracepoint_id(const char *cat, const char *name)
 	size_t i;
 	FILE *f;
 
-	for (i = 0; i <= sizeof(roots) / sizeof(roots[0]); i++) {
-		const char *root = i < sizeof(roots) / sizeof(roots[0]) ?
+	for (i = 0; i <= ARRAY_SIZE(roots); i++) {
+		const char *root = i < ARRAY_SIZE(roots) ?
 				   roots[i] : NULL;
 
 		if (!root) {
@@ -329,7 +328,7 @@ static int make_pin_dirs(struct datapath *dp, const char *bpffs,
 	if (snprintf(dp->pin, sizeof(dp->pin), "%s/%s", bpffs, NT_PIN_DIR) >=
 	    (int)sizeof(dp->pin))
 		return nt_err_set(err, -ENAMETOOLONG, "bpffs path too long");
-	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sub); i++) {
 		snprintf(path, sizeof(path), "%s%s", dp->pin, sub[i]);
 		ret = mkdir_p(path, 0700);
 		if (ret)
@@ -381,8 +380,8 @@ static int load(struct datapath *dp, struct nt_err *err)
 	return pin_programs(dp, err);
 }
 
-int datapath__open(struct datapath **out, const struct cgroup_info *cg,
-		   const char *bpffs, struct nt_err *err)
+int datapath__open(struct datapath **out, const char *cgroup_root,
+		   uint64_t cgroup_id, const char *bpffs, struct nt_err *err)
 {
 	struct datapath *dp;
 	size_t i;
@@ -408,14 +407,14 @@ int datapath__open(struct datapath **out, const struct cgroup_info *cg,
 		ret = load(dp, err);
 	if (ret)
 		goto fail;
-	dp->cgroup_id = cg->root_id;
-	dp->cgroup_fd = open(cg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dp->cgroup_id = cgroup_id;
+	dp->cgroup_fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dp->cgroup_fd < 0) {
-		ret = nt_err_set(err, -errno, "failed to open %s: %s", cg->root,
+		ret = nt_err_set(err, -errno, "failed to open %s: %s", cgroup_root,
 				 strerror(errno));
 		goto fail;
 	}
-	for (i = 0; i < sizeof(attach_specs) / sizeof(attach_specs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(attach_specs); i++) {
 		ret = attach_one(dp, &attach_specs[i], err);
 		if (ret)
 			goto fail;
@@ -480,7 +479,7 @@ int datapath__cleanup(const char *bpffs, struct nt_err *err)
 	size_t i;
 	int ret;
 
-	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sub); i++) {
 		snprintf(path, sizeof(path), "%s/%s/%s", bpffs, NT_PIN_DIR,
 			 sub[i]);
 		ret = unlink_dir(path);
@@ -489,14 +488,6 @@ int datapath__cleanup(const char *bpffs, struct nt_err *err)
 					  path, strerror(-ret));
 	}
 	return 0;
-}
-
-int datapath__map_fd(const struct datapath *dp, const char *name)
-{
-	struct bpf_map *map;
-
-	map = bpf_object__find_map_by_name(dp->skel->obj, name);
-	return map ? bpf_map__fd(map) : -ENOENT;
 }
 
 int datapath__set_ns(struct datapath *dp, uint64_t cgroup_id,
@@ -516,6 +507,41 @@ int datapath__del_ns(struct datapath *dp, uint64_t cgroup_id)
 	return 0;
 }
 
+size_t datapath__ns_ids(const struct datapath *dp, uint64_t *ids, size_t max)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ns_mode);
+	uint64_t key, *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, prev, &key)) {
+		ids[n] = key;
+		prev = &ids[n++];
+	}
+	return n;
+}
+
+int datapath__sock_by_tuple(const struct datapath *dp, const struct nt_tuple *t,
+			    struct nt_sock_value *v)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sock_by_tuple),
+				   t, v) ? -errno : 0;
+}
+
+int datapath__proc(const struct datapath *dp, uint32_t tgid, struct nt_proc *p)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.procs), &tgid,
+				   p) ? -errno : 0;
+}
+
+void datapath__status(const struct datapath *dp, struct dp_status *st)
+{
+	st->pin_dir = dp->pin;
+	st->cgroup_id = dp->cgroup_id;
+	st->links = dp->nlinks;
+	st->max_netns = dp->max_netns;
+	st->listeners_per_netns = dp->listeners_per_netns;
+}
+
 static int on_ringbuf(void *ctx, void *data, size_t size)
 {
 	struct datapath *dp = ctx;
@@ -526,24 +552,24 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+int datapath__events_open(struct datapath *dp,
+			  void (*fn)(const struct nt_event *ev, void *arg),
+			  void *arg)
+{
+	dp->cb = fn;
+	dp->cb_arg = arg;
+	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
+				  on_ringbuf, dp, NULL);
+	return dp->rb ? 0 : -errno;
+}
+
 int datapath__events_fd(const struct datapath *dp)
 {
 	return dp->rb ? ring_buffer__epoll_fd(dp->rb) : -EINVAL;
 }
 
-int datapath__poll_events(struct datapath *dp,
-			  void (*cb)(const struct nt_event *ev, void *arg),
-			  void *arg)
+int datapath__events_poll(struct datapath *dp)
 {
-	dp->cb = cb;
-	dp->cb_arg = arg;
-	if (!dp->rb) {
-		dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
-					  on_ringbuf, dp, NULL);
-		if (!dp->rb)
-			return -errno;
-		return 0;
-	}
 	return ring_buffer__consume(dp->rb) < 0 ? -EIO : 0;
 }
 

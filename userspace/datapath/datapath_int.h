@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private to userspace/datapath*.c: the loaded objects and their links. */
+/* Private to userspace/datapath/: the loaded objects, their links, and the
+ * one place the skeletons are included. */
 #ifndef NAMETAG_DATAPATH_INT_H
 #define NAMETAG_DATAPATH_INT_H
 
@@ -9,7 +10,7 @@
 
 #include "bpf/lookup.skel.h"
 #include "bpf/nametag.skel.h"
-#include "userspace/daemon/daemon.h"
+#include "userspace/datapath/datapath.h"
 
 #define DP_MAX_LINKS	12
 
@@ -18,6 +19,7 @@
 struct netns_inst {
 	uint32_t netns_ino;
 	int table_fd;			/* -1: slot free */
+	uint64_t overflow_said;		/* lost records, as last logged */
 };
 
 struct datapath {
@@ -35,7 +37,6 @@ struct datapath {
 	struct netns_inst *netns;	/* max_netns of them */
 };
 
-int mkdir_p(const char *path, mode_t mode);
 int pin_path(char *buf, size_t size, const struct datapath *dp,
 	     const char *kind, const char *name);
 /* The listener table of @ino; -ENOENT when the namespace is not guarded. */

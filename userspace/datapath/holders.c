@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/ntcore.h"
 #include "userspace/datapath/holders.h"
 
 #define HOLDER_PROCS_MAX	65536
@@ -29,52 +30,32 @@
 #define SYS_pidfd_getfd		438
 #endif
 
-static int grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-	void *p;
+struct add {
+	struct holders *h;
+	uint64_t cgroup_id;
+	size_t ns;
+};
 
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -E2BIG;
-	if (ncap > max)
-		ncap = max;
-	p = realloc(*v, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = ncap;
-	return 0;
+static int add_proc(uint32_t pid, void *arg)
+{
+	struct add *a = arg;
+	struct holders *h = a->h;
+	int ret;
+
+	ret = array__grow((void **)&h->procs, &h->procs_cap, h->nprocs,
+			  sizeof(*h->procs), HOLDER_PROCS_MAX);
+	if (!ret)
+		h->procs[h->nprocs++] = (struct holder_proc){
+			.pid = pid, .cgroup_id = a->cgroup_id, .ns = a->ns };
+	return ret;
 }
 
-int holders__add_procs(struct holders *h, int dfd, const struct ns *n)
+int holders__add_procs(struct holders *h, int dfd, uint64_t cgroup_id,
+		       size_t ns)
 {
-	struct stat st;
-	unsigned int pid;
-	int fd, ret = 0;
-	FILE *f;
+	struct add a = { .h = h, .cgroup_id = cgroup_id, .ns = ns };
 
-	if (fstat(dfd, &st))
-		return 0;
-	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;	/* the cgroup went away meanwhile */
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	while (!ret && fscanf(f, "%u", &pid) == 1) {
-		ret = grow((void **)&h->procs, &h->procs_cap, h->nprocs,
-			   sizeof(*h->procs), HOLDER_PROCS_MAX);
-		if (ret)
-			break;
-		h->procs[h->nprocs++] = (struct holder_proc){
-			.pid = pid, .cgroup_id = st.st_ino, .n = n };
-	}
-	fclose(f);
-	return ret;
+	return cgroup__procs(dfd, add_proc, &a);
 }
 
 /* The socket inodes @p holds. */
@@ -100,8 +81,8 @@ static int scan_proc(struct holders *h, const struct holder_proc *p)
 		link[len] = '\0';
 		if (sscanf(link, "socket:[%u]", &inode) != 1)
 			continue;
-		ret = grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v),
-			   HOLDERS_MAX);
+		ret = array__grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v),
+				  HOLDERS_MAX);
 		if (!ret)
 			h->v[h->n++] = (struct holder){
 				.inode = inode, .fd = atoi(de->d_name), .proc = p };

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The processes of enrolled namespaces (from cgroup.procs) and the sockets
- * they hold (from /proc/PID/fd), for the listener sync: a listening socket
- * created outside a namespace but held by one of its processes (socket
- * activation, an inherited fd) is that namespace's. Functions return 0 or
- * a negative errno.
+ * Private to userspace/datapath/: the processes of enrolled namespaces
+ * (from cgroup.procs) and the sockets they hold (from /proc/PID/fd), for
+ * the listener sync: a listening socket created outside a namespace but
+ * held by one of its processes (socket activation, an inherited fd) is
+ * that namespace's. Functions return 0 or a negative errno.
  */
 #ifndef NAMETAG_HOLDERS_H
 #define NAMETAG_HOLDERS_H
@@ -12,12 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ns;
-
 struct holder_proc {
 	uint32_t pid;
 	uint64_t cgroup_id;
-	const struct ns *n;
+	size_t ns;		/* the enrolled namespace, an index */
 };
 
 /* A socket a process of an enrolled namespace holds. */
@@ -34,8 +32,10 @@ struct holders {
 	size_t n, cap;
 };
 
-/* Adds the processes of the cgroup directory @dfd as @n's. */
-int holders__add_procs(struct holders *h, int dfd, const struct ns *n);
+/* Adds the processes of the cgroup directory @dfd (id @cgroup_id) as
+ * namespace @ns's. */
+int holders__add_procs(struct holders *h, int dfd, uint64_t cgroup_id,
+		       size_t ns);
 /* Lists the sockets every added process holds. A process that exits
  * meanwhile is skipped. */
 int holders__scan(struct holders *h);

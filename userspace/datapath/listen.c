@@ -4,7 +4,7 @@
  * would reach (the proxy judges that socket's identity and presents its
  * SVID), delivery tickets that make the kernel hand the proxy's connection
  * to exactly that socket, and the daemon's own sock_diag records
- * (userspace/listeners.c). The kernel's side is bpf/listen.bpf.h and
+ * (listeners.c). The kernel's side is bpf/listen.bpf.h and
  * bpf/lookup.bpf.c.
  */
 #include <arpa/inet.h>
@@ -182,21 +182,5 @@ int datapath__listener_del(struct datapath *dp, uint32_t netns_ino,
 		return fd;
 	if (bpf_map_delete_elem(fd, k) && errno != ENOENT)
 		return -errno;
-	return 0;
-}
-
-int datapath__foreach_netns(const struct datapath *dp,
-			    int (*fn)(uint32_t netns_ino, void *arg), void *arg)
-{
-	uint32_t i;
-	int ret;
-
-	for (i = 0; i < dp->max_netns; i++) {
-		if (dp->netns[i].table_fd < 0)
-			continue;
-		ret = fn(dp->netns[i].netns_ino, arg);
-		if (ret)
-			return ret;
-	}
 	return 0;
 }

@@ -17,52 +17,39 @@
  * cgroup it was created in), matched against the cgroup ids of each
  * enrolled namespace's subtree, read by a bounded walk of cgroupfs: an id
  * is never derived from a name. A socket created elsewhere belongs to the
- * namespace of a process that holds it (userspace/holders.c), and the
+ * namespace of a process that holds it (holders.c), and the
  * daemon takes a duplicate of it (pidfd_getfd) to put it in listen_socks,
  * so deliveries can be pinned to it. Where the kernel has its own record
- * of an address, the daemon's is not made (or is removed).
+ * of an address, the daemon's is not made (or is removed). The daemon
+ * says which namespaces are enrolled (struct dp_enrolled) and which
+ * network namespaces to list (dp_netns_each): the datapath knows neither.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
-#include "userspace/daemon/daemon.h"
+#include "userspace/datapath/datapath_int.h"
 #include "userspace/datapath/holders.h"
-#include "lib/ntcore.h"
-#include "userspace/proxy/proxy.h"
-#include "userspace/datapath/sockdiag.h"
 
-#define CG_DEPTH_MAX	32		/* levels below a namespace's cgroup */
-#define CG_MAX		65536		/* cgroups in all enrolled namespaces */
 #define SYNC_COMM	"sock_diag"
 
-/* A cgroup of an enrolled namespace. */
-struct cg_owner {
-	uint64_t id;
-	const struct ns *n;
-};
-
-/* A listener owned by an enrolled namespace, in a served netns. */
+/* A listener owned by an enrolled namespace, in a listed netns. */
 struct cand {
 	struct nt_listen_key key;	/* NT_LKEY_SYNC */
-	struct sockdiag_listener l;
-	const struct ns *n;
+	struct sockdiag_socket l;
+	const struct dp_enrolled *n;
 	const struct holder *h;		/* a process holding it, if known */
 };
 
 struct sync {
-	struct cg_owners cgs;		/* with the processes, in holders */
-	struct holders holders;
+	struct datapath *dp;
+	const struct dp_enrolled *ns;
+	size_t nns;
+	struct cgroup_owners cgs;	/* the enrolled namespaces' cgroups */
+	struct holders holders;		/* ... and their processes */
 	struct cand *cands;
 	size_t ncands, cands_cap;
-	uint32_t failed[NT_MAX_NETNS];	/* netns whose listing failed */
-	size_t nfailed;
 	struct nt_err *err;		/* the first failure */
 	int ret;
 	uint32_t netns;			/* being listed */
@@ -70,189 +57,68 @@ struct sync {
 	size_t added;
 };
 
-static int grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-	void *p;
+/* ---- who owns what ---------------------------------------------------------- */
 
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -E2BIG;
-	if (ncap > max)
-		ncap = max;
-	p = realloc(*v, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = ncap;
-	return 0;
+/* Each cgroup of an enrolled namespace brings its processes. */
+static int add_procs(int dfd, uint64_t id, size_t root, void *arg)
+{
+	struct sync *s = arg;
+
+	return holders__add_procs(&s->holders, dfd, id, root);
 }
 
-/* ---- which cgroups belong to which enrolled namespace ------------------- */
-
-static bool enrolled(const struct ns *n)
+static int collect(struct sync *s, struct nt_err *err)
 {
-	return n && n->mode != NT_MODE_OFF && n->cgroup_id;
-}
-
-/* The cgroup @id (directory @dfd) belongs to @n; so do its processes,
- * when the caller wants them too. */
-static int cg_add(struct cg_owners *o, uint64_t id, const struct ns *n, int dfd)
-{
-	int ret = grow((void **)&o->v, &o->cap, o->n, sizeof(*o->v), CG_MAX);
-
-	if (ret)
-		return ret;
-	o->v[o->n].id = id;
-	o->v[o->n].n = n;
-	o->n++;
-	return o->procs ? holders__add_procs(o->procs, dfd, n) : 0;
-}
-
-/*
- * Records every cgroup below the directory @dfd (owned, closed here) as
- * @n's. Stays on cgroupfs (@dev), never follows a symlink; a directory
- * that vanishes meanwhile is skipped. Another enrolled namespace below
- * this one is its own (the programs take the nearest enrolled ancestor).
- */
-static int walk_cgroups(struct cg_owners *o, const struct ns *n, int dfd,
-			dev_t dev, int depth)
-{
-	const struct ns *other;
-	struct dirent *de;
-	struct stat st;
-	int fd, ret = 0;
-	DIR *d;
-
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	while (!ret && (de = readdir(d))) {
-		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
-		    !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISDIR(st.st_mode) || st.st_dev != dev)
-			continue;
-		other = ns_table__by_cgroup(nd->ns, st.st_ino);
-		if (other && other != n && enrolled(other))
-			continue;
-		fd = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;	/* gone meanwhile */
-		ret = cg_add(o, st.st_ino, n, fd);
-		if (ret || depth + 1 >= CG_DEPTH_MAX) {
-			close(fd);
-			continue;
-		}
-		ret = walk_cgroups(o, n, fd, dev, depth + 1);
-	}
-	closedir(d);
-	return ret;
-}
-
-static int cg_cmp(const void *a, const void *b)
-{
-	const struct cg_owner *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* The namespace's cgroup (if it still has the id it was enrolled with)
- * and everything below it. */
-static int collect_ns(struct cg_owners *o, const struct ns *n)
-{
-	struct stat st;
-	int fd, ret;
-
-	fd = open(n->cgroup, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0;	/* removed: the namespace owns nothing now */
-	if (fstat(fd, &st) || (uint64_t)st.st_ino != n->cgroup_id) {
-		close(fd);
-		return 0;
-	}
-	ret = cg_add(o, n->cgroup_id, n, fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return walk_cgroups(o, n, fd, st.st_dev, 0);
-}
-
-int cg_owners__collect(struct cg_owners *o, struct nt_err *err)
-{
-	const struct ns *n;
+	struct cgroup_root *roots;
 	size_t i;
 	int ret;
 
-	for (i = 0; i < ns_table__count(nd->ns); i++) {
-		n = ns_table__at(nd->ns, i);
-		if (!enrolled(n))
-			continue;
-		ret = collect_ns(o, n);
-		if (ret == -E2BIG)
-			return nt_err_set(err, ret,
-					  "more than %d cgroups in enrolled namespaces",
-					  CG_MAX);
-		if (ret)
-			return nt_err_set(err, ret, "cgroups of namespace %s: %s",
-					  n->name, strerror(-ret));
-	}
-	if (o->n)
-		qsort(o->v, o->n, sizeof(*o->v), cg_cmp);
-	return 0;
+	roots = calloc(s->nns ? s->nns : 1, sizeof(*roots));
+	if (!roots)
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	for (i = 0; i < s->nns; i++)
+		roots[i] = (struct cgroup_root){ .path = s->ns[i].cgroup,
+						 .id = s->ns[i].cgroup_id };
+	ret = cgroup_owners__collect(&s->cgs, roots, s->nns, add_procs, s, err);
+	free(roots);
+	return ret;
 }
 
-const struct ns *cg_owners__find(const struct cg_owners *o, uint64_t cgroup_id)
+static const struct dp_enrolled *owner(const struct sync *s, uint64_t cgroup_id)
 {
-	struct cg_owner key = { .id = cgroup_id };
-	const struct cg_owner *c;
+	long i = cgroup_owners__find(&s->cgs, cgroup_id);
 
-	if (!cgroup_id || !o->n)
-		return NULL;
-	c = bsearch(&key, o->v, o->n, sizeof(*o->v), cg_cmp);
-	return c ? c->n : NULL;
-}
-
-void cg_owners__free(struct cg_owners *o)
-{
-	free(o->v);
-	*o = (struct cg_owners){};
+	return i < 0 ? NULL : &s->ns[i];
 }
 
 /* ---- listing ------------------------------------------------------------- */
 
 /* The namespace a listener belongs to: the one its socket was created in,
  * else the one of a process holding it. */
-static const struct ns *listener_ns(const struct sync *s,
-				    const struct sockdiag_listener *l,
-				    const struct holder **h)
+static const struct dp_enrolled *listener_ns(const struct sync *s,
+					    const struct sockdiag_socket *l,
+					    const struct holder **h)
 {
-	const struct ns *n = cg_owners__find(&s->cgs, l->cgroup_id);
+	const struct dp_enrolled *n = owner(s, l->cgroup_id);
 
 	*h = holders__find(&s->holders, l->inode);
 	if (n)
 		return n;
-	return *h ? (*h)->proc->n : NULL;
+	return *h ? &s->ns[(*h)->proc->ns] : NULL;
 }
 
-static int on_listener(const struct sockdiag_listener *l, void *arg)
+static int on_listener(const struct sockdiag_socket *l, void *arg)
 {
 	struct sync *s = arg;
 	const struct holder *h;
-	const struct ns *n = listener_ns(s, l, &h);
+	const struct dp_enrolled *n = listener_ns(s, l, &h);
 	struct cand *c;
 	int ret;
 
 	if (!n)
 		return 0;	/* not an enrolled workload's socket */
-	ret = grow((void **)&s->cands, &s->cands_cap, s->ncands,
-		   sizeof(*s->cands), NT_MAX_SOCKETS);
+	ret = array__grow((void **)&s->cands, &s->cands_cap, s->ncands,
+			  sizeof(*s->cands), NT_MAX_SOCKETS);
 	if (ret)
 		return nt_err_set(s->netns_err, ret, "more than %d enrolled listeners",
 				  NT_MAX_SOCKETS);
@@ -301,12 +167,12 @@ static void make_value(const struct sync *s, const struct cand *c,
 	ev->gid = (uint32_t)-1;
 	/* A socket made outside the namespace is judged by where the process
 	 * holding it lives. */
-	ev->cgroup_id = cg_owners__find(&s->cgs, c->l.cgroup_id) ? c->l.cgroup_id :
+	ev->cgroup_id = owner(s, c->l.cgroup_id) ? c->l.cgroup_id :
 			c->h->proc->cgroup_id;
 	ev->ns_cgroup_id = c->n->cgroup_id;
 	ev->netns_ino = s->netns;
 	ev->mode = c->n->mode;
-	ev->ns_id = c->n->id;
+	ev->ns_id = c->n->ns_id;
 	memcpy(ev->comm, SYNC_COMM, sizeof(SYNC_COMM));
 	v->owner.orig_dst = c->l.local;
 	v->owner.flags = NT_SOCK_LISTENER;
@@ -319,7 +185,7 @@ static bool kernel_knows(const struct sync *s, const struct cand *c)
 	struct nt_listener l;
 
 	k.kind = NT_LKEY_ADDR;
-	return !datapath__find_exact(nd->dp, s->netns, &k, &l);
+	return !datapath__find_exact(s->dp, s->netns, &k, &l);
 }
 
 /*
@@ -328,7 +194,8 @@ static bool kernel_knows(const struct sync *s, const struct cand *c)
  * task called it before the namespace's table existed, and its place in
  * listen_socks, so deliveries can be pinned to it.
  */
-static void from_socket(const struct cand *c, struct nt_listener *v)
+static void from_socket(struct sync *s, const struct cand *c,
+			struct nt_listener *v)
 {
 	struct nt_sock_value ev;
 	int fd;
@@ -341,12 +208,12 @@ static void from_socket(const struct cand *c, struct nt_listener *v)
 			 c->h->proc->pid, strerror(-fd));
 		return;
 	}
-	if (!datapath__socket_evidence(nd->dp, fd, &ev) &&
+	if (!datapath__socket_evidence(s->dp, fd, &ev) &&
 	    (ev.flags & NT_SOCK_LISTENER) &&
 	    ev.ev.ns_cgroup_id == v->owner.ev.ns_cgroup_id)
 		v->owner = ev;
-	if (!datapath__listen_sock_held(nd->dp, c->l.cookie))
-		datapath__hold_listen_sock(nd->dp, fd);
+	if (!datapath__listen_sock_held(s->dp, c->l.cookie))
+		datapath__hold_listen_sock(s->dp, fd);
 	close(fd);
 }
 
@@ -367,13 +234,13 @@ static int publish(struct sync *s, const struct cand *c)
 	int ret;
 
 	make_value(s, c, &v);
-	if (!datapath__find_exact(nd->dp, s->netns, &c->key, &cur) &&
+	if (!datapath__find_exact(s->dp, s->netns, &c->key, &cur) &&
 	    unchanged(&cur, &v))
 		return 0;
-	from_socket(c, &v);
-	if (datapath__listen_sock_held(nd->dp, c->l.cookie))
+	from_socket(s, c, &v);
+	if (datapath__listen_sock_held(s->dp, c->l.cookie))
 		v.flags |= NT_LST_IN_SOCKHASH;
-	ret = datapath__listener_put(nd->dp, s->netns, &c->key, &v);
+	ret = datapath__listener_put(s->dp, s->netns, &c->key, &v);
 	if (ret)
 		return nt_err_set(s->err, ret, "netns %u: failed to record a listener: %s",
 				  s->netns, strerror(-ret));
@@ -414,12 +281,12 @@ static int prune(struct sync *s, const struct nt_listen_key *kept, size_t nkept)
 
 	do {
 		p.ngone = 0;
-		ret = datapath__listeners_foreach(nd->dp, s->netns, find_gone, &p);
+		ret = datapath__listeners_foreach(s->dp, s->netns, find_gone, &p);
 		if (ret < 0)
 			return nt_err_set(s->err, ret, "netns %u: listener table: %s",
 					  s->netns, strerror(-ret));
 		for (i = 0; i < p.ngone; i++) {
-			datapath__listener_del(nd->dp, s->netns, &p.gone[i]);
+			datapath__listener_del(s->dp, s->netns, &p.gone[i]);
 			pr_info("listener on port %u (netns %u): gone, taken over by the kernel's record, or no longer enrolled: sock_diag record removed",
 				p.gone[i].port, s->netns);
 		}
@@ -473,21 +340,20 @@ static int list_netns(int netns_fd, uint32_t netns_ino, void *arg)
 	ret = sockdiag__listeners(netns_fd, on_listener, s, &e);
 	if (!ret)
 		return publish_netns(s, netns_ino, first);
-	if (s->nfailed < NT_MAX_NETNS)
-		s->failed[s->nfailed++] = netns_ino;
 	if (!s->ret)
 		s->ret = nt_err_set(s->err, ret, "listeners of netns %u: %s",
 				    netns_ino, e.msg);
 	return 0;
 }
 
-int listeners__sync(struct nt_err *err)
+int datapath__sync_listeners(struct datapath *dp,
+			     const struct dp_enrolled *ns, size_t nns,
+			     dp_netns_each each, void *ctx, struct nt_err *err)
 {
-	struct sync s = { .err = err };
+	struct sync s = { .dp = dp, .ns = ns, .nns = nns, .err = err };
 	int ret;
 
-	s.cgs.procs = &s.holders;
-	ret = cg_owners__collect(&s.cgs, err);
+	ret = collect(&s, err);
 	if (!ret && s.cgs.n)
 		ret = holders__scan(&s.holders);
 	if (ret) {
@@ -496,13 +362,13 @@ int listeners__sync(struct nt_err *err)
 		goto out;	/* ownership unknown: change nothing */
 	}
 	/* Nothing enrolled, nothing to list; old records still go. */
-	proxy__foreach_netns(list_netns, &s);
-	proxy__report_overflow();
+	each(list_netns, &s, ctx);
+	datapath__report_overflow(dp);
 	ret = s.ret;	/* a netns that could not be listed */
 	pr_debug("listeners: %zu enrolled, %zu recorded", s.ncands, s.added);
 out:
 	holders__free(&s.holders);
-	cg_owners__free(&s.cgs);
+	cgroup_owners__free(&s.cgs);
 	free(s.cands);
 	return ret;
 }

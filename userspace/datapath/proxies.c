@@ -21,7 +21,6 @@
 #include <bpf/bpf.h>
 
 #include "userspace/datapath/datapath_int.h"
-#include "lib/ntcore.h"
 
 /* A slot of proxy_socks no namespace uses, pinned ones included. */
 static int free_slot(struct datapath *dp, uint32_t *slot)
@@ -203,10 +202,11 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	}
 	ni->netns_ino = ino;
 	ni->table_fd = fd;
+	ni->overflow_said = 0;
 	return 0;
 }
 
-static int existing(struct datapath *dp, uint32_t ino, struct nt_proxy *p)
+static int existing(const struct datapath *dp, uint32_t ino, struct nt_proxy *p)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.proxies), &ino, p))
 		return -ENOENT;
@@ -350,39 +350,51 @@ int datapath__del_proxy(struct datapath *dp, uint32_t ino, struct nt_err *err)
 }
 
 /* Listener records of @ino that did not fit, since it was first served. */
-uint64_t datapath__overflow(struct datapath *dp, uint32_t ino)
+uint64_t datapath__overflow(const struct datapath *dp, uint32_t ino)
 {
 	struct nt_proxy p;
 
 	return existing(dp, ino, &p) ? 0 : p.overflow;
 }
 
-cJSON *datapath__json(const struct datapath *dp)
+/* A listener table that overflowed is an error, said again whenever more
+ * records were lost: SYNs without a record are refused in that netns. */
+void datapath__report_overflow(struct datapath *dp)
 {
-	int fd = bpf_map__fd(dp->skel->maps.proxies);
-	cJSON *o = cJSON_CreateObject(), *arr, *e;
+	struct netns_inst *ni;
+	uint64_t n;
+	uint32_t i;
+
+	for (i = 0; i < dp->max_netns; i++) {
+		ni = &dp->netns[i];
+		if (ni->table_fd < 0)
+			continue;
+		n = datapath__overflow(dp, ni->netns_ino);
+		if (n <= ni->overflow_said)
+			continue;
+		ni->overflow_said = n;
+		pr_err("netns %u: %llu listener records did not fit its table (%u listeners per netns): that namespace refuses every SYN it has no record for ('nametag proxy list')",
+		       ni->netns_ino, (unsigned long long)n,
+		       dp->listeners_per_netns);
+	}
+}
+
+int datapath__proxies_foreach(const struct datapath *dp,
+			      int (*fn)(uint32_t netns_ino,
+					const struct nt_proxy *p, void *arg),
+			      void *arg)
+{
+	int fd = bpf_map__fd(dp->skel->maps.proxies), ret;
 	uint32_t key, *prev = NULL;
 	struct nt_proxy p;
 
-	cJSON_AddStringToObject(o, "pin_dir", dp->pin);
-	cJSON_AddNumberToObject(o, "cgroup_id", (double)dp->cgroup_id);
-	cJSON_AddNumberToObject(o, "links", (double)dp->nlinks);
-	cJSON_AddNumberToObject(o, "max_netns", dp->max_netns);
-	cJSON_AddNumberToObject(o, "listeners_per_netns", dp->listeners_per_netns);
-	arr = cJSON_AddArrayToObject(o, "proxies");
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &p))
 			continue;
-		e = cJSON_CreateObject();
-		cJSON_AddNumberToObject(e, "netns", key);
-		cJSON_AddNumberToObject(e, "slot", p.slot);
-		cJSON_AddNumberToObject(e, "outbound4_port", p.outbound4.port);
-		cJSON_AddNumberToObject(e, "outbound6_port", p.outbound6.port);
-		cJSON_AddNumberToObject(e, "mesh_port", p.mesh_port);
-		cJSON_AddBoolToObject(e, "served", !!(p.flags & NT_PROXY_SERVED));
-		cJSON_AddNumberToObject(e, "listener_overflow", (double)p.overflow);
-		cJSON_AddItemToArray(arr, e);
+		ret = fn(key, &p, arg);
+		if (ret)
+			return ret;
 	}
-	return o;
+	return 0;
 }

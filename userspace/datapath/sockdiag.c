@@ -32,9 +32,7 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
-#include "userspace/proxy/proxy.h"
-#include "lib/ntcore.h"
-#include "userspace/datapath/sockdiag.h"
+#include "userspace/datapath/datapath.h"
 
 struct dump {
 	sockdiag_cb cb;
@@ -82,7 +80,7 @@ static void diag_addr(int family, const __be32 *a, __be16 port,
 }
 
 /* One inet_diag_msg and its attributes into @l. */
-static int parse_listener(struct nlmsghdr *nlh, struct sockdiag_listener *l)
+static int parse_socket(struct nlmsghdr *nlh, struct sockdiag_socket *l)
 {
 	struct nlattr *tb[INET_DIAG_MAX + 1];
 	const struct inet_diag_msg *m;
@@ -111,7 +109,7 @@ static int parse_listener(struct nlmsghdr *nlh, struct sockdiag_listener *l)
 static int on_valid(struct nl_msg *msg, void *arg)
 {
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct sockdiag_listener l;
+	struct sockdiag_socket l;
 	struct dump *d = arg;
 	int ret;
 
@@ -119,7 +117,7 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	if (nlmsg_get_src(msg)->nl_pid != 0 ||
 	    nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
 		return NL_SKIP;
-	ret = parse_listener(nlh, &l);
+	ret = parse_socket(nlh, &l);
 	if (ret) {
 		d->ret = nt_err_set(d->err, ret, "malformed sock_diag reply");
 		return NL_STOP;
@@ -283,7 +281,7 @@ static int run_dump(int netns_fd, struct dump *d)
 				 nl_geterror(ret));
 		goto out;
 	}
-	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(families); i++) {
 		d->family = families[i];
 		ret = dump_family(sk, d);
 		if (ret)

@@ -33,10 +33,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
-#define PEER_BUCKETS	256
 #define ADMIT_LOG_EVERY	10	/* s */
 #define SHORT_FD_HOLD	5	/* s of pressure after descriptors ran short */
 #define ADMIT_FLOW_SAMPLES 10	/* flow records a second of failed handshakes
@@ -48,24 +46,15 @@ struct admit_peer {
 	struct admit_peer *next;	/* hash chain */
 };
 
-/* What `proxy status` counts, in its order. */
-enum shed_kind { SHED_PEER, SHED_TOTAL, SHED_RESERVE, SHED_FDLIMIT,
-		 SHED_TIMEOUT, SHED_MAX };
-static const char *const shed_names[SHED_MAX] = {
+static const char *const shed_names[PROXY_SHED_MAX] = {
 	"per_peer_cap", "total_cap", "fd_reserve", "fd_limit",
 	"handshake_timeout",
 };
 
-static struct {
-	unsigned int reserve;		/* descriptors */
-	unsigned int pending_max, peer_max;
-	struct admit_peer *peers[PEER_BUCKETS];
-	unsigned int npeers, npending;
-	struct pconn *oldest, *newest;	/* pending, in accept order */
-	uint32_t seed;
-	time_t short_until;		/* descriptors ran short: pressure */
-	uint64_t shed[SHED_MAX];	/* SHED_FDLIMIT lives in fdlimit.c */
-} adm;
+const char *proxy__shed_name(enum proxy_shed s)
+{
+	return s < PROXY_SHED_MAX ? shed_names[s] : "unknown";
+}
 
 static unsigned int clamp_u(unsigned int v, unsigned int lo, unsigned int hi)
 {
@@ -74,26 +63,27 @@ static unsigned int clamp_u(unsigned int v, unsigned int lo, unsigned int hi)
 
 /* The figures follow the descriptor limit: under systemd's default hard
  * limit (524288) they are the PROXY_ maxima. */
-void admit__init(void)
+void admit__init(struct proxy *px)
 {
+	struct proxy_admit *adm = &px->adm;
 	unsigned int max = fdlimit__max();
 
-	adm.reserve = clamp_u(max / 8, 32, 1024);
-	adm.pending_max = clamp_u(max / 4, 16, PROXY_PENDING_MAX);
-	adm.peer_max = clamp_u(adm.pending_max / 4, 4, PROXY_PENDING_PEER_MAX);
-	if (getrandom(&adm.seed, sizeof(adm.seed), GRND_NONBLOCK) !=
-	    sizeof(adm.seed))
-		adm.seed = (uint32_t)clock__mono_ns();
+	adm->reserve = clamp_u(max / 8, 32, 1024);
+	adm->pending_max = clamp_u(max / 4, 16, PROXY_PENDING_MAX);
+	adm->peer_max = clamp_u(adm->pending_max / 4, 4, PROXY_PENDING_PEER_MAX);
+	if (getrandom(&adm->seed, sizeof(adm->seed), GRND_NONBLOCK) !=
+	    sizeof(adm->seed))
+		adm->seed = (uint32_t)clock__mono_ns();
 	pr_info("mesh port: at most %u handshakes pending, %u per peer address; %u of %u descriptors kept in reserve",
-		adm.pending_max, adm.peer_max, adm.reserve, max);
+		adm->pending_max, adm->peer_max, adm->reserve, max);
 }
 
 /* ---- peers ------------------------------------------------------------------ */
 
 /* Seeded, so that an attacker choosing addresses cannot aim at a chain. */
-static unsigned int peer_hash(const uint32_t *a)
+static unsigned int peer_hash(const struct proxy_admit *adm, const uint32_t *a)
 {
-	uint32_t h = adm.seed;
+	uint32_t h = adm->seed;
 	int i;
 
 	for (i = 0; i < 4; i++) {
@@ -104,9 +94,9 @@ static unsigned int peer_hash(const uint32_t *a)
 	return h % PEER_BUCKETS;
 }
 
-static struct admit_peer *peer_get(const uint32_t *addr)
+static struct admit_peer *peer_get(struct proxy_admit *adm, const uint32_t *addr)
 {
-	struct admit_peer **head = &adm.peers[peer_hash(addr)], *p;
+	struct admit_peer **head = &adm->peers[peer_hash(adm, addr)], *p;
 
 	for (p = *head; p; p = p->next)
 		if (!memcmp(p->addr, addr, sizeof(p->addr)))
@@ -117,20 +107,20 @@ static struct admit_peer *peer_get(const uint32_t *addr)
 	memcpy(p->addr, addr, sizeof(p->addr));
 	p->next = *head;
 	*head = p;
-	adm.npeers++;
+	adm->npeers++;
 	return p;
 }
 
-static void peer_put(struct admit_peer *p)
+static void peer_put(struct proxy_admit *adm, struct admit_peer *p)
 {
-	struct admit_peer **pp = &adm.peers[peer_hash(p->addr)];
+	struct admit_peer **pp = &adm->peers[peer_hash(adm, p->addr)];
 
 	if (--p->pending)
 		return;
 	while (*pp != p)
 		pp = &(*pp)->next;
 	*pp = p->next;
-	adm.npeers--;
+	adm->npeers--;
 	free(p);
 }
 
@@ -149,142 +139,151 @@ static void peer_addr(int fd, uint32_t addr[4])
 
 /* ---- pending handshakes ---------------------------------------------------- */
 
-bool admit__pressure(void)
+bool admit__pressure(const struct proxy *px)
 {
-	return adm.npending * 2 >= adm.pending_max || clock__mono_s() < adm.short_until;
+	const struct proxy_admit *adm = &px->adm;
+
+	return adm->npending * 2 >= adm->pending_max ||
+	       clock__mono_s() < adm->short_until;
 }
 
 void admit__sample_flow(struct pconn *c)
 {
-	static unsigned int n;
-	static time_t sec;
+	struct proxy_admit *adm = &c->px->adm;
 	time_t now = clock__mono_s();
 
 	if (c->flow_id)
 		return;
-	if (now != sec) {
-		sec = now;
-		n = 0;
+	if (now != adm->sample_sec) {
+		adm->sample_sec = now;
+		adm->samples = 0;
 	}
-	if (n < ADMIT_FLOW_SAMPLES) {
-		n++;
+	if (adm->samples < ADMIT_FLOW_SAMPLES) {
+		adm->samples++;
 		pflow__open(c, NULL);
 	}
 }
 
-static void shed(struct pconn *c, enum shed_kind why)
+static void shed(struct pconn *c, enum proxy_shed why)
 {
+	struct proxy_admit *adm = &c->px->adm;
 	char reason[128];
 
-	adm.shed[why]++;
+	adm->shed[why]++;
 	admit__sample_flow(c);
-	if (why == SHED_PEER)
+	if (why == PROXY_SHED_PEER)
 		snprintf(reason, sizeof(reason), "shed: %u handshakes pending from its address (per-peer cap)",
-			 adm.peer_max);
-	else if (why == SHED_TOTAL)
+			 adm->peer_max);
+	else if (why == PROXY_SHED_TOTAL)
 		snprintf(reason, sizeof(reason), "shed: %u handshakes pending in all (total cap)",
-			 adm.pending_max);
+			 adm->pending_max);
 	else
 		snprintf(reason, sizeof(reason), "shed: descriptors ran short (reserve of %u)",
-			 adm.reserve);
-	pflow__set(c, "reason", reason);
+			 adm->reserve);
+	pflow__reason(c, reason);
 	pconn__close(c, true, "shed");
 }
 
-static struct pconn *oldest_of(const struct admit_peer *p)
+static struct pconn *oldest_of(const struct proxy_admit *adm,
+			       const struct admit_peer *p)
 {
 	struct pconn *c;
 
-	for (c = adm.oldest; c && c->peer != p; c = c->pend_next)
+	for (c = adm->oldest; c && c->peer != p; c = c->pend_next)
 		;
 	return c;
 }
 
 /* The oldest handshake of a peer holding more than the average share;
  * when all hold the same, the oldest of all. */
-static struct pconn *total_victim(void)
+static struct pconn *total_victim(const struct proxy_admit *adm)
 {
 	struct pconn *c;
 
-	for (c = adm.oldest; c; c = c->pend_next)
-		if ((uint64_t)c->peer->pending * adm.npeers > adm.npending)
+	for (c = adm->oldest; c; c = c->pend_next)
+		if ((uint64_t)c->peer->pending * adm->npeers > adm->npending)
 			return c;
-	return adm.oldest;
+	return adm->oldest;
 }
 
 bool admit__handshake(struct pconn *c)
 {
+	struct proxy_admit *adm = &c->px->adm;
 	struct admit_peer *p;
 	struct pconn *victim;
 	uint32_t addr[4];
 
 	peer_addr(c->a.h.fd, addr);
-	p = peer_get(addr);
+	p = peer_get(adm, addr);
 	if (!p) {
 		pconn__close(c, true, "out of memory");
 		return false;
 	}
 	/* Counted before any eviction, which then cannot free it. */
 	p->pending++;
-	if (p->pending > adm.peer_max && (victim = oldest_of(p)))
-		shed(victim, SHED_PEER);
-	else if (adm.npending >= adm.pending_max && adm.oldest)
-		shed(total_victim(), SHED_TOTAL);
+	if (p->pending > adm->peer_max && (victim = oldest_of(adm, p)))
+		shed(victim, PROXY_SHED_PEER);
+	else if (adm->npending >= adm->pending_max && adm->oldest)
+		shed(total_victim(adm), PROXY_SHED_TOTAL);
 	c->peer = p;
-	c->pend_prev = adm.newest;
+	c->pend_prev = adm->newest;
 	c->pend_next = NULL;
-	if (adm.newest)
-		adm.newest->pend_next = c;
+	if (adm->newest)
+		adm->newest->pend_next = c;
 	else
-		adm.oldest = c;
-	adm.newest = c;
-	adm.npending++;
+		adm->oldest = c;
+	adm->newest = c;
+	adm->npending++;
 	return true;
 }
 
 void admit__done(struct pconn *c)
 {
+	struct proxy_admit *adm = &c->px->adm;
+
 	if (!c->peer)
 		return;
 	if (c->pend_prev)
 		c->pend_prev->pend_next = c->pend_next;
 	else
-		adm.oldest = c->pend_next;
+		adm->oldest = c->pend_next;
 	if (c->pend_next)
 		c->pend_next->pend_prev = c->pend_prev;
 	else
-		adm.newest = c->pend_prev;
+		adm->newest = c->pend_prev;
 	c->pend_prev = c->pend_next = NULL;
-	peer_put(c->peer);
+	peer_put(adm, c->peer);
 	c->peer = NULL;
-	adm.npending--;
+	adm->npending--;
 }
 
 /* ---- descriptors ------------------------------------------------------------- */
 
 /* Descriptors ran short: a pending handshake gives its own up, if any. */
-static bool make_room(void)
+static bool make_room(struct proxy_admit *adm)
 {
-	adm.short_until = clock__mono_s() + SHORT_FD_HOLD;
-	if (!adm.oldest)
+	adm->short_until = clock__mono_s() + SHORT_FD_HOLD;
+	if (!adm->oldest)
 		return false;
-	shed(total_victim(), SHED_RESERVE);
+	shed(total_victim(adm), PROXY_SHED_RESERVE);
 	return true;
 }
 
-bool admit__fd(int fd, bool local)
+bool admit__fd(struct proxy *px, int fd, bool local)
 {
-	if (!fdlimit__in_reserve(fd, local ? adm.reserve / 2 : adm.reserve) ||
-	    make_room())
+	struct proxy_admit *adm = &px->adm;
+
+	if (!fdlimit__in_reserve(fd, local ? adm->reserve / 2 : adm->reserve) ||
+	    make_room(adm))
 		return true;
 	fdlimit__reset(fd);
-	adm.shed[SHED_RESERVE]++;
+	adm->shed[PROXY_SHED_RESERVE]++;
 	return false;
 }
 
-bool admit__no_fd(int listen_fd)
+bool admit__no_fd(struct proxy *px, int listen_fd)
 {
-	if (make_room())
+	if (make_room(&px->adm))
 		return true;
 	fdlimit__refuse(listen_fd);
 	return false;
@@ -292,78 +291,55 @@ bool admit__no_fd(int listen_fd)
 
 /* ---- once a second ------------------------------------------------------------ */
 
-static void shed_counts(uint64_t n[SHED_MAX])
+void admit__shed_counts(const struct proxy_admit *adm, uint64_t n[PROXY_SHED_MAX])
 {
-	memcpy(n, adm.shed, sizeof(adm.shed));
-	n[SHED_FDLIMIT] = fdlimit__refused();
+	memcpy(n, adm->shed, sizeof(adm->shed));
+	n[PROXY_SHED_FDLIMIT] = fdlimit__refused();
 }
 
-static void log_shed(time_t now)
+static void log_shed(struct proxy_admit *adm, time_t now)
 {
-	static uint64_t logged[SHED_MAX];
-	static time_t last;
-	uint64_t n[SHED_MAX], d[SHED_MAX], sum = 0;
+	uint64_t n[PROXY_SHED_MAX], d[PROXY_SHED_MAX], sum = 0;
 	int i;
 
-	if (last && now - last < ADMIT_LOG_EVERY)
+	if (adm->logged_at && now - adm->logged_at < ADMIT_LOG_EVERY)
 		return;
-	shed_counts(n);
-	for (i = 0; i < SHED_MAX; i++)
-		sum += d[i] = n[i] - logged[i];
+	admit__shed_counts(adm, n);
+	for (i = 0; i < PROXY_SHED_MAX; i++)
+		sum += d[i] = n[i] - adm->logged[i];
 	if (!sum)
 		return;
 	pr_warn("proxy: shed %llu connections: %llu at the per-peer cap (%u), %llu at the total cap (%u), %llu at the descriptor reserve, %llu at the descriptor limit, %llu handshake timeouts; %u handshakes pending",
-		(unsigned long long)sum, (unsigned long long)d[SHED_PEER],
-		adm.peer_max, (unsigned long long)d[SHED_TOTAL], adm.pending_max,
-		(unsigned long long)d[SHED_RESERVE],
-		(unsigned long long)d[SHED_FDLIMIT],
-		(unsigned long long)d[SHED_TIMEOUT], adm.npending);
-	memcpy(logged, n, sizeof(n));
-	last = now;
+		(unsigned long long)sum, (unsigned long long)d[PROXY_SHED_PEER],
+		adm->peer_max, (unsigned long long)d[PROXY_SHED_TOTAL],
+		adm->pending_max, (unsigned long long)d[PROXY_SHED_RESERVE],
+		(unsigned long long)d[PROXY_SHED_FDLIMIT],
+		(unsigned long long)d[PROXY_SHED_TIMEOUT], adm->npending);
+	memcpy(adm->logged, n, sizeof(n));
+	adm->logged_at = now;
 }
 
 /* Pending handshakes past their deadline, the shortened one under
  * pressure, end here, before pconn__tick's own timeouts. */
-void admit__tick(void)
+void admit__tick(struct proxy *px)
 {
+	struct proxy_admit *adm = &px->adm;
 	time_t now = clock__mono_s(), dl, busy;
+	bool pressure = admit__pressure(px);
 	struct pconn *c, *next;
-	bool pressure = admit__pressure();
 
-	for (c = adm.oldest; c; c = next) {
+	for (c = adm->oldest; c; c = next) {
 		next = c->pend_next;
-		busy = (time_t)(c->t_start / 1000000000ull) + PROXY_HANDSHAKE_BUSY;
+		busy = (time_t)(c->t_start / NT_NSEC_PER_SEC) + PROXY_HANDSHAKE_BUSY;
 		dl = pressure && busy < c->deadline ? busy : c->deadline;
 		if (now <= dl)
 			continue;
-		adm.shed[SHED_TIMEOUT]++;
+		adm->shed[PROXY_SHED_TIMEOUT]++;
 		admit__sample_flow(c);
-		pflow__set(c, "reason", dl < c->deadline ?
-			   "handshake timeout, shortened under pressure" :
-			   "handshake or connect timeout");
+		pflow__reason(c, dl < c->deadline ?
+			      "handshake timeout, shortened under pressure" :
+			      "handshake or connect timeout");
 		pconn__close(c, true, "timeout");
 	}
-	log_shed(now);
-}
-
-cJSON *admit__json(void)
-{
-	cJSON *o = cJSON_CreateObject(), *s;
-	bool pressure = admit__pressure();
-	uint64_t n[SHED_MAX];
-	int i;
-
-	cJSON_AddNumberToObject(o, "fd_limit", fdlimit__max());
-	cJSON_AddNumberToObject(o, "fd_reserve", adm.reserve);
-	cJSON_AddNumberToObject(o, "handshakes_pending", adm.npending);
-	cJSON_AddNumberToObject(o, "handshakes_pending_max", adm.pending_max);
-	cJSON_AddNumberToObject(o, "handshakes_per_peer_max", adm.peer_max);
-	cJSON_AddNumberToObject(o, "handshake_timeout_s", pressure ?
-				PROXY_HANDSHAKE_BUSY : PROXY_HANDSHAKE_TIMEOUT);
-	cJSON_AddBoolToObject(o, "under_pressure", pressure);
-	s = cJSON_AddObjectToObject(o, "shed");
-	shed_counts(n);
-	for (i = 0; i < SHED_MAX; i++)
-		cJSON_AddNumberToObject(s, shed_names[i], (double)n[i]);
-	return o;
+	log_shed(adm, now);
 }

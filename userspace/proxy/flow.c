@@ -1,158 +1,203 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The flow record of a proxied connection: created at accept, filled in as
+ * The flow record of a proxied connection: opened at accept, filled in as
  * the connection learns who is at each end and what was decided, closed
- * with its byte counts. Watchers (flow watch) see each change.
+ * with its byte counts. The records are the daemon's (struct proxy_env):
+ * a record pushed out of its ring meanwhile is simply no longer updated.
+ * Watchers (flow watch) hear of each step that changes what they show.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "userspace/proxy/proxy_int.h"
 
-static const char *const kind_names[] = {
-	[PCONN_OUTBOUND] = "outbound",
-	[PCONN_MESH] = "inbound",
-	[PCONN_PLAIN_IN] = "inbound-plaintext",
-	[PCONN_EGRESS] = "egress",
+static const enum flow_type kind_types[] = {
+	[PCONN_OUTBOUND] = FLOW_OUTBOUND,
+	[PCONN_MESH] = FLOW_INBOUND,
+	[PCONN_PLAIN_IN] = FLOW_INBOUND_PLAINTEXT,
+	[PCONN_EGRESS] = FLOW_EGRESS,
 };
 
-static cJSON *flow_of(struct pconn *c)
+static struct flow_record *flow_of(struct pconn *c)
 {
-	return c->flow_id ? flows__get(nd->flows, c->flow_id) : NULL;
+	const struct proxy_env *env = &c->px->env;
+
+	return c->flow_id ? env->flow(env->ctx, c->flow_id) : NULL;
 }
 
-static void put(cJSON *f, const char *key, cJSON *v)
+/* The record holds its own reference on each interned ID. */
+static void set_id(struct pconn *c, const struct spiffe_id **slot,
+		   const struct spiffe_id *id)
 {
-	if (cJSON_GetObjectItemCaseSensitive(f, key))
-		cJSON_ReplaceItemInObjectCaseSensitive(f, key, v);
-	else
-		cJSON_AddItemToObject(f, key, v);
+	struct spiffe_ids *ids = c->px->env.ids;
+	const struct spiffe_id *held = id ? spiffe_ids__get(ids, id) : NULL;
+
+	spiffe_ids__put(ids, *slot);
+	*slot = held;
 }
 
-static void put_addr(cJSON *f, const char *key, int fd, bool peer)
+static void set_ids(struct pconn *c, struct flow_record *f)
 {
-	char buf[NT_ADDR_TEXT_MAX];
-	struct nt_addr a;
+	if (c->src)
+		set_id(c, &f->src_id, c->src);
+	if (c->dst)
+		set_id(c, &f->dst_id, c->dst);
+}
 
-	if (nt_addr__of_socket(fd, peer, &a))
+void pflow__open(struct pconn *c, struct workload *who)
+{
+	const struct proxy_env *env = &c->px->env;
+	struct flow_record *f = env->flow_open(env->ctx);
+
+	if (!f)
 		return;
-	nt_addr__format(&a, buf, sizeof(buf));
-	put(f, key, cJSON_CreateString(buf));
-}
-
-void pflow__open(struct pconn *c, cJSON *caller)
-{
-	cJSON *f = cJSON_CreateObject();
-	char buf[TIME_ISO8601_MAX];
-
-	if (!f) {
-		cJSON_Delete(caller);
-		return;
-	}
-	time__iso8601_ms(clock__real_ns(), buf, sizeof(buf));
-	cJSON_AddStringToObject(f, "time", buf);
-	cJSON_AddStringToObject(f, "type", kind_names[c->kind]);
-	cJSON_AddStringToObject(f, "namespace", c->ns);
-	cJSON_AddStringToObject(f, "mode", mode__name(c->mode));
+	f->type = kind_types[c->kind];
+	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	f->mode = c->mode;
 	/* The workload's view: who called, whom it dialled. */
-	put_addr(f, "src", c->a.h.fd, true);
+	if (!nt_addr__of_socket(c->a.h.fd, true, &f->src))
+		f->has |= FLOW_HAS_SRC;
 	if (c->kind == PCONN_OUTBOUND) {
-		nt_addr__format(&c->orig_dst, buf, sizeof(buf));
-		cJSON_AddStringToObject(f, "dst", buf);
-	} else {
-		put_addr(f, "dst", c->a.h.fd, false);
+		f->dst = c->orig_dst;
+		f->has |= FLOW_HAS_DST;
+	} else if (!nt_addr__of_socket(c->a.h.fd, false, &f->dst)) {
+		f->has |= FLOW_HAS_DST;
 	}
-	cJSON_AddItemToObject(f, "caller", caller ? caller : cJSON_CreateNull());
-	cJSON_AddItemToObject(f, "src_spiffe_id", c->src ?
-			      cJSON_CreateString(c->src->str) : cJSON_CreateNull());
-	cJSON_AddNullToObject(f, "dst_spiffe_id");
-	cJSON_AddStringToObject(f, "transport", "mtls");
-	cJSON_AddStringToObject(f, "state", "open");
-	c->flow_id = flows__add(nd->flows, f);
+	f->who_key = FLOW_WHO_CALLER;
+	f->who = who;
+	set_ids(c, f);
+	f->transport = FLOW_MTLS;
+	f->state = "open";
+	c->flow_id = f->id;
 }
 
-void pflow__set(struct pconn *c, const char *key, const char *value)
+void pflow__reason(struct pconn *c, const char *why)
 {
-	cJSON *f = flow_of(c);
+	struct flow_record *f = flow_of(c);
 
-	if (f && value)
-		put(f, key, cJSON_CreateString(value));
+	if (f && why)
+		snprintf(f->reason, sizeof(f->reason), "%s", why);
+}
+
+void pflow__namespace(struct pconn *c)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (f)
+		snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
 }
 
 void pflow__verdict(struct pconn *c, const struct decision *d)
 {
-	cJSON *f = flow_of(c);
-	const char *v;
+	struct flow_record *f = flow_of(c);
 
 	if (!f)
 		return;
 	if (d->verdict == VERDICT_ALLOW)
-		v = "allow";
+		f->verdict = FLOW_ALLOW;
 	else
-		v = d->enforced ? "deny" : "would-deny";
-	put(f, "verdict", cJSON_CreateString(v));
-	put(f, "reason", cJSON_CreateString(d->reason));
-	put(f, "namespace", cJSON_CreateString(c->ns));
-	put(f, "mode", cJSON_CreateString(mode__name(c->mode)));
-	if (c->src)
-		put(f, "src_spiffe_id", cJSON_CreateString(c->src->str));
-	if (c->dst)
-		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst->str));
+		f->verdict = d->enforced ? FLOW_DENY : FLOW_WOULD_DENY;
+	snprintf(f->reason, sizeof(f->reason), "%s", d->reason);
+	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	f->mode = c->mode;
+	set_ids(c, f);
+}
+
+void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (!f)
+		return;
+	f->verdict = allow ? FLOW_ALLOW : FLOW_DENY;
+	if (reason[0])
+		snprintf(f->reason, sizeof(f->reason), "%s", reason);
+}
+
+void pflow__svid(struct pconn *c, const struct svid *svid)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (!f)
+		return;
+	x509__serial_hex(svid->leaf, f->svid_serial, sizeof(f->svid_serial));
+	x509__validity(svid->leaf, NULL, &f->svid_not_after);
+	f->has |= FLOW_HAS_SVID;
+}
+
+void pflow__egress(struct pconn *c, const char *why)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (!f)
+		return;
+	f->type = FLOW_EGRESS;
+	f->transport = FLOW_PLAINTEXT;
+	f->fallback = why;
+}
+
+void pflow__plaintext(struct pconn *c)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (f)
+		f->transport = FLOW_PLAINTEXT;
 }
 
 void pflow__tls(struct pconn *c)
 {
-	cJSON *f = flow_of(c);
+	struct flow_record *f = flow_of(c);
 
 	if (!f || !c->tls_version)
 		return;
-	put(f, "tls_version", cJSON_CreateString(c->tls_version));
-	put(f, "cipher", cJSON_CreateString(c->cipher));
+	f->tls_version = c->tls_version;
+	f->cipher = c->cipher;
 	/* The stream's place on its TLS connection: 1 paid the handshake. */
-	put(f, "stream", cJSON_CreateNumber(c->stream));
-	put(f, "handshake_ms", cJSON_CreateNumber(c->stream == 1 ?
-						  c->handshake_ms : 0));
-	if (c->src)
-		put(f, "src_spiffe_id", cJSON_CreateString(c->src->str));
-	if (c->dst)
-		put(f, "dst_spiffe_id", cJSON_CreateString(c->dst->str));
-}
-
-void pflow__flag(struct pconn *c, const char *key, bool on)
-{
-	cJSON *f = flow_of(c);
-
-	if (f)
-		put(f, key, cJSON_CreateBool(on));
+	f->stream = c->stream;
+	f->handshake_ms = c->stream == 1 ? c->handshake_ms : 0;
+	f->has |= FLOW_HAS_TLS;
+	set_ids(c, f);
 }
 
 void pflow__ktls(struct pconn *c, bool on)
 {
-	cJSON *f = flow_of(c);
+	struct flow_record *f = flow_of(c);
 
 	if (!f)
 		return;
-	put(f, "ktls_tx", cJSON_CreateBool(on));
-	put(f, "ktls_rx", cJSON_CreateBool(on));
+	f->ktls = on;
+	f->has |= FLOW_HAS_KTLS;
+}
+
+void pflow__splice(struct pconn *c)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (!f)
+		return;
+	f->splice = true;
+	f->has |= FLOW_HAS_SPLICE;
 }
 
 void pflow__publish(struct pconn *c)
 {
-	flows__publish(nd->flows, c->flow_id);
+	const struct proxy_env *env = &c->px->env;
+
+	if (c->flow_id)
+		env->flow_publish(env->ctx, c->flow_id);
 }
 
 void pflow__close(struct pconn *c, const char *state)
 {
-	cJSON *f = flow_of(c);
+	struct flow_record *f = flow_of(c);
 
 	if (!f)
 		return;
-	put(f, "state", cJSON_CreateString(state));
-	put(f, "bytes_up", cJSON_CreateNumber((double)c->bytes_up));
-	put(f, "bytes_down", cJSON_CreateNumber((double)c->bytes_down));
-	if (!cJSON_GetObjectItem(f, "verdict"))
-		put(f, "verdict", cJSON_CreateString("deny"));
+	f->state = state;
+	f->bytes_up = c->bytes_up;
+	f->bytes_down = c->bytes_down;
+	f->has |= FLOW_HAS_BYTES;
+	if (f->verdict == FLOW_VERDICT_NONE)
+		f->verdict = FLOW_DENY;
 	pflow__publish(c);
 }

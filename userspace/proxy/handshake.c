@@ -10,8 +10,6 @@
 
 #include <openssl/err.h>
 
-#include "userspace/proxy/ktls.h"
-#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 /*
@@ -27,14 +25,14 @@ static void userspace_records(SSL *ssl)
 /*
  * Hands the record layer to the kernel where it can take it. Returns false
  * when the connection is unusable: a failure after TCP_ULP was set leaves
- * the socket half-switched (userspace/ktls.h).
+ * the socket half-switched (proxy.h, kTLS).
  */
 static bool try_ktls(struct pconn *c, bool server)
 {
 	struct nt_err err = {};
 	int ret;
 
-	if (nd->opts.no_ktls || !ktls__available()) {
+	if (c->px->opts.no_ktls || !ktls__available()) {
 		userspace_records(c->tls->ssl);
 		return true;
 	}
@@ -100,7 +98,7 @@ static void record_tls(struct pconn *c, struct side *s)
 	c->cipher = SSL_get_cipher_name(s->ssl);
 	c->handshake_ms = (double)(c->t_hs - c->t_start) / 1e6;
 	c->reuse_until = clock__mono_s() + proxy_tls__reuse_left(s->ssl);
-	c->trust_gen = proxy_tls__trust_gen();
+	c->trust_gen = c->px->tls.trust_gen;
 	c->stream = 1;
 	s->framed = proxy_tls__framed(s->ssl);
 }
@@ -134,7 +132,7 @@ void pconn__handshake(struct pconn *c)
 		ERR_clear_error();
 		if (server)
 			admit__sample_flow(c);
-		pflow__set(c, "reason", why);
+		pflow__reason(c, why);
 		pconn__close(c, true, "handshake failed");
 		return;
 	}
@@ -148,19 +146,19 @@ void pconn__handshake(struct pconn *c)
 	if (server)
 		c->port = proxy_tls__orig_port(s->ssl);
 	peer = proxy_tls__peer_id(s->ssl);
-	if (peer && pconn__hold_id(server ? &c->src : &c->dst, peer, NULL)) {
+	if (peer && pconn__hold_id(c, server ? &c->src : &c->dst, peer, NULL)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
 	/* The server's streams may only reach the workload it presented. */
 	if (server && proxy_tls__local_id(s->ssl) &&
-	    pconn__hold_id(&c->tunnel_id, proxy_tls__local_id(s->ssl), NULL)) {
+	    pconn__hold_id(c, &c->tunnel_id, proxy_tls__local_id(s->ssl), NULL)) {
 		pconn__close(c, true, "out of memory");
 		return;
 	}
 	proxy_tls__handshake_done(s->ssl);
 	if (!try_ktls(c, server)) {
-		pflow__set(c, "reason", "kTLS switch failed");
+		pflow__reason(c, "kTLS switch failed");
 		pconn__close(c, true, "error");
 		return;
 	}

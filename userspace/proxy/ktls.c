@@ -17,7 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
 
-#include "userspace/proxy/ktls.h"
+#include "userspace/proxy/proxy.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -304,7 +304,7 @@ static const struct ktls_suite *suite_of(SSL *ssl, struct nt_err *err)
 		return NULL;
 	}
 	id = SSL_CIPHER_get_protocol_id(c);
-	for (i = 0; i < sizeof(ktls_suites) / sizeof(ktls_suites[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ktls_suites); i++)
 		if (ktls_suites[i].id == id)
 			return &ktls_suites[i];
 	nt_err_set(err, -EOPNOTSUPP, "no kTLS for cipher %s (AES-GCM only)",

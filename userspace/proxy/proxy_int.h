@@ -1,16 +1,71 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private to userspace/proxy_*.c: one proxied connection. */
-#ifndef NAMETAG_PROXY_CONN_H
-#define NAMETAG_PROXY_CONN_H
+/* Private to userspace/proxy/ (and its unit tests): the proxy's state and
+ * one proxied connection. */
+#ifndef NAMETAG_PROXY_INT_H
+#define NAMETAG_PROXY_INT_H
 
 #include "userspace/proxy/proxy.h"
 
-/*
- * Side A is the socket that reached us (accepted), side B the one we
- * opened. Either may carry TLS: B for outbound (to the peer proxy), A for
- * mesh (from the peer proxy). "up" bytes go A -> B, "down" bytes B -> A.
- */
+/* ---- the proxy ---------------------------------------------------------------- */
+
+#define PROXY_MAX_SERVED	64
+#define PEER_BUCKETS		256
+
 struct pconn;
+struct served;
+struct tunnel;
+struct admit_peer;
+
+/* TLS contexts and the trust bundles they verify with (tls.c). */
+struct proxy_tls {
+	SSL_CTX *client, *server;
+	struct bundle_set *trust;
+	struct timespec trust_mtime[2];
+	unsigned int trust_gen;		/* +1 at every reload */
+};
+
+/* The mesh port's pending handshakes and what was shed (admit.c). */
+struct proxy_admit {
+	unsigned int reserve;		/* descriptors */
+	unsigned int pending_max, peer_max;
+	struct admit_peer *peers[PEER_BUCKETS];
+	unsigned int npeers, npending;
+	struct pconn *oldest, *newest;	/* pending, in accept order */
+	uint32_t seed;
+	time_t short_until;		/* descriptors ran short: pressure */
+	uint64_t shed[PROXY_SHED_MAX];	/* PROXY_SHED_FDLIMIT is fdlimit's */
+	unsigned int samples;		/* flow records of failed handshakes */
+	time_t sample_sec;		/* ... in this second */
+	uint64_t logged[PROXY_SHED_MAX];
+	time_t logged_at;
+};
+
+struct proxy {
+	struct proxy_env env;
+	struct proxy_opts opts;
+	struct loop *loop;
+	struct datapath *dp;
+	struct pconn *conns;		/* conn.c */
+	size_t nconns;
+	struct served *served[PROXY_MAX_SERVED];	/* listen.c */
+	uint64_t port_taken;
+	struct proxy_tls tls;		/* tls.c */
+	struct tunnel *idle_head, *idle_tail;	/* tunnel.c, newest first */
+	size_t nidle;
+	struct proxy_admit adm;		/* admit.c */
+	/* Bytes are read into one scratch buffer (relay.c) and written on at
+	 * once; only what the far side cannot take yet is copied. */
+	char scratch[PROXY_BUF];
+};
+
+/* ---- one proxied connection ---------------------------------------------------- */
+
+enum pconn_kind {
+	PCONN_OUTBOUND,		/* workload -> us -> peer proxy (mTLS) */
+	PCONN_MESH,		/* peer proxy (mTLS) -> us -> workload */
+	PCONN_PLAIN_IN,		/* plaintext client -> us -> workload */
+	PCONN_EGRESS,		/* workload -> us -> plaintext destination */
+};
 
 /* NT2 frames: type, then a 24-bit big-endian payload length. */
 #define FRAME_HDR	4
@@ -29,6 +84,11 @@ static inline void frame__hdr(uint8_t *h, enum frame_type type, uint32_t len)
 	h[3] = len;
 }
 
+/*
+ * Side A is the socket that reached us (accepted), side B the one we
+ * opened. Either may carry TLS: B for outbound (to the peer proxy), A for
+ * mesh (from the peer proxy). "up" bytes go A -> B, "down" bytes B -> A.
+ */
 struct side {
 	struct loop_handler h;		/* h.fd; -1 when closed */
 	struct pconn *c;
@@ -68,6 +128,7 @@ enum pconn_state {
 };
 
 struct pconn {
+	struct proxy *px;
 	struct side a, b;
 	struct side *tls;		/* a, b or NULL */
 	enum pconn_kind kind;
@@ -81,9 +142,9 @@ struct pconn {
 	time_t deadline;		/* CLOCK_MONOTONIC seconds */
 	uint64_t bytes_up, bytes_down;
 	/* What a policy recheck needs. */
-	char ns[NS_NAME_MAX];
+	char ns[NT_NS_NAME_MAX];
 	enum nt_mode mode;
-	/* Interned in nd->ids, given back at close; NULL: not known. */
+	/* Interned in env.ids, given back at close; NULL: not known. */
 	const struct spiffe_id *src, *dst;
 	uint16_t port;
 	struct nt_addr orig_dst;	/* outbound: where the workload dialled */
@@ -102,33 +163,97 @@ struct pconn {
 	struct nt_addr deliver_src, deliver_dst;
 	bool ticketed;
 	struct pconn *prev, *next;
-	/* proxy_admit.c: set while a mesh handshake is pending. */
+	/* admit.c: set while a mesh handshake is pending. */
 	struct admit_peer *peer;
 	struct pconn *pend_prev, *pend_next;
 };
 
-/* proxy_tunnel.c: idle NT2 connections to peer proxies, kept for the next
- * stream of the same workload to the same destination. */
-#define TUNNEL_CLIENT_IDLE	30	/* s; the server waits longer */
-#define TUNNEL_SERVER_IDLE	60
-#define TUNNEL_MAX_IDLE		256
-/* Parks side B of an outbound connection whose stream ended cleanly; the
- * side is emptied either way (closed when it cannot be kept). */
-void tunnel__park(struct pconn *c);
-/* Moves a matching idle tunnel into side B; false when there is none. */
-bool tunnel__take(struct pconn *c);
-void tunnel__tick(void);
-void tunnel__close_all(void);
+/* ---- conn.c: lifecycle, events ---------------------------------------------------- */
 
-/* proxy_relay.c: relay__start allocates the buffers and enters PS_RELAY;
- * the caller pumps. */
-int relay__start(struct pconn *c);
-void relay__free(struct pconn *c);
-/* Queues bytes on a direction (allocating its buffer). */
-int pbuf__put(struct pbuf *b, const void *data, size_t len);
-void relay__pump(struct pconn *c);
-void relay__update(struct pconn *c);
-int side__register(struct side *s, uint32_t events);
+struct pconn *pconn__new(struct proxy *px, enum pconn_kind kind, int fd,
+			 uint32_t netns);
+void pconn__side_init(struct pconn *c, struct side *s);
+void pconn__side_close(struct side *s, bool reset);
+/* Closes both sides: @reset sends RST (SO_LINGER 0) instead of FIN;
+ * @why (a string literal) is the flow's state. */
+void pconn__close(struct pconn *c, bool reset, const char *why);
+void pconn__close_all(struct proxy *px);
+void pconn__tick(struct proxy *px);
+/* Takes a reference on the interned copy of @id into @slot (whose old
+ * reference is given back); pconn__close() gives it back. */
+int pconn__hold_id(struct pconn *c, const struct spiffe_id **slot,
+		   const struct spiffe_id *id, struct nt_err *err);
+/* Side B: a non-blocking connect from inside the connection's netns to
+ * @to at @port; a delivery to a workload is ticketed first. */
+int pconn__connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port);
+/* Drops the delivery's ticket once its SYN has been answered. */
+void pconn__unticket(struct pconn *c);
+/* TCP_NODELAY and friends on every proxy socket. */
+void proxy__tune_socket(int fd);
+/* The enforce/ mode of a namespace mode. */
+enum enforce_mode proxy__mode(enum nt_mode m);
+
+/* ---- listen.c ------------------------------------------------------------------------ */
+
+/* The fd of the served network namespace @ino, for sockets made inside
+ * it; -ENOENT when it is not served. */
+int proxy__netns_fd(const struct proxy *px, uint32_t netns_ino);
+/* At exit: every listener closes. */
+void proxy__unserve_all(struct proxy *px);
+
+/* ---- accept.c: the three kinds of connection up to their verdict -------------------- */
+
+void pconn__accept_outbound(struct proxy *px, int fd, uint32_t netns);
+void pconn__accept_mesh(struct proxy *px, int fd, uint32_t netns);
+void pconn__accept_plain(struct proxy *px, int fd, uint32_t netns);
+/* Who would get a connection to @addr in @netns, and its SVID (@svid may
+ * be NULL). */
+int proxy__listener(struct proxy *px, uint32_t netns, const struct nt_addr *addr,
+		    struct proxy_listener *out, const struct svid **svid,
+		    struct nt_err *err);
+void pconn__mesh_verdict(struct pconn *c);
+/* Outbound: asks for a verdict (an OPEN frame on NT2); a pooled
+ * connection that failed before its verdict is replaced by a new one. */
+void pconn__open_stream(struct pconn *c);
+void pconn__redial(struct pconn *c);
+/* Outbound: the destination has no node proxy; plaintext where allowed. */
+void pconn__outbound_fallback(struct pconn *c, const char *why);
+
+/* ---- handshake.c, stream.c: TLS, then the verdict of each stream ------------------- */
+
+void pconn__handshake(struct pconn *c);
+void pconn__read_status(struct pconn *c);	/* outbound: the verdict */
+void pconn__read_open(struct pconn *c);		/* mesh: the next OPEN */
+void pconn__deny(struct pconn *c, const struct decision *d);
+int pconn__queue_allow(struct pconn *c);
+/* The relay saw both directions end cleanly on an NT2 connection. */
+void pconn__stream_done(struct pconn *c);
+
+/* ---- wire.c: parsers of what peers send (fuzzed: tests/fuzz) ------------------------ */
+
+/* The port of "p8080.nametag.invalid" in a ClientHello's server_name
+ * extension (@ext, @len bytes, as OpenSSL hands it over). */
+int proxy__sni_port(const unsigned char *ext, size_t len, uint16_t *port);
+/* A verdict, "ALLOW[ rule]" or "DENY[ why]" (NUL-terminated): true when
+ * allowed; *@reason is what follows the word ("" when nothing does), or,
+ * for anything else, a reason of ours. */
+bool proxy__verdict_parse(const char *v, const char **reason);
+
+/* ---- frame.c: I/O on one side, plain, TLS or kTLS, framed or not ---------------------- */
+
+enum io { IO_OK, IO_AGAIN, IO_EOF, IO_RESET };
+
+enum io side__io_read(struct side *s, char *buf, size_t cap, size_t *n);
+enum io side__io_write(struct side *s, const char *buf, size_t len, size_t *n);
+/* Our half-close towards @s: close_notify on TLS, then FIN. */
+enum io side__shutdown(struct side *s);
+/* NT2: reads frame headers until a DATA frame with payload is open
+ * (IO_OK, frame_left set) or FIN ends the stream (IO_EOF). */
+enum io side__next_frame(struct side *s);
+/* Writes @len bytes; how many went, or -1 on reset. */
+ssize_t side__write_some(struct side *s, const char *p, size_t len);
+/* For the verdict line: 1 done, 0 try again (want_in/out set), -1 EOF or
+ * error. */
 int side__read(struct side *s, char *buf, size_t cap, size_t *n);
 int side__write(struct side *s, const char *buf, size_t len, size_t *n);
 /* One whole control frame into @buf (*@len accumulates across calls): 1
@@ -138,61 +263,105 @@ int side__read_frame(struct side *s, uint8_t *type, char *buf, size_t cap,
 /* Writes a small control frame at once: 0, or -EIO. */
 int side__write_frame(struct side *s, enum frame_type type, const char *p,
 		      size_t len);
-/* Closes both sides: @reset sends RST (SO_LINGER 0) instead of FIN. */
-void pconn__close(struct pconn *c, bool reset, const char *why);
+int side__register(struct side *s, uint32_t events);
 
-/* proxy_conn.c: state changes reported by the relay. */
-void pconn__on_event(struct pconn *c, struct side *s, uint32_t events);
-void pconn__side_init(struct pconn *c, struct side *s);
-void pconn__side_close(struct side *s, bool reset);
-void pconn__mesh_verdict(struct pconn *c);
-/* Takes a reference on the interned copy of @id into @slot (whose old
- * reference is given back); pconn__close() gives it back. */
-int pconn__hold_id(const struct spiffe_id **slot, const struct spiffe_id *id,
-		   struct nt_err *err);
-/* Drops the delivery's ticket once its SYN has been answered. */
-void pconn__unticket(struct pconn *c);
-/* Outbound: the destination has no node proxy; plaintext where allowed. */
-void pconn__outbound_fallback(struct pconn *c, const char *why);
-/* The head of the connection list (walk it by ->next). */
-struct pconn *pconn__first(void);
+/* ---- relay.c ----------------------------------------------------------------------- */
 
-/* proxy_admit.c: the mesh port's pending handshakes. Counts @c in, closing
- * an older one at a cap; false when @c itself had to be closed. */
+/* relay__start allocates the buffers and enters PS_RELAY; the caller pumps. */
+int relay__start(struct pconn *c);
+void relay__free(struct pconn *c);
+/* Queues bytes on a direction (allocating its buffer). */
+int pbuf__put(struct pbuf *b, const void *data, size_t len);
+void relay__pump(struct pconn *c);
+void relay__update(struct pconn *c);
+
+/* ---- tunnel.c: idle NT2 connections to peer proxies ----------------------------------- */
+
+/* Kept for the next stream of the same workload to the same destination. */
+#define TUNNEL_CLIENT_IDLE	30	/* s; the server waits longer */
+#define TUNNEL_SERVER_IDLE	60
+#define TUNNEL_MAX_IDLE		256
+/* Parks side B of an outbound connection whose stream ended cleanly; the
+ * side is emptied either way (closed when it cannot be kept). */
+void tunnel__park(struct pconn *c, time_t now);
+/* Moves a matching idle tunnel into side B; false when there is none. */
+bool tunnel__take(struct pconn *c, time_t now);
+void tunnel__expire(struct proxy *px, time_t now);
+void tunnel__close_all(struct proxy *px);
+
+/* ---- admit.c: the mesh port's pending handshakes ---------------------------------------- */
+
+/* Derives the caps and the descriptor reserve from the fd limit. */
+void admit__init(struct proxy *px);
+/* A connection just accepted on a proxy port got descriptor @fd, which
+ * may be within the reserve: then a pending handshake is shed to make
+ * room, or if there is none @fd is reset and closed (false). @local: from
+ * a workload on this node (the outbound port), which may use half the
+ * reserve; the network stops before it. */
+bool admit__fd(struct proxy *px, int fd, bool local);
+/* accept() on @listen_fd failed with EMFILE or ENFILE: true when a
+ * pending handshake was shed to make room (accept again), else one
+ * queued connection was reset through the spare descriptor. */
+bool admit__no_fd(struct proxy *px, int listen_fd);
+/* Counts @c in, closing an older one at a cap; false when @c itself had
+ * to be closed. */
 bool admit__handshake(struct pconn *c);
 /* Its handshake finished, or it closed: no longer pending. */
 void admit__done(struct pconn *c);
 /* Under pressure: handshakes get less time, and a mesh connection's flow
  * record waits for its handshake to succeed (what is shed is counted). */
-bool admit__pressure(void);
+bool admit__pressure(const struct proxy *px);
 /* A mesh connection accepted under pressure failed: a flow record for it,
  * if this second's few samples are not taken yet. */
 void admit__sample_flow(struct pconn *c);
 /* Once a second: pending handshakes past their deadline; the log. */
-void admit__tick(void);
+void admit__tick(struct proxy *px);
+/* What was shed, by kind, the descriptor limit's refusals included. */
+void admit__shed_counts(const struct proxy_admit *adm,
+			uint64_t n[PROXY_SHED_MAX]);
 
-/* proxy_handshake.c: drives the handshake on c->tls, then the verdict. */
-void pconn__handshake(struct pconn *c);
-/* Outbound: asks for a verdict (an OPEN frame on NT2); a pooled
- * connection that failed before its verdict is replaced by a new one. */
-void pconn__open_stream(struct pconn *c);
-void pconn__redial(struct pconn *c);
+/* ---- tls.c ------------------------------------------------------------------------------ */
 
-/* proxy_stream.c: the verdict of a stream, and NT2's next stream. */
-void pconn__read_status(struct pconn *c);	/* outbound: the verdict */
-void pconn__read_open(struct pconn *c);		/* mesh: the next OPEN */
-void pconn__deny(struct pconn *c, const struct decision *d);
-int pconn__queue_allow(struct pconn *c);
-/* The relay saw both directions end cleanly on an NT2 connection. */
-void pconn__stream_done(struct pconn *c);
+int proxy_tls__init(struct proxy *px, struct nt_err *err);
+void proxy_tls__fini(struct proxy *px);
+/* Reloads trust bundles when the state dir's files changed. */
+void proxy_tls__refresh_trust(struct proxy *px);
+SSL *proxy_tls__client(struct proxy *px, const struct svid *svid,
+		       uint16_t orig_port, struct nt_err *err);
+SSL *proxy_tls__server(struct proxy *px, uint32_t netns, struct nt_err *err);
+/* The verified peer ID of a finished handshake; NULL if none. */
+const struct spiffe_id *proxy_tls__peer_id(SSL *ssl);
+/* Why verification failed, "" if it did not. */
+const char *proxy_tls__verify_error(SSL *ssl);
+/* The ID of the SVID this end presented; NULL if none. */
+const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
+/* Server side: the port the client asked for (from SNI). */
+uint16_t proxy_tls__orig_port(SSL *ssl);
+/* Both ends agreed on NT2 (ALPN "nt2"). */
+bool proxy_tls__framed(SSL *ssl);
+/* Seconds this connection may still start streams: until the first of
+ * its two SVIDs is half way through its life (0: already past). */
+long proxy_tls__reuse_left(SSL *ssl);
+/* Frees the verification state once the handshake is over and its results
+ * were taken: the peer ID, the verify error and the port read NULL/""/0. */
+void proxy_tls__handshake_done(SSL *ssl);
 
-/* proxy_flow.c: the flow record of a proxied connection. */
-void pflow__open(struct pconn *c, cJSON *caller);
-void pflow__set(struct pconn *c, const char *key, const char *value);
+/* ---- flow.c: the flow record of a proxied connection ---------------------------------- */
+
+/* Opens the record; @who (held, may be NULL) goes to it. */
+void pflow__open(struct pconn *c, struct workload *who);
+void pflow__reason(struct pconn *c, const char *why);
 void pflow__verdict(struct pconn *c, const struct decision *d);
+/* The verdict the peer proxy sent (outbound). */
+void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason);
+void pflow__namespace(struct pconn *c);
+void pflow__svid(struct pconn *c, const struct svid *svid);
+/* Outbound fell back to plaintext egress: @why is a string literal. */
+void pflow__egress(struct pconn *c, const char *why);
+void pflow__plaintext(struct pconn *c);
 void pflow__tls(struct pconn *c);
 void pflow__ktls(struct pconn *c, bool on);
-void pflow__flag(struct pconn *c, const char *key, bool on);
+void pflow__splice(struct pconn *c);
 void pflow__close(struct pconn *c, const char *state);
 void pflow__publish(struct pconn *c);
 

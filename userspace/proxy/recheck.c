@@ -19,9 +19,9 @@
 
 #include "userspace/proxy/proxy_int.h"
 
-bool proxy__egress_decide(const char *ns, enum nt_mode mode,
-			  const struct spiffe_id *src, const struct nt_addr *dst,
-			  struct decision *d)
+bool proxy__egress_decide(const struct proxy *px, const char *ns,
+			  enum nt_mode mode, const struct spiffe_id *src,
+			  const struct nt_addr *dst, struct decision *d)
 {
 	char addr[INET6_ADDRSTRLEN];
 	struct decision_input in = {
@@ -32,7 +32,7 @@ bool proxy__egress_decide(const char *ns, enum nt_mode mode,
 	/* "10.0.0.5" or "fd00::5", what egress CIDRs are matched against;
 	 * "" matches no range: default deny. */
 	nt_addr__format_ip(dst, addr, sizeof(addr));
-	policy__decide(active_policy, &in, d);
+	policy__decide(px->env.policy(px->env.ctx), &in, d);
 	/* Egress has no identity for a deny rule to name: only strict's
 	 * default deny can stop it, and only an egress rule lifts that. */
 	return mode != NT_MODE_STRICT || d->verdict == VERDICT_ALLOW;
@@ -41,9 +41,9 @@ bool proxy__egress_decide(const char *ns, enum nt_mode mode,
 /* The connection's namespace as it is now; one deleted since is off. */
 static enum nt_mode mode_now(const struct pconn *c)
 {
-	const struct ns *n = c->ns[0] ? ns_table__find(nd->ns, c->ns) : NULL;
+	const struct proxy_env *env = &c->px->env;
 
-	return n ? n->mode : NT_MODE_OFF;
+	return c->ns[0] ? env->ns_mode(env->ctx, c->ns) : NT_MODE_OFF;
 }
 
 /* True: @c may go on under @mode. */
@@ -55,7 +55,8 @@ static bool judge(const struct pconn *c, enum nt_mode mode, struct decision *d)
 	};
 
 	if (c->kind == PCONN_EGRESS)
-		return proxy__egress_decide(c->ns, mode, c->src, &c->orig_dst, d);
+		return proxy__egress_decide(c->px, c->ns, mode, c->src,
+					    &c->orig_dst, d);
 	if (c->kind == PCONN_PLAIN_IN && mode == NT_MODE_STRICT) {
 		*d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
 					.rule = -1 };
@@ -63,7 +64,7 @@ static bool judge(const struct pconn *c, enum nt_mode mode, struct decision *d)
 			 "strict mode: plaintext refused");
 		return false;
 	}
-	policy__decide(active_policy, &in, d);
+	policy__decide(c->px->env.policy(c->px->env.ctx), &in, d);
 	return !(d->verdict == VERDICT_DENY && d->enforced);
 }
 
@@ -77,14 +78,14 @@ static bool rechecked(const struct pconn *c)
 	return c->kind == PCONN_MESH && c->st == PS_RELAY;
 }
 
-void pconn__recheck_policy(pconn_closed_fn closed, void *arg)
+void proxy__recheck(struct proxy *px, proxy_closed_fn closed, void *arg)
 {
 	struct pconn *c, *next;
 	enum nt_mode mode;
 	struct decision d;
 	bool to_strict;
 
-	for (c = pconn__first(); c; c = next) {
+	for (c = px->conns; c; c = next) {
 		next = c->next;
 		if (!rechecked(c))
 			continue;
@@ -111,7 +112,7 @@ static void add_local(int fd, struct nt_addr *v, size_t *n)
 		(*n)++;
 }
 
-/* proxy_listen.c binds the outbound listeners there, in every netns. */
+/* listen.c binds the outbound listeners there, in every netns. */
 static void add_outbound_listeners(struct nt_addr *v, size_t *n)
 {
 	struct nt_addr lo4, lo6 = { .family = AF_INET6, .port = PROXY_OUTBOUND_PORT };
@@ -122,20 +123,21 @@ static void add_outbound_listeners(struct nt_addr *v, size_t *n)
 	v[(*n)++] = lo6;
 }
 
-int proxy__held_addrs(uint32_t netns_ino, struct nt_addr **out, size_t *n)
+int proxy__held_addrs(const struct proxy *px, uint32_t netns_ino,
+		      struct nt_addr **out, size_t *n)
 {
 	const struct pconn *c;
 	struct nt_addr *v;
 	size_t cap = 2;
 
-	for (c = pconn__first(); c; c = c->next)
+	for (c = px->conns; c; c = c->next)
 		cap += c->netns == netns_ino ? 2 : 0;
 	v = calloc(cap, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	*n = 0;
 	add_outbound_listeners(v, n);
-	for (c = pconn__first(); c; c = c->next) {
+	for (c = px->conns; c; c = c->next) {
 		if (c->netns != netns_ino)
 			continue;
 		add_local(c->a.h.fd, v, n);

@@ -17,188 +17,7 @@
 
 #include <openssl/err.h>
 
-#include "userspace/proxy/ktls.h"
-#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
-
-enum io { IO_OK, IO_AGAIN, IO_EOF, IO_RESET };
-
-static enum io ssl_result(struct side *s, int ret)
-{
-	switch (SSL_get_error(s->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		s->want_in = true;
-		return IO_AGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		s->want_out = true;
-		return IO_AGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return IO_EOF;		/* close_notify: a clean half-close */
-	default:
-		/* A TCP EOF without close_notify could be a truncation
-		 * attack: the workload gets a reset, never a clean end. */
-		ERR_clear_error();
-		return IO_RESET;
-	}
-}
-
-/*
- * SSL_MODE_RELEASE_BUFFERS frees the record buffers when a read finds
- * nothing and when a write completes, so an open idle connection holds
- * none. It does not once close_notify was read (the 64 KiB read-ahead
- * buffer stays) or sent (the 16 KiB write buffer of the alert stays), and
- * a half-closed connection can live long. SSL_free_buffers() refuses while
- * records are pending, and then they are needed.
- */
-static void side_release_buffers(struct side *s)
-{
-	if (!SSL_free_buffers(s->ssl))
-		pr_debug("TLS record buffers kept: records pending");
-}
-
-static enum io read_raw(struct side *s, char *buf, size_t cap, size_t *n)
-{
-	int ret, type = -1;
-	enum io io;
-	ssize_t r;
-
-	if (s->ssl) {
-		ret = SSL_read(s->ssl, buf, (int)cap);
-		if (ret > 0) {
-			*n = ret;
-			return IO_OK;
-		}
-		io = ssl_result(s, ret);
-		if (io == IO_EOF)
-			side_release_buffers(s);
-		return io;
-	}
-	r = s->ktls ? ktls__recv(s->h.fd, buf, cap, &type) :
-		      recv(s->h.fd, buf, cap, 0);
-	if (r > 0) {
-		*n = r;
-		/* A plain socket that gave less than asked is empty now. */
-		if (!s->ktls && (size_t)r < cap)
-			s->want_in = true;
-		return IO_OK;
-	}
-	/* kTLS: a FIN without close_notify may be a truncation. */
-	if (r == 0)
-		return type == 0 ? IO_RESET : IO_EOF;
-	if (errno == EAGAIN || errno == EINTR) {
-		s->want_in = true;
-		return IO_AGAIN;
-	}
-	return IO_RESET;
-}
-
-static uint32_t frame_len(const uint8_t *h)
-{
-	return (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-}
-
-/* Reads the rest of a frame header; IO_OK once it is whole. The stream
- * lives inside the connection, so the connection ending here, cleanly
- * or not, cuts the stream short: a reset, never an end. */
-static enum io read_hdr(struct side *s)
-{
-	enum io r;
-	size_t n;
-
-	while (s->hdr_len < FRAME_HDR) {
-		r = read_raw(s, (char *)s->hdr + s->hdr_len,
-			     FRAME_HDR - s->hdr_len, &n);
-		if (r != IO_OK)
-			return r == IO_EOF ? IO_RESET : r;
-		s->hdr_len += n;
-	}
-	return IO_OK;
-}
-
-/* NT2: reads frame headers until a DATA frame with payload is open
- * (IO_OK, frame_left set) or FIN ends the stream (IO_EOF). */
-static enum io next_frame(struct side *s)
-{
-	enum io r;
-
-	while (!s->frame_left) {
-		r = read_hdr(s);
-		if (r != IO_OK)
-			return r;
-		s->hdr_len = 0;
-		if (s->hdr[0] == FRAME_FIN && !frame_len(s->hdr))
-			return IO_EOF;
-		if (s->hdr[0] != FRAME_DATA) {
-			pr_debug("NT2: unexpected frame 0x%02x in a stream",
-				 s->hdr[0]);
-			return IO_RESET;
-		}
-		s->frame_left = frame_len(s->hdr);
-	}
-	return IO_OK;
-}
-
-/* NT2: only DATA payload reaches the caller; FIN is the stream's end. */
-static enum io read_framed(struct side *s, char *buf, size_t cap, size_t *n)
-{
-	enum io r = next_frame(s);
-
-	if (r != IO_OK)
-		return r;
-	r = read_raw(s, buf, cap < s->frame_left ? cap : s->frame_left, n);
-	if (r == IO_OK)
-		s->frame_left -= *n;
-	return r == IO_EOF ? IO_RESET : r;
-}
-
-static enum io side_read(struct side *s, char *buf, size_t cap, size_t *n)
-{
-	return s->framed ? read_framed(s, buf, cap, n) : read_raw(s, buf, cap, n);
-}
-
-static enum io side_write(struct side *s, const char *buf, size_t len,
-			  size_t *n)
-{
-	ssize_t r;
-	int ret;
-
-	if (s->ssl) {
-		ret = SSL_write(s->ssl, buf, (int)len);
-		if (ret > 0) {
-			*n = ret;
-			return IO_OK;
-		}
-		return ssl_result(s, ret);
-	}
-	r = send(s->h.fd, buf, len, MSG_NOSIGNAL);
-	if (r >= 0) {
-		*n = r;
-		return IO_OK;
-	}
-	if (errno == EAGAIN || errno == EINTR) {
-		s->want_out = true;
-		return IO_AGAIN;
-	}
-	return IO_RESET;
-}
-
-/* Our half-close towards @s: close_notify on TLS, then FIN. */
-static enum io side_shutdown(struct side *s)
-{
-	int ret;
-
-	if (s->ssl) {
-		ret = SSL_shutdown(s->ssl);
-		if (ret < 0 && ssl_result(s, ret) == IO_AGAIN)
-			return IO_AGAIN;
-		side_release_buffers(s);
-	} else if (s->ktls) {
-		ktls__send_close_notify(s->h.fd);
-	}
-	shutdown(s->h.fd, SHUT_WR);
-	s->wr_shut = true;
-	return IO_OK;
-}
 
 #define SPLICE_CHUNK (4 * PROXY_BUF)
 
@@ -239,7 +58,7 @@ static enum io splice_in(struct side *from, struct pbuf *b)
 	ssize_t n;
 
 	if (from->framed) {
-		r = next_frame(from);
+		r = side__next_frame(from);
 		if (r != IO_OK)
 			return r;
 		if (want > from->frame_left)
@@ -328,20 +147,18 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 			to->wr_shut = true;
 			return send_hdr(to, b, FRAME_FIN, 0) ? -ECONNRESET : 1;
 		}
-		if (side_shutdown(to) == IO_OK)
+		if (side__shutdown(to) == IO_OK)
 			progress = true;
 	}
 	return progress;
 }
 
 /*
- * Bytes are read into one scratch buffer shared by every connection (the
- * daemon is single-threaded) and written on at once; only what the far side
- * cannot take yet is copied into the connection's own buffer, which is
- * freed again once drained. An idle connection holds no buffer at all.
+ * Bytes are read into the proxy's one scratch buffer (the daemon is
+ * single-threaded) and written on at once; only what the far side cannot
+ * take yet is copied into the connection's own buffer, which is freed
+ * again once drained. An idle connection holds no buffer at all.
  */
-static char scratch[PROXY_BUF];
-
 int pbuf__put(struct pbuf *b, const void *data, size_t len)
 {
 	if (len > PROXY_BUF - b->off - b->len)
@@ -357,23 +174,6 @@ int pbuf__put(struct pbuf *b, const void *data, size_t len)
 	return 0;
 }
 
-/* Writes @len bytes at @p to @to; returns how many went, or -1 on reset. */
-static ssize_t write_some(struct side *to, const char *p, size_t len)
-{
-	size_t done = 0, n;
-	enum io r;
-
-	while (done < len) {
-		r = side_write(to, p + done, len - done, &n);
-		if (r == IO_RESET)
-			return -1;
-		if (r != IO_OK)
-			break;
-		done += n;
-	}
-	return done;
-}
-
 /* The end of an NT2 stream one way: a FIN frame, queued like data; the
  * connection stays open for the next stream. */
 static int end_framed(struct side *to, struct pbuf *b)
@@ -383,7 +183,7 @@ static int end_framed(struct side *to, struct pbuf *b)
 
 	frame__hdr(fin, FRAME_FIN, 0);
 	to->wr_shut = true;
-	w = write_some(to, (char *)fin, sizeof(fin));
+	w = side__write_some(to, (char *)fin, sizeof(fin));
 	if (w < 0)
 		return -ECONNRESET;
 	if ((size_t)w < sizeof(fin) &&
@@ -396,13 +196,14 @@ static int end_framed(struct side *to, struct pbuf *b)
 static int move(struct pconn *c, struct side *from, struct side *to,
 		struct pbuf *b, uint64_t *count)
 {
+	char *scratch = c->px->scratch;
 	bool progress = false;
 	ssize_t w;
 	size_t n;
 	enum io r;
 
 	if (b->len) {
-		w = write_some(to, b->data + b->off, b->len);
+		w = side__write_some(to, b->data + b->off, b->len);
 		if (w < 0)
 			return -ECONNRESET;
 		b->off += w;
@@ -427,7 +228,7 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 		 * frame header: one record carries both. */
 		size_t hdr = to->framed ? FRAME_HDR : 0;
 
-		r = side_read(from, scratch + hdr, sizeof(scratch) - hdr, &n);
+		r = side__io_read(from, scratch + hdr, PROXY_BUF - hdr, &n);
 		if (r == IO_RESET)
 			return -ECONNRESET;
 		if (r == IO_EOF)
@@ -437,7 +238,7 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 			if (hdr)
 				frame__hdr((uint8_t *)scratch, FRAME_DATA, n);
 			n += hdr;
-			w = write_some(to, scratch, n);
+			w = side__write_some(to, scratch, n);
 			if (w < 0)
 				return -ECONNRESET;
 			if ((size_t)w < n && pbuf__put(b, scratch + w, n - w))
@@ -448,7 +249,7 @@ static int move(struct pconn *c, struct side *from, struct side *to,
 	if (from->rd_eof && !b->len && !to->wr_shut) {
 		if (to->framed)
 			return end_framed(to, b);
-		if (side_shutdown(to) == IO_OK)
+		if (side__shutdown(to) == IO_OK)
 			progress = true;
 	}
 	return progress;
@@ -481,21 +282,6 @@ void relay__pump(struct pconn *c)
 	relay__update(c);
 }
 
-int side__register(struct side *s, uint32_t events)
-{
-	int ret;
-
-	if (s->h.fd < 0)
-		return 0;
-	if (s->registered && s->events == events)
-		return 0;
-	ret = s->registered ? loop__mod(&s->h, events) : loop__add(&s->h, events);
-	if (!ret) {
-		s->registered = true;
-		s->events = events;
-	}
-	return ret;
-}
 
 /* Level-triggered interest from the buffers and what the I/O asked for. */
 void relay__update(struct pconn *c)
@@ -515,65 +301,6 @@ void relay__update(struct pconn *c)
 		eb |= EPOLLOUT;
 	if (side__register(&c->a, ea) || side__register(&c->b, eb))
 		pconn__close(c, true, "epoll failed");
-}
-
-/* For the verdict line: 1 done, 0 try again (want_in/out set), -1 EOF or
- * error. */
-int side__read(struct side *s, char *buf, size_t cap, size_t *n)
-{
-	enum io r = side_read(s, buf, cap, n);
-
-	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
-}
-
-int side__write(struct side *s, const char *buf, size_t len, size_t *n)
-{
-	enum io r = side_write(s, buf, len, n);
-
-	return r == IO_OK ? 1 : r == IO_AGAIN ? 0 : -1;
-}
-
-int side__read_frame(struct side *s, uint8_t *type, char *buf, size_t cap,
-		     size_t *len)
-{
-	enum io r;
-	size_t n;
-
-	if (s->hdr_len < FRAME_HDR) {
-		r = read_hdr(s);
-		if (r != IO_OK)
-			return r == IO_AGAIN ? 0 : -1;
-		s->frame_left = frame_len(s->hdr);
-		*len = 0;
-		if (s->frame_left > cap)
-			return -1;
-	}
-	while (s->frame_left) {
-		r = read_raw(s, buf + *len, s->frame_left, &n);
-		if (r != IO_OK)
-			return r == IO_AGAIN ? 0 : -1;
-		*len += n;
-		s->frame_left -= n;
-	}
-	*type = s->hdr[0];
-	s->hdr_len = 0;
-	return 1;
-}
-
-int side__write_frame(struct side *s, enum frame_type type, const char *p,
-		      size_t len)
-{
-	char buf[FRAME_HDR + PROXY_STATUS_MAX];
-	ssize_t w;
-
-	if (len > PROXY_STATUS_MAX)
-		return -EINVAL;
-	frame__hdr((uint8_t *)buf, type, len);
-	memcpy(buf + FRAME_HDR, p, len);
-	/* Sent on a connection that is idle both ways: a frame this small
-	 * that does not go at once means the connection is unusable. */
-	w = write_some(s, buf, FRAME_HDR + len);
-	return w == (ssize_t)(FRAME_HDR + len) ? 0 : -EIO;
 }
 
 static int open_pipes(struct pconn *c)
@@ -612,7 +339,7 @@ int relay__start(struct pconn *c)
 		if (open_pipes(c))
 			pr_debug("no pipes for splice: copying instead");
 		else
-			pflow__flag(c, "splice", true);
+			pflow__splice(c);
 	}
 	c->st = PS_RELAY;
 	c->deadline = clock__mono_s() + PROXY_IDLE_TIMEOUT;

@@ -8,24 +8,21 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 /* ---- outbound: the peer's verdict ------------------------------------------ */
 
-/* "ALLOW <rule>" or "DENY <reason>": true when allowed. */
+/* "ALLOW <rule>" or "DENY <reason>" (wire.c): true when allowed. */
 static bool apply_verdict(struct pconn *c, const char *v)
 {
-	if (strncmp(v, "ALLOW", 5) || (v[5] && v[5] != ' ')) {
-		pflow__set(c, "verdict", "deny");
-		pflow__set(c, "reason", !strncmp(v, "DENY ", 5) ? v + 5 :
-			   "peer proxy sent no verdict");
+	const char *reason;
+	bool allow = proxy__verdict_parse(v, &reason);
+
+	pflow__peer_verdict(c, allow, reason);
+	if (!allow) {
 		pconn__close(c, true, "denied by peer");
 		return false;
 	}
-	pflow__set(c, "verdict", "allow");
-	if (v[5] == ' ')
-		pflow__set(c, "reason", v + 6);
 	if (relay__start(c)) {
 		pconn__close(c, true, "out of memory");
 		return false;
@@ -40,7 +37,7 @@ static void no_verdict(struct pconn *c)
 		pconn__redial(c);
 		return;
 	}
-	pflow__set(c, "reason", "peer proxy closed before its verdict");
+	pflow__reason(c, "peer proxy closed before its verdict");
 	pconn__close(c, true, "denied");
 }
 
@@ -178,7 +175,7 @@ int pconn__queue_allow(struct pconn *c)
 static bool tunnel_stale(const struct pconn *c)
 {
 	return clock__mono_s() >= c->reuse_until ||
-	       c->trust_gen != proxy_tls__trust_gen();
+	       c->trust_gen != c->px->tls.trust_gen;
 }
 
 /* The client's OPEN frame starts a stream: a new flow, a new verdict. */
@@ -190,8 +187,8 @@ void pconn__read_open(struct pconn *c)
 	if (r == 0)
 		return;
 	if (r < 0 || type != FRAME_OPEN) {
-		pflow__set(c, "reason", r < 0 ? "peer proxy closed before a stream" :
-			   "peer proxy sent no OPEN frame");
+		pflow__reason(c, r < 0 ? "peer proxy closed before a stream" :
+			      "peer proxy sent no OPEN frame");
 		pconn__close(c, r >= 0, "closed");
 		return;
 	}
@@ -214,7 +211,7 @@ void pconn__read_open(struct pconn *c)
 void pconn__stream_done(struct pconn *c)
 {
 	if (c->kind == PCONN_OUTBOUND) {
-		tunnel__park(c);
+		tunnel__park(c, clock__mono_s());
 		pconn__close(c, false, "closed");
 		return;
 	}

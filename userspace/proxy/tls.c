@@ -16,13 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <bpf/bpf.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "userspace/proxy/ktls.h"
-#include "lib/ntcore.h"
-#include "userspace/proxy/proxy.h"
+#include "userspace/proxy/proxy_int.h"
 
 #define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 #define TLS_GROUPS	"X25519:P-256"
@@ -38,11 +35,8 @@ struct tls_state {
 	uint32_t netns;
 };
 
-static SSL_CTX *client_ctx, *server_ctx;
-static struct bundle_set *trust;
-static struct timespec trust_mtime[2];
+/* The SSL ex_data slot of struct tls_state: one per process. */
 static int state_idx = -1;
-static unsigned int trust_gen;
 
 /* ALPN, length-prefixed: NT2 frames streams so a connection is reused. */
 static const unsigned char alpn_nt2[] = "\x03nt2";
@@ -60,12 +54,12 @@ static void free_state(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 
 /* ---- trust ---------------------------------------------------------------- */
 
-static void stat_mtime(const char *rel, struct timespec *ts)
+static void stat_mtime(const char *dir, const char *rel, struct timespec *ts)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", nd->opts.state_dir, rel);
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	if (stat(path, &st))
 		memset(ts, 0, sizeof(*ts));
 	else
@@ -75,26 +69,28 @@ static void stat_mtime(const char *rel, struct timespec *ts)
 /* The CLI edits bundles in the state dir (bundle add/del, ca rotate); pick
  * the change up. A bundle that fails to load keeps the previous set: the
  * error is loud and nothing falls open. */
-void proxy_tls__refresh_trust(void)
+void proxy_tls__refresh_trust(struct proxy *px)
 {
+	struct proxy_tls *t = &px->tls;
+	const char *dir = px->opts.state_dir;
 	struct timespec now[2];
 	struct bundle_set *set;
 	struct nt_err err = {};
 
-	stat_mtime(STATE_BUNDLE_FILE, &now[0]);
-	stat_mtime(STATE_FEDERATION_DIR, &now[1]);
-	if (trust && !memcmp(now, trust_mtime, sizeof(now)))
+	stat_mtime(dir, STATE_BUNDLE_FILE, &now[0]);
+	stat_mtime(dir, STATE_FEDERATION_DIR, &now[1]);
+	if (t->trust && !memcmp(now, t->trust_mtime, sizeof(now)))
 		return;
-	if (trust__load(nd->opts.state_dir, &set, &err)) {
+	if (trust__load(dir, &set, &err)) {
 		pr_warn("trust bundles not reloaded: %s", err.msg);
 		return;
 	}
-	bundle_set__free(trust);
-	trust = set;
-	trust_gen++;
-	memcpy(trust_mtime, now, sizeof(now));
+	bundle_set__free(t->trust);
+	t->trust = set;
+	t->trust_gen++;
+	memcpy(t->trust_mtime, now, sizeof(now));
 	pr_debug("trust bundles loaded: %zu trust domains",
-		 bundle_set__count(trust));
+		 bundle_set__count(t->trust));
 }
 
 /* ---- verification ---------------------------------------------------------- */
@@ -105,14 +101,15 @@ static int verify_peer(X509_STORE_CTX *xs, void *arg)
 					      SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct svid_verify_opts opts = { .now = time(NULL), .skew = VERIFY_SKEW };
 	struct tls_state *st = ssl ? state_of(ssl) : NULL;
+	const struct proxy *px = arg;
 	struct nt_err err = {};
 
-	if (!st || !trust) {
+	if (!st || !px->tls.trust) {
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
 		return 0;
 	}
 	if (svid__verify(X509_STORE_CTX_get0_cert(xs),
-			 X509_STORE_CTX_get0_untrusted(xs), trust, &opts,
+			 X509_STORE_CTX_get0_untrusted(xs), px->tls.trust, &opts,
 			 &st->peer, &err)) {
 		snprintf(st->verify_error, sizeof(st->verify_error), "%s",
 			 err.msg);
@@ -139,32 +136,6 @@ static int use_svid(SSL *ssl, const struct svid *s)
 	return 0;
 }
 
-/* "p8080.nametag.invalid" -> 8080 */
-static int sni_port(const unsigned char *p, size_t len, uint16_t *port)
-{
-	size_t list, n, i, suffix = strlen(PROXY_SNI_SUFFIX);
-	unsigned long v = 0;
-
-	if (len < 5)
-		return -EINVAL;
-	list = (size_t)p[0] << 8 | p[1];
-	n = (size_t)p[3] << 8 | p[4];
-	if (list + 2 != len || p[2] != 0 || n + 3 != list || n <= suffix + 1)
-		return -EINVAL;
-	p += 5;
-	if (p[0] != 'p' || memcmp(p + n - suffix, PROXY_SNI_SUFFIX, suffix))
-		return -EINVAL;
-	for (i = 1; i < n - suffix; i++) {
-		if (p[i] < '0' || p[i] > '9' || i > 5)
-			return -EINVAL;
-		v = v * 10 + (p[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*port = v;
-	return 0;
-}
-
 /*
  * Picks the SVID to present: that of the workload listening on the
  * address the client dialled (this connection's local address) at the
@@ -184,7 +155,7 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 
 	*alert = SSL_AD_UNRECOGNIZED_NAME;
 	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) ||
-	    sni_port(ext, len, &st->orig_port)) {
+	    proxy__sni_port(ext, len, &st->orig_port)) {
 		snprintf(st->verify_error, sizeof(st->verify_error),
 			 "client sent no nametag SNI");
 		return SSL_CLIENT_HELLO_ERROR;
@@ -194,7 +165,7 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	local.port = st->orig_port;
-	if (proxy__listener(st->netns, &local, &pl, &svid, &err)) {
+	if (proxy__listener(arg, st->netns, &local, &pl, &svid, &err)) {
 		snprintf(st->verify_error, sizeof(st->verify_error), "%s",
 			 err.msg);
 		return SSL_CLIENT_HELLO_ERROR;
@@ -213,9 +184,10 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
+	const struct proxy *px = arg;
 	unsigned char *sel;
 
-	if (nd->opts.no_mesh_reuse)
+	if (px->opts.no_mesh_reuse)
 		return SSL_TLSEXT_ERR_NOACK;
 	if (SSL_select_next_proto(&sel, outlen, alpn_nt2, sizeof(alpn_nt2) - 1,
 				  in, inlen) != OPENSSL_NPN_NEGOTIATED)
@@ -228,12 +200,12 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 /* The traffic secrets are only captured (keylog lines formatted and
  * parsed, every handshake) when they can be handed to the kernel. */
-static bool want_ktls(void)
+static bool want_ktls(const struct proxy *px)
 {
-	return !nd->opts.no_ktls && ktls__available();
+	return !px->opts.no_ktls && ktls__available();
 }
 
-static SSL_CTX *new_ctx(const SSL_METHOD *method)
+static SSL_CTX *new_ctx(struct proxy *px, const SSL_METHOD *method)
 {
 	SSL_CTX *ctx = SSL_CTX_new(method);
 
@@ -244,7 +216,7 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method)
 	    !SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) ||
 	    !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) ||
 	    !SSL_CTX_set_num_tickets(ctx, 0) ||
-	    (want_ktls() && ktls__keylog_attach(ctx))) {
+	    (want_ktls(px) && ktls__keylog_attach(ctx))) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -260,36 +232,41 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method)
 	SSL_CTX_set_default_read_buffer_len(ctx, 4 * SSL3_RT_MAX_PLAIN_LENGTH);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   NULL);
-	SSL_CTX_set_cert_verify_callback(ctx, verify_peer, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, verify_peer, px);
 	return ctx;
 }
 
-int proxy_tls__init(struct nt_err *err)
+int proxy_tls__init(struct proxy *px, struct nt_err *err)
 {
-	state_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_state);
-	client_ctx = new_ctx(TLS_client_method());
-	server_ctx = new_ctx(TLS_server_method());
-	if (state_idx < 0 || !client_ctx || !server_ctx)
+	struct proxy_tls *t = &px->tls;
+
+	if (state_idx < 0)
+		state_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_state);
+	t->client = new_ctx(px, TLS_client_method());
+	t->server = new_ctx(px, TLS_server_method());
+	if (state_idx < 0 || !t->client || !t->server)
 		return nt_err_ssl(err, -ENOMEM, "failed to set up TLS");
-	SSL_CTX_set_client_hello_cb(server_ctx, client_hello, NULL);
-	SSL_CTX_set_alpn_select_cb(server_ctx, select_alpn, NULL);
+	SSL_CTX_set_client_hello_cb(t->server, client_hello, px);
+	SSL_CTX_set_alpn_select_cb(t->server, select_alpn, px);
 	/* Returns 0 on success, unlike most of OpenSSL. */
-	if (!nd->opts.no_mesh_reuse &&
-	    SSL_CTX_set_alpn_protos(client_ctx, alpn_nt2, sizeof(alpn_nt2) - 1))
+	if (!px->opts.no_mesh_reuse &&
+	    SSL_CTX_set_alpn_protos(t->client, alpn_nt2, sizeof(alpn_nt2) - 1))
 		return nt_err_ssl(err, -ENOMEM, "failed to set ALPN");
-	proxy_tls__refresh_trust();
-	if (!trust)
+	proxy_tls__refresh_trust(px);
+	if (!t->trust)
 		return nt_err_set(err, -ENOENT, "no trust bundle could be loaded");
 	return 0;
 }
 
-void proxy_tls__fini(void)
+void proxy_tls__fini(struct proxy *px)
 {
-	SSL_CTX_free(client_ctx);
-	SSL_CTX_free(server_ctx);
-	bundle_set__free(trust);
-	client_ctx = server_ctx = NULL;
-	trust = NULL;
+	struct proxy_tls *t = &px->tls;
+
+	SSL_CTX_free(t->client);
+	SSL_CTX_free(t->server);
+	bundle_set__free(t->trust);
+	t->client = t->server = NULL;
+	t->trust = NULL;
 }
 
 static SSL *new_ssl(SSL_CTX *ctx)
@@ -305,11 +282,11 @@ static SSL *new_ssl(SSL_CTX *ctx)
 	return ssl;
 }
 
-SSL *proxy_tls__client(const struct svid *svid, uint16_t orig_port,
-		       struct nt_err *err)
+SSL *proxy_tls__client(struct proxy *px, const struct svid *svid,
+		       uint16_t orig_port, struct nt_err *err)
 {
 	char sni[64];
-	SSL *ssl = new_ssl(client_ctx);
+	SSL *ssl = new_ssl(px->tls.client);
 
 	if (!ssl) {
 		nt_err_ssl(err, -ENOMEM, "SSL_new");
@@ -327,12 +304,15 @@ SSL *proxy_tls__client(const struct svid *svid, uint16_t orig_port,
 	return ssl;
 }
 
-SSL *proxy_tls__server(struct nt_err *err)
+SSL *proxy_tls__server(struct proxy *px, uint32_t netns, struct nt_err *err)
 {
-	SSL *ssl = new_ssl(server_ctx);
+	SSL *ssl = new_ssl(px->tls.server);
 
-	if (!ssl)
+	if (!ssl) {
 		nt_err_ssl(err, -ENOMEM, "SSL_new");
+		return NULL;
+	}
+	state_of(ssl)->netns = netns;
 	return ssl;
 }
 
@@ -362,11 +342,6 @@ uint16_t proxy_tls__orig_port(SSL *ssl)
 	struct tls_state *st = state_of(ssl);
 
 	return st ? st->orig_port : 0;
-}
-
-void proxy_tls__set_netns(SSL *ssl, uint32_t netns_ino)
-{
-	state_of(ssl)->netns = netns_ino;
 }
 
 bool proxy_tls__framed(SSL *ssl)
@@ -405,11 +380,6 @@ long proxy_tls__reuse_left(SSL *ssl)
 	long theirs = half_life_left(SSL_get0_peer_certificate(ssl));
 
 	return mine < theirs ? mine : theirs;
-}
-
-unsigned int proxy_tls__trust_gen(void)
-{
-	return trust_gen;
 }
 
 /* The state holds two 2.3 KB IDs and an error text, 5 KB a connection

@@ -11,6 +11,7 @@
  * its life (its workload has a new one by then) or the trust bundles have
  * changed since its handshake; it is dropped when the peer closes it, after
  * TUNNEL_CLIENT_IDLE seconds, or when TUNNEL_MAX_IDLE newer ones wait.
+ * The time is passed in (@now) so the unit tests can age tunnels.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,17 +19,17 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lib/ntcore.h"
 #include "userspace/proxy/proxy_int.h"
 
 struct tunnel {
 	struct loop_handler h;		/* readable while idle: the peer closed */
+	struct proxy *px;
 	SSL *ssl;			/* NULL with kTLS */
 	bool ktls;
 	uint32_t netns;
 	uint16_t port;
 	uint32_t addr[4];
-	/* Ours and the server's, interned (nd->ids): equal IDs, equal
+	/* Ours and the server's, interned (env.ids): equal IDs, equal
 	 * pointers. The tunnel holds a reference on each. */
 	const struct spiffe_id *src, *peer;
 	const char *tls_version, *cipher;
@@ -37,21 +38,26 @@ struct tunnel {
 	struct tunnel *prev, *next;	/* newest first */
 };
 
-static struct tunnel *idle_head, *idle_tail;
-static size_t nidle;
-
 static void unlink_tunnel(struct tunnel *t)
 {
+	struct proxy *px = t->px;
+
 	if (t->prev)
 		t->prev->next = t->next;
 	else
-		idle_head = t->next;
+		px->idle_head = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
 	else
-		idle_tail = t->prev;
+		px->idle_tail = t->prev;
 	t->prev = t->next = NULL;
-	nidle--;
+	px->nidle--;
+}
+
+static void put_ids(struct tunnel *t)
+{
+	spiffe_ids__put(t->px->env.ids, t->src);
+	spiffe_ids__put(t->px->env.ids, t->peer);
 }
 
 /* Closes and frees an idle tunnel; the struct lives to the end of the
@@ -59,13 +65,12 @@ static void unlink_tunnel(struct tunnel *t)
 static void drop(struct tunnel *t)
 {
 	unlink_tunnel(t);
-	loop__del(&t->h);
+	loop__del(t->px->loop, &t->h);
 	SSL_free(t->ssl);
 	close(t->h.fd);
 	t->h.fd = -1;
-	spiffe_ids__put(nd->ids, t->src);
-	spiffe_ids__put(nd->ids, t->peer);
-	loop__defer_free(t);
+	put_ids(t);
+	loop__defer_free(t->px->loop, t);
 }
 
 /* Nothing may arrive on an idle connection: EOF, close_notify or bytes
@@ -80,36 +85,27 @@ static void on_idle_event(struct loop_handler *h, uint32_t events)
 	drop(t);
 }
 
-static bool reusable(const struct pconn *c, const struct side *s)
+static bool reusable(const struct pconn *c, const struct side *s, time_t now)
 {
 	return s->h.fd >= 0 && s->framed && !s->frame_left && !s->hdr_len &&
-	       c->src && c->dst &&
-	       clock__mono_s() < c->reuse_until &&
-	       c->trust_gen == proxy_tls__trust_gen() &&
+	       c->src && c->dst && now < c->reuse_until &&
+	       c->trust_gen == c->px->tls.trust_gen &&
 	       (!s->ssl || !SSL_pending(s->ssl));
 }
 
-void tunnel__park(struct pconn *c)
+/* Side B's socket and TLS state move into @t, which joins the pool. */
+static int adopt(struct tunnel *t, struct pconn *c, time_t now)
 {
+	struct proxy *px = c->px;
 	struct side *s = &c->b;
-	struct tunnel *t;
 
-	if (!reusable(c, s))
-		goto close;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		goto close;
-	t->src = spiffe_ids__get(nd->ids, c->src);
-	t->peer = spiffe_ids__get(nd->ids, c->dst);
-	if (!t->src || !t->peer)
-		goto free_t;
 	if (s->registered)
-		loop__del(&s->h);
+		loop__del(px->loop, &s->h);
 	s->registered = false;
 	t->h.fd = s->h.fd;
 	t->h.on_event = on_idle_event;
-	if (loop__add(&t->h, EPOLLIN))
-		goto free_t;
+	if (loop__add(px->loop, &t->h, EPOLLIN))
+		return -EIO;
 	t->ssl = s->ssl;
 	t->ktls = s->ktls;
 	s->ssl = NULL;
@@ -122,23 +118,40 @@ void tunnel__park(struct pconn *c)
 	t->reuse_until = c->reuse_until;
 	t->trust_gen = c->trust_gen;
 	t->streams = c->stream;
-	t->idle_until = clock__mono_s() + TUNNEL_CLIENT_IDLE;
-	t->next = idle_head;
-	if (idle_head)
-		idle_head->prev = t;
+	t->idle_until = now + TUNNEL_CLIENT_IDLE;
+	return 0;
+}
+
+void tunnel__park(struct pconn *c, time_t now)
+{
+	struct proxy *px = c->px;
+	struct tunnel *t;
+
+	if (!reusable(c, &c->b, now))
+		goto close;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto close;
+	t->px = px;
+	t->src = spiffe_ids__get(px->env.ids, c->src);
+	t->peer = spiffe_ids__get(px->env.ids, c->dst);
+	if (!t->src || !t->peer || adopt(t, c, now)) {
+		put_ids(t);
+		free(t);
+		goto close;
+	}
+	t->next = px->idle_head;
+	if (px->idle_head)
+		px->idle_head->prev = t;
 	else
-		idle_tail = t;
-	idle_head = t;
-	nidle++;
-	if (nidle > TUNNEL_MAX_IDLE)
-		drop(idle_tail);
+		px->idle_tail = t;
+	px->idle_head = t;
+	px->nidle++;
+	if (px->nidle > TUNNEL_MAX_IDLE)
+		drop(px->idle_tail);
 	return;
-free_t:
-	spiffe_ids__put(nd->ids, t->src);
-	spiffe_ids__put(nd->ids, t->peer);
-	free(t);
 close:
-	pconn__side_close(s, false);
+	pconn__side_close(&c->b, false);
 }
 
 static bool matches(const struct tunnel *t, const struct pconn *c)
@@ -151,17 +164,40 @@ static bool matches(const struct tunnel *t, const struct pconn *c)
 static bool stale(const struct tunnel *t, time_t now)
 {
 	return now >= t->idle_until || now >= t->reuse_until ||
-	       t->trust_gen != proxy_tls__trust_gen();
+	       t->trust_gen != t->px->tls.trust_gen;
 }
 
-bool tunnel__take(struct pconn *c)
+/* The tunnel's connection becomes side B of @c. */
+static void hand_over(struct tunnel *t, struct pconn *c)
 {
-	time_t now = clock__mono_s();
+	struct proxy *px = c->px;
+
+	unlink_tunnel(t);
+	loop__del(px->loop, &t->h);
+	c->b.h.fd = t->h.fd;
+	c->b.ssl = t->ssl;
+	c->b.ktls = t->ktls;
+	c->b.framed = true;
+	/* The server's ID moves over with its reference. */
+	spiffe_ids__put(px->env.ids, c->dst);
+	c->dst = t->peer;
+	c->tls_version = t->tls_version;
+	c->cipher = t->cipher;
+	c->reuse_until = t->reuse_until;
+	c->trust_gen = t->trust_gen;
+	c->stream = t->streams + 1;
+	t->h.fd = -1;	/* a pending idle event must not close it */
+	spiffe_ids__put(px->env.ids, t->src);
+	loop__defer_free(px->loop, t);
+}
+
+bool tunnel__take(struct pconn *c, time_t now)
+{
 	struct tunnel *t, *next;
 
 	if (!c->src)
 		return false;
-	for (t = idle_head; t; t = next) {
+	for (t = c->px->idle_head; t; t = next) {
 		next = t->next;
 		if (!matches(t, c))
 			continue;
@@ -169,47 +205,25 @@ bool tunnel__take(struct pconn *c)
 			drop(t);
 			continue;
 		}
-		unlink_tunnel(t);
-		loop__del(&t->h);
-		c->b.h.fd = t->h.fd;
-		c->b.ssl = t->ssl;
-		c->b.ktls = t->ktls;
-		c->b.framed = true;
-		/* The server's ID moves over with its reference. */
-		spiffe_ids__put(nd->ids, c->dst);
-		c->dst = t->peer;
-		c->tls_version = t->tls_version;
-		c->cipher = t->cipher;
-		c->reuse_until = t->reuse_until;
-		c->trust_gen = t->trust_gen;
-		c->stream = t->streams + 1;
-		t->h.fd = -1;	/* a pending idle event must not close it */
-		spiffe_ids__put(nd->ids, t->src);
-		loop__defer_free(t);
+		hand_over(t, c);
 		return true;
 	}
 	return false;
 }
 
-void tunnel__tick(void)
+void tunnel__expire(struct proxy *px, time_t now)
 {
-	time_t now = clock__mono_s();
 	struct tunnel *t, *next;
 
-	for (t = idle_head; t; t = next) {
+	for (t = px->idle_head; t; t = next) {
 		next = t->next;
 		if (stale(t, now))
 			drop(t);
 	}
 }
 
-void tunnel__close_all(void)
+void tunnel__close_all(struct proxy *px)
 {
-	while (idle_head)
-		drop(idle_head);
-}
-
-size_t tunnel__count(void)
-{
-	return nidle;
+	while (px->idle_head)
+		drop(px->idle_head);
 }
