@@ -54,8 +54,7 @@ static int do_show(int argc, char **argv)
 	const char *td;
 	int ret;
 
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (argc == 1) {
 		td = argv[0];
 	} else {
@@ -81,8 +80,7 @@ static int do_list(int argc, char **argv)
 	cJSON *arr, *o;
 	size_t i;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	if (own_trust_domain(own, sizeof(own)))
 		return -1;
 	if (trust__load(state_dir, &set, &err))
@@ -119,8 +117,7 @@ static int do_add(int argc, char **argv)
 	int ret;
 
 	REQ_ARGS(2);
-	if (argc > 2)
-		return p_err("unexpected argument '%s'", argv[2]);
+	NO_MORE_ARGS(2);
 	if (federated_path(argv[0], path, sizeof(path)) ||
 	    own_trust_domain(own, sizeof(own)))
 		return -1;
@@ -158,8 +155,7 @@ static int do_del(int argc, char **argv)
 	cJSON *o;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (federated_path(argv[0], path, sizeof(path)) ||
 	    own_trust_domain(own, sizeof(own)))
 		return -1;

@@ -136,8 +136,7 @@ static int do_show(int argc, char **argv)
 	struct node_ca *ca;
 	cJSON *o;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	if (open_ca(&ca))
 		return -1;
 	o = ca_json(ca);
@@ -162,8 +161,7 @@ static int do_rotate(int argc, char **argv)
 	cJSON *o;
 	int ret;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	if (open_ca(&ca))
 		return -1;
 	ret = node_ca__rotate(ca, time(NULL), &step, &err);

@@ -12,15 +12,15 @@
 
 #define REPLY_MAX (16u << 20)
 
-const char *run_dir = "/run/nametag";
+const char *run_dir = CTL_RUN_DIR_DEFAULT;
 
 int ctl_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/nametagd.sock",
-		     run_dir) >= (int)sizeof(sa.sun_path))
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir,
+		     CTL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
 		return p_err("--run-dir path too long");
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -40,7 +40,7 @@ int ctl_connect(void)
 /* Sends @req (consumed) with optional fds. */
 int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {};
+	char cbuf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)] = {};
 	struct msghdr msg = {};
 	cJSON *reply = NULL;
 	struct iovec iov;
@@ -57,7 +57,7 @@ int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 	iov.iov_base = s;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (nfds > 0 && nfds <= 4) {
+	if (nfds > 0 && nfds <= CTL_MAX_FDS) {
 		struct cmsghdr *cm;
 
 		msg.msg_control = cbuf;
@@ -118,7 +118,7 @@ int ctl_recv(int fd, cJSON **out)
 	}
 	len -= nl + 1 - buf;
 	memmove(buf, nl + 1, len);
-	e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	e = cJSON_GetObjectItemCaseSensitive(o, CTL_ERROR);
 	if (cJSON_IsString(e)) {
 		p_err("%s", e->valuestring);
 		cJSON_Delete(o);
@@ -149,7 +149,7 @@ cJSON *ctl_request(const char *cmd)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "cmd", cmd);
+	cJSON_AddStringToObject(o, CTL_CMD, cmd);
 	return o;
 }
 
@@ -165,20 +165,51 @@ int ctl_emit(cJSON *reply, const char *key)
 	return json_emit(item);
 }
 
+int ctl_print(cJSON *req, const char *key, void (*print)(const cJSON *item))
+{
+	const cJSON *it, *v;
+	cJSON *reply;
+
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output)
+		return ctl_emit(reply, key);
+	v = cJSON_GetObjectItemCaseSensitive(reply, key);
+	if (cJSON_IsArray(v))
+		cJSON_ArrayForEach(it, v)
+			print(it);
+	else if (v)
+		print(v);
+	cJSON_Delete(reply);
+	return v ? 0 : p_err("reply from nametagd lacks \"%s\"", key);
+}
+
+int ctl_print_reply(cJSON *req, void (*print)(const cJSON *reply))
+{
+	cJSON *reply;
+
+	if (ctl_call(req, &reply))
+		return -1;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, CTL_OK);
+		return json_emit(reply);
+	}
+	if (print)
+		print(reply);
+	cJSON_Delete(reply);
+	return 0;
+}
+
 /* A delete request: {"cmd": @cmd, @key: @value}; prints what went. */
 int ctl_delete(const char *cmd, const char *key, const char *value,
 	       const char *what)
 {
-	cJSON *req = ctl_request(cmd), *reply;
+	cJSON *req = ctl_request(cmd);
 
 	cJSON_AddStringToObject(req, key, value);
-	if (ctl_call(req, &reply))
+	if (ctl_print_reply(req, NULL))
 		return -1;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		return json_emit(reply);
-	}
-	printf("deleted %s %s\n", what, value);
-	cJSON_Delete(reply);
+	if (!json_output)
+		printf("deleted %s %s\n", what, value);
 	return 0;
 }

@@ -9,8 +9,8 @@ static void print_entry(const cJSON *e)
 {
 	const cJSON *s;
 
-	printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(e, "spiffe_id")));
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "selectors"))
+	printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(e, CTL_K_SPIFFE_ID)));
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, CTL_K_SELECTORS))
 		printf("\t%s\n", cJSON_GetStringValue(s));
 }
 
@@ -18,7 +18,7 @@ static int do_add(int argc, char **argv)
 {
 	struct nt_err err = {};
 	struct spiffe_id id;
-	cJSON *req, *sels, *reply;
+	cJSON *req, *sels;
 	const char *sel;
 
 	REQ_ARGS(1);
@@ -26,9 +26,9 @@ static int do_add(int argc, char **argv)
 	if (spiffe_id__parse(&id, *argv, strlen(*argv), &err))
 		return p_err("invalid SPIFFE ID: %s", err.msg);
 	NEXT_ARG();
-	req = ctl_request("entry.add");
-	cJSON_AddStringToObject(req, "spiffe_id", id.str);
-	sels = cJSON_AddArrayToObject(req, "selectors");
+	req = ctl_request(CTL_ENTRY_ADD);
+	cJSON_AddStringToObject(req, CTL_K_SPIFFE_ID, id.str);
+	sels = cJSON_AddArrayToObject(req, CTL_K_SELECTORS);
 	while (argc > 0) {
 		if (strcmp(*argv, "--selector")) {
 			cJSON_Delete(req);
@@ -47,37 +47,20 @@ static int do_add(int argc, char **argv)
 		cJSON_Delete(req);
 		return p_err("'entry add' needs at least one --selector TYPE:KEY:VALUE");
 	}
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "entry");
-	print_entry(cJSON_GetObjectItem(reply, "entry"));
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_print(req, CTL_R_ENTRY, print_entry);
 }
 
 static int do_list(int argc, char **argv)
 {
-	cJSON *reply, *e;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("entry.list"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "entries");
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(reply, "entries"))
-		print_entry(e);
-	cJSON_Delete(reply);
-	return 0;
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_ENTRY_LIST), CTL_R_ENTRIES, print_entry);
 }
 
 static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
-	return ctl_delete("entry.del", "spiffe_id", argv[0], "entry");
+	NO_MORE_ARGS(1);
+	return ctl_delete(CTL_ENTRY_DEL, CTL_K_SPIFFE_ID, argv[0], "entry");
 }
 
 static int do_help(int argc, char **argv)

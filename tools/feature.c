@@ -166,8 +166,7 @@ static int do_probe(int argc, char **argv)
 	struct nt_features f;
 	int ret;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	/* Probes need CAP_BPF and friends; unprivileged, most answer EPERM,
 	 * which is true for this user but says little about the kernel. */
 	if (geteuid())

@@ -21,74 +21,62 @@ static long num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(it) ? (long)it->valuedouble : -1;
 }
 
+static const char *on_off(const cJSON *f, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(f, key)) ? "on" : "off";
+}
+
 static void print_flow(const cJSON *f)
 {
-	const cJSON *c = cJSON_GetObjectItem(f, "caller");
+	const cJSON *c = cJSON_GetObjectItem(f, CTL_FLOW_CALLER);
 
-	printf("%ld  %s  %s  ns %s (%s)  %s -> %s  %s\n", num(f, "id"),
-	       str(f, "time"), str(f, "type"), str(f, "namespace"),
-	       str(f, "mode"), str(f, "src"), str(f, "dst"), str(f, "state"));
-	printf("\tfrom %s", str(f, "src_spiffe_id"));
+	printf("%ld  %s  %s  ns %s (%s)  %s -> %s  %s\n", num(f, CTL_FLOW_ID),
+	       str(f, CTL_FLOW_TIME), str(f, CTL_FLOW_TYPE),
+	       str(f, CTL_FLOW_NAMESPACE), str(f, CTL_FLOW_MODE),
+	       str(f, CTL_FLOW_SRC), str(f, CTL_FLOW_DST), str(f, CTL_FLOW_STATE));
+	printf("\tfrom %s", str(f, CTL_FLOW_SRC_ID));
 	if (cJSON_IsObject(c))
-		printf("  pid %ld uid %ld exe %s", num(c, "pid"), num(c, "uid"),
-		       str(c, "exe"));
-	printf("\n\tto   %s\n\tverdict %s: %s\n", str(f, "dst_spiffe_id"),
-	       str(f, "verdict"), str(f, "reason"));
-	if (cJSON_GetObjectItem(f, "cipher")) {
-		printf("\t%s %s  ktls tx %s rx %s", str(f, "tls_version"),
-		       str(f, "cipher"),
-		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_tx")) ? "on" : "off",
-		       cJSON_IsTrue(cJSON_GetObjectItem(f, "ktls_rx")) ? "on" : "off");
+		printf("  pid %ld uid %ld exe %s", num(c, CTL_WL_PID),
+		       num(c, CTL_WL_UID), str(c, CTL_WL_EXE));
+	printf("\n\tto   %s\n\tverdict %s: %s\n", str(f, CTL_FLOW_DST_ID),
+	       str(f, CTL_FLOW_VERDICT), str(f, CTL_FLOW_REASON));
+	if (cJSON_GetObjectItem(f, CTL_FLOW_CIPHER)) {
+		printf("\t%s %s  ktls tx %s rx %s", str(f, CTL_FLOW_TLS_VERSION),
+		       str(f, CTL_FLOW_CIPHER), on_off(f, CTL_FLOW_KTLS_TX),
+		       on_off(f, CTL_FLOW_KTLS_RX));
 		/* Streams after the first reuse the connection (NT2). */
-		if (num(f, "stream") > 1)
-			printf("  stream %ld, no handshake\n", num(f, "stream"));
+		if (num(f, CTL_FLOW_STREAM) > 1)
+			printf("  stream %ld, no handshake\n", num(f, CTL_FLOW_STREAM));
 		else
 			printf("  handshake %.1f ms\n", cJSON_GetNumberValue(
-				cJSON_GetObjectItem(f, "handshake_ms")));
+				cJSON_GetObjectItem(f, CTL_FLOW_HANDSHAKE_MS)));
 	}
-	if (num(f, "bytes_up") >= 0)
-		printf("\tbytes up %ld down %ld\n", num(f, "bytes_up"),
-		       num(f, "bytes_down"));
+	if (num(f, CTL_FLOW_BYTES_UP) >= 0)
+		printf("\tbytes up %ld down %ld\n", num(f, CTL_FLOW_BYTES_UP),
+		       num(f, CTL_FLOW_BYTES_DOWN));
 }
 
 static int do_list(int argc, char **argv)
 {
-	cJSON *reply, *f;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("flow.list"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "flows");
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(reply, "flows"))
-		print_flow(f);
-	cJSON_Delete(reply);
-	return 0;
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_FLOW_LIST), CTL_R_FLOWS, print_flow);
 }
 
 static int do_show(int argc, char **argv)
 {
-	cJSON *req, *reply;
 	unsigned long long id;
+	cJSON *req;
 	char *end;
 
 	if (argc == 0)
 		return do_list(argc, argv);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	id = strtoull(argv[0], &end, 10);
 	if (*end || !id)
 		return p_err("'%s' is not a flow id", argv[0]);
-	req = ctl_request("flow.show");
-	cJSON_AddNumberToObject(req, "id", (double)id);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "flow");
-	print_flow(cJSON_GetObjectItem(reply, "flow"));
-	cJSON_Delete(reply);
-	return 0;
+	req = ctl_request(CTL_FLOW_SHOW);
+	cJSON_AddNumberToObject(req, CTL_K_ID, (double)id);
+	return ctl_print(req, CTL_R_FLOW, print_flow);
 }
 
 /* Streams flows until interrupted; with -j one JSON object per line. */
@@ -97,12 +85,11 @@ static int do_watch(int argc, char **argv)
 	cJSON *msg, *f;
 	int fd;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	fd = ctl_connect();
 	if (fd < 0)
 		return -1;
-	if (ctl_send(fd, ctl_request("flow.watch"), NULL, 0) ||
+	if (ctl_send(fd, ctl_request(CTL_FLOW_WATCH), NULL, 0) ||
 	    ctl_recv(fd, &msg)) {
 		close(fd);
 		return -1;
@@ -110,7 +97,7 @@ static int do_watch(int argc, char **argv)
 	cJSON_Delete(msg);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!ctl_recv(fd, &msg)) {
-		f = cJSON_GetObjectItem(msg, "flow");
+		f = cJSON_GetObjectItem(msg, CTL_R_FLOW);
 		if (json_output) {
 			char *s = cJSON_PrintUnformatted(f);
 

@@ -11,8 +11,7 @@ static int do_check(int argc, char **argv)
 	cJSON *o;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (spiffe_id__parse(&id, argv[0], strlen(argv[0]), &err))
 		return p_err("invalid SPIFFE ID: %s", err.msg);
 	if (!json_output) {

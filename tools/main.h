@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "ca/ca.h"
+#include "userspace/daemon/protocol.h"
 
 struct cmd {
 	const char *name;
@@ -54,6 +55,12 @@ int json_emit(cJSON *obj);
 			return -1;					\
 		}							\
 	})
+/* More than @n arguments: the first extra one is an error. */
+#define NO_MORE_ARGS(n)							\
+	({								\
+		if (argc > (n))						\
+			return p_err("unexpected argument '%s'", argv[n]); \
+	})
 /* Fetches the value after a `--flag`, failing if it is missing. */
 #define GET_VALUE(dst)							\
 	({								\
@@ -74,6 +81,12 @@ int ctl_recv(int fd, cJSON **out);
 int ctl_call(cJSON *req, cJSON **reply);
 cJSON *ctl_request(const char *cmd);
 int ctl_emit(cJSON *reply, const char *key);
+/* Sends @req (consumed) and prints the reply's @key: JSON with -j, else
+ * @print of each element (an array) or of the value itself. */
+int ctl_print(cJSON *req, const char *key, void (*print)(const cJSON *item));
+/* Sends @req and, with -j, prints the whole reply but "ok"; else hands the
+ * reply to @print (if any). */
+int ctl_print_reply(cJSON *req, void (*print)(const cJSON *reply));
 int ctl_delete(const char *cmd, const char *key, const char *value,
 	       const char *what);
 
@@ -91,6 +104,20 @@ int do_proxy(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
+
+/* Map entries decoded with the structs of bpf/nametag.h (tools/map_decode.c). */
+struct bpf_map_info;
+struct map_decoder {
+	const char *name;
+	__u32 key_size;
+	__u32 value_size;
+	cJSON *(*decode)(const void *key, const void *value);
+};
+/* The decoder of map @name, when its layout is the one this build knows. */
+const struct map_decoder *map__decoder(const char *name,
+				       const struct bpf_map_info *info);
+cJSON *map__hex_json(const void *key, __u32 key_size, const void *value,
+		     __u32 value_size);
 
 /* Pinned BPF objects under BPFFS/nametag (tools/prog.c). */
 enum pin_kind { PIN_PROG, PIN_MAP, PIN_LINK };

@@ -5,28 +5,23 @@
 
 #include "tools/main.h"
 
+static const char *str(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, key)) ?: "-";
+}
+
 static void print_ns(const cJSON *n)
 {
-	printf("%-16s mode %-10s cgroup %s\n\ttemplate %s  id %d\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(n, "name")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(n, "mode")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(n, "cgroup")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(n, "template")),
-	       cJSON_GetObjectItem(n, "id")->valueint);
+	printf("%-16s mode %-10s cgroup %s\n\ttemplate %s  id %.0f\n",
+	       str(n, CTL_NS_NAME), str(n, CTL_NS_MODE), str(n, CTL_NS_CGROUP),
+	       str(n, CTL_NS_TEMPLATE),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(n, CTL_NS_ID)));
 }
 
 /* Sends @req; prints the reply's "namespace" object. */
 static int call_and_print_ns(cJSON *req)
 {
-	cJSON *reply;
-
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "namespace");
-	print_ns(cJSON_GetObjectItem(reply, "namespace"));
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_print(req, CTL_R_NAMESPACE, print_ns);
 }
 
 static int do_add(int argc, char **argv)
@@ -47,11 +42,11 @@ static int do_add(int argc, char **argv)
 	}
 	if (!cgroup)
 		return p_err("'ns add' needs --cgroup PATH");
-	req = ctl_request("ns.add");
-	cJSON_AddStringToObject(req, "name", name);
-	cJSON_AddStringToObject(req, "cgroup", cgroup);
+	req = ctl_request(CTL_NS_ADD);
+	cJSON_AddStringToObject(req, CTL_K_NAME, name);
+	cJSON_AddStringToObject(req, CTL_K_CGROUP, cgroup);
 	if (tmpl)
-		cJSON_AddStringToObject(req, "template", tmpl);
+		cJSON_AddStringToObject(req, CTL_K_TEMPLATE, tmpl);
 	return call_and_print_ns(req);
 }
 
@@ -71,9 +66,9 @@ static int do_enable(int argc, char **argv)
 	}
 	if (!mode)
 		return p_err("'ns enable' needs --mode observe|permissive|strict");
-	req = ctl_request("ns.enable");
-	cJSON_AddStringToObject(req, "name", name);
-	cJSON_AddStringToObject(req, "mode", mode);
+	req = ctl_request(CTL_NS_ENABLE);
+	cJSON_AddStringToObject(req, CTL_K_NAME, name);
+	cJSON_AddStringToObject(req, CTL_K_MODE, mode);
 	return call_and_print_ns(req);
 }
 
@@ -82,41 +77,30 @@ static int do_disable(int argc, char **argv)
 	cJSON *req;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
-	req = ctl_request("ns.disable");
-	cJSON_AddStringToObject(req, "name", argv[0]);
+	NO_MORE_ARGS(1);
+	req = ctl_request(CTL_NS_DISABLE);
+	cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
 	return call_and_print_ns(req);
 }
 
 static int do_show(int argc, char **argv)
 {
-	cJSON *req, *reply, *arr, *n;
+	cJSON *req;
 
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (argc == 1) {
-		req = ctl_request("ns.show");
-		cJSON_AddStringToObject(req, "name", argv[0]);
+		req = ctl_request(CTL_NS_SHOW);
+		cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
 		return call_and_print_ns(req);
 	}
-	if (ctl_call(ctl_request("ns.list"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "namespaces");
-	arr = cJSON_GetObjectItem(reply, "namespaces");
-	cJSON_ArrayForEach(n, arr)
-		print_ns(n);
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_print(ctl_request(CTL_NS_LIST), CTL_R_NAMESPACES, print_ns);
 }
 
 static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
-	return ctl_delete("ns.del", "name", argv[0], "namespace");
+	NO_MORE_ARGS(1);
+	return ctl_delete(CTL_NS_DEL, CTL_K_NAME, argv[0], "namespace");
 }
 
 static int do_help(int argc, char **argv)

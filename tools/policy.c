@@ -8,17 +8,39 @@
 
 #define POLICY_FILE_MAX (4u << 20)
 
+static void print_loaded(const cJSON *reply)
+{
+	printf("policy loaded: %.0f namespaces\n",
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(reply, CTL_R_NAMESPACES)));
+}
+
+static void print_policy(const cJSON *p)
+{
+	char *s = cJSON_Print(p);
+
+	if (s)
+		printf("%s\n", s);
+	cJSON_free(s);
+}
+
+static void print_check(const cJSON *reply)
+{
+	printf("%s (namespace %s): %s\n",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, CTL_R_VERDICT)),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, CTL_R_NAMESPACE)),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, CTL_R_REASON)));
+}
+
 static int do_load(int argc, char **argv)
 {
 	struct nt_err err = {};
 	struct policy *p = NULL;
-	cJSON *req, *reply;
 	char *buf = NULL;
+	cJSON *req;
 	size_t len;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (state__read(argv[0], POLICY_FILE_MAX, false, &buf, &len, &err))
 		return p_err("%s", err.msg);
 	/* Validate here first, for an error that names the place before the
@@ -29,56 +51,33 @@ static int do_load(int argc, char **argv)
 			     err.msg);
 	}
 	policy__free(p);
-	req = ctl_request("policy.load");
-	cJSON_AddStringToObject(req, "policy", buf);
+	req = ctl_request(CTL_POLICY_LOAD);
+	cJSON_AddStringToObject(req, CTL_K_POLICY, buf);
 	free(buf);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		return json_emit(reply);
-	}
-	printf("policy loaded: %d namespaces\n",
-	       cJSON_GetObjectItem(reply, "namespaces")->valueint);
-	cJSON_Delete(reply);
-	return 0;
+	return ctl_print_reply(req, print_loaded);
 }
 
 static int do_show(int argc, char **argv)
 {
-	cJSON *reply, *p;
-	char *s;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("policy.show"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "policy");
-	p = cJSON_GetObjectItem(reply, "policy");
-	s = cJSON_Print(p);
-	if (s)
-		printf("%s\n", s);
-	cJSON_free(s);
-	cJSON_Delete(reply);
-	return 0;
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_POLICY_SHOW), CTL_R_POLICY, print_policy);
 }
 
 static int do_check(int argc, char **argv)
 {
 	const char *ns = NULL;
 	unsigned long port;
-	cJSON *req, *reply;
+	cJSON *req;
 	char *end;
 
 	REQ_ARGS(3);
 	port = strtoul(argv[2], &end, 10);
 	if (*end || port < 1 || port > 65535)
 		return p_err("'%s' is not a port", argv[2]);
-	req = ctl_request("policy.check");
-	cJSON_AddStringToObject(req, "from", argv[0]);
-	cJSON_AddStringToObject(req, "to", argv[1]);
-	cJSON_AddNumberToObject(req, "port", (double)port);
+	req = ctl_request(CTL_POLICY_CHECK);
+	cJSON_AddStringToObject(req, CTL_K_FROM, argv[0]);
+	cJSON_AddStringToObject(req, CTL_K_TO, argv[1]);
+	cJSON_AddNumberToObject(req, CTL_K_PORT, (double)port);
 	argc -= 3;
 	argv += 3;
 	while (argc > 0) {
@@ -95,19 +94,8 @@ static int do_check(int argc, char **argv)
 		argv += 2;
 	}
 	if (ns)
-		cJSON_AddStringToObject(req, "ns", ns);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		return json_emit(reply);
-	}
-	printf("%s (namespace %s): %s\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "verdict")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "namespace")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(reply, "reason")));
-	cJSON_Delete(reply);
-	return 0;
+		cJSON_AddStringToObject(req, CTL_K_NS, ns);
+	return ctl_print_reply(req, print_check);
 }
 
 static int do_help(int argc, char **argv)

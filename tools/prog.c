@@ -436,8 +436,7 @@ static int do_show(int argc, char **argv)
 {
 	cJSON *progs, *p, *l;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
+	NO_MORE_ARGS(0);
 	progs = cJSON_CreateArray();
 	if (!progs)
 		return p_err("out of memory");

@@ -19,73 +19,55 @@ static const char *taken(const cJSON *p)
 {
 	static char buf[96];
 
-	if (json_num(p, "outbound4_bound") == json_num(p, "outbound_port") &&
-	    json_num(p, "mesh_bound") == json_num(p, "mesh_port"))
+	if (json_num(p, CTL_PX_OUTBOUND4_BOUND) == json_num(p, CTL_PX_OUTBOUND_PORT) &&
+	    json_num(p, CTL_PX_MESH_BOUND) == json_num(p, CTL_PX_MESH_PORT))
 		return "";
 	snprintf(buf, sizeof(buf), "  (bound :%.0f, :%.0f: a port was taken)",
-		 json_num(p, "outbound4_bound"), json_num(p, "mesh_bound"));
+		 json_num(p, CTL_PX_OUTBOUND4_BOUND), json_num(p, CTL_PX_MESH_BOUND));
 	return buf;
 }
 
-static int print_reply(cJSON *reply)
+static void print_proxy(const cJSON *p)
 {
-	const cJSON *p;
-
-	if (json_output)
-		return ctl_emit(reply, "proxies");
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(reply, "proxies"))
-		printf("netns %.0f  %s\n\toutbound :%.0f  mesh and inbound :%.0f%s\n",
-		       json_num(p, "netns"),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(p, "path")) ?: "-",
-		       json_num(p, "outbound_port"), json_num(p, "mesh_port"),
-		       taken(p));
-	cJSON_Delete(reply);
-	return 0;
+	printf("netns %.0f  %s\n\toutbound :%.0f  mesh and inbound :%.0f%s\n",
+	       json_num(p, CTL_PX_NETNS),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(p, CTL_PX_PATH)) ?: "-",
+	       json_num(p, CTL_PX_OUTBOUND_PORT), json_num(p, CTL_PX_MESH_PORT),
+	       taken(p));
 }
 
 static int do_list(int argc, char **argv)
 {
-	cJSON *reply;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("netns.list"), &reply))
-		return -1;
-	return print_reply(reply);
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_NETNS_LIST), CTL_R_PROXIES, print_proxy);
 }
 
 static int do_add(int argc, char **argv)
 {
 	char path[PATH_MAX];
-	cJSON *req, *reply;
+	cJSON *req;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (!realpath(argv[0], path))
 		return p_err("%s: %m", argv[0]);
-	req = ctl_request("netns.add");
-	cJSON_AddStringToObject(req, "path", path);
-	if (ctl_call(req, &reply))
-		return -1;
-	return print_reply(reply);
+	req = ctl_request(CTL_NETNS_ADD);
+	cJSON_AddStringToObject(req, CTL_K_PATH, path);
+	return ctl_print(req, CTL_R_PROXIES, print_proxy);
 }
 
 static int do_del(int argc, char **argv)
 {
-	cJSON *req, *reply;
 	struct stat st;
+	cJSON *req;
 
 	REQ_ARGS(1);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	if (stat(argv[0], &st))
 		return p_err("%s: %m", argv[0]);
-	req = ctl_request("netns.del");
-	cJSON_AddNumberToObject(req, "netns", (double)st.st_ino);
-	if (ctl_call(req, &reply))
-		return -1;
-	return print_reply(reply);
+	req = ctl_request(CTL_NETNS_DEL);
+	cJSON_AddNumberToObject(req, CTL_K_NETNS, (double)st.st_ino);
+	return ctl_print(req, CTL_R_PROXIES, print_proxy);
 }
 
 static double num(const cJSON *o, const char *key)
@@ -97,15 +79,15 @@ static double num(const cJSON *o, const char *key)
  * descriptor reserve and what was shed since the daemon started. */
 static void print_admission(const cJSON *a)
 {
-	const cJSON *s = cJSON_GetObjectItem(a, "shed");
+	const cJSON *s = cJSON_GetObjectItem(a, CTL_ADM_SHED);
 
 	printf("handshakes pending %.0f of %.0f (%.0f per peer), deadline %.0f s%s\n",
-	       num(a, "handshakes_pending"), num(a, "handshakes_pending_max"),
-	       num(a, "handshakes_per_peer_max"), num(a, "handshake_timeout_s"),
-	       cJSON_IsTrue(cJSON_GetObjectItem(a, "under_pressure")) ?
+	       num(a, CTL_ADM_PENDING), num(a, CTL_ADM_PENDING_MAX),
+	       num(a, CTL_ADM_PEER_MAX), num(a, CTL_ADM_TIMEOUT),
+	       cJSON_IsTrue(cJSON_GetObjectItem(a, CTL_ADM_PRESSURE)) ?
 	       " (under pressure)" : "");
-	printf("descriptors %.0f, %.0f kept in reserve\n", num(a, "fd_limit"),
-	       num(a, "fd_reserve"));
+	printf("descriptors %.0f, %.0f kept in reserve\n", num(a, CTL_ADM_FD_LIMIT),
+	       num(a, CTL_ADM_FD_RESERVE));
 	printf("shed: %.0f at the per-peer cap, %.0f at the total cap, %.0f at the descriptor reserve, %.0f at the descriptor limit, %.0f handshake timeouts\n",
 	       num(s, "per_peer_cap"), num(s, "total_cap"), num(s, "fd_reserve"),
 	       num(s, "fd_limit"), num(s, "handshake_timeout"));
@@ -118,13 +100,12 @@ static int do_status(int argc, char **argv)
 {
 	cJSON *reply, *open, *idle, *adm, *out;
 
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("status"), &reply))
+	NO_MORE_ARGS(0);
+	if (ctl_call(ctl_request(CTL_STATUS), &reply))
 		return -1;
-	open = cJSON_DetachItemFromObject(reply, "connections");
-	idle = cJSON_DetachItemFromObject(reply, "idle_mesh_connections");
-	adm = cJSON_DetachItemFromObject(reply, "admission");
+	open = cJSON_DetachItemFromObject(reply, CTL_R_CONNECTIONS);
+	idle = cJSON_DetachItemFromObject(reply, CTL_R_IDLE_MESH);
+	adm = cJSON_DetachItemFromObject(reply, CTL_R_ADMISSION);
 	cJSON_Delete(reply);
 	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
 	    !cJSON_IsObject(adm)) {
@@ -143,9 +124,9 @@ static int do_status(int argc, char **argv)
 		return 0;
 	}
 	out = cJSON_CreateObject();
-	cJSON_AddItemToObject(out, "connections", open);
-	cJSON_AddItemToObject(out, "idle_mesh_connections", idle);
-	cJSON_AddItemToObject(out, "admission", adm);
+	cJSON_AddItemToObject(out, CTL_R_CONNECTIONS, open);
+	cJSON_AddItemToObject(out, CTL_R_IDLE_MESH, idle);
+	cJSON_AddItemToObject(out, CTL_R_ADMISSION, adm);
 	return json_emit(out);
 }
 

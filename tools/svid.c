@@ -210,25 +210,20 @@ static int do_verify(int argc, char **argv)
 	return ret;
 }
 
+static void print_svid(const cJSON *s)
+{
+	printf("%s\n\tserial %s  not_after %s  uses %.0f\n",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(s, CTL_SVID_SPIFFE_ID)),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(s, CTL_SVID_SERIAL)),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(s, CTL_SVID_NOT_AFTER)),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(s, CTL_SVID_USES)));
+}
+
 /* The SVIDs nametagd holds for workloads. */
 static int do_list(int argc, char **argv)
 {
-	cJSON *reply, *s;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("svid.list"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "svids");
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(reply, "svids"))
-		printf("%s\n\tserial %s  not_after %s  uses %d\n",
-		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "spiffe_id")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "serial")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "not_after")),
-		       cJSON_GetObjectItem(s, "uses")->valueint);
-	cJSON_Delete(reply);
-	return 0;
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_SVID_LIST), CTL_R_SVIDS, print_svid);
 }
 
 static int do_help(int argc, char **argv)

@@ -13,68 +13,63 @@ static const char *str(const cJSON *o, const char *key)
 	return s && *s ? s : "-";
 }
 
-static void print_workload(const cJSON *w, bool full)
+static int num(const cJSON *o, const char *key)
 {
-	const cJSON *svid = cJSON_GetObjectItem(w, "svid"), *s;
+	const cJSON *it = cJSON_GetObjectItem(o, key);
 
-	printf("pid %d  uid %d  gid %d  ns %s  %s\n",
-	       cJSON_GetObjectItem(w, "pid")->valueint,
-	       cJSON_GetObjectItem(w, "uid")->valueint,
-	       cJSON_GetObjectItem(w, "gid")->valueint, str(w, "namespace"),
-	       str(w, "spiffe_id"));
-	printf("\texe %s\n\tcgroup %s\n", str(w, "exe"), str(w, "cgroup"));
-	if (!full)
-		return;
-	printf("\tsha256 %s\n", str(w, "sha256"));
-	if (cJSON_GetObjectItem(w, "sha256_skipped"))
-		printf("\tsha256 skipped: %s\n", str(w, "sha256_skipped"));
-	printf("\tidentity from %s, evidence %s\n", str(w, "identity_from"),
-	       str(w, "evidence"));
+	return cJSON_IsNumber(it) ? it->valueint : -1;
+}
+
+/* A line of `workload list`. */
+static void print_workload(const cJSON *w)
+{
+	printf("pid %d  uid %d  gid %d  ns %s  %s\n", num(w, CTL_WL_PID),
+	       num(w, CTL_WL_UID), num(w, CTL_WL_GID), str(w, CTL_WL_NAMESPACE),
+	       str(w, CTL_WL_SPIFFE_ID));
+	printf("\texe %s\n\tcgroup %s\n", str(w, CTL_WL_EXE),
+	       str(w, CTL_WL_CGROUP));
+}
+
+/* `workload show`: all of it. */
+static void print_workload_full(const cJSON *w)
+{
+	const cJSON *svid = cJSON_GetObjectItem(w, CTL_WL_SVID), *s;
+
+	print_workload(w);
+	printf("\tsha256 %s\n", str(w, CTL_WL_SHA256));
+	if (cJSON_GetObjectItem(w, CTL_WL_SHA256_SKIPPED))
+		printf("\tsha256 skipped: %s\n", str(w, CTL_WL_SHA256_SKIPPED));
+	printf("\tidentity from %s, evidence %s\n", str(w, CTL_WL_IDENTITY_FROM),
+	       str(w, CTL_WL_EVIDENCE));
 	if (svid)
-		printf("\tsvid serial %s  not_after %s\n", str(svid, "serial"),
-		       str(svid, "not_after"));
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(w, "selectors"))
+		printf("\tsvid serial %s  not_after %s\n", str(svid, CTL_SVID_SERIAL),
+		       str(svid, CTL_SVID_NOT_AFTER));
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(w, CTL_WL_SELECTORS))
 		printf("\tselector %s\n", cJSON_GetStringValue(s));
 }
 
 static int do_list(int argc, char **argv)
 {
-	cJSON *reply, *w;
-
-	if (argc)
-		return p_err("unexpected argument '%s'", *argv);
-	if (ctl_call(ctl_request("workload.list"), &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "workloads");
-	cJSON_ArrayForEach(w, cJSON_GetObjectItem(reply, "workloads"))
-		print_workload(w, false);
-	cJSON_Delete(reply);
-	return 0;
+	NO_MORE_ARGS(0);
+	return ctl_print(ctl_request(CTL_WORKLOAD_LIST), CTL_R_WORKLOADS,
+			 print_workload);
 }
 
 static int do_show(int argc, char **argv)
 {
-	cJSON *req, *reply;
 	unsigned long pid;
+	cJSON *req;
 	char *end;
 
 	if (argc == 0)
 		return do_list(argc, argv);
-	if (argc > 1)
-		return p_err("unexpected argument '%s'", argv[1]);
+	NO_MORE_ARGS(1);
 	pid = strtoul(argv[0], &end, 10);
 	if (*end || !pid || pid > 4194304)
 		return p_err("'%s' is not a pid", argv[0]);
-	req = ctl_request("workload.show");
-	cJSON_AddNumberToObject(req, "pid", (double)pid);
-	if (ctl_call(req, &reply))
-		return -1;
-	if (json_output)
-		return ctl_emit(reply, "workload");
-	print_workload(cJSON_GetObjectItem(reply, "workload"), true);
-	cJSON_Delete(reply);
-	return 0;
+	req = ctl_request(CTL_WORKLOAD_SHOW);
+	cJSON_AddNumberToObject(req, CTL_K_PID, (double)pid);
+	return ctl_print(req, CTL_R_WORKLOAD, print_workload_full);
 }
 
 static int do_help(int argc, char **argv)
