@@ -146,6 +146,9 @@ $(O)/unit/%: $(O)/tests/unit/%.o $(HARNESS) $(USERSPACE_LIBS) $(LIBS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $< $(HARNESS) $(USERSPACE_LIBS) $(LIBS) $(LDLIBS) -o $@
 
+# The sk_lookup program's test loads its skeleton.
+$(O)/tests/unit/test_sk_lookup.o: | $(SKELS)
+
 $(O)/fuzz/%: $(O)/tests/fuzz/%.o $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
