@@ -108,6 +108,7 @@ int nt_addr__parse(const char *s, struct nt_addr *a, struct nt_err *err)
 	const char *colon = strrchr(s, ':');
 	char host[INET6_ADDRSTRLEN];
 	unsigned long port;
+	uint32_t ip4;
 	char *end;
 	size_t hl;
 
@@ -125,13 +126,12 @@ int nt_addr__parse(const char *s, struct nt_addr *a, struct nt_err *err)
 	port = strtoul(colon + 1, &end, 10);
 	if (*end || port == 0 || port > 65535)
 		return nt_err_set(err, -EINVAL, "bad port in '%s'", s);
-	memset(a, 0, sizeof(*a));
-	a->port = port;
-	if (inet_pton(AF_INET, host, &a->addr[3]) == 1) {
-		a->family = AF_INET;
-		a->addr[2] = htonl(0xffff);
+	if (inet_pton(AF_INET, host, &ip4) == 1) {
+		nt_addr__set_v4(a, ip4, port);
 		return 0;
 	}
+	memset(a, 0, sizeof(*a));
+	a->port = port;
 	if (inet_pton(AF_INET6, host, a->addr) == 1) {
 		a->family = AF_INET6;
 		return 0;
