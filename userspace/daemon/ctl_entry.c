@@ -98,5 +98,5 @@ const struct ctl_cmd ctl_entry_cmds[] = {
 	{ CTL_ENTRY_ADD,	entry_add },
 	{ CTL_ENTRY_DEL,	entry_del },
 	{ CTL_ENTRY_LIST,	entry_list },
-	{ NULL }
+	{ NULL, NULL }
 };

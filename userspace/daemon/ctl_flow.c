@@ -193,5 +193,5 @@ const struct ctl_cmd ctl_flow_cmds[] = {
 	{ CTL_FLOW_LIST,	flow_list },
 	{ CTL_FLOW_SHOW,	flow_show },
 	{ CTL_FLOW_WATCH,	flow_watch },
-	{ NULL }
+	{ NULL, NULL }
 };

@@ -194,5 +194,5 @@ const struct ctl_cmd ctl_ns_cmds[] = {
 	{ CTL_NS_DEL,		ns_del },
 	{ CTL_NS_LIST,		ns_list },
 	{ CTL_NS_SHOW,		ns_show },
-	{ NULL }
+	{ NULL, NULL }
 };

@@ -112,5 +112,5 @@ const struct ctl_cmd ctl_policy_cmds[] = {
 	{ CTL_POLICY_LOAD,	policy_load },
 	{ CTL_POLICY_SHOW,	policy_show },
 	{ CTL_POLICY_CHECK,	policy_check },
-	{ NULL }
+	{ NULL, NULL }
 };

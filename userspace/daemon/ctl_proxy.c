@@ -239,5 +239,5 @@ const struct ctl_cmd ctl_proxy_cmds[] = {
 	{ CTL_NETNS_ADD,	netns_add },
 	{ CTL_NETNS_DEL,	netns_del },
 	{ CTL_NETNS_LIST,	netns_list },
-	{ NULL }
+	{ NULL, NULL }
 };

@@ -35,5 +35,5 @@ static int svid_list(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 
 const struct ctl_cmd ctl_svid_cmds[] = {
 	{ CTL_SVID_LIST,	svid_list },
-	{ NULL }
+	{ NULL, NULL }
 };

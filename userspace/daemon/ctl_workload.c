@@ -114,5 +114,5 @@ static int workload_show(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 const struct ctl_cmd ctl_workload_cmds[] = {
 	{ CTL_WORKLOAD_LIST,	workload_list },
 	{ CTL_WORKLOAD_SHOW,	workload_show },
-	{ NULL }
+	{ NULL, NULL }
 };
