@@ -66,30 +66,24 @@ static struct netns_inst *inst_of(struct datapath *dp, uint32_t ino,
 	return NULL;
 }
 
+/* The instance uses the main object's maps (bpf/maps.bpf.h), by skeleton
+ * member on both sides: a map renamed in one fails the build. */
 static int reuse_maps(struct datapath *dp, struct lookup_bpf *l)
 {
-	int ret;
+	struct bpf_map *const pairs[][2] = {
+		{ l->maps.ns_mode, dp->skel->maps.ns_mode },
+		{ l->maps.proxies, dp->skel->maps.proxies },
+		{ l->maps.proxy_socks, dp->skel->maps.proxy_socks },
+		{ l->maps.listeners, dp->skel->maps.listeners },
+		{ l->maps.listen_socks, dp->skel->maps.listen_socks },
+		{ l->maps.tickets, dp->skel->maps.tickets },
+		{ l->maps.events, dp->skel->maps.events },
+	};
+	size_t i;
+	int ret = 0;
 
-	ret = bpf_map__reuse_fd(l->maps.ns_mode,
-				bpf_map__fd(dp->skel->maps.ns_mode));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.proxies,
-					bpf_map__fd(dp->skel->maps.proxies));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.proxy_socks,
-					bpf_map__fd(dp->skel->maps.proxy_socks));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.listeners,
-					bpf_map__fd(dp->skel->maps.listeners));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.listen_socks,
-					bpf_map__fd(dp->skel->maps.listen_socks));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.tickets,
-					bpf_map__fd(dp->skel->maps.tickets));
-	if (!ret)
-		ret = bpf_map__reuse_fd(l->maps.events,
-					bpf_map__fd(dp->skel->maps.events));
+	for (i = 0; !ret && i < ARRAY_SIZE(pairs); i++)
+		ret = bpf_map__reuse_fd(pairs[i][0], bpf_map__fd(pairs[i][1]));
 	return ret;
 }
 
