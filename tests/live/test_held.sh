@@ -628,8 +628,8 @@ sleep 0.5
 t0=$EPOCHREALTIME
 timeout 10 "$NAMETAG" --run-dir "${D_DIR[$N]}/run" -j ns list >/dev/null 2>&1
 took=$(echo "$EPOCHREALTIME - $t0" | bc)
-t_check "control: a client that never reads its answers: the CLI is answered within 5 s (took $took s)" \
-	[ "$(echo "$took < 5" | bc)" = 1 ]
+t_check "control: a client that never reads its answers: the CLI is answered within 8 s, not 15 (took $took s)" \
+	[ "$(echo "$took < 8" | bc)" = 1 ]
 kill "$NOREAD" 2>/dev/null
 wait "$NOREAD"
 out=$(in_pod "$CG_FRONTEND" "$NSA" "${EGRESS[@]}" plain "$MESH_B" 8080 "after-control-$TAG" | tail -n 1)
