@@ -101,6 +101,10 @@ static int resolve_uncached(const struct nt_evidence *ev, cJSON *out,
 	cJSON_AddNumberToObject(out, "gid", ev->gid);
 	cJSON_AddStringToObject(out, "comm", ev->comm);
 	cJSON_AddStringToObject(out, "exe", res->exe_path);
+	/* The path as the process's own mount namespace names it; when it
+	 * is not the file that ran, say so beside it. */
+	if (res->path_skipped[0])
+		cJSON_AddStringToObject(out, "path_skipped", res->path_skipped);
 	cJSON_AddStringToObject(out, "sha256", res->sha256);
 	if (res->sha256_skipped[0])
 		cJSON_AddStringToObject(out, "sha256_skipped", res->sha256_skipped);

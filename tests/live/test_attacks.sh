@@ -144,7 +144,9 @@ for start in range(0, n, per):
     if os.fork() == 0:
         os.close(r)
         socks = []
-        for a, port in pairs[start:start + per]:
+        # From its own slice on: an address:port still held by a socket
+        # of an earlier phase (TIME_WAIT) is passed over, not counted short.
+        for a, port in pairs[start:]:
             if len(socks) >= min(per, n - start):
                 break
             s = socket.socket()
