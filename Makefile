@@ -189,6 +189,15 @@ $(TESTPROXY): $(O)/tests/live/nt_testproxy.o $(LIBS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
+# nt_connect: connect() through io_uring, and a connect flood (test_held*)
+NT_CONNECT := $(O)/tests/nt_connect
+all unit: $(NT_CONNECT)
+
+$(NT_CONNECT): $(O)/tests/live/nt_connect.o
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $< -o $@
+
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
@@ -209,7 +218,7 @@ vm-test: $(KTLS_SELFTEST) all
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
 	     libnl-route-3-dev libclang-rt-14-dev
-DEB_TEST := iproute2 procps jq python3 util-linux curl tcpdump \
+DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
 	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy
 
 .PHONY: deps

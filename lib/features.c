@@ -47,11 +47,14 @@ static const struct prog_probe {
 	{ .name = n, .type = t, .attach = a, .btf_name = b, .btf_kind = k }
 	[NT_FEAT_PROG_CGROUP_SOCK_ADDR] = PLAIN("cgroup_sock_addr",
 						BPF_PROG_TYPE_CGROUP_SOCK_ADDR),
+	[NT_FEAT_PROG_CGROUP_SOCK] = PLAIN("cgroup_sock", BPF_PROG_TYPE_CGROUP_SOCK),
 	[NT_FEAT_PROG_SOCK_OPS] = PLAIN("sock_ops", BPF_PROG_TYPE_SOCK_OPS),
 	[NT_FEAT_PROG_SK_LOOKUP] = PLAIN("sk_lookup", BPF_PROG_TYPE_SK_LOOKUP),
 	[NT_FEAT_PROG_SK_MSG] = PLAIN("sk_msg", BPF_PROG_TYPE_SK_MSG),
 	[NT_FEAT_PROG_RAW_TRACEPOINT] = PLAIN("raw_tracepoint",
 					      BPF_PROG_TYPE_RAW_TRACEPOINT),
+	[NT_FEAT_PROG_TRACEPOINT] = PLAIN("tracepoint",
+					  BPF_PROG_TYPE_TRACEPOINT),
 	[NT_FEAT_PROG_TP_BTF] = BTF("tp_btf", BPF_PROG_TYPE_TRACING,
 				    BPF_TRACE_RAW_TP,
 				    "btf_trace_sched_process_exec",
@@ -74,6 +77,9 @@ static const struct map_probe {
 	[NT_FEAT_MAP_RINGBUF] = { "ringbuf", BPF_MAP_TYPE_RINGBUF },
 	[NT_FEAT_MAP_SOCKMAP] = { "sockmap", BPF_MAP_TYPE_SOCKMAP },
 	[NT_FEAT_MAP_SOCKHASH] = { "sockhash", BPF_MAP_TYPE_SOCKHASH },
+	[NT_FEAT_MAP_SK_STORAGE] = { "sk_storage", BPF_MAP_TYPE_SK_STORAGE },
+	[NT_FEAT_MAP_HASH_OF_MAPS] = { "hash_of_maps", BPF_MAP_TYPE_HASH_OF_MAPS },
+	[NT_FEAT_MAP_LPM_TRIE] = { "lpm_trie", BPF_MAP_TYPE_LPM_TRIE },
 };
 
 static const struct helper_probe {
@@ -90,6 +96,12 @@ static const struct helper_probe {
 		BPF_FUNC_get_current_ancestor_cgroup_id },
 	[NT_FEAT_HELPER_SK_ASSIGN_SK_LOOKUP] = {
 		NT_FEAT_PROG_SK_LOOKUP, "bpf_sk_assign", BPF_FUNC_sk_assign },
+	[NT_FEAT_HELPER_TASK_BTF_SOCK_OPS] = {
+		NT_FEAT_PROG_SOCK_OPS, "bpf_get_current_task_btf",
+		BPF_FUNC_get_current_task_btf },
+	[NT_FEAT_HELPER_SEND_SIGNAL_TRACEPOINT] = {
+		NT_FEAT_PROG_TRACEPOINT, "bpf_send_signal",
+		BPF_FUNC_send_signal },
 };
 
 const char *features__prog_name(enum nt_feat_prog p)

@@ -310,11 +310,14 @@ int sock_diag__destroy(int nlfd, int family, const struct inet_diag_sockid *id);
  * of a probe) unless features_debug is set.
  */
 enum nt_feat_prog {
-	NT_FEAT_PROG_CGROUP_SOCK_ADDR,	/* connect4/6, bind4/6 */
+	NT_FEAT_PROG_CGROUP_SOCK_ADDR,	/* connect4/6, sendmsg4/6 */
+	NT_FEAT_PROG_CGROUP_SOCK,	/* sock_create: strict refuses raw */
 	NT_FEAT_PROG_SOCK_OPS,
 	NT_FEAT_PROG_SK_LOOKUP,
 	NT_FEAT_PROG_SK_MSG,
 	NT_FEAT_PROG_RAW_TRACEPOINT,
+	NT_FEAT_PROG_TRACEPOINT,	/* sys_enter_socket: strict kills
+					 * packet-socket callers */
 	NT_FEAT_PROG_TP_BTF,		/* tracing, BPF_TRACE_RAW_TP */
 	NT_FEAT_PROG_FENTRY,		/* tracing, BPF_TRACE_FENTRY */
 	NT_FEAT_PROG_LSM,
@@ -327,6 +330,9 @@ enum nt_feat_map {
 	NT_FEAT_MAP_RINGBUF,
 	NT_FEAT_MAP_SOCKMAP,
 	NT_FEAT_MAP_SOCKHASH,
+	NT_FEAT_MAP_SK_STORAGE,		/* evidence dies with its socket */
+	NT_FEAT_MAP_HASH_OF_MAPS,	/* a listener table per netns */
+	NT_FEAT_MAP_LPM_TRIE,		/* egress destinations */
 	NT_FEAT_MAP_MAX,
 };
 
@@ -335,6 +341,8 @@ enum nt_feat_helper {
 	NT_FEAT_HELPER_TASK_BTF_SOCK_ADDR,	/* bpf_get_current_task_btf */
 	NT_FEAT_HELPER_ANCESTOR_CGROUP_SOCK_ADDR,
 	NT_FEAT_HELPER_SK_ASSIGN_SK_LOOKUP,
+	NT_FEAT_HELPER_TASK_BTF_SOCK_OPS,	/* evidence at listen() */
+	NT_FEAT_HELPER_SEND_SIGNAL_TRACEPOINT,
 	NT_FEAT_HELPER_MAX,
 };
 

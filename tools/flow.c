@@ -96,7 +96,13 @@ static int do_watch(int argc, char **argv)
 	}
 	cJSON_Delete(msg);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while (!ctl_recv(fd, &msg)) {
+	for (;;) {
+		/* Only the daemon ends a watch: it stopped, or this watch
+		 * fell a socket buffer behind (docs/control.md). */
+		if (ctl_recv(fd, &msg)) {
+			close(fd);
+			return p_err("the daemon ended the watch (it stopped, or this watch fell behind)");
+		}
 		f = cJSON_GetObjectItem(msg, CTL_R_FLOW);
 		if (json_output) {
 			char *s = cJSON_PrintUnformatted(f);
@@ -109,8 +115,6 @@ static int do_watch(int argc, char **argv)
 		}
 		cJSON_Delete(msg);
 	}
-	close(fd);
-	return 0;
 }
 
 static int do_help(int argc, char **argv)

@@ -9,6 +9,7 @@
 . tests/cli/lib.sh
 
 NT_TESTPROXY=${NT_TESTPROXY:-build/tests/nt_testproxy}
+NT_CONNECT=${NT_CONNECT:-build/tests/nt_connect}
 # The system interpreter: a pyenv shim under /root is unusable once a test
 # drops to another uid.
 PY=/usr/bin/python3
@@ -33,6 +34,19 @@ skip_unless_tools() {
 	for tool in "$@"; do
 		if ! command -v "$tool" >/dev/null; then
 			t_skip "needs $tool (make deps)"
+		fi
+	done
+}
+
+# skip_unless_built FILE...: the same for the test helpers `make` builds.
+skip_unless_built() {
+	local f
+
+	for f in "$@"; do
+		if [ ! -x "$f" ]; then
+			echo "skip: build first: $f (make)"
+			t_done
+			exit 0
 		fi
 	done
 }

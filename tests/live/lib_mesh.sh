@@ -131,10 +131,17 @@ flows_since_count() {
 	flows_since "$1" "$2" | jq length
 }
 
+# flows_since_any ID FILTER: some flow newer than ID matches FILTER.
+flows_since_any() {
+	[ "$(flows_since_count "$1" "$2")" -gt 0 ]
+}
+
 # flow_wait ID FILTER [TIMEOUT]: waits for a flow newer than ID matching
 # FILTER; leaves the newest such flow in $FLOW ("null" if none came).
+# (Not `wait_for eval '... "$1" ...'`: eval runs in wait_for, where $1 is
+# "eval", so that form never matched and always waited out the timeout.)
 flow_wait() {
-	wait_for "${3:-5}" eval '[ "$(flows_since_count "$1" "$2")" -gt 0 ]'
+	wait_for "${3:-5}" flows_since_any "$1" "$2"
 	FLOW=$(flows_since "$1" "$2" | jq -c 'last')
 }
 

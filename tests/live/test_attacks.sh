@@ -46,7 +46,7 @@ POLICY=$LIVE_DIR/policy.json
 cat >"$POLICY" <<EOF
 {"namespaces": {"shop": {"rules": [
   {"action": "allow", "from": ["$ID_FRONTEND"], "to": ["$ID_CATALOGUE"],
-   "ports": [8080, 8084, 8086, 8087]},
+   "ports": [8080, 8084, 8086, 8087, 8088]},
   {"action": "allow", "from": ["*"], "to": ["$ID_DECOY"], "ports": [8085]}],
   "egress": [{"to": "$MESH_B/32", "ports": [5353]}]}}}
 EOF
@@ -144,7 +144,9 @@ for start in range(0, n, per):
     if os.fork() == 0:
         os.close(r)
         socks = []
-        for a, port in pairs[start:start + per]:
+        # From its own slice on: an address:port still held by a socket
+        # of an earlier phase (TIME_WAIT) is passed over, not counted short.
+        for a, port in pairs[start:]:
             if len(socks) >= min(per, n - start):
                 break
             s = socket.socket()
@@ -184,6 +186,35 @@ try:
     print("ok", flush=True)
 except OSError as e:
     print("ERR", e.errno, flush=True)
+PY
+# handover.py HOST PORT CGROUP LOG: listens (in the caller's cgroup), then
+# forks a child that serves on that socket once it has been moved into
+# CGROUP (the cgroup path as /proc/self/cgroup shows it; the test moves
+# it: `ip netns exec` hides cgroupfs), as a socket-activated service.
+cat >"$LIVE_DIR/handover.py" <<'PY'
+import os, socket, sys, threading, time
+host, port, cg, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port))
+s.listen(64)
+if os.fork():
+    os.wait()
+    sys.exit(0)
+print("child", os.getpid(), flush=True)
+while cg not in open("/proc/self/cgroup").read():
+    time.sleep(0.05)
+log = open(log, "a", buffering=1)
+print("ready", port, os.getpid(), flush=True)
+def serve(c):
+    with c:
+        c.settimeout(5)
+        line = c.makefile("rb").readline().decode().strip()
+        log.write(line + "\n")
+        c.sendall(("srv:%s\n" % line).encode())
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 # udpsrv.py HOST PORT LOG: logs every datagram.
 cat >"$LIVE_DIR/udpsrv.py" <<'PY'
@@ -301,7 +332,30 @@ t_check "C: autobound listener (port $AUTO_PORT): plaintext refused at once" \
 t_check "C: ... the kernel recorded it at listen()" \
 	eval 'ntd $N -j map dump listeners | jq -e --arg a "0.0.0.0:$AUTO_PORT" "any(.[].entries[]; .kind == \"address\" and .address == \$a)" >/dev/null'
 
-# 4. Identity confusion: the decoy (anyone may call it) on 127.0.0.1:8085,
+# 4. A listening socket made outside the mesh and handed to an enrolled
+#    process (as systemd socket activation does): it belongs to the
+#    process that holds it. The kernel saw no enrolled listen(); the
+#    daemon's listener sync finds it (every 10 s, or at a namespace change).
+: >"$LIVE_DIR/handed.log"
+chmod 666 "$LIVE_DIR/handed.log"
+spawn_in_pod "" "$NSB" "$PY" "$LIVE_DIR/handover.py" "$MESH_B" 8088 \
+	"$(cg_rel "$CG_CATALOGUE")" "$LIVE_DIR/handed.log" >"$LIVE_DIR/handed.out" 2>&1
+SRV_PID=$BG_PID
+wait_for 10 grep -q '^child' "$LIVE_DIR/handed.out" &&
+	awk '/^child/ { print $2 }' "$LIVE_DIR/handed.out" >"$CG_CATALOGUE/cgroup.procs" &&
+	wait_for 10 grep -q '^ready' "$LIVE_DIR/handed.out" ||
+	t_fail "C: a socket made outside is handed to catalogue's cgroup"
+expect_ok "C: a listener sync (namespace change)" ntd $N ns enable shop --mode strict
+call "" "$NSA" "$MESH_B" 8088 handed-plain
+t_check "C: handed-over listener: plaintext refused" not grep -q handed-plain "$LIVE_DIR/handed.log"
+t_check "C: ... recorded for the holder's namespace" \
+	eval 'ntd $N -j map dump listeners | jq -e --arg a "'"$MESH_B"':8088" "any(.[].entries[]; .kind == \"sock_diag\" and .address == \$a and .evidence.mode == \"strict\")" >/dev/null'
+call "$CG_FRONTEND" "$NSA" "$MESH_B" 8088 handed-mtls
+t_check "C: ... and reachable over mTLS as catalogue" [ "$CREPLY" = srv:handed-mtls ]
+kill_pid "$(awk '/^ready/ { print $3; exit }' "$LIVE_DIR/handed.out")"
+kill_pid "$SRV_PID"
+
+# 5. Identity confusion: the decoy (anyone may call it) on 127.0.0.1:8085,
 #    catalogue on MESH_B:8085; intruder dials MESH_B:8085.
 spawn_srv cat85 "$CG_CATALOGUE" "$NSB" "$PY" "$LIVE_DIR/server.py" "$MESH_B" 8085 \
 	"$LIVE_DIR/cat85.log"

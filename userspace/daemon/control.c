@@ -96,9 +96,9 @@ static void client_close(struct ctl_client *c)
 	loop__defer_free(ctl->d->loop, c);
 }
 
-/* One line out. A peer that cannot take it within the send timeout is a
- * broken peer; the caller drops it. */
-static int send_line(int fd, const cJSON *msg)
+/* One line out. A peer that cannot take it within the send timeout (with
+ * MSG_DONTWAIT in @flags: at once) is a broken peer; the caller drops it. */
+static int send_line(int fd, const cJSON *msg, int flags)
 {
 	char *s = cJSON_PrintUnformatted(msg);
 	size_t len, off = 0;
@@ -110,7 +110,7 @@ static int send_line(int fd, const cJSON *msg)
 	len = strlen(s);
 	s[len] = '\n';	/* replaces the NUL; length kept explicitly */
 	while (off < len + 1) {
-		n = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
+		n = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL | flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -123,45 +123,49 @@ static int send_line(int fd, const cJSON *msg)
 	return ret;
 }
 
-static void reply_error(int fd, const char *msg)
+static int reply_error(int fd, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();
+	int ret;
 
 	cJSON_AddStringToObject(o, CTL_ERROR, msg);
-	send_line(fd, o);
+	ret = send_line(fd, o, 0);
 	cJSON_Delete(o);
+	return ret;
 }
 
-static void handle_request(struct ctl_client *c, const char *line, size_t len)
+/* 0, or the error of an answer that could not be sent: the peer is then
+ * dropped, not waited on once more for every request it has queued. */
+static int handle_request(struct ctl_client *c, const char *line, size_t len)
 {
 	struct ctl_request r = { .d = c->ctl->d, .client = c };
 	struct nt_err err = {};
 	const cJSON *cmd;
 	ctl_handler_fn fn;
 	cJSON *req = NULL, *resp;
-	int i, ret;
+	int i, ret, sent;
 
 	memcpy(r.fds, c->fds, sizeof(r.fds));
 	r.nfds = c->nfds;
 	c->nfds = 0;
 	if (json__parse_strict(line, len, &req, &err)) {
-		reply_error(c->h.fd, err.msg);
+		sent = reply_error(c->h.fd, err.msg);
 		goto out;
 	}
 	cmd = cJSON_GetObjectItemCaseSensitive(req, CTL_CMD);
 	fn = cJSON_IsString(cmd) ? find_cmd(cmd->valuestring) : NULL;
 	if (!fn) {
-		reply_error(c->h.fd, "unknown or missing \"cmd\"");
+		sent = reply_error(c->h.fd, "unknown or missing \"cmd\"");
 		goto out;
 	}
 	r.req = req;
 	resp = cJSON_CreateObject();
 	ret = fn(&r, resp, &err);
 	if (ret) {
-		reply_error(c->h.fd, err.msg[0] ? err.msg : strerror(-ret));
+		sent = reply_error(c->h.fd, err.msg[0] ? err.msg : strerror(-ret));
 	} else {
 		cJSON_AddBoolToObject(resp, CTL_OK, true);
-		send_line(c->h.fd, resp);
+		sent = send_line(c->h.fd, resp, 0);
 	}
 	pr_debug("control: %s -> %s", cmd->valuestring, ret ? err.msg : "ok");
 	cJSON_Delete(resp);
@@ -170,6 +174,7 @@ out:
 	for (i = 0; i < r.nfds; i++)
 		if (r.fds[i] >= 0)
 			close(r.fds[i]);
+	return sent;
 }
 
 static void take_fds(struct ctl_client *c, struct msghdr *msg)
@@ -205,14 +210,24 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) {
+	if (n <= 0) {
 		client_close(c);
 		return;
 	}
+	/* Taken even when there were too many: those that did arrive are
+	 * ours now, and client_close() closes them. */
 	take_fds(c, &msg);
+	if (msg.msg_flags & MSG_CTRUNC) {
+		reply_error(h->fd, "too many file descriptors with one request");
+		client_close(c);
+		return;
+	}
 	c->len += n;
 	while ((nl = memchr(c->buf, '\n', c->len))) {
-		handle_request(c, c->buf, nl - c->buf);
+		if (handle_request(c, c->buf, nl - c->buf)) {
+			client_close(c);
+			return;
+		}
 		c->len -= nl + 1 - c->buf;
 		memmove(c->buf, nl + 1, c->len);
 	}
@@ -328,6 +343,13 @@ void control__subscribe(struct ctl_client *c, int topic)
 	c->topic = topic;
 }
 
+/*
+ * Never waits: the same thread moves the mesh's bytes, and a subscriber
+ * that reads slower than flows come (a terminal, during a connect flood)
+ * would otherwise set the pace of the whole node. One whose socket buffer
+ * cannot take the line now is a socket buffer of lines behind: it is
+ * dropped, and its client sees the stream end.
+ */
 void control__publish(struct daemon *d, int topic, const cJSON *msg)
 {
 	struct control *ctl = d->control;
@@ -336,7 +358,10 @@ void control__publish(struct daemon *d, int topic, const cJSON *msg)
 
 	for (i = 0; ctl && i < MAX_CLIENTS; i++) {
 		c = ctl->clients[i];
-		if (c && c->topic == topic && send_line(c->h.fd, msg))
+		if (c && c->topic == topic &&
+		    send_line(c->h.fd, msg, MSG_DONTWAIT)) {
+			pr_warn("control: dropped a flow watch that fell behind");
 			client_close(c);
+		}
 	}
 }

@@ -19,6 +19,10 @@ cJSON *ctl_workload__json(const struct workload *w)
 	if (!w->attested)
 		return o;
 	cJSON_AddStringToObject(o, CTL_WL_EXE, w->exe);
+	/* The path as the process's own mount namespace names it; when it
+	 * is not the file that ran, say so beside it. */
+	if (w->path_skipped)
+		cJSON_AddStringToObject(o, CTL_WL_PATH_SKIPPED, w->path_skipped);
 	cJSON_AddStringToObject(o, CTL_WL_SHA256, w->sha256);
 	if (w->sha256_skipped)
 		cJSON_AddStringToObject(o, CTL_WL_SHA256_SKIPPED, w->sha256_skipped);

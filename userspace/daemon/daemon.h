@@ -117,7 +117,7 @@ struct workload {
 	uint32_t pid, uid, gid;
 	char comm[16];
 	bool attested;			/* the fields below are known */
-	char *exe, *sha256, *sha256_skipped, *cgroup;	/* "" when unknown */
+	char *exe, *path_skipped, *sha256, *sha256_skipped, *cgroup;	/* "" when unknown */
 	char ns[NT_NS_NAME_MAX];
 	enum nt_mode mode;
 	char **selectors;		/* "type:key:value" */

@@ -66,6 +66,7 @@ void workload__put(struct workload *w)
 		return;
 	free(w->exe);
 	free(w->sha256);
+	free(w->path_skipped);
 	free(w->sha256_skipped);
 	free(w->cgroup);
 	free_strv(w->selectors, w->nselectors);
@@ -102,12 +103,15 @@ static int attested(struct workload *w, const struct ns *n,
 	w->mode = n->mode;
 	w->exe = strdup(res->exe_path);
 	w->sha256 = strdup(res->sha256);
+	w->path_skipped = res->path_skipped[0] ?
+			  strdup(res->path_skipped) : NULL;
 	w->sha256_skipped = res->sha256_skipped[0] ?
 			    strdup(res->sha256_skipped) : NULL;
 	w->cgroup = strdup(res->cgroup_path);
 	w->selectors = calloc(res->nselectors ? res->nselectors : 1,
 			      sizeof(*w->selectors));
 	if (!w->exe || !w->sha256 || !w->cgroup || !w->selectors ||
+	    (res->path_skipped[0] && !w->path_skipped) ||
 	    (res->sha256_skipped[0] && !w->sha256_skipped))
 		return -ENOMEM;
 	for (i = 0; i < res->nselectors; i++) {

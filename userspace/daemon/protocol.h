@@ -156,6 +156,7 @@
 #define CTL_WL_COMM		"comm"
 #define CTL_WL_EXE		"exe"
 #define CTL_WL_SHA256		"sha256"
+#define CTL_WL_PATH_SKIPPED	"path_skipped"
 #define CTL_WL_SHA256_SKIPPED	"sha256_skipped"
 #define CTL_WL_CGROUP		"cgroup"
 #define CTL_WL_NAMESPACE	"namespace"
