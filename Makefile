@@ -219,7 +219,8 @@ DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
 	     libnl-route-3-dev libclang-rt-14-dev
 DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
-	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy
+	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
+	    prometheus
 
 .PHONY: deps
 deps:

@@ -88,8 +88,11 @@ static __always_inline void emit(__u32 type, __u64 cookie,
 	struct nt_event *e;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return;	/* full: userspace is behind; the maps still hold it */
+	if (!e) {
+		/* full: userspace is behind; the maps still hold it */
+		stat_inc(NT_STAT_EVENTS_LOST);
+		return;
+	}
 	e->type = type;
 	e->flags = v->flags;
 	e->ktime = bpf_ktime_get_ns();

@@ -156,8 +156,10 @@ static __always_inline void report(const struct nt_listener *l,
 	struct nt_event *ev;
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		stat_inc(NT_STAT_EVENTS_LOST);
 		return;
+	}
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = NT_EV_INBOUND_REFUSED;
 	ev->ktime = bpf_ktime_get_ns();

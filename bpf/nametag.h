@@ -33,6 +33,12 @@
  * its listener table (one per address, one per socket). */
 #define NT_LISTENERS_PER_NETNS	4096
 #define NT_EVENTS_BYTES		(1 << 20)
+/* Counters the programs keep (map stats, one per CPU): what they could
+ * not report. Read by the daemon for its metrics. */
+enum nt_stat {
+	NT_STAT_EVENTS_LOST = 0,	/* ring buffer full: an event dropped */
+	NT_STAT_MAX,
+};
 /* Egress CIDRs of all namespaces (plaintext destinations in strict). */
 #define NT_MAX_EGRESS		4096
 

@@ -111,6 +111,38 @@ int state__read(const char *path, size_t max, bool private_key, char **buf,
 /* Frees a buffer from state__read after zeroing it (key material). */
 void state__free_secret(char *buf, size_t len);
 
+/* ---- the audit log (audit.c) ------------------------------------------- */
+
+/* JSON lines appended to one file by nametagd and the CLI's offline
+ * actions; each record is one write(2) on an O_APPEND descriptor. */
+struct audit_log;
+
+/* @source names the writer in every record ("nametagd", "nametag"). */
+int audit_log__open(struct audit_log **l, const char *path,
+		    const char *source, struct nt_err *err);
+/* Syncs what is pending, then closes. */
+void audit_log__close(struct audit_log *l);
+/* Opens the path again (logrotate moved the file); on failure the old
+ * descriptor stays in use. */
+int audit_log__reopen(struct audit_log *l, struct nt_err *err);
+const char *audit_log__path(const struct audit_log *l);
+/* A new record: {"time", "source", "event": @event}; add fields, then
+ * write it. */
+struct cJSON *audit_log__record(const struct audit_log *l, const char *event);
+/* Appends @rec (consumed) as one line; @sync: fdatasync before returning,
+ * else at the next audit_log__flush. */
+int audit_log__write(struct audit_log *l, struct cJSON *rec, bool sync,
+		     struct nt_err *err);
+/* fdatasync if anything was written since the last one. */
+void audit_log__flush(struct audit_log *l);
+/* STATE/audit.json: where the daemon's audit log is, written by nametagd
+ * at start (@path NULL removes it) and read by the CLI's offline actions:
+ * -ENOENT when there is none. */
+int audit_log__set_pointer(const char *state_dir, const char *path,
+			   struct nt_err *err);
+int audit_log__from_state(struct audit_log **l, const char *state_dir,
+			  const char *source, struct nt_err *err);
+
 /* ---- logging ------------------------------------------------------------ */
 
 /* Leveled logging on stderr: "TIME nametagd LEVEL: message". */

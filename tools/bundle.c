@@ -113,7 +113,8 @@ static int do_add(int argc, char **argv)
 	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX], dir[PATH_MAX];
 	struct nt_err err = {};
 	struct bundle *b = NULL;
-	cJSON *o;
+	struct audit_log *log;
+	cJSON *o, *rec;
 	int ret;
 
 	REQ_ARGS(2);
@@ -126,14 +127,27 @@ static int do_add(int argc, char **argv)
 	/* Validate the whole file before anything is written. */
 	if (bundle__load(&b, argv[0], argv[1], &err))
 		return p_err("bad bundle: %s", err.msg);
+	if (audit_begin(&log)) {
+		bundle__free(b);
+		return -1;
+	}
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, STATE_FEDERATION_DIR);
 	ret = state__mkdir(dir, &err);
 	if (!ret)
 		ret = bundle__save(b, path, &err);
 	if (ret) {
+		audit_end(log, NULL);
 		bundle__free(b);
 		return p_err("%s", err.msg);
 	}
+	rec = audit_record(log, "bundle_add");
+	if (rec) {
+		cJSON_AddStringToObject(rec, "trust_domain", b->td);
+		cJSON_AddNumberToObject(rec, "authorities",
+					sk_X509_num(b->x509_authorities));
+		json__add_u64(rec, "sequence", b->sequence);
+	}
+	audit_end(log, rec);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "trust_domain", b->td);
 	cJSON_AddNumberToObject(o, "authorities", sk_X509_num(b->x509_authorities));
@@ -152,7 +166,8 @@ static int do_add(int argc, char **argv)
 static int do_del(int argc, char **argv)
 {
 	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX];
-	cJSON *o;
+	struct audit_log *log;
+	cJSON *o, *rec;
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
@@ -161,9 +176,20 @@ static int do_del(int argc, char **argv)
 		return -1;
 	if (!strcmp(argv[0], own))
 		return p_err("'%s' is this node's own trust domain and cannot be deleted", own);
-	if (unlink(path))
+	if (audit_begin(&log))
+		return -1;
+	if (unlink(path)) {
+		int e = errno;
+
+		audit_end(log, NULL);
+		errno = e;
 		return p_err(errno == ENOENT ? "no federated bundle for '%s'" :
 			     "failed to delete bundle of '%s': %m", argv[0]);
+	}
+	rec = audit_record(log, "bundle_del");
+	if (rec)
+		cJSON_AddStringToObject(rec, "trust_domain", argv[0]);
+	audit_end(log, rec);
 	if (!json_output) {
 		printf("deleted bundle for %s\n", argv[0]);
 		return 0;

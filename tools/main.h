@@ -73,6 +73,16 @@ int json_emit(cJSON *obj);
 		NEXT_ARG();						\
 	})
 
+/* The audit log of offline actions (tools/audit.c): audit_begin opens the
+ * daemon's (NULL when it keeps none; -1 with the error printed when it
+ * cannot be opened: do not act then); audit_record makes a record with
+ * the caller's uid (NULL without a log); audit_end writes it, synced, and
+ * closes. */
+struct audit_log;
+int audit_begin(struct audit_log **l);
+cJSON *audit_record(struct audit_log *l, const char *event);
+int audit_end(struct audit_log *l, cJSON *rec);
+
 /* nametagd's control socket (tools/ctl.c). */
 extern const char *run_dir;
 int ctl_connect(void);

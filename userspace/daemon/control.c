@@ -29,6 +29,7 @@ struct ctl_client {
 	int fds[CTL_MAX_FDS];
 	int nfds;
 	int topic;		/* subscribed topic, 0 = none */
+	uint32_t uid, pid;	/* SO_PEERCRED at accept, for the audit log */
 };
 
 struct control {
@@ -138,7 +139,8 @@ static int reply_error(int fd, const char *msg)
  * dropped, not waited on once more for every request it has queued. */
 static int handle_request(struct ctl_client *c, const char *line, size_t len)
 {
-	struct ctl_request r = { .d = c->ctl->d, .client = c };
+	struct ctl_request r = { .d = c->ctl->d, .client = c,
+				 .peer_uid = c->uid, .peer_pid = c->pid };
 	struct nt_err err = {};
 	const cJSON *cmd;
 	ctl_handler_fn fn;
@@ -237,13 +239,12 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	}
 }
 
-static bool peer_is_root(int fd)
+static bool peer_is_root(int fd, struct ucred *cred)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*cred);
 
-	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
-	       cred.uid == 0;
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) &&
+	       cred->uid == 0;
 }
 
 static void on_accept(struct loop_handler *h, uint32_t events)
@@ -251,6 +252,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	struct control *ctl = (struct control *)((char *)h -
 			      offsetof(struct control, listener));
 	struct timeval tv = { .tv_sec = 2 };
+	struct ucred cred;
 	struct ctl_client *c;
 	int fd, i;
 
@@ -259,7 +261,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		fdlimit__refuse(h->fd);	/* else the loop spins on it */
 	if (fd < 0)
 		return;
-	if (!peer_is_root(fd)) {
+	if (!peer_is_root(fd, &cred)) {
 		pr_warn("control: refused a non-root peer");
 		reply_error(fd, "permission denied: nametagd serves root only");
 		close(fd);
@@ -276,6 +278,8 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	}
 	c->h.fd = fd;
 	c->h.on_event = on_client;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
 	c->ctl = ctl;
 	if (loop__add(ctl->d->loop, &c->h, EPOLLIN)) {
 		close(fd);

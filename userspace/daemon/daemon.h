@@ -41,6 +41,8 @@ struct daemon_opts {
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
+	const char *audit_log;		/* --audit-log FILE; NULL: none */
 };
 
 /* ---- config (config.c) -------------------------------------------------------- */
@@ -144,6 +146,8 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 		      struct workload **out, struct nt_err *err);
 /* Drops cached identities: the registry or a namespace changed. */
 void identity__invalidate(struct identity *idt);
+/* The workload resolved last (with an ID), or NULL. */
+const struct workload *identity__last(const struct identity *idt);
 
 /* The processes of enrolled namespaces, for `workload list`
  * (workloads.c): each with its identity, and whether its evidence is the
@@ -161,6 +165,9 @@ struct svid_cache;
 
 int svid_cache__new(struct svid_cache **c, struct node_ca *ca);
 void svid_cache__free(struct svid_cache *c);
+/* @fn hears of every SVID minted (metrics, the audit log). */
+typedef void (*svid_minted_fn)(const struct svid *s, void *arg);
+void svid_cache__on_mint(struct svid_cache *c, svid_minted_fn fn, void *arg);
 /* The SVID for @id, minted when absent or past half its life. */
 const struct svid *svid_cache__get(struct svid_cache *c,
 				   const struct spiffe_id *id,
@@ -198,6 +205,11 @@ void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
 
 /* Tells the watchers (flow watch) that @id changed. */
 void flows__publish(struct daemon *d, uint64_t id);
+/* Record @f changed: the metrics, the audit log and the watchers hear of
+ * it. Every change a user can see goes through here. */
+void flows__changed(struct daemon *d, const struct flow_record *f);
+/* The same refusal once more, counted on record @f (no new record). */
+void flows__repeated(struct daemon *d, struct flow_record *f);
 
 /* A connection the daemon found (and ended, or could not) outside the
  * proxy, recorded whole at once: plaintext, verdict deny. */
@@ -277,6 +289,7 @@ struct ctl_request {
 	int fds[CTL_MAX_FDS];
 	int nfds;
 	struct ctl_client *client;
+	uint32_t peer_uid, peer_pid;	/* SO_PEERCRED of the client */
 };
 
 typedef int (*ctl_handler_fn)(struct ctl_request *r, cJSON *resp,
@@ -309,6 +322,61 @@ cJSON *ctl_workload__json(const struct workload *w);
 /* {"flow": ...} to the watchers (ctl_flow.c). */
 void ctl_flow__publish(struct daemon *d, const struct flow_record *f);
 
+/* ---- metrics (metrics.c, metrics_http.c) ---------------------------------------------------- */
+
+struct metrics;
+
+int metrics__new(struct metrics **m);
+void metrics__free(struct metrics *m);
+/* Record @f changed: counts what it reached that was not counted yet;
+ * @mark is the record's (flows__mark), what has been counted of it. */
+void metrics__flow(struct metrics *m, const struct flow_record *f,
+		   uint8_t *mark);
+/* The same refusal once more on record @f (events.c folds repeats). */
+void metrics__flow_repeat(struct metrics *m, const struct flow_record *f);
+void metrics__svid_issued(struct metrics *m);
+/* The Prometheus text exposition of everything; *@buf is malloc'd. */
+int metrics__render(struct daemon *d, char **buf, size_t *len);
+
+/* --metrics ADDR:PORT (a bare PORT is 127.0.0.1:PORT): GET /metrics. */
+int metrics_http__open(struct daemon *d, const char *where, struct nt_err *err);
+void metrics_http__close(struct daemon *d);
+/* Once a second: clients past their time are dropped. */
+void metrics_http__tick(struct daemon *d);
+/* "127.0.0.1:9477", or NULL when off. */
+const char *metrics_http__addr(const struct daemon *d);
+
+/* ---- the audit log (audit.c) and the operator's pieces (operator.c) ------------------------- */
+
+/* --audit-log FILE (lib/ntcore.h's audit_log): opened at start, its path
+ * left in the state dir for the CLI; without the option every call is a
+ * no-op. Records a user acts on (policy, modes, CA, bundles) are synced at
+ * once; SVIDs and denies within a second (audit__flush). */
+int audit__open(struct daemon *d, struct nt_err *err);
+void audit__close(struct daemon *d);
+void audit__reopen(struct daemon *d);
+void audit__flush(struct daemon *d);
+void audit__svid(struct daemon *d, const struct svid *s);
+/* Record @f changed; a deny is written once per record (@mark's
+ * FLOW_MARK_AUDITED, next to what metrics.c counted). */
+#define FLOW_MARK_AUDITED	0x80
+void audit__flow(struct daemon *d, const struct flow_record *f, uint8_t *mark);
+/* policy load: @text as loaded, by the control client @r. */
+void audit__policy(struct daemon *d, const struct ctl_request *r,
+		   const char *text, size_t namespaces);
+void audit__mode(struct daemon *d, const struct ctl_request *r,
+		 const struct ns *n, enum nt_mode old);
+/* The node CA took rotation step @step (its bundle changed with it). */
+void audit__ca(struct daemon *d, enum ca_step step);
+/* "/var/log/nametag/audit.log", or NULL. */
+const char *audit__path(const struct daemon *d);
+
+int operator__open(struct daemon *d, struct nt_err *err);
+void operator__tick(struct daemon *d);
+/* SIGHUP: the audit log is opened again (logrotate). */
+void operator__reopen(struct daemon *d);
+void operator__close(struct daemon *d);
+
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
 struct daemon {
@@ -328,6 +396,9 @@ struct daemon {
 	struct spiffe_ids *ids;		/* the IDs connections and flows hold */
 	struct policy *policy;		/* in force; never NULL once started */
 	struct control *control;
+	struct metrics *metrics;
+	struct metrics_http *metrics_http;	/* NULL: --metrics not given */
+	struct audit_log *audit;		/* NULL: --audit-log not given */
 	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
 	bool sync_soon;			/* a listener sync after this batch */
 	struct nt_event last_event;	/* events.c: the last one recorded, */

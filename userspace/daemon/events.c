@@ -58,10 +58,8 @@ static bool repeated(struct daemon *d, const struct nt_event *e)
 		return false;
 	d->last_event.ktime = e->ktime;
 	f = flows__get(d->flows, d->last_event_flow);
-	if (f) {
-		f->count = f->has & FLOW_HAS_COUNT ? f->count + 1 : 2;
-		f->has |= FLOW_HAS_COUNT;
-	}
+	if (f)
+		flows__repeated(d, f);
 	return true;
 }
 
@@ -128,7 +126,7 @@ static void record(struct daemon *d, const struct nt_event *e,
 	f->state = is_refusal(e->type) ? "refused" : "observed";
 	d->last_event = *e;
 	d->last_event_flow = f->id;
-	ctl_flow__publish(d, f);
+	flows__changed(d, f);
 }
 
 void events__on_event(const struct nt_event *e, void *arg)

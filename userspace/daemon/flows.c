@@ -17,6 +17,7 @@
 struct flow_table {
 	struct spiffe_ids *ids;
 	struct flow_record *ring;	/* FLOW_TABLE_SIZE; id 0: free */
+	uint8_t *marks;			/* per slot: what metrics counted */
 	uint64_t next_id;		/* id of the next flow, from 1 */
 };
 
@@ -27,7 +28,10 @@ int flow_table__new(struct flow_table **out, struct spiffe_ids *ids)
 	if (!t)
 		return -ENOMEM;
 	t->ring = calloc(FLOW_TABLE_SIZE, sizeof(*t->ring));
-	if (!t->ring) {
+	t->marks = calloc(FLOW_TABLE_SIZE, sizeof(*t->marks));
+	if (!t->ring || !t->marks) {
+		free(t->ring);
+		free(t->marks);
 		free(t);
 		return -ENOMEM;
 	}
@@ -56,6 +60,7 @@ void flow_table__free(struct flow_table *t)
 	for (i = 0; i < FLOW_TABLE_SIZE; i++)
 		record_clear(t, &t->ring[i]);
 	free(t->ring);
+	free(t->marks);
 	free(t);
 }
 
@@ -64,6 +69,7 @@ struct flow_record *flows__open(struct flow_table *t)
 	struct flow_record *f = &t->ring[t->next_id % FLOW_TABLE_SIZE];
 
 	record_clear(t, f);
+	t->marks[t->next_id % FLOW_TABLE_SIZE] = 0;
 	f->id = t->next_id++;
 	f->real_ns = clock__real_ns();
 	f->start_mono_ns = clock__mono_ns();
@@ -113,7 +119,23 @@ void flows__publish(struct daemon *d, uint64_t id)
 	const struct flow_record *f = flows__get(d->flows, id);
 
 	if (f)
-		ctl_flow__publish(d, f);
+		flows__changed(d, f);
+}
+
+void flows__changed(struct daemon *d, const struct flow_record *f)
+{
+	uint8_t *mark = &d->flows->marks[f->id % FLOW_TABLE_SIZE];
+
+	metrics__flow(d->metrics, f, mark);
+	audit__flow(d, f, mark);
+	ctl_flow__publish(d, f);
+}
+
+void flows__repeated(struct daemon *d, struct flow_record *f)
+{
+	f->count = f->has & FLOW_HAS_COUNT ? f->count + 1 : 2;
+	f->has |= FLOW_HAS_COUNT;
+	metrics__flow_repeat(d->metrics, f);
 }
 
 void flows__note(struct daemon *d, const struct flow_note *n)
@@ -133,5 +155,5 @@ void flows__note(struct daemon *d, const struct flow_note *n)
 	f->verdict = FLOW_DENY;
 	snprintf(f->reason, sizeof(f->reason), "%s", n->reason);
 	f->state = n->state;
-	ctl_flow__publish(d, f);
+	flows__changed(d, f);
 }

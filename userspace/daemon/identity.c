@@ -40,6 +40,7 @@ struct identity {
 	struct daemon *d;
 	uint64_t gen;
 	struct idcache_ent cache[IDCACHE_SIZE];
+	struct workload *last;		/* held: the last one resolved */
 };
 
 /* ---- workloads ---------------------------------------------------------------- */
@@ -225,6 +226,7 @@ void identity__free(struct identity *idt)
 		return;
 	for (i = 0; i < IDCACHE_SIZE; i++)
 		ent_clear(&idt->cache[i]);
+	workload__put(idt->last);
 	free(idt);
 }
 
@@ -258,6 +260,19 @@ static struct idcache_ent *slot_of(struct identity *idt, const struct idkey *k)
 	return &idt->cache[h % IDCACHE_SIZE];
 }
 
+/* An SVID is minted right after the identity it is for was resolved:
+ * the audit log takes the evidence from here. */
+static void remember(struct identity *idt, struct workload *w)
+{
+	workload__put(idt->last);
+	idt->last = workload__get(w);
+}
+
+const struct workload *identity__last(const struct identity *idt)
+{
+	return idt->last;
+}
+
 int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 		      struct workload **out, struct nt_err *err)
 {
@@ -271,6 +286,7 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 	if (e->w && e->gen == idt->gen && now - e->at < IDCACHE_TTL &&
 	    !memcmp(&e->key, &k, sizeof(k))) {
 		*out = workload__get(e->w);
+		remember(idt, e->w);
 		return 0;
 	}
 	ret = resolve_uncached(idt, ev, out, err);
@@ -281,5 +297,6 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 	e->gen = idt->gen;
 	e->at = now;
 	e->w = workload__get(*out);
+	remember(idt, *out);
 	return 0;
 }

@@ -59,9 +59,15 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 	struct daemon *d = DAEMON_OF(h, sig_h);
 	struct signalfd_siginfo si;
 
-	if (read(h->fd, &si, sizeof(si)) == sizeof(si))
-		pr_info("signal %u received, exiting (pinned enforcement stays)",
-			si.ssi_signo);
+	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	/* SIGHUP is logrotate's: the audit log is opened again. */
+	if (si.ssi_signo == SIGHUP) {
+		operator__reopen(d);
+		return;
+	}
+	pr_info("signal %u received, exiting (pinned enforcement stays)",
+		si.ssi_signo);
 	loop__stop(d->loop);
 }
 
@@ -72,7 +78,8 @@ static void maintain_ca(struct daemon *d)
 
 	if (node_ca__maintain(d->ca, time(NULL), &step, &err))
 		pr_warn("CA maintenance failed, will retry: %s", err.msg);
-	else if (step != CA_STEP_NONE)
+	audit__ca(d, step);
+	if (step != CA_STEP_NONE)
 		pr_info("CA %s; bundle sequence %llu",
 			step == CA_STEP_PREPARED ? "prepared the next CA" :
 			"activated the next CA",
@@ -88,6 +95,7 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	proxy__tick(d->proxy);
+	operator__tick(d);
 	if (d->ticks % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
 		netns__sync(d);
 		daemon__sync_listeners(d);
@@ -309,7 +317,9 @@ static int start(struct daemon *d, struct nt_err *err)
 	ret = setup_loop(d);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
-	ret = open_proxy(d, err);
+	ret = operator__open(d, err);
+	if (!ret)
+		ret = open_proxy(d, err);
 	if (!ret)
 		ret = netns__restore(d, err);
 	if (ret)
@@ -324,6 +334,7 @@ static void stop(struct daemon *d)
 {
 	control__close(d);
 	proxy__free(d->proxy);		/* its flows close into the table */
+	operator__close(d);
 	flow_table__free(d->flows);
 	identity__free(d->identity);
 	spiffe_ids__free(d->ids);	/* no holder is left */
@@ -367,6 +378,10 @@ static void usage(FILE *out)
 		"                      has kTLS (flows then show ktls off)\n"
 		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
 		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
+		"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                      (a bare PORT is 127.0.0.1:PORT; default: off)\n"
+		"  --audit-log FILE    append an audit record (JSON lines) for each SVID\n"
+		"                      issued, deny, policy load, mode change, CA rotation\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -378,9 +393,11 @@ static void usage(FILE *out)
 		"  or a duplicate one is an error.\n"
 		"\n"
 		"Signals:\n"
-		"  SIGTERM, SIGINT, SIGHUP\n"
+		"  SIGTERM, SIGINT\n"
 		"      exit: proxied connections end with a reset, the pinned programs\n"
 		"      and maps stay in force (fail closed); --cleanup removes them\n"
+		"  SIGHUP\n"
+		"      open the audit log again (after logrotate moved it)\n"
 		"\n"
 		"Files:\n"
 		"  %s\n"
@@ -398,7 +415,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -410,6 +427,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
+		{ "metrics",	 required_argument, NULL, O_METRICS },
+		{ "audit-log",	 required_argument, NULL, O_AUDIT },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -429,6 +448,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_METRICS: o->metrics = optarg; break;
+		case O_AUDIT: o->audit_log = optarg; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);
@@ -467,7 +488,7 @@ int main(int argc, char **argv)
 	if (d.opts.cleanup) {
 		ret = datapath__cleanup(d.opts.bpffs, &err);
 		if (ret)
-			pr_warn("%s", err.msg);
+			pr_err("%s", err.msg);
 		else
 			pr_info("removed every pin under %s/%s: programs detached",
 				d.opts.bpffs, NT_PIN_DIR);
@@ -475,7 +496,7 @@ int main(int argc, char **argv)
 	}
 	ret = start(&d, &err);
 	if (ret) {
-		pr_warn("%s", err.msg);
+		pr_err("%s", err.msg);
 		stop(&d);
 		return 1;
 	}

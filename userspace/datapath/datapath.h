@@ -97,6 +97,13 @@ int datapath__guard_netns(struct datapath *dp, int netns_fd,
 			  struct nt_err *err);
 /* Listener records of @netns_ino that did not fit its table. */
 uint64_t datapath__overflow(const struct datapath *dp, uint32_t netns_ino);
+/* What the datapath lost (stats.c), for metrics: events the programs
+ * could not queue (ring buffer full), listener records that did not fit. */
+struct dp_stats {
+	uint64_t events_lost;
+	uint64_t listener_records_lost;
+};
+void datapath__stats(const struct datapath *dp, struct dp_stats *st);
 /* Logs the listener tables that lost records since last said. */
 void datapath__report_overflow(struct datapath *dp);
 /* Every proxies entry; @fn returning non-zero stops and is returned. */

@@ -78,6 +78,7 @@ static int reuse_maps(struct datapath *dp, struct lookup_bpf *l)
 		{ l->maps.listen_socks, dp->skel->maps.listen_socks },
 		{ l->maps.tickets, dp->skel->maps.tickets },
 		{ l->maps.events, dp->skel->maps.events },
+		{ l->maps.stats, dp->skel->maps.stats },
 	};
 	size_t i;
 	int ret = 0;
