@@ -82,6 +82,19 @@ int json__parse_strict(const char *buf, size_t len, struct cJSON **out,
 int json__parse_strict_at(const char *buf, size_t len, const char *root,
 			  struct cJSON **out, struct nt_err *err);
 
+/* json__parse_strict of a file's text @buf; errors start "PATH:LINE:COL: "
+ * where the place is known (a syntax error, a duplicate key), else
+ * "PATH: ". */
+int json__parse_file(const char *path, const char *buf, size_t len,
+		     struct cJSON **out, struct nt_err *err);
+/* Line and column (from 1, in characters) of byte @off of @buf. */
+void json__line_col(const char *buf, size_t off, unsigned int *line,
+		    unsigned int *col);
+/* The offset of the opening quote of the @nth (from 0) occurrence of
+ * @key as a key of the top-level object of @buf, or -1. */
+long json__key_offset(const char *buf, size_t len, const char *key,
+		      unsigned int nth);
+
 /* Checks that object @obj has no key outside @allowed (NULL-terminated);
  * @where names the object in the error ("bundle", "keys[2]"). */
 int json__only_keys(const struct cJSON *obj, const char *const *allowed,
@@ -145,10 +158,16 @@ int audit_log__from_state(struct audit_log **l, const char *state_dir,
 
 /* ---- logging ------------------------------------------------------------ */
 
-/* Leveled logging on stderr: "TIME nametagd LEVEL: message". */
+/* Leveled logging on stderr: "TIME nametagd LEVEL: message"; "<N>message"
+ * (syslog priority N) under journald; a JSON object per line with
+ * NT_LOG_FORMAT_JSON. */
 enum nt_log_level { NT_LOG_ERR, NT_LOG_WARN, NT_LOG_INFO, NT_LOG_DEBUG };
+enum nt_log_format { NT_LOG_FORMAT_TEXT, NT_LOG_FORMAT_JSON };
 
 extern enum nt_log_level nt_log_level;
+/* "text" or "json"; -EINVAL otherwise (@f may be NULL: only checks). */
+int log__parse_format(const char *s, enum nt_log_format *f);
+void log__set_format(enum nt_log_format f);
 
 void nt_log(enum nt_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

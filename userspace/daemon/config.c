@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * nametagd --config FILE: the command line's string options as a JSON
- * object. The key table is the one source of the keys: the parser, the
- * help text and so nametagd(8) read it.
+ * nametagd --config FILE: every option of the command line as a JSON
+ * object, keys spelt with underscores. The key table is the one source of
+ * the keys: the parser, the help text and so nametagd(8) read it. An
+ * error names the file, the line and the column of what is wrong (the
+ * key, for a value of the wrong type), as a compiler would.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -14,64 +16,123 @@
 
 #define CONFIG_MAX (64 * 1024)
 
+enum key_type { K_STRING, K_BOOL };
+
 static const struct {
 	const char *key;
-	size_t off;		/* of a const char * in struct daemon_opts */
+	enum key_type type;
+	size_t off;		/* of a const char * or a bool in daemon_opts */
 } keys[] = {
-	{ "state_dir",		offsetof(struct daemon_opts, state_dir) },
-	{ "run_dir",		offsetof(struct daemon_opts, run_dir) },
-	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
-	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
-	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+	{ "state_dir",	   K_STRING, offsetof(struct daemon_opts, state_dir) },
+	{ "run_dir",	   K_STRING, offsetof(struct daemon_opts, run_dir) },
+	{ "cgroup_root",   K_STRING, offsetof(struct daemon_opts, cgroup_root) },
+	{ "bpffs",	   K_STRING, offsetof(struct daemon_opts, bpffs) },
+	{ "trust_domain",  K_STRING, offsetof(struct daemon_opts, trust_domain) },
+	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics) },
+	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log) },
+	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format) },
+	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns) },
+	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
+	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
+	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug) },
 };
 
-const char *daemon_config__keys(void)
+const char *daemon_config__keys(enum daemon_config_type type)
 {
-	static char list[128];
+	static char list[2][256];
+	char *l = list[type == DAEMON_CONFIG_BOOL];
 	size_t i, n = 0;
 
-	if (list[0])
-		return list;
+	if (l[0])
+		return l;
 	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
-			      keys[i].key);
-	return list;
+		if ((keys[i].type == K_BOOL) == (type == DAEMON_CONFIG_BOOL))
+			n += snprintf(l + n, sizeof(list[0]) - n, "%s%s",
+				      n ? ", " : "", keys[i].key);
+	return l;
 }
 
-static int take(const cJSON *root, const char *key, const char **dst,
-		const char *path, struct nt_err *err)
+/* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
+static void place(char *buf, size_t size, const char *path, const char *text,
+		  size_t len, const char *key)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+	long off = json__key_offset(text, len, key, 0);
+	unsigned int line, col;
 
-	if (!it)
+	if (off < 0) {
+		snprintf(buf, size, "%s", path);
+		return;
+	}
+	json__line_col(text, (size_t)off, &line, &col);
+	snprintf(buf, size, "%s:%u:%u", path, line, col);
+}
+
+static int take(const cJSON *it, size_t i, struct daemon_opts *o,
+		const char *where, struct nt_err *err)
+{
+	void *dst = (char *)o + keys[i].off;
+
+	if (keys[i].type == K_BOOL) {
+		if (!cJSON_IsBool(it))
+			return nt_err_set(err, -EINVAL, "%s: \"%s\" must be true or false",
+					  where, keys[i].key);
+		*(bool *)dst = cJSON_IsTrue(it);
 		return 0;
+	}
 	if (!cJSON_IsString(it) || !it->valuestring[0])
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
-				  path, key);
+				  where, keys[i].key);
 	/* The daemon lives as long as these strings: keep them. */
-	*dst = strdup(it->valuestring);
-	return *dst ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
+	*(const char **)dst = strdup(it->valuestring);
+	return *(const char **)dst ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
+}
+
+static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
+		    const char *text, size_t len, struct nt_err *err)
+{
+	char where[PATH_MAX + 32];
+	const cJSON *it;
+	size_t i;
+	int ret;
+
+	if (!cJSON_IsObject(root))
+		return nt_err_set(err, -EINVAL, "%s:1:1: expected a json object",
+				  path);
+	for (it = root->child; it; it = it->next) {
+		place(where, sizeof(where), path, text, len, it->string);
+		for (i = 0; i < ARRAY_SIZE(keys); i++)
+			if (!strcmp(it->string, keys[i].key))
+				break;
+		if (i == ARRAY_SIZE(keys))
+			return nt_err_set(err, -EINVAL, "%s: unknown key \"%s\" (known: %s, %s)",
+					  where, it->string,
+					  daemon_config__keys(DAEMON_CONFIG_STRING),
+					  daemon_config__keys(DAEMON_CONFIG_BOOL));
+		ret = take(it, i, o, where, err);
+		if (ret)
+			return ret;
+	}
+	if (o->log_format && log__parse_format(o->log_format, NULL)) {
+		place(where, sizeof(where), path, text, len, "log_format");
+		return nt_err_set(err, -EINVAL, "%s: \"log_format\" is \"text\" or \"json\"",
+				  where);
+	}
+	return 0;
 }
 
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err)
 {
-	const char *allowed[ARRAY_SIZE(keys) + 1] = {};
 	cJSON *root = NULL;
 	char *buf = NULL;
-	size_t len, i;
+	size_t len;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		allowed[i] = keys[i].key;
 	ret = state__read(path, CONFIG_MAX, false, &buf, &len, err);
 	if (!ret)
-		ret = json__parse_strict(buf, len, &root, err);
+		ret = json__parse_file(path, buf, len, &root, err);
 	if (!ret)
-		ret = json__only_keys(root, allowed, path, err);
-	for (i = 0; !ret && i < ARRAY_SIZE(keys); i++)
-		ret = take(root, keys[i].key,
-			   (const char **)((char *)o + keys[i].off), path, err);
+		ret = take_all(o, root, path, buf, len, err);
 	cJSON_Delete(root);
 	free(buf);
 	return ret;

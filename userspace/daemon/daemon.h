@@ -43,6 +43,8 @@ struct daemon_opts {
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
+	const char *log_format;		/* "text" (default) or "json" */
+	bool debug;
 };
 
 /* ---- config (config.c) -------------------------------------------------------- */
@@ -50,8 +52,9 @@ struct daemon_opts {
 /* --config FILE: the options as a JSON object. */
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err);
-/* "state_dir, run_dir, ...": the keys a config file may have. */
-const char *daemon_config__keys(void);
+/* "state_dir, run_dir, ...": the keys a config file may have, of a type. */
+enum daemon_config_type { DAEMON_CONFIG_STRING, DAEMON_CONFIG_BOOL };
+const char *daemon_config__keys(enum daemon_config_type type);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -338,7 +341,9 @@ void metrics__svid_issued(struct metrics *m);
 /* The Prometheus text exposition of everything; *@buf is malloc'd. */
 int metrics__render(struct daemon *d, char **buf, size_t *len);
 
-/* --metrics ADDR:PORT (a bare PORT is 127.0.0.1:PORT): GET /metrics. */
+/* --metrics ADDR:PORT (a bare PORT is 127.0.0.1:PORT): GET /metrics.
+ * _check says whether @where is one, before anything starts. */
+int metrics_http__check(const char *where, struct nt_err *err);
 int metrics_http__open(struct daemon *d, const char *where, struct nt_err *err);
 void metrics_http__close(struct daemon *d);
 /* Once a second: clients past their time are dropped. */

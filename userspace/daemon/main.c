@@ -370,7 +370,7 @@ static void usage(FILE *out)
 		"  --cgroup-root PATH  the cgroup v2 subtree to manage (default: the root)\n"
 		"  --bpffs DIR         bpffs mount for pins (default %s)\n"
 		"  --trust-domain TD   create the CA for TD if the state dir has none\n"
-		"  --config FILE       the options above from a JSON file (Config file)\n"
+		"  --config FILE       options from a JSON file (Config file, below)\n"
 		"  --manual-netns      serve only network namespaces added with\n"
 		"                      'nametag proxy add' (default: also every netns an\n"
 		"                      enrolled permissive/strict workload lives in)\n"
@@ -382,15 +382,20 @@ static void usage(FILE *out)
 		"                      (a bare PORT is 127.0.0.1:PORT; default: off)\n"
 		"  --audit-log FILE    append an audit record (JSON lines) for each SVID\n"
 		"                      issued, deny, policy load, mode change, CA rotation\n"
+		"  --log-format FORMAT text (default) or json: one JSON object per line;\n"
+		"                      under journald lines carry syslog priorities\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
 		"Config file:\n"
-		"  A JSON object with any of the keys %s, each a\n"
-		"  non-empty string, as the options of the same names; an unknown key\n"
-		"  or a duplicate one is an error.\n"
+		"  A JSON object; each key sets the option of the same name (with _ for -),\n"
+		"  where --config stands among the options (later ones win). Keys:\n"
+		"    strings: %s\n"
+		"    true or false: %s\n"
+		"  An unknown key, a duplicate one or a value of the wrong type is an\n"
+		"  error that names the file, the line and the column.\n"
 		"\n"
 		"Signals:\n"
 		"  SIGTERM, SIGINT\n"
@@ -408,14 +413,15 @@ static void usage(FILE *out)
 		"  %s/%s\n"
 		"      pinned programs, maps and links (docs/datapath.md)\n",
 		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
-		daemon_config__keys(), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
+		daemon_config__keys(DAEMON_CONFIG_STRING),
+		daemon_config__keys(DAEMON_CONFIG_BOOL), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
 		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -429,11 +435,13 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
 		{ "metrics",	 required_argument, NULL, O_METRICS },
 		{ "audit-log",	 required_argument, NULL, O_AUDIT },
+		{ "log-format",	 required_argument, NULL, O_LOGFMT },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ 0 }
 	};
+	enum nt_log_format fmt = NT_LOG_FORMAT_TEXT;
 	struct nt_err err = {};
 	int opt;
 
@@ -450,13 +458,14 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
 		case O_METRICS: o->metrics = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
+		case O_LOGFMT: o->log_format = optarg; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);
 				return -EINVAL;
 			}
 			break;
-		case 'd': nt_log_level = NT_LOG_DEBUG; break;
+		case 'd': o->debug = true; break;
 		case 'V': printf("nametagd v%s\n", NAMETAG_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
@@ -466,6 +475,18 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		fprintf(stderr, "nametagd: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (o->log_format && log__parse_format(o->log_format, &fmt)) {
+		fprintf(stderr, "nametagd: --log-format %s: expected text or json\n",
+			o->log_format);
+		return -EINVAL;
+	}
+	log__set_format(fmt);
+	if (o->metrics && metrics_http__check(o->metrics, &err)) {
+		fprintf(stderr, "nametagd: %s\n", err.msg);
+		return -EINVAL;
+	}
+	if (o->debug)
+		nt_log_level = NT_LOG_DEBUG;
 	return 0;
 }
 

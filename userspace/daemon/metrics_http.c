@@ -214,6 +214,13 @@ static int parse_addr(const char *in, struct nt_addr *a, struct nt_err *err)
 	return 0;
 }
 
+int metrics_http__check(const char *where, struct nt_err *err)
+{
+	struct nt_addr a;
+
+	return parse_addr(where, &a, err);
+}
+
 int metrics_http__open(struct daemon *d, const char *where, struct nt_err *err)
 {
 	struct sockaddr_storage ss;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The operator's layer without a running daemon (issue #13): the config
+# file takes every option and points at the line and column of a mistake;
+# logs carry syslog priorities under journald, a fatal start error is an
+# error, --log-format json is JSON; the shipped alert rules pass promtool;
+# the unit passes systemd-analyze's offline checks; --metrics refuses what
+# it cannot listen on.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
+
+[ -x "$NAMETAGD" ] || t_skip "build first: $NAMETAGD (make)"
+D=$T_DIR
+
+# ---- the config file ----------------------------------------------------------------
+cat >"$D/all.json" <<'EOF'
+{
+  "state_dir": "/var/lib/nametag",
+  "no_ktls": true,
+  "manual_netns": true,
+  "no_mesh_reuse": false,
+  "debug": true,
+  "metrics": "127.0.0.1:9477",
+  "audit_log": "/var/log/nametag/audit.log",
+  "log_format": "json"
+}
+EOF
+expect_ok "config: booleans, metrics, audit_log and log_format are keys" \
+	"$NAMETAGD" --config "$D/all.json" --version
+
+# cfg_err NAME TEXT WANT: a config of TEXT fails, the message has WANT.
+cfg_err() {
+	printf '%b' "$2" >"$D/bad.json"
+	expect_fail "config: $1" "$3" "$NAMETAGD" --config "$D/bad.json" --version
+}
+cfg_err "a syntax error names line and column" \
+	'{\n  "state_dir": "/x",\n  "no_ktls": tru\n}\n' "$D/bad.json:3:"
+t_check "config: ... and says what" grep -q "invalid json" <<<"$ERR"
+cfg_err "a boolean as a string: line and column of its key" \
+	'{\n  "state_dir": "/x",\n  "no_ktls": "yes"\n}\n' \
+	"$D/bad.json:3:3: \"no_ktls\" must be true or false"
+cfg_err "an unknown key: its line and column, and the known ones" \
+	'{\n\n    "no-ktls": true\n}\n' "$D/bad.json:3:5: unknown key \"no-ktls\""
+t_check "config: ... the known keys are listed" grep -q "manual_netns" <<<"$ERR"
+cfg_err "a duplicate key: the second one" \
+	'{\n  "debug": true,\n  "debug": false\n}\n' "$D/bad.json:3:3"
+cfg_err "a bad log_format" '{"log_format": "yaml"}' \
+	"$D/bad.json:1:2: \"log_format\" is \"text\" or \"json\""
+cfg_err "a string option as a number" '{"metrics": 9477}' \
+	"\"metrics\" must be a non-empty string"
+expect_fail "config: a missing file is named" "$D/none.json" \
+	"$NAMETAGD" --config "$D/none.json" --version
+
+# ---- logs ----------------------------------------------------------------------------
+# A start that fails: no CA in an empty state dir, and no trust domain.
+mkdir -p "$D/empty"
+chmod 700 "$D/empty"
+fail_start() {
+	"$NAMETAGD" --state-dir "$D/empty" --run-dir "$D/run" --bpffs "$D/nobpffs" "$@"
+}
+fail_start 2>"$D/start.err"
+t_check "a failed start exits 1" [ $? = 1 ]
+t_check "a fatal start error is logged as an error, not a warning" \
+	grep -qE '^[0-9TZ:-]+ nametagd error: ' "$D/start.err"
+t_check "... and nothing of it as a warning" not grep -q ' warn: ' "$D/start.err"
+
+# Under journald: JOURNAL_STREAM names stderr's device and inode.
+: >"$D/journal.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$D/journal.err") fail_start 2>>"$D/journal.err"
+t_check "journald: the error line starts with <3> (LOG_ERR)" grep -q '^<3>' "$D/journal.err"
+t_check "journald: no timestamp of our own" not grep -qE '^<[0-9]>[0-9]{4}-' "$D/journal.err"
+JOURNAL_STREAM=1:1 fail_start 2>"$D/other.err"
+t_check "JOURNAL_STREAM of another stream: plain text" not grep -q '^<' "$D/other.err"
+
+fail_start --log-format json 2>"$D/json.err"
+t_check "--log-format json: every line is a JSON object" jq -e -s 'length > 0 and all(.[]; type == "object")' "$D/json.err"
+t_check "--log-format json: time, level error, msg" jq -e -s \
+	'any(.[]; .level == "error" and (.time | test("Z$")) and (.msg | length) > 0)' "$D/json.err"
+expect_fail "--log-format yaml is refused" "expected text or json" fail_start --log-format yaml
+
+# ---- metrics options ---------------------------------------------------------------
+# Refused before anything starts (no trust domain either: nothing could).
+expect_fail "--metrics without a port" "expected ADDR:PORT" \
+	fail_start --metrics 127.0.0.1
+expect_fail "--metrics with a bad address" "--metrics" fail_start --metrics nowhere:80
+t_check "... refused as an option: nothing was started" not grep -q "no CA" <<<"$ERR"
+
+# ---- the alert rules and the unit ---------------------------------------------------
+if command -v promtool >/dev/null; then
+	expect_ok "promtool check rules contrib/prometheus/nametag-alerts.yml" \
+		promtool check rules contrib/prometheus/nametag-alerts.yml
+	for a in NametagSVIDNearExpiry NametagDeniesRising NametagPlaintextIntoStrict NametagEventsLost; do
+		t_check "alert $a is shipped" grep -q "alert: $a\$" contrib/prometheus/nametag-alerts.yml
+	done
+else
+	t_skip_case "promtool check rules" "promtool is missing (make deps installs prometheus)"
+fi
+t_done
