@@ -95,4 +95,26 @@ if command -v promtool >/dev/null; then
 else
 	t_skip_case "promtool check rules" "promtool is missing (make deps installs prometheus)"
 fi
+
+# The unit as make install writes it, scored by systemd-analyze offline.
+if command -v systemd-analyze >/dev/null &&
+	systemd-analyze security --help 2>&1 | grep -q -- --offline; then
+	sed -e "s|@SBINDIR@|/usr/sbin|g" -e "s|@DOCDIR@|/usr/share/doc/nametag|g" \
+		contrib/nametagd.service.in >"$D/nametagd.service"
+	systemd-analyze security --offline=yes "$D/nametagd.service" >"$D/sec.out" 2>&1
+	score=$(sed -n 's/.*Overall exposure level for nametagd.service: \([0-9.]*\).*/\1/p' "$D/sec.out")
+	t_check "systemd-analyze security: exposure ${score:-?} is 4.0 or less (9.6 before)" \
+		awk -v s="${score:-99}" 'BEGIN { exit !(s <= 4.0) }'
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' contrib/nametagd.service.in)
+	for c in $caps; do
+		t_check "unit: $c is explained" grep -qE "^#   $c " contrib/nametagd.service.in
+	done
+	t_check "unit: six capabilities, not all of root's" [ "$(wc -w <<<"$caps")" = 6 ]
+	for k in "ProtectSystem=strict" "ProtectHome=read-only" "NoNewPrivileges=yes" \
+		"ReadWritePaths=/sys/fs/bpf" "StateDirectory=nametag" "RuntimeDirectory=nametag"; do
+		t_check "unit: $k" grep -qx "$k" contrib/nametagd.service.in
+	done
+else
+	t_skip_case "systemd-analyze security --offline" "needs systemd-analyze 250 or later"
+fi
 t_done
