@@ -144,7 +144,10 @@ static int do_help(int argc, char **argv)
 		"                   flow | policy | proxy | prog | map | feature }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
-		"                    --bpffs DIR }\n",
+		"                    --bpffs DIR }\n"
+		"\n"
+		"       NAMETAG_STATE_DIR and NAMETAG_RUN_DIR in the environment are the\n"
+		"       defaults of --state-dir and --run-dir.\n",
 		bin_name, bin_name);
 }
 
@@ -202,6 +205,11 @@ int main(int argc, char **argv)
 
 	bin_name = "nametag";
 	opterr = 0;	/* getopt would print its own message */
+	/* A private setup names its dirs once; the options still win. */
+	if (getenv("NAMETAG_STATE_DIR") && *getenv("NAMETAG_STATE_DIR"))
+		state_dir = getenv("NAMETAG_STATE_DIR");
+	if (getenv("NAMETAG_RUN_DIR") && *getenv("NAMETAG_RUN_DIR"))
+		run_dir = getenv("NAMETAG_RUN_DIR");
 	/* '+': stop at the first non-option, so OBJECT COMMAND --flags are
 	 * left for the command's own parser. */
 	while ((opt = getopt_long(argc, argv, "+jpdVh", options, NULL)) >= 0) {

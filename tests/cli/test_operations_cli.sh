@@ -85,6 +85,16 @@ expect_fail "--metrics without a port" "expected ADDR:PORT" \
 expect_fail "--metrics with a bad address" "--metrics" fail_start --metrics nowhere:80
 t_check "... refused as an option: nothing was started" not grep -q "no CA" <<<"$ERR"
 
+# ---- the CLI's environment ----------------------------------------------------------
+"$NAMETAG" --state-dir "$D/st" ca init --trust-domain env.example >/dev/null 2>&1
+expect_ok "NAMETAG_STATE_DIR is the default state dir" \
+	env NAMETAG_STATE_DIR="$D/st" "$NAMETAG" -j ca show
+t_check "... and it is the CA found there" jq -e '.trust_domain == "env.example"' <<<"$OUT"
+expect_fail "--state-dir wins over NAMETAG_STATE_DIR" "" \
+	env NAMETAG_STATE_DIR="$D/st" "$NAMETAG" --state-dir "$D/nothing" ca show
+expect_fail "NAMETAG_RUN_DIR is where the CLI looks for nametagd" "$D/norun" \
+	env NAMETAG_RUN_DIR="$D/norun" "$NAMETAG" ns list
+
 # ---- the alert rules and the unit ---------------------------------------------------
 if command -v promtool >/dev/null; then
 	expect_ok "promtool check rules contrib/prometheus/nametag-alerts.yml" \
