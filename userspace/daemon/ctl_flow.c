@@ -25,7 +25,8 @@ static const char *const type_names[FLOW_TYPE_MAX] = {
 
 static const char *const verdict_names[] = {
 	[FLOW_ALLOW] = "allow", [FLOW_DENY] = "deny",
-	[FLOW_WOULD_DENY] = "would-deny",
+	[FLOW_WOULD_DENY] = "would-deny", [FLOW_WOULD_ALLOW] = "would-allow",
+	[FLOW_UNKNOWN] = "unknown",
 };
 
 /* "10.0.0.1:80"; "" for an event without that end (port 0). */

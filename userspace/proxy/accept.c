@@ -281,9 +281,9 @@ void pconn__mesh_verdict(struct pconn *c)
 		return;
 	}
 	pflow__verdict(c, &d);
-	/* Kept for the ALLOW line sent once the workload answers. */
-	snprintf(c->status, sizeof(c->status), "%.*s",
-		 (int)sizeof(c->status) - 16, d.reason);
+	/* Kept for the ALLOW line sent once the workload answers; in observe
+	 * and permissive it says what strict would decide. */
+	proxy__dry_run(c->status, sizeof(c->status) - 16, &d);
 	deliver(c, &local);
 }
 
@@ -315,15 +315,10 @@ void pconn__accept_plain(struct proxy *px, int fd, uint32_t netns)
 	c->port = local.port;
 	set_listener(c, &pl);
 	pflow__plaintext(c);
-	if (c->mode == NT_MODE_STRICT) {
-		d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
-				       .rule = -1 };
-		snprintf(d.reason, sizeof(d.reason),
-			 "strict mode: plaintext refused");
-		pconn__deny(c, &d);
-		return;
-	}
-	if (!decide(c, &d)) {
+	/* Strict refuses plaintext whatever the rules say; permissive lets
+	 * it in and records that refusal as a would-deny. */
+	proxy__plaintext_decision(c->mode, &d);
+	if (d.enforced) {
 		pconn__deny(c, &d);
 		return;
 	}

@@ -87,29 +87,41 @@ void pflow__namespace(struct pconn *c)
 		snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
 }
 
+enum flow_verdict proxy__flow_verdict(const struct decision *d)
+{
+	if (d->enforced)
+		return d->verdict == VERDICT_ALLOW ? FLOW_ALLOW : FLOW_DENY;
+	return d->verdict == VERDICT_ALLOW ? FLOW_WOULD_ALLOW : FLOW_WOULD_DENY;
+}
+
 void pflow__verdict(struct pconn *c, const struct decision *d)
 {
 	struct flow_record *f = flow_of(c);
 
 	if (!f)
 		return;
-	if (d->verdict == VERDICT_ALLOW)
-		f->verdict = FLOW_ALLOW;
-	else
-		f->verdict = d->enforced ? FLOW_DENY : FLOW_WOULD_DENY;
+	f->verdict = proxy__flow_verdict(d);
 	snprintf(f->reason, sizeof(f->reason), "%s", d->reason);
 	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
 	f->mode = c->mode;
 	set_ids(c, f);
 }
 
+/*
+ * The peer's verdict. A peer whose destination is in observe or
+ * permissive lets the stream through and says what strict would have
+ * decided: "ALLOW would-deny: <reason>" (wire.c, proxy__dry_run).
+ */
 void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason)
 {
 	struct flow_record *f = flow_of(c);
+	bool would_allow;
 
 	if (!f)
 		return;
 	f->verdict = allow ? FLOW_ALLOW : FLOW_DENY;
+	if (allow && proxy__dry_run_parse(&reason, &would_allow))
+		f->verdict = would_allow ? FLOW_WOULD_ALLOW : FLOW_WOULD_DENY;
 	if (reason[0])
 		snprintf(f->reason, sizeof(f->reason), "%s", reason);
 }

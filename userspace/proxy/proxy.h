@@ -70,7 +70,11 @@ enum flow_type {
 	FLOW_TYPE_MAX,
 };
 
-enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY };
+/* What was decided: applied (strict), or what strict would decide, only
+ * recorded (observe, permissive); unknown where observe cannot know the
+ * destination's identity. */
+enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY,
+		    FLOW_WOULD_ALLOW, FLOW_UNKNOWN };
 enum flow_transport { FLOW_TRANSPORT_NONE, FLOW_MTLS, FLOW_PLAINTEXT };
 /* Which workload a record describes: the caller, or (for a refused SYN)
  * the listener it protected. */
@@ -124,6 +128,12 @@ struct flow_record {
 	const char *fallback;		/* a string literal; NULL: none */
 	uint64_t bytes_up, bytes_down;
 };
+
+/* A decision as a flow's verdict: applied, or only a would-be one. */
+enum flow_verdict proxy__flow_verdict(const struct decision *d);
+/* The verdict strict gives plaintext to an enrolled listener (refused,
+ * whatever the rules say), applied under @mode or only recorded. */
+void proxy__plaintext_decision(enum nt_mode mode, struct decision *d);
 
 /* ---- what the proxy asks the daemon ------------------------------------------ */
 

@@ -238,6 +238,10 @@ int proxy__sni_port(const unsigned char *ext, size_t len, uint16_t *port);
  * allowed; *@reason is what follows the word ("" when nothing does), or,
  * for anything else, a reason of ours. */
 bool proxy__verdict_parse(const char *v, const char **reason);
+/* An ALLOW's reason for a verdict only recorded: "would-deny: <reason>"
+ * (observe, permissive), and back. */
+void proxy__dry_run(char *buf, size_t size, const struct decision *d);
+bool proxy__dry_run_parse(const char **reason, bool *would_allow);
 
 /* ---- frame.c: I/O on one side, plain, TLS or kTLS, framed or not ---------------------- */
 
