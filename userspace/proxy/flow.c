@@ -71,6 +71,20 @@ void pflow__open(struct pconn *c, struct workload *who)
 	c->flow_id = f->id;
 }
 
+/*
+ * An outbound flow's source: the address its bytes leave the pod from
+ * (side B's, the one the destination records), not the workload's
+ * loopback leg to the redirect target. A stream on a reused connection
+ * shares its source.
+ */
+void pflow__wire_src(struct pconn *c)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (f && !nt_addr__of_socket(c->b.h.fd, false, &f->src))
+		f->has |= FLOW_HAS_SRC;
+}
+
 void pflow__reason(struct pconn *c, const char *why)
 {
 	struct flow_record *f = flow_of(c);
@@ -83,8 +97,10 @@ void pflow__namespace(struct pconn *c)
 {
 	struct flow_record *f = flow_of(c);
 
-	if (f)
-		snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	if (!f)
+		return;
+	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	f->mode = c->mode;
 }
 
 enum flow_verdict proxy__flow_verdict(const struct decision *d)
