@@ -61,6 +61,8 @@ t_flow "outbound: the source is the pod's address, not the redirected leg's" "
 	(.src | startswith(\"$MESH_A:\")) and (.src | startswith(\"127.\") | not)"
 t_check "outbound: the source is the one the destination recorded" \
 	jq -e --argjson i "$IN" '.src == $i.src' <<<"$OUT"
+t_flow "outbound: the workload's own leg is kept as redirect_src" "
+	.redirect_src == \"127.0.0.1:$CPORT\""
 sleep 0.5
 kill "$WATCH_J" "$WATCH_T" 2>/dev/null
 oid=$(jq .id <<<"$OUT")

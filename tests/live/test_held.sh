@@ -194,7 +194,7 @@ call() {
 # workload connection from 127.0.0.1:LOCALPORT (or [::1]); leaves it in FLOW.
 outbound_flow() {
 	local f='.type == "outbound" and .state != "open" and
-		(.src == "127.0.0.1:'"$1"'" or .src == "[::1]:'"$1"'")'
+		(.redirect_src == "127.0.0.1:'"$1"'" or .redirect_src == "[::1]:'"$1"'")'
 	flow_wait 0 "$f"
 }
 

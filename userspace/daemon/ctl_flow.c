@@ -109,6 +109,8 @@ static cJSON *flow_json(const struct flow_record *f, bool age)
 		add_addr(o, CTL_FLOW_SRC, &f->src);
 	if (f->has & FLOW_HAS_DST)
 		add_addr(o, CTL_FLOW_DST, &f->dst);
+	if (f->has & FLOW_HAS_REDIRECT_SRC)
+		add_addr(o, CTL_FLOW_REDIRECT_SRC, &f->redirect_src);
 	if (f->has & FLOW_HAS_SOCKET)
 		add_socket(o, f->socket_info);
 	if (f->has & FLOW_HAS_REDIRECTED)

@@ -58,6 +58,9 @@ void pflow__open(struct pconn *c, struct workload *who)
 	if (!nt_addr__of_socket(c->a.h.fd, true, &f->src))
 		f->has |= FLOW_HAS_SRC;
 	if (c->kind == PCONN_OUTBOUND) {
+		/* Until side B connects, the source is the workload's leg. */
+		f->redirect_src = f->src;
+		f->has |= FLOW_HAS_REDIRECT_SRC;
 		f->dst = c->orig_dst;
 		f->has |= FLOW_HAS_DST;
 	} else if (!nt_addr__of_socket(c->a.h.fd, false, &f->dst)) {

@@ -92,6 +92,7 @@ enum flow_who { FLOW_WHO_NONE, FLOW_WHO_CALLER, FLOW_WHO_LISTENER };
 #define FLOW_HAS_KTLS		(1u << 8)
 #define FLOW_HAS_SPLICE		(1u << 9)
 #define FLOW_HAS_BYTES		(1u << 10)
+#define FLOW_HAS_REDIRECT_SRC	(1u << 11)	/* redirect_src */
 
 /* The daemon's description of a workload (opaque here): a flow record
  * holds a reference, which the daemon gives back when it frees it. */
@@ -103,7 +104,11 @@ struct flow_record {
 	uint64_t start_mono_ns;		/* ... monotonic, for its age */
 	enum flow_type type;
 	uint32_t has;			/* FLOW_HAS_* */
-	struct nt_addr src, dst;	/* the workload's view (port 0: none) */
+	struct nt_addr src, dst;	/* the workload's view (port 0: none);
+					 * outbound: src is the pod's address
+					 * on the wire */
+	struct nt_addr redirect_src;	/* outbound: the workload's own end of
+					 * its redirected connection */
 	uint32_t socket_info;		/* family << 16 | type << 8 | protocol */
 	bool redirected;
 	enum flow_who who_key;
