@@ -234,6 +234,9 @@ enum nt_event_type {
 	NT_EV_UDP_REFUSED = 9,	/* strict: datagram to a destination no
 				 * egress rule allows */
 	NT_EV_LISTEN_OVERFLOW = 10, /* a listener record did not fit */
+	NT_EV_INBOUND_OBSERVED = 11, /* observe: a SYN reached an enrolled
+				      * listener (ev: the listener's owner;
+				      * src: the caller's address) */
 };
 
 /* Ring-buffer event. */

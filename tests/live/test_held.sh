@@ -194,7 +194,7 @@ call() {
 # workload connection from 127.0.0.1:LOCALPORT (or [::1]); leaves it in FLOW.
 outbound_flow() {
 	local f='.type == "outbound" and .state != "open" and
-		(.src == "127.0.0.1:'"$1"'" or .src == "[::1]:'"$1"'")'
+		(.redirect_src == "127.0.0.1:'"$1"'" or .redirect_src == "[::1]:'"$1"'")'
 	flow_wait 0 "$f"
 }
 
@@ -361,7 +361,7 @@ id0=$(last_flow_id)
 port_case "intruder in pod B with source 127.0.0.6" "$CG_INTRUDER" "$NSB" "$MESH_B" 8080 NT_SRC=127.0.0.6
 flow_wait "$id0" '.type == "outbound" and .state != "open"'
 t_flow "ports: ... it went through the proxy as intruder, and was denied" "
-	.src_spiffe_id == \"$ID_INTRUDER\" and .verdict == \"deny\" and (.src | startswith(\"127.0.0.6:\"))"
+	.src_spiffe_id == \"$ID_INTRUDER\" and .verdict == \"deny\" and (.redirect_src | startswith(\"127.0.0.6:\"))"
 leaked=()
 for s in "${PORT_SECRETS[@]}"; do
 	grep -qF "$s" "$LIVE_DIR/cat.log" "$LIVE_DIR/cat-mptcp.log" 2>/dev/null && leaked+=("$s")

@@ -202,6 +202,11 @@ struct flow_record *flows__get(struct flow_table *t, uint64_t id);
 /* Every record held, oldest first. */
 int flows__foreach(const struct flow_table *t,
 		   int (*fn)(const struct flow_record *f, void *arg), void *arg);
+/* The newest of the latest @depth records of @type from @src to @dst
+ * (addresses and ports); NULL if none. */
+struct flow_record *flows__find(struct flow_table *t, enum flow_type type,
+				const struct nt_addr *src,
+				const struct nt_addr *dst, unsigned int depth);
 /* Sets a record's interned ID (a reference of its own). */
 void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
 		   const struct spiffe_id *id);
@@ -225,6 +230,29 @@ struct flow_note {
 	uint32_t uid;
 };
 void flows__note(struct daemon *d, const struct flow_note *n);
+
+/* ---- the decision stage of a kernel event (verdict.c) ---------------------------------- */
+
+#define VERDICT_UNKNOWN_REASON	"destination identity unknown in observe"
+
+struct event_verdict {
+	enum flow_verdict verdict;
+	char reason[NT_ERR_MSG_MAX];
+};
+
+/* A refusal the kernel reports (its own deny). */
+bool verdict__is_refusal(uint32_t type);
+/* A refusal, or a connect the kernel only saw: what strict does or would
+ * do, as far as the caller's side can tell. */
+void verdict__event(const struct nt_event *e, struct event_verdict *v);
+/* Observe: a SYN reached the enrolled listener @to (NULL: no identity
+ * could be resolved) on @port, from @caller (its connect record) or from
+ * an address no enrolled connect of this node matches (NULL). Strict's
+ * verdict: policy__decide() with both identities, plaintext refused
+ * without one. */
+void verdict__observed(const struct policy *p, const struct flow_record *caller,
+		       const struct workload *to, uint16_t port,
+		       struct event_verdict *v);
 
 /* ---- the pipeline of a kernel event (events.c) ---------------------------------------- */
 

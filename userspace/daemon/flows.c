@@ -105,6 +105,31 @@ int flows__foreach(const struct flow_table *t,
 	return 0;
 }
 
+/* The same end: address and port; the family may differ (a dual-stack
+ * socket's IPv4-mapped view of an IPv4 peer). */
+static bool same_end(const struct nt_addr *a, const struct nt_addr *b)
+{
+	return a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+struct flow_record *flows__find(struct flow_table *t, enum flow_type type,
+				const struct nt_addr *src,
+				const struct nt_addr *dst, unsigned int depth)
+{
+	struct flow_record *f;
+	uint64_t id;
+
+	for (id = t->next_id - 1; id && depth; id--, depth--) {
+		f = flows__get(t, id);
+		if (!f)
+			return NULL;
+		if (f->type == type && same_end(&f->src, src) &&
+		    same_end(&f->dst, dst))
+			return f;
+	}
+	return NULL;
+}
+
 void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
 		   const struct spiffe_id *id)
 {

@@ -175,6 +175,7 @@
 #define CTL_FLOW_AGE		"age_s"
 #define CTL_FLOW_TYPE		"type"
 #define CTL_FLOW_SRC		"src"
+#define CTL_FLOW_REDIRECT_SRC	"redirect_src"
 #define CTL_FLOW_DST		"dst"
 #define CTL_FLOW_SOCKET		"socket"
 #define CTL_FLOW_REDIRECTED	"redirected"

@@ -70,7 +70,11 @@ enum flow_type {
 	FLOW_TYPE_MAX,
 };
 
-enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY };
+/* What was decided: applied (strict), or what strict would decide, only
+ * recorded (observe, permissive); unknown where observe cannot know the
+ * destination's identity. */
+enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY,
+		    FLOW_WOULD_ALLOW, FLOW_UNKNOWN };
 enum flow_transport { FLOW_TRANSPORT_NONE, FLOW_MTLS, FLOW_PLAINTEXT };
 /* Which workload a record describes: the caller, or (for a refused SYN)
  * the listener it protected. */
@@ -88,6 +92,7 @@ enum flow_who { FLOW_WHO_NONE, FLOW_WHO_CALLER, FLOW_WHO_LISTENER };
 #define FLOW_HAS_KTLS		(1u << 8)
 #define FLOW_HAS_SPLICE		(1u << 9)
 #define FLOW_HAS_BYTES		(1u << 10)
+#define FLOW_HAS_REDIRECT_SRC	(1u << 11)	/* redirect_src */
 
 /* The daemon's description of a workload (opaque here): a flow record
  * holds a reference, which the daemon gives back when it frees it. */
@@ -99,7 +104,11 @@ struct flow_record {
 	uint64_t start_mono_ns;		/* ... monotonic, for its age */
 	enum flow_type type;
 	uint32_t has;			/* FLOW_HAS_* */
-	struct nt_addr src, dst;	/* the workload's view (port 0: none) */
+	struct nt_addr src, dst;	/* the workload's view (port 0: none);
+					 * outbound: src is the pod's address
+					 * on the wire */
+	struct nt_addr redirect_src;	/* outbound: the workload's own end of
+					 * its redirected connection */
 	uint32_t socket_info;		/* family << 16 | type << 8 | protocol */
 	bool redirected;
 	enum flow_who who_key;
@@ -124,6 +133,12 @@ struct flow_record {
 	const char *fallback;		/* a string literal; NULL: none */
 	uint64_t bytes_up, bytes_down;
 };
+
+/* A decision as a flow's verdict: applied, or only a would-be one. */
+enum flow_verdict proxy__flow_verdict(const struct decision *d);
+/* The verdict strict gives plaintext to an enrolled listener (refused,
+ * whatever the rules say), applied under @mode or only recorded. */
+void proxy__plaintext_decision(enum nt_mode mode, struct decision *d);
 
 /* ---- what the proxy asks the daemon ------------------------------------------ */
 

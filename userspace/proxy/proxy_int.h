@@ -238,6 +238,10 @@ int proxy__sni_port(const unsigned char *ext, size_t len, uint16_t *port);
  * allowed; *@reason is what follows the word ("" when nothing does), or,
  * for anything else, a reason of ours. */
 bool proxy__verdict_parse(const char *v, const char **reason);
+/* An ALLOW's reason for a verdict only recorded: "would-deny: <reason>"
+ * (observe, permissive), and back. */
+void proxy__dry_run(char *buf, size_t size, const struct decision *d);
+bool proxy__dry_run_parse(const char **reason, bool *would_allow);
 
 /* ---- frame.c: I/O on one side, plain, TLS or kTLS, framed or not ---------------------- */
 
@@ -336,6 +340,9 @@ const char *proxy_tls__verify_error(SSL *ssl);
 /* The ID of the SVID this end presented; NULL if none. */
 const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
 /* Server side: the port the client asked for (from SNI). */
+/* Server side, once the ClientHello named a port: the namespace of the
+ * listener it reaches, and its mode; NULL before. */
+const char *proxy_tls__local_ns(SSL *ssl, enum nt_mode *mode);
 uint16_t proxy_tls__orig_port(SSL *ssl);
 /* Both ends agreed on NT2 (ALPN "nt2"). */
 bool proxy_tls__framed(SSL *ssl);
@@ -351,6 +358,7 @@ void proxy_tls__handshake_done(SSL *ssl);
 /* Opens the record; @who (held, may be NULL) goes to it. */
 void pflow__open(struct pconn *c, struct workload *who);
 void pflow__reason(struct pconn *c, const char *why);
+void pflow__wire_src(struct pconn *c);
 void pflow__verdict(struct pconn *c, const struct decision *d);
 /* The verdict the peer proxy sent (outbound). */
 void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason);

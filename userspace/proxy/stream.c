@@ -23,6 +23,7 @@ static bool apply_verdict(struct pconn *c, const char *v)
 		pconn__close(c, true, "denied by peer");
 		return false;
 	}
+	pflow__publish(c);
 	if (relay__start(c)) {
 		pconn__close(c, true, "out of memory");
 		return false;
@@ -203,7 +204,6 @@ void pconn__read_open(struct pconn *c)
 		pflow__open(c, NULL);
 		pflow__tls(c);
 		pflow__ktls(c, c->tls->ktls);
-		pflow__publish(c);
 	}
 	pconn__mesh_verdict(c);
 }
