@@ -173,7 +173,7 @@ static __always_inline void report(const struct nt_listener *l,
 	ev->dst.port = e->lport;
 	ev->dst.family = ev->src.family;
 	ev->info = info;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, events_wake(sizeof(*ev), true));
 }
 
 /* 3 and 4. */
