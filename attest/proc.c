@@ -330,10 +330,11 @@ static void stamp_key(const struct attest_evidence *ev, struct hash_key *k)
  * checked with no symlink at its end). 1 with @resolved filled when it
  * does, 0 when not (reason in res->path_skipped).
  */
-static int name_from_record(const struct attest_evidence *ev,
+static int name_from_record(const struct attest_evidence *ev, bool live,
 			    struct attest_result *res,
 			    char resolved[ATTEST_PATH_MAX])
 {
+	struct hash_key want, got;
 	struct stat st;
 
 	note(res->exe_path, sizeof(res->exe_path), "%s", ev->exe_name);
@@ -353,6 +354,16 @@ static int name_from_record(const struct attest_evidence *ev,
 	    !S_ISREG(st.st_mode) || !same_exe(&st, ev)) {
 		note(res->path_skipped, sizeof(res->path_skipped),
 		     "exe path names another file here (replaced since exec, or another mount namespace?)");
+		return 0;
+	}
+	/* A running exe pins its inode; once the process is gone, its inode
+	 * number may be a new file's: only the recorded version is it. */
+	stamp_key(ev, &want);
+	hash__key_of_stat(&st, &got);
+	if (!live && memcmp(&want, &got, sizeof(want))) {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     "exe modified or replaced since %s (ctime or size differ from the kernel's record)",
+		     ev->exe_at_exec ? "exec" : "the connection");
 		return 0;
 	}
 	note(res->exe_path, sizeof(res->exe_path), "%s", resolved);
@@ -381,7 +392,7 @@ static int open_by_name(const struct attest_evidence *ev, const char *path,
 	hash__key_of_stat(&st, &got);
 	if (memcmp(&want, &got, sizeof(want))) {
 		note(why, WHY_MAX,
-		     "exe modified since %s (its ctime or size is not the kernel's record)",
+		     "exe modified or replaced since %s (ctime or size differ from the kernel's record)",
 		     ev->exe_at_exec ? "exec" : "the connection");
 		goto fail;
 	}
@@ -409,7 +420,7 @@ static int from_record(struct attest_ctx *ctx, const struct attest_evidence *ev,
 
 	dfd = probe(ctx, ev, &fd, &st, why);
 	if (ev->exe_name && ev->exe_name[0])
-		named = name_from_record(ev, res, resolved);
+		named = name_from_record(ev, fd >= 0, res, resolved);
 	if (!named && fd >= 0) {
 		/* A relative name, or one from another mount namespace:
 		 * the live process's own link, checked the same way. */

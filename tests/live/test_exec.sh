@@ -149,7 +149,8 @@ exec_case "other then bypath" "$CG_INTRUDER" "$BIN/other" "$BIN/bypath" "$ID_INT
 # ---- a binary rewritten after exec ------------------------------------------------------
 # modified connects and exits while the daemon is stopped; then its file
 # is rewritten in place (same inode, new contents): what ran can no longer
-# be hashed, so no unix:sha256, and the flow says why.
+# be hashed, so no unix:sha256 (nor unix:path: the process is gone, and an
+# inode number can be a new file's), and the flow says why.
 id0=$(last_flow_id)
 kill -STOP "${D_PID[$N]}"
 in_pod "$CG_MALLORY" "$NSA" "$BIN/modified" -c "$ONESHOT" _ "mod-$TAG" 2>/dev/null
@@ -159,7 +160,7 @@ kill -CONT "${D_PID[$N]}"
 flow_wait "$id0" '.type == "outbound" and .state != "open"' 10
 t_flow "modified: no unix:sha256, the reason names the change, and the ID is the template's" "
 	(.caller.selectors | map(startswith(\"unix:sha256:\")) | any | not) and
-	(.caller.sha256_skipped | test(\"modified since exec\")) and .src_spiffe_id == \"$ID_MALLORY\""
+	(.caller.sha256_skipped | test(\"modified or replaced since exec\")) and .src_spiffe_id == \"$ID_MALLORY\""
 t_check "modified: catalogue never got it" [ "$(got "mod-$TAG")" = 0 ]
 
 live_finish
