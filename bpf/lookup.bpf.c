@@ -179,7 +179,10 @@ static __always_inline void report(__u32 type, const struct nt_listener *l,
 	ev->dst.port = e->lport;
 	ev->dst.family = ev->src.family;
 	ev->info = info;
-	bpf_ringbuf_submit(ev, 0);
+	/* A refusal is urgent (the daemon serves the netns, so the retry
+	 * succeeds); an observed SYN only makes a flow record. */
+	bpf_ringbuf_submit(ev, events_wake(sizeof(*ev),
+					   type != NT_EV_INBOUND_OBSERVED));
 }
 
 /* The enrolled listener a SYN would reach, and its namespace's mode now. */

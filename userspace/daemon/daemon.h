@@ -437,7 +437,7 @@ struct daemon {
 	struct nt_event last_event;	/* events.c: the last one recorded, */
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
-	struct loop_handler sig_h, timer_h, events_h;
+	struct loop_handler sig_h, timer_h, events_h, drain_h;
 };
 
 #endif /* NAMETAG_DAEMON_H */

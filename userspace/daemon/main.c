@@ -112,6 +112,33 @@ static void on_events(struct loop_handler *h, uint32_t events)
 		pr_warn("failed to read the event ring buffer");
 }
 
+/* Events nobody waits for do not wake the daemon (bpf/maps.bpf.h,
+ * events_wake): they are read here, every NT_EVENTS_DRAIN_MS. */
+static void on_drain(struct loop_handler *h, uint32_t events)
+{
+	struct daemon *d = DAEMON_OF(h, drain_h);
+	uint64_t ticks;
+
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (datapath__events_poll(d->dp))
+		pr_warn("failed to read the event ring buffer");
+}
+
+static int setup_drain(struct daemon *d)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_nsec = NT_EVENTS_DRAIN_MS * 1000000L },
+		.it_value = { .tv_nsec = NT_EVENTS_DRAIN_MS * 1000000L } };
+
+	d->drain_h = (struct loop_handler){
+		.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+		.on_event = on_drain };
+	if (d->drain_h.fd < 0 || timerfd_settime(d->drain_h.fd, 0, &its, NULL))
+		return -errno;
+	return loop__add(d->loop, &d->drain_h, EPOLLIN);
+}
+
 static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { .tv_sec = 1 },
@@ -142,6 +169,8 @@ static int setup_loop(struct daemon *d)
 		ret = loop__add(d->loop, &d->timer_h, EPOLLIN);
 	if (!ret)
 		ret = loop__add(d->loop, &d->events_h, EPOLLIN);
+	if (!ret)
+		ret = setup_drain(d);
 	return ret;
 }
 
@@ -349,6 +378,8 @@ static void stop(struct daemon *d)
 		close(d->sig_h.fd);
 	if (d->timer_h.fd >= 0)
 		close(d->timer_h.fd);
+	if (d->drain_h.fd >= 0)
+		close(d->drain_h.fd);
 	loop__free(d->loop);
 	fdlimit__fini();
 }
@@ -499,6 +530,7 @@ int main(int argc, char **argv)
 			.bpffs = NT_BPFFS_DEFAULT,
 		},
 		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
+		.drain_h = { .fd = -1 },
 	};
 	struct nt_err err = {};
 	int ret;

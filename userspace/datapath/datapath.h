@@ -68,11 +68,16 @@ size_t datapath__ns_ids(const struct datapath *dp, uint64_t *ids, size_t max);
 int datapath__set_egress(struct datapath *dp, const struct nt_egress_key *keys,
 			 size_t n);
 /* The evidence of a connection the kernel redirected, by the 4-tuple the
- * proxy sees on accept (sock_by_tuple); -ENOENT when there is none. */
-int datapath__sock_by_tuple(const struct datapath *dp, const struct nt_tuple *t,
-			    struct nt_sock_value *v);
+ * proxy sees on accept (sock_by_tuple), taken out of the map: -ENOENT
+ * when there is none, or it is for an earlier set of proxy sockets. */
+int datapath__take_sock_by_tuple(struct datapath *dp, const struct nt_tuple *t,
+				 struct nt_sock_value *v);
 /* The process table's entry of @tgid (exec-time exe); -ENOENT. */
 int datapath__proc(const struct datapath *dp, uint32_t tgid, struct nt_proc *p);
+/* The name the image @x was exec'd by (exec_names; kept after the process
+ * exits), into @buf; -ENOENT when the kernel has none (any more). */
+int datapath__exec_name(const struct datapath *dp, const struct nt_exe *x,
+			char *buf, size_t size);
 /* What the kernel recorded about the socket @fd (sock_ev storage). */
 int datapath__socket_evidence(const struct datapath *dp, int fd,
 			      struct nt_sock_value *v);
