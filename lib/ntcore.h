@@ -113,7 +113,7 @@ void state__free_secret(char *buf, size_t len);
 
 /* ---- logging ------------------------------------------------------------ */
 
-/* Leveled logging on stderr: "TIME nametagd LEVEL: message". */
+/* Leveled logging on stderr: "TIME nametagd[PID] LEVEL: message". */
 enum nt_log_level { NT_LOG_ERR, NT_LOG_WARN, NT_LOG_INFO, NT_LOG_DEBUG };
 
 extern enum nt_log_level nt_log_level;

@@ -23,11 +23,19 @@ static const struct {
 	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
 	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
 	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+	{ "log_file",		offsetof(struct daemon_opts, log_file) },
+	{ "drain_timeout",	offsetof(struct daemon_opts, drain_timeout) },
 };
+
+/* Every string a config file gave, kept reachable: a reload replaces the
+ * options, and the strings of the ones it replaced are not freed (a
+ * pointer to them may still be in use). */
+static char **kept;
+static size_t nkept, capkept;
 
 const char *daemon_config__keys(void)
 {
-	static char list[128];
+	static char list[160];
 	size_t i, n = 0;
 
 	if (list[0])
@@ -49,8 +57,34 @@ static int take(const cJSON *root, const char *key, const char **dst,
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
 				  path, key);
 	/* The daemon lives as long as these strings: keep them. */
-	*dst = strdup(it->valuestring);
-	return *dst ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
+	if (array__grow((void **)&kept, &capkept, nkept, sizeof(*kept), 1 << 16))
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	*dst = kept[nkept] = strdup(it->valuestring);
+	if (!*dst)
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	nkept++;
+	return 0;
+}
+
+/*
+ * What only makes sense once all the options are known, checked at start
+ * and at every reload (a config file is read whole first, so that --version
+ * or --help after it still work whatever its values are).
+ */
+int daemon_config__check(struct daemon_opts *o, struct nt_err *err)
+{
+	int64_t secs = DRAIN_TIMEOUT_DEFAULT;
+	struct nt_err why = {};
+	int ret;
+
+	if (o->drain_timeout) {
+		ret = duration__parse(o->drain_timeout, &secs, &why);
+		if (ret)
+			return nt_err_set(err, ret, "drain_timeout \"%s\": %s",
+					  o->drain_timeout, why.msg);
+	}
+	o->drain_secs = secs;
+	return 0;
 }
 
 int daemon_config__load(struct daemon_opts *o, const char *path,
