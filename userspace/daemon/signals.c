@@ -183,8 +183,7 @@ void signals__on(struct daemon *d, int signo)
 		break;
 	case SIGUSR2:
 		pr_info("SIGUSR2: upgrade in place");
-		if (upgrade__start(d, NULL, &err))
-			pr_err("upgrade not started: %s", err.msg);
+		upgrade__start(d, NULL, &err);	/* says why it did not */
 		break;
 	case SIGCHLD:
 		upgrade__reap(d);

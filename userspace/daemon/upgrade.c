@@ -140,6 +140,33 @@ static void on_ready(struct upgrade *up, pid_t pid)
 	ctl_daemon__upgrade_done(d, pid, NULL);
 }
 
+static void describe(pid_t pid, int status, char *why, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(why, size, "the new process (pid %d) exited with status %d",
+			 (int)pid, WEXITSTATUS(status));
+	else
+		snprintf(why, size, "the new process (pid %d) was killed by signal %d",
+			 (int)pid, WTERMSIG(status));
+}
+
+/* The exchange ended: the new process is exiting, which takes a moment.
+ * Its status says more than the end of a socket. */
+static void exit_status(struct upgrade *up, char *why, size_t size)
+{
+	int i, status;
+
+	why[0] = '\0';
+	for (i = 0; up->child > 0 && i < 100; i++) {
+		if (waitpid(up->child, &status, WNOHANG) == up->child) {
+			describe(up->child, status, why, size);
+			up->child = 0;
+			return;
+		}
+		usleep(10000);
+	}
+}
+
 static void on_message(struct loop_handler *h, uint32_t events)
 {
 	struct upgrade *up = UPGRADE_OF(h);
@@ -153,8 +180,10 @@ static void on_message(struct loop_handler *h, uint32_t events)
 	if (ret == -ETIMEDOUT || ret == -EAGAIN)
 		return;
 	if (ret) {
-		snprintf(why, sizeof(why), "the new process ended the exchange (%s) before it was ready; its log lines say why",
-			 ret == -EPIPE ? "it exited" : strerror(-ret));
+		exit_status(up, why, sizeof(why));
+		if (!why[0])
+			snprintf(why, sizeof(why), "the new process ended the exchange (%s) before it was ready; its log lines say why",
+				 ret == -EPIPE ? "it exited" : strerror(-ret));
 		fail(up, why);
 		return;
 	}
@@ -259,7 +288,7 @@ static int spawn(struct upgrade *up, struct nt_err *err)
 	return loop__add(d->loop, &up->h, EPOLLIN);
 }
 
-int upgrade__start(struct daemon *d, struct ctl_client *c, struct nt_err *err)
+static int start(struct daemon *d, struct ctl_client *c, struct nt_err *err)
 {
 	struct upgrade *up;
 	int ret;
@@ -292,6 +321,16 @@ int upgrade__start(struct daemon *d, struct ctl_client *c, struct nt_err *err)
 	return 0;
 }
 
+int upgrade__start(struct daemon *d, struct ctl_client *c, struct nt_err *err)
+{
+	int ret = start(d, c, err);
+
+	if (ret)
+		pr_err("upgrade failed: %s; this process (pid %d) keeps serving",
+		       err->msg, (int)getpid());
+	return ret;
+}
+
 void upgrade__reap(struct daemon *d)
 {
 	struct upgrade *up = d->up;
@@ -303,12 +342,7 @@ void upgrade__reap(struct daemon *d)
 		if (!up || pid != up->child)
 			continue;
 		up->child = 0;
-		if (WIFEXITED(status))
-			snprintf(why, sizeof(why), "the new process (pid %d) exited with status %d",
-				 (int)pid, WEXITSTATUS(status));
-		else
-			snprintf(why, sizeof(why), "the new process (pid %d) was killed by signal %d",
-				 (int)pid, WTERMSIG(status));
+		describe(pid, status, why, sizeof(why));
 		if (up->st == UP_DRAINING)
 			pr_err("%s after it took over", why);
 		/* A FAIL message may still wait on the socket: it says more. */
