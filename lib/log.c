@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Leveled logging: one line on stderr per message. Three shapes:
- *  - text, on a terminal or a file: "TIME nametagd LEVEL: message";
+ *  - text, on a terminal or a file: "TIME nametagd[PID] LEVEL: message"
+ *    (the pid tells the two processes of an upgrade apart);
  *  - under journald (JOURNAL_STREAM names our stderr): "<N>message", the
  *    syslog priority as sd-daemon(3) prefixes it; journald keeps the time
  *    and the program's name itself;
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -70,6 +72,7 @@ static void emit_json(enum nt_log_level level, const char *msg)
 	time__iso8601_ms(clock__real_ns(), stamp, sizeof(stamp));
 	cJSON_AddStringToObject(o, "time", stamp);
 	cJSON_AddStringToObject(o, "level", names[level]);
+	cJSON_AddNumberToObject(o, "pid", getpid());
 	cJSON_AddStringToObject(o, "msg", msg);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -100,5 +103,6 @@ void nt_log(enum nt_log_level level, const char *fmt, ...)
 		return;
 	}
 	time__iso8601(time(NULL), stamp, sizeof(stamp));
-	fprintf(stderr, "%s nametagd %s: %s\n", stamp, names[level], msg);
+	fprintf(stderr, "%s nametagd[%d] %s: %s\n", stamp, (int)getpid(),
+		names[level], msg);
 }

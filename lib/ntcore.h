@@ -158,7 +158,7 @@ int audit_log__from_state(struct audit_log **l, const char *state_dir,
 
 /* ---- logging ------------------------------------------------------------ */
 
-/* Leveled logging on stderr: "TIME nametagd LEVEL: message"; "<N>message"
+/* Leveled logging on stderr: "TIME nametagd[PID] LEVEL: message"; "<N>message"
  * (syslog priority N) under journald; a JSON object per line with
  * NT_LOG_FORMAT_JSON. */
 enum nt_log_level { NT_LOG_ERR, NT_LOG_WARN, NT_LOG_INFO, NT_LOG_DEBUG };

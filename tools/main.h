@@ -111,6 +111,7 @@ int do_workload(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_proxy(int argc, char **argv);
+int do_daemon(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);

@@ -59,7 +59,7 @@ for k in $skeys $bkeys; do
 done
 echo '{"no_such_key": "x"}' >"$T_DIR/bad-key.json"
 expect_fail "nametagd --config refuses an undocumented key" "unknown key" "$NAMETAGD" --config "$T_DIR/bad-key.json" --version
-for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z]+'); do
+for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z0-9]+'); do
 	t_check "nametagd handles $sig as nametagd.8 says" grep -q "sigaddset(&mask, $sig)" userspace/daemon/main.c
 done
 t_done

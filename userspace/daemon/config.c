@@ -35,7 +35,15 @@ static const struct {
 	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
 	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
 	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug) },
+	{ "log_file",	   K_STRING, offsetof(struct daemon_opts, log_file) },
+	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout) },
 };
+
+/* Every string a config file gave, kept reachable: a reload replaces the
+ * options, and the strings of the ones it replaced are not freed (a
+ * pointer to them may still be in use). */
+static char **kept;
+static size_t nkept, capkept;
 
 const char *daemon_config__keys(enum daemon_config_type type)
 {
@@ -83,8 +91,13 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
 				  where, keys[i].key);
 	/* The daemon lives as long as these strings: keep them. */
-	*(const char **)dst = strdup(it->valuestring);
-	return *(const char **)dst ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
+	if (array__grow((void **)&kept, &capkept, nkept, sizeof(*kept), 1 << 16))
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	kept[nkept] = strdup(it->valuestring);
+	if (!kept[nkept])
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	*(const char **)dst = kept[nkept++];
+	return 0;
 }
 
 static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
@@ -117,6 +130,27 @@ static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
 		return nt_err_set(err, -EINVAL, "%s: \"log_format\" is \"text\" or \"json\"",
 				  where);
 	}
+	return 0;
+}
+
+/*
+ * What only makes sense once all the options are known, checked at start
+ * and at every reload (a config file is read whole first, so that --version
+ * or --help after it still work whatever its values are).
+ */
+int daemon_config__check(struct daemon_opts *o, struct nt_err *err)
+{
+	int64_t secs = DRAIN_TIMEOUT_DEFAULT;
+	struct nt_err why = {};
+	int ret;
+
+	if (o->drain_timeout) {
+		ret = duration__parse(o->drain_timeout, &secs, &why);
+		if (ret)
+			return nt_err_set(err, ret, "drain_timeout \"%s\": %s",
+					  o->drain_timeout, why.msg);
+	}
+	o->drain_secs = secs;
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
+#include "userspace/daemon/upgrade.h"
 
 #define MAX_CLIENTS	64
 
@@ -42,7 +43,7 @@ struct control {
 /* Every command, each CLI object's table in turn. */
 static const struct ctl_cmd *const tables[] = {
 	ctl_ns_cmds, ctl_entry_cmds, ctl_workload_cmds, ctl_flow_cmds,
-	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds,
+	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds, ctl_daemon_cmds,
 };
 
 static ctl_handler_fn find_cmd(const char *cmd)
@@ -179,21 +180,21 @@ out:
 	return sent;
 }
 
-static void take_fds(struct ctl_client *c, struct msghdr *msg)
+void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max)
 {
 	struct cmsghdr *cm;
-	int *fds, n, i;
+	int *p, n, i;
 
 	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		fds = (int *)CMSG_DATA(cm);
+		p = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (c->nfds < CTL_MAX_FDS)
-				c->fds[c->nfds++] = fds[i];
+			if (*nfds < max)
+				fds[(*nfds)++] = p[i];
 			else
-				close(fds[i]);
+				close(p[i]);
 		}
 	}
 }
@@ -218,7 +219,7 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	}
 	/* Taken even when there were too many: those that did arrive are
 	 * ours now, and client_close() closes them. */
-	take_fds(c, &msg);
+	ctl__take_fds(&msg, c->fds, &c->nfds, CTL_MAX_FDS);
 	if (msg.msg_flags & MSG_CTRUNC) {
 		reply_error(h->fd, "too many file descriptors with one request");
 		client_close(c);
@@ -308,6 +309,13 @@ int control__open(struct daemon *d, struct nt_err *err)
 		     d->opts.run_dir, CTL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
 		return nt_err_set(err, -ENAMETOOLONG, "run dir path too long");
 	strcpy(sa.sun_path, ctl->sock_path);
+	/* An upgrade hands the listening socket over: clients queued on it
+	 * are answered by this process (upgrade.h). */
+	fd = takeover__control_fd(d);
+	if (fd >= 0) {
+		ctl->listener.fd = fd;
+		return loop__add(d->loop, &ctl->listener, EPOLLIN);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nt_err_set(err, -errno, "socket: %s", strerror(errno));
@@ -340,6 +348,24 @@ void control__close(struct daemon *d)
 	}
 	free(ctl);
 	d->control = NULL;
+}
+
+int control__listener_fd(const struct daemon *d)
+{
+	return d->control ? d->control->listener.fd : -1;
+}
+
+/* After an upgrade: the new process has the listener and its path; the
+ * clients this one has keep their answers. */
+void control__stop_listening(struct daemon *d)
+{
+	struct control *ctl = d->control;
+
+	if (!ctl || ctl->listener.fd < 0)
+		return;
+	loop__del(d->loop, &ctl->listener);
+	close(ctl->listener.fd);
+	ctl->listener.fd = -1;
 }
 
 void control__subscribe(struct ctl_client *c, int topic)

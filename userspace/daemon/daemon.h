@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -45,7 +46,13 @@ struct daemon_opts {
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
 	bool debug;
+	const char *log_file;		/* NULL: stderr as it is */
+	const char *drain_timeout;	/* a duration; NULL: the default */
+	int64_t drain_secs;		/* daemon_config__check's */
+	int takeover_fd;		/* --takeover FD (upgrade.c); -1: none */
 };
+
+#define DRAIN_TIMEOUT_DEFAULT	600	/* s: 10 min (docs/process-model.md) */
 
 /* ---- config (config.c) -------------------------------------------------------- */
 
@@ -55,6 +62,28 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 /* "state_dir, run_dir, ...": the keys a config file may have, of a type. */
 enum daemon_config_type { DAEMON_CONFIG_STRING, DAEMON_CONFIG_BOOL };
 const char *daemon_config__keys(enum daemon_config_type type);
+/* Values checked once every option is known: drain_secs set. */
+int daemon_config__check(struct daemon_opts *o, struct nt_err *err);
+/* The command line, parsed (main.c): at start, and again at a reload,
+ * which reads the config file anew. 0, or -EINVAL said on stderr. */
+int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
+		       struct nt_err *err);
+
+/* ---- signals, reload, exit (signals.c) ------------------------------------------ */
+
+/* A signal the loop's signalfd read: SIGTERM and SIGINT stop, SIGHUP
+ * reloads, SIGUSR2 upgrades, SIGCHLD reaps an upgrade's child. */
+void signals__on(struct daemon *d, int signo);
+/* SIGHUP, `nametag daemon reload`: the config file, the log file, the
+ * policy and the registration entries from the state dir, a rescan of
+ * cgroups and network namespaces, the trust bundles. Never exits; what
+ * cannot be read is logged and keeps what was in force. The number of
+ * parts that failed; @err says the first. */
+int daemon__reload(struct daemon *d, struct nt_err *err);
+/* --log-file: (re)opens @path onto stderr, so every line goes there. */
+int daemon__open_log(const char *path, struct nt_err *err);
+/* Cgroup ids again, each namespace re-applied (main.c). */
+void daemon__reconcile_namespaces(struct daemon *d);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -333,16 +362,27 @@ struct ctl_cmd {
 /* One table per CLI object, each ctl_<object>.c's, ended by { NULL }. */
 extern const struct ctl_cmd ctl_ns_cmds[], ctl_entry_cmds[],
 	ctl_workload_cmds[], ctl_flow_cmds[], ctl_svid_cmds[],
-	ctl_policy_cmds[], ctl_proxy_cmds[];
+	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_daemon_cmds[];
 
 int control__open(struct daemon *d, struct nt_err *err);
 void control__close(struct daemon *d);
 /* For streaming commands: keep the client after the reply and send it
  * JSON lines later. */
-enum { TOPIC_FLOWS = 1 };
+enum { TOPIC_FLOWS = 1, TOPIC_UPGRADE };
 void control__subscribe(struct ctl_client *c, int topic);
 void control__publish(struct daemon *d, int topic, const cJSON *msg);
+/* The listening socket, for an upgrade's handoff; -1 when none. */
+int control__listener_fd(const struct daemon *d);
+/* Stops accepting; the socket file stays (the new process serves it). */
+void control__stop_listening(struct daemon *d);
+/* {"upgrade": {"pid": N}} or {"upgrade": {"error": ...}} to those who
+ * asked for the upgrade (ctl_daemon.c). */
+void ctl_daemon__upgrade_done(struct daemon *d, pid_t pid, const char *error);
 
+/* The descriptors of @msg's SCM_RIGHTS appended to @fds (*@nfds of @max
+ * used); those past @max are closed, never leaked. */
+struct msghdr;
+void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max);
 /* Request fields: the string, or NULL with @err set. */
 const char *ctl__str(const struct ctl_request *r, const char *key,
 		     struct nt_err *err);
@@ -438,6 +478,15 @@ struct daemon {
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
 	struct loop_handler sig_h, timer_h, events_h, drain_h;
+	/* The command line, for a reload and an upgrade's re-exec. */
+	int argc;
+	char **argv;
+	char exe[PATH_MAX];		/* the binary on disk, as started */
+	struct upgrade *up;		/* upgrade.c; NULL: none under way */
+	bool handed_over;		/* a new process serves; this one drains */
+	bool stop_requested;		/* SIGTERM, SIGINT, or drained */
+	int handed_ctl_fd;		/* takeover.c: the control listener
+					 * handed over, until control__open */
 };
 
 #endif /* NAMETAG_DAEMON_H */

@@ -4,7 +4,8 @@
  * node CA rotated, turns kernel evidence into SPIFFE identities and flow
  * records, runs the node proxy, and answers the CLI on its control socket.
  * One thread, one epoll loop. This file starts and stops the pieces and
- * runs the loop; the pipeline of an event is events.c's.
+ * runs the loop; the pipeline of an event is events.c's, what signals do
+ * signals.c's, an upgrade in place upgrade.c's and takeover.c's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "userspace/daemon/daemon.h"
+#include "userspace/daemon/upgrade.h"
 
 #define CA_CHECK_TICKS 30	/* the CA is looked at every 30 s */
 /* Listeners are listed again every 10 s: a record made from sock_diag has
@@ -59,16 +61,8 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 	struct daemon *d = DAEMON_OF(h, sig_h);
 	struct signalfd_siginfo si;
 
-	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	/* SIGHUP is logrotate's: the audit log is opened again. */
-	if (si.ssi_signo == SIGHUP) {
-		operator__reopen(d);
-		return;
-	}
-	pr_info("signal %u received, exiting (pinned enforcement stays)",
-		si.ssi_signo);
-	loop__stop(d->loop);
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si))
+		signals__on(d, si.ssi_signo);
 }
 
 static void maintain_ca(struct daemon *d)
@@ -96,6 +90,10 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 		return;
 	proxy__tick(d->proxy);
 	operator__tick(d);
+	upgrade__tick(d);
+	/* During an upgrade the kernel's state is the new process's. */
+	if (upgrade__paused(d))
+		return;
 	if (d->ticks % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
 		netns__sync(d);
 		daemon__sync_listeners(d);
@@ -150,6 +148,8 @@ static int setup_loop(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -184,7 +184,7 @@ static int run_loop(struct daemon *d)
 		ret = loop__run_once(d->loop, -1);
 		if (ret < 0)
 			return ret;
-		if (d->sync_soon) {
+		if (d->sync_soon && !upgrade__paused(d)) {
 			d->sync_soon = false;
 			daemon__sync_listeners(d);
 		}
@@ -224,7 +224,7 @@ static int open_ca(struct daemon *d, struct nt_err *err)
  * namespace that now holds the daemon (or is no longer below its root) is
  * turned off in memory; its file keeps the saved mode until the next
  * change, so a start from a fit place enforces it again. */
-static void reconcile_namespaces(struct daemon *d)
+void daemon__reconcile_namespaces(struct daemon *d)
 {
 	uint64_t ids[NT_MAX_NAMESPACES];
 	struct nt_err err = {};
@@ -339,7 +339,7 @@ static int start(struct daemon *d, struct nt_err *err)
 		ret = policy_holder__init(d, err);
 	if (ret)
 		return ret;
-	reconcile_namespaces(d);
+	daemon__reconcile_namespaces(d);
 	ret = datapath__events_open(d->dp, events__on_event, d);
 	if (ret)
 		return nt_err_set(err, ret, "failed to open the event ring buffer");
@@ -349,6 +349,8 @@ static int start(struct daemon *d, struct nt_err *err)
 	ret = operator__open(d, err);
 	if (!ret)
 		ret = open_proxy(d, err);
+	if (!ret && o->takeover_fd >= 0)
+		ret = takeover__begin(d, err);
 	if (!ret)
 		ret = netns__restore(d, err);
 	if (ret)
@@ -415,6 +417,12 @@ static void usage(FILE *out)
 		"                      issued, deny, policy load, mode change, CA rotation\n"
 		"  --log-format FORMAT text (default) or json: one JSON object per line;\n"
 		"                      under journald lines carry syslog priorities\n"
+		"  --log-file FILE     log there instead of stderr; reopened at SIGHUP\n"
+		"  --drain-timeout DURATION\n"
+		"                      after an upgrade, how long the old process lets its\n"
+		"                      connections finish (default 10m; 90s, 1h, ...)\n"
+		"  --takeover FD       (set by an upgrade) take the listeners and the control\n"
+		"                      socket over from the nametagd at the other end of FD\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -427,13 +435,27 @@ static void usage(FILE *out)
 		"    true or false: %s\n"
 		"  An unknown key, a duplicate one or a value of the wrong type is an\n"
 		"  error that names the file, the line and the column.\n"
+		"  SIGHUP reads it again: log_file and drain_timeout change at once,\n"
+		"  the others at the next upgrade.\n"
 		"\n"
 		"Signals:\n"
 		"  SIGTERM, SIGINT\n"
-		"      exit: proxied connections end with a reset, the pinned programs\n"
-		"      and maps stay in force (fail closed); --cleanup removes them\n"
+		"      exit with status 0: proxied connections end with a reset, the\n"
+		"      pinned programs and maps stay in force (fail closed); --cleanup\n"
+		"      removes them. Any other exit has a non-zero status.\n"
 		"  SIGHUP\n"
-		"      open the audit log again (after logrotate moved it)\n"
+		"      reload, never exit: the config file, the log file, policy.json and\n"
+		"      entries.json from the state dir, a rescan of cgroups and network\n"
+		"      namespaces, the trust bundles; what cannot be read is logged and\n"
+		"      the rest stays in force ('nametag daemon reload' does the same);\n"
+		"      the audit log is opened again (after logrotate moved it)\n"
+		"  SIGUSR2\n"
+		"      upgrade in place: start the binary on disk, hand it the listeners\n"
+		"      and the control socket, let this process's connections finish,\n"
+		"      then exit 0; a new binary that fails leaves this one serving\n"
+		"      ('nametag daemon upgrade' does the same and says how it went)\n"
+		"  SIGCHLD\n"
+		"      an upgrade's new process exited\n"
 		"\n"
 		"Files:\n"
 		"  %s\n"
@@ -449,10 +471,25 @@ static void usage(FILE *out)
 		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
 
-static int parse_args(int argc, char **argv, struct daemon_opts *o)
+static int takeover_arg(const char *s, struct daemon_opts *o,
+			struct nt_err *err)
+{
+	char *end;
+	long fd = strtol(s, &end, 10);
+
+	if (*end || fd < 3 || fd > 1024)
+		return nt_err_set(err, -EINVAL, "--takeover %s: not a descriptor", s);
+	o->takeover_fd = fd;
+	return 0;
+}
+
+/* @err says what is wrong; -EINVAL with an empty @err: getopt said it. */
+int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
+		       struct nt_err *err)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
+	       O_LOG, O_DRAIN, O_TAKEOVER };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -467,13 +504,15 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "metrics",	 required_argument, NULL, O_METRICS },
 		{ "audit-log",	 required_argument, NULL, O_AUDIT },
 		{ "log-format",	 required_argument, NULL, O_LOGFMT },
+		{ "log-file",	 required_argument, NULL, O_LOG },
+		{ "drain-timeout", required_argument, NULL, O_DRAIN },
+		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ 0 }
 	};
 	enum nt_log_format fmt = NT_LOG_FORMAT_TEXT;
-	struct nt_err err = {};
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "dVh", longopts, NULL)) >= 0) {
@@ -490,35 +529,67 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_METRICS: o->metrics = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
 		case O_LOGFMT: o->log_format = optarg; break;
-		case O_CONFIG:
-			if (daemon_config__load(o, optarg, &err)) {
-				fprintf(stderr, "nametagd: %s\n", err.msg);
+		case O_LOG: o->log_file = optarg; break;
+		case O_DRAIN: o->drain_timeout = optarg; break;
+		case O_TAKEOVER:
+			if (takeover_arg(optarg, o, err))
 				return -EINVAL;
-			}
+			break;
+		case O_CONFIG:
+			if (daemon_config__load(o, optarg, err))
+				return -EINVAL;
 			break;
 		case 'd': o->debug = true; break;
 		case 'V': printf("nametagd v%s\n", NAMETAG_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -EINVAL;
+		default: return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "nametagd: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	if (o->log_format && log__parse_format(o->log_format, &fmt)) {
-		fprintf(stderr, "nametagd: --log-format %s: expected text or json\n",
-			o->log_format);
-		return -EINVAL;
-	}
+	if (optind < argc)
+		return nt_err_set(err, -EINVAL, "unexpected argument '%s'",
+				  argv[optind]);
+	if (o->log_format && log__parse_format(o->log_format, &fmt))
+		return nt_err_set(err, -EINVAL, "--log-format %s: expected text or json",
+				  o->log_format);
 	log__set_format(fmt);
-	if (o->metrics && metrics_http__check(o->metrics, &err)) {
-		fprintf(stderr, "nametagd: %s\n", err.msg);
+	if (o->metrics && metrics_http__check(o->metrics, err))
 		return -EINVAL;
-	}
 	if (o->debug)
 		nt_log_level = NT_LOG_DEBUG;
 	return 0;
+}
+
+/* Before anything can go wrong where only the log would say it: the
+ * command line, the config, the log file. An upgrade's new process tells
+ * the old one why it will not start. */
+static int prepare(struct daemon *d, int argc, char **argv, struct nt_err *err)
+{
+	ssize_t n;
+	int ret;
+
+	d->argc = argc;
+	d->argv = argv;
+	n = readlink("/proc/self/exe", d->exe, sizeof(d->exe) - 1);
+	if (n > 0)
+		d->exe[n] = '\0';
+	ret = daemon__parse_args(argc, argv, &d->opts, err);
+	if (ret && !err->msg[0])
+		usage(stderr);
+	if (!ret)
+		ret = daemon_config__check(&d->opts, err);
+	if (!ret && d->opts.log_file)
+		ret = daemon__open_log(d->opts.log_file, err);
+	return ret;
+}
+
+static bool is_takeover(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--takeover", 10))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -531,12 +602,21 @@ int main(int argc, char **argv)
 		},
 		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
 		.drain_h = { .fd = -1 },
+		.handed_ctl_fd = -1,
 	};
 	struct nt_err err = {};
 	int ret;
 
-	if (parse_args(argc, argv, &d.opts))
+	d.opts.takeover_fd = -1;
+	if (prepare(&d, argc, argv, &err)) {
+		if (err.msg[0])
+			fprintf(stderr, "nametagd: %s\n", err.msg);
+		/* --takeover may be what failed to parse: the fd is ours. */
+		if (d.opts.takeover_fd < 0 && is_takeover(argc, argv))
+			d.opts.takeover_fd = UPGRADE_FD;
+		takeover__fail(&d, err.msg[0] ? err.msg : "invalid command line");
 		return 2;
+	}
 	libbpf_set_print(libbpf_log);
 	if (d.opts.cleanup) {
 		ret = datapath__cleanup(d.opts.bpffs, &err);
@@ -550,13 +630,16 @@ int main(int argc, char **argv)
 	ret = start(&d, &err);
 	if (ret) {
 		pr_err("%s", err.msg);
+		takeover__fail(&d, err.msg);
 		stop(&d);
 		return 1;
 	}
 	pr_info("ready: trust domain %s, cgroup root %s, control %s/%s",
 		node_ca__trust_domain(d.ca), d.cg.root, d.opts.run_dir,
 		CTL_SOCK_NAME);
+	takeover__ready(&d);
 	ret = run_loop(&d);
 	stop(&d);
-	return ret ? 1 : 0;
+	/* Only a requested stop is a success (Restart=always either way). */
+	return ret || !d.stop_requested ? 1 : 0;
 }

@@ -61,6 +61,12 @@
 #define CTL_NETNS_DEL		"netns.del"	/* NETNS */
 #define CTL_NETNS_LIST		"netns.list"
 
+/* The daemon itself (`nametag daemon`, docs/process-model.md). */
+#define CTL_DAEMON_STATUS	"daemon.status"
+#define CTL_DAEMON_RELOAD	"daemon.reload"
+#define CTL_DAEMON_UPGRADE	"daemon.upgrade"	/* then one {"upgrade":
+							 * {...}} line */
+
 /* Request keys. */
 #define CTL_K_NAME		"name"
 #define CTL_K_CGROUP		"cgroup"
@@ -111,6 +117,15 @@
 #define CTL_R_CONNECTIONS	"connections"
 #define CTL_R_IDLE_MESH		"idle_mesh_connections"
 #define CTL_R_ADMISSION		"admission"
+/* daemon.status, daemon.upgrade, daemon.reload */
+#define CTL_R_PID		"pid"
+#define CTL_R_EXE		"exe"
+#define CTL_R_STATE		"state"		/* serving, upgrading, draining */
+#define CTL_R_OTHER_PID		"other_pid"	/* the new process (0: none) */
+#define CTL_R_DRAIN_LEFT	"drain_left"	/* connections left to drain */
+#define CTL_R_DRAIN_TIMEOUT	"drain_timeout_s"
+#define CTL_R_UPGRADE		"upgrade"	/* the outcome: {pid} or {error} */
+#define CTL_R_RELOADED		"reloaded"
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
 

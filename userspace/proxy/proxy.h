@@ -247,6 +247,34 @@ int proxy__foreach_netns(const struct proxy *px,
 			 int (*fn)(const struct proxy_netns *n, void *arg),
 			 void *arg);
 
+/* ---- an upgrade in place (listen.c, drain.c; docs/process-model.md) ---------------- */
+
+/* The listening sockets of served netns @netns_ino, by kind (-1: none). */
+int proxy__listen_fds(const struct proxy *px, uint32_t netns_ino,
+		      int fds[PROXY_L_MAX]);
+/* This process stops (or resumes) accepting; the sockets stay open, in
+ * proxy_socks, and other processes holding them accept from them. */
+void proxy__pause_listeners(struct proxy *px, bool pause);
+/* Listening sockets an earlier nametagd handed over (fds, -1 for none,
+ * taken over by the proxy): proxy__serve of @netns_ino uses them rather
+ * than opening new ones, so no queued connection is lost. */
+int proxy__adopt_listeners(struct proxy *px, uint32_t netns_ino,
+			   const int fds[PROXY_L_MAX]);
+/* Closes the handed-over listeners no proxy__serve took. */
+void proxy__adopt_done(struct proxy *px);
+/* Another process serves now: stop accepting, close the idle NT2
+ * connections cleanly (pooled, and server sides between streams), and
+ * close each connection cleanly when its stream ends instead of keeping
+ * it for the next one. */
+void proxy__drain(struct proxy *px);
+/* Connections still open, idle ones included. */
+size_t proxy__drain_left(const struct proxy *px);
+/* The drain's deadline: every connection left is closed cleanly
+ * (close_notify where TLS, then FIN; no reset). How many there were. */
+size_t proxy__drain_close(struct proxy *px);
+/* Trust bundles read again now (a reload), changed or not. */
+void proxy__reload_trust(struct proxy *px);
+
 /* ---- open connections and the rules (recheck.c) ------------------------------------ */
 
 /*

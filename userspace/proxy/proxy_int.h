@@ -53,6 +53,10 @@ struct proxy {
 	struct tunnel *idle_head, *idle_tail;	/* tunnel.c, newest first */
 	size_t nidle;
 	struct proxy_admit adm;		/* admit.c */
+	/* drain.c: listeners handed over by an earlier nametagd, until
+	 * proxy__serve takes them; and whether this one drains. */
+	struct adopted_listener *adopted;
+	bool draining;
 	/* Bytes are read into one scratch buffer (relay.c) and written on at
 	 * once; only what the far side cannot take yet is copied. */
 	char scratch[PROXY_BUF];
@@ -178,6 +182,9 @@ void pconn__side_close(struct side *s, bool reset);
  * @why (a string literal) is the flow's state. */
 void pconn__close(struct pconn *c, bool reset, const char *why);
 void pconn__close_all(struct proxy *px);
+/* Closes both sides without a reset: close_notify where TLS, FIN, what
+ * is unread discarded first (drain.c). */
+void pconn__close_clean(struct pconn *c, const char *why);
 void pconn__tick(struct proxy *px);
 /* Takes a reference on the interned copy of @id into @slot (whose old
  * reference is given back); pconn__close() gives it back. */
@@ -200,6 +207,9 @@ enum enforce_mode proxy__mode(enum nt_mode m);
 int proxy__netns_fd(const struct proxy *px, uint32_t netns_ino);
 /* At exit: every listener closes. */
 void proxy__unserve_all(struct proxy *px);
+/* A listener of kind @k in netns @ino handed over by an earlier nametagd,
+ * now the caller's; -1 when there is none (drain.c). */
+int proxy__adopted_fd(struct proxy *px, uint32_t ino, enum proxy_lkind k);
 
 /* ---- accept.c: the three kinds of connection up to their verdict -------------------- */
 

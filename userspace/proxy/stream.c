@@ -210,6 +210,10 @@ void pconn__read_open(struct pconn *c)
 
 void pconn__stream_done(struct pconn *c)
 {
+	if (c->px->draining) {	/* no next stream here: drain.c */
+		pconn__close_clean(c, "closed");
+		return;
+	}
 	if (c->kind == PCONN_OUTBOUND) {
 		tunnel__park(c, clock__mono_s());
 		pconn__close(c, false, "closed");
