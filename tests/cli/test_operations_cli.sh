@@ -61,7 +61,7 @@ fail_start() {
 fail_start 2>"$D/start.err"
 t_check "a failed start exits 1" [ $? = 1 ]
 t_check "a fatal start error is logged as an error, not a warning" \
-	grep -qE '^[0-9TZ:-]+ nametagd error: ' "$D/start.err"
+	grep -qE '^[0-9TZ:-]+ nametagd\[[0-9]+\] error: ' "$D/start.err"
 t_check "... and nothing of it as a warning" not grep -q ' warn: ' "$D/start.err"
 
 # Under journald: JOURNAL_STREAM names stderr's device and inode.
