@@ -26,7 +26,7 @@ static void print_status(const cJSON *r)
 	printf("\tdrain timeout %.0f s\n", num(r, CTL_R_DRAIN_TIMEOUT));
 }
 
-static int do_status(int argc, char **argv)
+static int do_daemon_status(int argc, char **argv)
 {
 	NO_MORE_ARGS(0);
 	return ctl_print_reply(ctl_request(CTL_DAEMON_STATUS), print_status);
@@ -95,8 +95,8 @@ static int do_help(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "status",	do_status },
-	{ "show",	do_status },
+	{ "status",	do_daemon_status },
+	{ "show",	do_daemon_status },
 	{ "reload",	do_reload },
 	{ "upgrade",	do_upgrade },
 	{ "help",	do_help },

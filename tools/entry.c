@@ -60,6 +60,8 @@ static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	return ctl_delete(CTL_ENTRY_DEL, CTL_K_SPIFFE_ID, argv[0], "entry");
 }
 

@@ -25,6 +25,16 @@ bool is_prefix(const char *pfx, const char *str)
 	return pfx && *pfx && !strncmp(str, pfx, strlen(pfx));
 }
 
+int no_options(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return p_err("unknown option '%s'", argv[i]);
+	return 0;
+}
+
 /*
  * An exact name wins; otherwise the prefix must select one handler. Aliases
  * (show/list) share a handler, so "l" is not ambiguous between them.
@@ -140,8 +150,9 @@ static int do_help(int argc, char **argv)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"       OBJECT := { id | ca | svid | bundle | ns | entry | workload |\n"
-		"                   flow | policy | proxy | daemon | prog | map | feature }\n"
+		"       OBJECT := { status | id | ca | svid | bundle | ns | entry |\n"
+		"                   workload | flow | policy | proxy | daemon | prog |\n"
+		"                   map | feature }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR }\n"
@@ -168,6 +179,7 @@ static int do_version(int argc, char **argv)
 
 static const struct cmd objects[] = {
 	{ "help",	do_help },
+	{ "status",	do_status },
 	{ "id",		do_id },
 	{ "ca",		do_ca },
 	{ "svid",	do_svid },

@@ -31,6 +31,9 @@ extern const char *bpffs_dir;	/* --bpffs; pins live under BPFFS/nametag */
  * argument, the first entry. Returns the handler's result. */
 int cmd_select(const struct cmd *cmds, int argc, char **argv);
 bool is_prefix(const char *pfx, const char *str);
+/* Positional arguments are never options: "-x" among them is an error
+ * ("unknown option"), not a name to look up. Returns 0 or p_err(). */
+int no_options(int argc, char **argv);
 
 /* Errors: "Error: ..." on stderr, or {"error": "..."} on stdout with -j.
  * Always returns -1 so handlers can `return p_err(...)`. */
@@ -115,6 +118,7 @@ int do_daemon(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
+int do_status(int argc, char **argv);
 
 /* Map entries decoded with the structs of bpf/nametag.h (tools/map_decode.c). */
 struct bpf_map_info;

@@ -78,6 +78,8 @@ static int do_disable(int argc, char **argv)
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	req = ctl_request(CTL_NS_DISABLE);
 	cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
 	return call_and_print_ns(req);
@@ -88,6 +90,8 @@ static int do_show(int argc, char **argv)
 	cJSON *req;
 
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (argc == 1) {
 		req = ctl_request(CTL_NS_SHOW);
 		cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
@@ -100,6 +104,8 @@ static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	return ctl_delete(CTL_NS_DEL, CTL_K_NAME, argv[0], "namespace");
 }
 

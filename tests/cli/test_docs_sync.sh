@@ -38,9 +38,10 @@ cfg_keys() {
 }
 skeys=$(cfg_keys strings)
 bkeys=$(cfg_keys 'true or false')
-t_check "nametagd --help names the config keys" test -n "$skeys" -a -n "$bkeys"
+nkeys=$(cfg_keys numbers)
+t_check "nametagd --help names the config keys" test -n "$skeys" -a -n "$bkeys" -a -n "$nkeys"
 cfg="{"
-for k in $skeys $bkeys; do
+for k in $skeys $bkeys $nkeys; do
 	t_check "nametagd.8 documents config key $k" grep -qw "$k" docs/man/nametagd.8
 done
 for k in $skeys; do
@@ -51,9 +52,12 @@ done
 for k in $bkeys; do
 	cfg="$cfg\"$k\": false,"
 done
+for k in $nkeys; do
+	cfg="$cfg\"$k\": 64,"
+done
 echo "${cfg%,}}" >"$T_DIR/all-keys.json"
 expect_ok "nametagd --config takes every documented key" "$NAMETAGD" --config "$T_DIR/all-keys.json" --version
-for k in $skeys $bkeys; do
+for k in $skeys $bkeys $nkeys; do
 	flag=--${k//_/-}
 	t_check "config key $k is the option $flag" grep -q -- "^\.B .*$flag" docs/man/nametagd.8
 done

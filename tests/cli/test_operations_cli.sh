@@ -95,6 +95,43 @@ expect_fail "--state-dir wins over NAMETAG_STATE_DIR" "" \
 expect_fail "NAMETAG_RUN_DIR is where the CLI looks for nametagd" "$D/norun" \
 	env NAMETAG_RUN_DIR="$D/norun" "$NAMETAG" ns list
 
+# ---- options parsed as options --------------------------------------------------------
+"$NAMETAG" --state-dir "$D/st" -j bundle show >"$D/bundle.json"
+expect_ok "bundle show --format pem" "$NAMETAG" --state-dir "$D/st" bundle show --format pem
+t_check "... is PEM that openssl reads" openssl x509 -noout <<<"$OUT"
+t_check "... one certificate per authority" [ "$(grep -c 'BEGIN CERTIFICATE' <<<"$OUT")" = \
+	"$(jq '[.keys[] | select(.use == "x509-svid")] | length' "$D/bundle.json")" ]
+t_check "... the authority of the bundle" [ "$(openssl x509 -noout -pubkey <<<"$OUT" | openssl sha256)" = \
+	"$(jq -r '[.keys[] | select(.use == "x509-svid")][0].x5c[0]' "$D/bundle.json" | base64 -d |
+	   openssl x509 -inform der -noout -pubkey | openssl sha256)" ]
+expect_ok "bundle show TD --format pem" "$NAMETAG" --state-dir "$D/st" bundle show env.example --format pem
+t_check "... the same" grep -q "BEGIN CERTIFICATE" <<<"$OUT"
+expect_ok "bundle show -j --format pem" "$NAMETAG" --state-dir "$D/st" -j bundle show --format pem
+t_check "... {trust_domain, pem}" jq -e '.trust_domain == "env.example" and (.pem | startswith("-----BEGIN CERTIFICATE"))' <<<"$OUT"
+expect_ok "bundle show --format json is the default" "$NAMETAG" --state-dir "$D/st" -j bundle show --format json
+t_check "... the same JSON" jq -e --slurpfile b "$D/bundle.json" '. == $b[0]' <<<"$OUT"
+expect_fail "bundle show --format yaml" "expected json or pem" "$NAMETAG" --state-dir "$D/st" bundle show --format yaml
+expect_fail "bundle show --frobnicate is an option, not a trust domain" "unknown option '--frobnicate'" \
+	"$NAMETAG" --state-dir "$D/st" bundle show --frobnicate
+expect_fail "bundle del --x is an option, not a trust domain" "unknown option '--x'" \
+	"$NAMETAG" --state-dir "$D/st" bundle del --x
+expect_fail "ns show --x is an option, not a name" "unknown option '--x'" \
+	"$NAMETAG" --run-dir "$D/norun" ns show --x
+
+# ---- nametagd options checked before anything starts --------------------------------------
+for v in 0 15 abc 262145 -5 16x ""; do
+	expect_fail "--flow-table-size '$v' is refused" "--flow-table-size" fail_start --flow-table-size "$v"
+	t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"
+done
+echo '{"flow_table_size": 64}' >"$D/flows.json"
+expect_ok "config: flow_table_size" "$NAMETAGD" --config "$D/flows.json" --version
+cfg_err "flow_table_size as a string" '{"flow_table_size": "64"}' \
+	"$D/bad.json:1:2: \"flow_table_size\" must be a whole number from 16 to 262144"
+cfg_err "flow_table_size out of range" '{"flow_table_size": 8}' "must be a whole number"
+expect_fail "--cgroup-root '' is refused (it would be the whole machine)" "--cgroup-root is empty" \
+	fail_start --cgroup-root ""
+t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"
+
 # ---- the alert rules and the unit ---------------------------------------------------
 if command -v promtool >/dev/null; then
 	expect_ok "promtool check rules contrib/prometheus/nametag-alerts.yml" \

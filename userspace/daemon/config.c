@@ -16,12 +16,13 @@
 
 #define CONFIG_MAX (64 * 1024)
 
-enum key_type { K_STRING, K_BOOL };
+enum key_type { K_STRING, K_BOOL, K_UINT };
 
 static const struct {
 	const char *key;
 	enum key_type type;
-	size_t off;		/* of a const char * or a bool in daemon_opts */
+	size_t off;		/* of a const char *, a bool or an unsigned
+				 * int in daemon_opts */
 } keys[] = {
 	{ "state_dir",	   K_STRING, offsetof(struct daemon_opts, state_dir) },
 	{ "run_dir",	   K_STRING, offsetof(struct daemon_opts, run_dir) },
@@ -31,6 +32,7 @@ static const struct {
 	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics) },
 	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log) },
 	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format) },
+	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size) },
 	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns) },
 	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
 	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
@@ -45,19 +47,42 @@ static const struct {
 static char **kept;
 static size_t nkept, capkept;
 
+static enum key_type key_type_of(enum daemon_config_type type)
+{
+	return type == DAEMON_CONFIG_BOOL ? K_BOOL :
+	       type == DAEMON_CONFIG_NUMBER ? K_UINT : K_STRING;
+}
+
 const char *daemon_config__keys(enum daemon_config_type type)
 {
-	static char list[2][256];
-	char *l = list[type == DAEMON_CONFIG_BOOL];
+	static char list[3][256];
+	char *l = list[key_type_of(type)];
 	size_t i, n = 0;
 
 	if (l[0])
 		return l;
 	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		if ((keys[i].type == K_BOOL) == (type == DAEMON_CONFIG_BOOL))
+		if (keys[i].type == key_type_of(type))
 			n += snprintf(l + n, sizeof(list[0]) - n, "%s%s",
 				      n ? ", " : "", keys[i].key);
 	return l;
+}
+
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < FLOW_TABLE_MIN ||
+	    v > FLOW_TABLE_MAX)
+		return nt_err_set(err, -EINVAL,
+				  "--flow-table-size %s: expected a whole number from %u to %u",
+				  s, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+	*out = (unsigned int)v;
+	return 0;
 }
 
 /* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
@@ -85,6 +110,15 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 			return nt_err_set(err, -EINVAL, "%s: \"%s\" must be true or false",
 					  where, keys[i].key);
 		*(bool *)dst = cJSON_IsTrue(it);
+		return 0;
+	}
+	if (keys[i].type == K_UINT) {
+		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(unsigned int)it->valuedouble ||
+		    it->valuedouble < FLOW_TABLE_MIN || it->valuedouble > FLOW_TABLE_MAX)
+			return nt_err_set(err, -EINVAL,
+					  "%s: \"%s\" must be a whole number from %u to %u",
+					  where, keys[i].key, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+		*(unsigned int *)dst = (unsigned int)it->valuedouble;
 		return 0;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring[0])
@@ -117,10 +151,11 @@ static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
 			if (!strcmp(it->string, keys[i].key))
 				break;
 		if (i == ARRAY_SIZE(keys))
-			return nt_err_set(err, -EINVAL, "%s: unknown key \"%s\" (known: %s, %s)",
+			return nt_err_set(err, -EINVAL, "%s: unknown key \"%s\" (known: %s, %s, %s)",
 					  where, it->string,
 					  daemon_config__keys(DAEMON_CONFIG_STRING),
-					  daemon_config__keys(DAEMON_CONFIG_BOOL));
+					  daemon_config__keys(DAEMON_CONFIG_BOOL),
+					  daemon_config__keys(DAEMON_CONFIG_NUMBER));
 		ret = take(it, i, o, where, err);
 		if (ret)
 			return ret;

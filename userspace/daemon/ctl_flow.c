@@ -177,8 +177,8 @@ static int flow_show(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return -EINVAL;
 	f = flows__get(r->d->flows, id);
 	if (!f)
-		return nt_err_set(err, -ENOENT, "no flow %llu (the table keeps the latest %d)",
-				  (unsigned long long)id, FLOW_TABLE_SIZE);
+		return nt_err_set(err, -ENOENT, "no flow %llu (the table keeps the latest %zu)",
+				  (unsigned long long)id, flows__size(r->d->flows));
 	cJSON_AddItemToObject(resp, CTL_R_FLOW, flow_json(f, true));
 	return 0;
 }

@@ -123,6 +123,7 @@ static int set_mode(const struct ctl_request *r, struct ns *n,
 	if (mode == NT_MODE_STRICT)
 		strict__sweep(d, n);
 	cJSON_AddItemToObject(resp, CTL_R_NAMESPACE, ns_json(n));
+	ctl_lint__strict(d, n, resp);
 	return 0;
 }
 

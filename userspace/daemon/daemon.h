@@ -45,6 +45,7 @@ struct daemon_opts {
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
+	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
 	bool debug;
 	const char *log_file;		/* NULL: stderr as it is */
 	const char *drain_timeout;	/* a duration; NULL: the default */
@@ -60,7 +61,8 @@ struct daemon_opts {
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err);
 /* "state_dir, run_dir, ...": the keys a config file may have, of a type. */
-enum daemon_config_type { DAEMON_CONFIG_STRING, DAEMON_CONFIG_BOOL };
+enum daemon_config_type { DAEMON_CONFIG_STRING, DAEMON_CONFIG_BOOL,
+			  DAEMON_CONFIG_NUMBER };
 const char *daemon_config__keys(enum daemon_config_type type);
 /* Values checked once every option is known: drain_secs set. */
 int daemon_config__check(struct daemon_opts *o, struct nt_err *err);
@@ -84,6 +86,9 @@ int daemon__reload(struct daemon *d, struct nt_err *err);
 int daemon__open_log(const char *path, struct nt_err *err);
 /* Cgroup ids again, each namespace re-applied (main.c). */
 void daemon__reconcile_namespaces(struct daemon *d);
+/* --flow-table-size @s: a whole number in FLOW_TABLE_MIN..FLOW_TABLE_MAX. */
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -94,11 +99,18 @@ struct cgroup_info {
 	uint64_t self_id;		/* the daemon's own cgroup */
 };
 
+/* @root: absolute below the mount, or relative to the mount (with or
+ * without a leading '/'); NULL: the mount's root. */
 int cgroup__init(struct cgroup_info *cg, const char *root);
 /* Resolves a user-supplied path (absolute, or relative to the cgroup v2
  * mount) to an absolute path inside the managed subtree. */
 int cgroup__resolve(const struct cgroup_info *cg, const char *in,
 		    char *out, size_t size, struct nt_err *err);
+/* 0 when a cgroup:path selector's @value can match a workload: relative
+ * to the mount (not /sys/fs/cgroup/...), canonical, below the managed
+ * root. -EINVAL with what to write instead otherwise. */
+int cgroup__check_selector(const struct cgroup_info *cg, const char *value,
+			   struct nt_err *err);
 /* 0 when cgroup @path (absolute, resolved) may be enforced on: strictly
  * below the managed root, neither nametagd's own cgroup nor an ancestor of
  * it. -EPERM with the reason otherwise, also when the daemon cannot find
@@ -216,12 +228,20 @@ int svid_cache__foreach(const struct svid_cache *c,
 
 /* ---- flows (flows.c) ---------------------------------------------------------------- */
 
-#define FLOW_TABLE_SIZE 4096
+/* --flow-table-size: how many records the ring keeps. */
+#define FLOW_TABLE_DEFAULT	4096
+#define FLOW_TABLE_MIN		16
+#define FLOW_TABLE_MAX		(1u << 18)
 
 struct flow_table;
 
-/* @ids: the interned IDs records hold references in. */
-int flow_table__new(struct flow_table **t, struct spiffe_ids *ids);
+/* @ids: the interned IDs records hold references in; @size records are
+ * kept (-ERANGE outside FLOW_TABLE_MIN..FLOW_TABLE_MAX). */
+int flow_table__new(struct flow_table **t, struct spiffe_ids *ids,
+		    size_t size);
+/* The ring's size, and how many records it holds now. */
+size_t flows__size(const struct flow_table *t);
+size_t flows__held(const struct flow_table *t);
 void flow_table__free(struct flow_table *t);
 /* A new record, the oldest one's slot reused: zeroed but for its id and
  * times. */
@@ -444,11 +464,36 @@ void audit__ca(struct daemon *d, enum ca_step step);
 /* "/var/log/nametag/audit.log", or NULL. */
 const char *audit__path(const struct daemon *d);
 
+/* Lints (ctl_lint.c): warnings, logged and added to @resp's "warnings",
+ * never a refusal. The policy @p just loaded; namespace @n's new mode. */
+void ctl_lint__policy(struct daemon *d, const struct policy *p, cJSON *resp);
+void ctl_lint__strict(struct daemon *d, const struct ns *n, cJSON *resp);
+
+/* The status reply's operator part (ctl_status.c), and the notAfter of
+ * the CA that signs now (metrics too). */
+void ctl_status__add(struct daemon *d, cJSON *resp);
+time_t daemon__ca_not_after(const struct daemon *d);
+
 int operator__open(struct daemon *d, struct nt_err *err);
 void operator__tick(struct daemon *d);
 /* SIGHUP: the audit log is opened again (logrotate). */
 void operator__reopen(struct daemon *d);
 void operator__close(struct daemon *d);
+
+/* ---- a start that fails (firststart.c) ------------------------------------------------------ */
+
+/* What was there before start(): what a failed start made is undone,
+ * what was there stays (pins in force after a restart above all). */
+struct start_undo {
+	bool state_dir_new, ca_new;
+	char **state_names;		/* the state dir's entries before */
+	bool bpffs_dir_new, bpffs_mounted, pins_new;
+};
+void start_undo__note(struct start_undo *u, const struct daemon_opts *o);
+/* After stop(): removes what this start made; frees @u. */
+void start_undo__run(struct start_undo *u, const struct daemon_opts *o);
+void start_undo__free(struct start_undo *u);
+void start_undo__free_names(char **names);
 
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
@@ -477,6 +522,7 @@ struct daemon {
 	struct nt_event last_event;	/* events.c: the last one recorded, */
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
+	uint64_t start_real_ns, start_mono_ns;	/* operator__open: uptime */
 	struct loop_handler sig_h, timer_h, events_h, drain_h;
 	/* The command line, for a reload and an upgrade's re-exec. */
 	int argc;

@@ -4,8 +4,8 @@
  * an enrolled workload, the last stage of both pipelines: the proxy fills
  * the records of what it carries, events.c those of what the kernel saw,
  * strict.c those of what it ended. The table is a fixed ring of the latest
- * FLOW_TABLE_SIZE records, so memory stays bounded however busy the node;
- * the JSON is ctl_flow.c's.
+ * records (--flow-table-size, FLOW_TABLE_DEFAULT), so memory stays bounded
+ * however busy the node; the JSON is ctl_flow.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,19 +16,25 @@
 
 struct flow_table {
 	struct spiffe_ids *ids;
-	struct flow_record *ring;	/* FLOW_TABLE_SIZE; id 0: free */
+	struct flow_record *ring;	/* size records; id 0: free */
 	uint8_t *marks;			/* per slot: what metrics counted */
+	size_t size;
 	uint64_t next_id;		/* id of the next flow, from 1 */
 };
 
-int flow_table__new(struct flow_table **out, struct spiffe_ids *ids)
+int flow_table__new(struct flow_table **out, struct spiffe_ids *ids,
+		    size_t size)
 {
-	struct flow_table *t = calloc(1, sizeof(*t));
+	struct flow_table *t;
 
+	if (size < FLOW_TABLE_MIN || size > FLOW_TABLE_MAX)
+		return -ERANGE;
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->ring = calloc(FLOW_TABLE_SIZE, sizeof(*t->ring));
-	t->marks = calloc(FLOW_TABLE_SIZE, sizeof(*t->marks));
+	t->size = size;
+	t->ring = calloc(size, sizeof(*t->ring));
+	t->marks = calloc(size, sizeof(*t->marks));
 	if (!t->ring || !t->marks) {
 		free(t->ring);
 		free(t->marks);
@@ -57,7 +63,7 @@ void flow_table__free(struct flow_table *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < FLOW_TABLE_SIZE; i++)
+	for (i = 0; i < t->size; i++)
 		record_clear(t, &t->ring[i]);
 	free(t->ring);
 	free(t->marks);
@@ -66,10 +72,10 @@ void flow_table__free(struct flow_table *t)
 
 struct flow_record *flows__open(struct flow_table *t)
 {
-	struct flow_record *f = &t->ring[t->next_id % FLOW_TABLE_SIZE];
+	struct flow_record *f = &t->ring[t->next_id % t->size];
 
 	record_clear(t, f);
-	t->marks[t->next_id % FLOW_TABLE_SIZE] = 0;
+	t->marks[t->next_id % t->size] = 0;
 	f->id = t->next_id++;
 	f->real_ns = clock__real_ns();
 	f->start_mono_ns = clock__mono_ns();
@@ -80,9 +86,9 @@ struct flow_record *flows__get(struct flow_table *t, uint64_t id)
 {
 	struct flow_record *f;
 
-	if (id == 0 || id >= t->next_id || t->next_id - id > FLOW_TABLE_SIZE)
+	if (id == 0 || id >= t->next_id || t->next_id - id > t->size)
 		return NULL;
-	f = &t->ring[id % FLOW_TABLE_SIZE];
+	f = &t->ring[id % t->size];
 	return f->id == id ? f : NULL;
 }
 
@@ -93,9 +99,9 @@ int flows__foreach(const struct flow_table *t,
 	const struct flow_record *f;
 	int ret;
 
-	first = t->next_id > FLOW_TABLE_SIZE ? t->next_id - FLOW_TABLE_SIZE : 1;
+	first = t->next_id > t->size ? t->next_id - t->size : 1;
 	for (id = first; id < t->next_id; id++) {
-		f = &t->ring[id % FLOW_TABLE_SIZE];
+		f = &t->ring[id % t->size];
 		if (f->id != id)
 			continue;
 		ret = fn(f, arg);
@@ -130,6 +136,16 @@ struct flow_record *flows__find(struct flow_table *t, enum flow_type type,
 	return NULL;
 }
 
+size_t flows__size(const struct flow_table *t)
+{
+	return t->size;
+}
+
+size_t flows__held(const struct flow_table *t)
+{
+	return t->next_id - 1 < t->size ? t->next_id - 1 : t->size;
+}
+
 void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
 		   const struct spiffe_id *id)
 {
@@ -149,7 +165,7 @@ void flows__publish(struct daemon *d, uint64_t id)
 
 void flows__changed(struct daemon *d, const struct flow_record *f)
 {
-	uint8_t *mark = &d->flows->marks[f->id % FLOW_TABLE_SIZE];
+	uint8_t *mark = &d->flows->marks[f->id % d->flows->size];
 
 	metrics__flow(d->metrics, f, mark);
 	audit__flow(d, f, mark);

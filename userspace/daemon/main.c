@@ -294,7 +294,8 @@ static int open_identity(struct daemon *d, struct nt_err *err)
 		ret = attest_registry__load(d->entries, d->entries_path, err);
 	if (!ret && (spiffe_ids__new(&d->ids) || identity__new(&d->identity, d) ||
 		     svid_cache__new(&d->svids, d->ca) ||
-		     flow_table__new(&d->flows, d->ids)))
+		     flow_table__new(&d->flows, d->ids, d->opts.flow_table_size ?:
+				     FLOW_TABLE_DEFAULT)))
 		ret = nt_err_set(err, -ENOMEM, "out of memory");
 	return ret;
 }
@@ -400,7 +401,8 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  --state-dir DIR     CA, bundles, namespaces, entries (default %s)\n"
 		"  --run-dir DIR       control socket (default %s)\n"
-		"  --cgroup-root PATH  the cgroup v2 subtree to manage (default: the root)\n"
+		"  --cgroup-root PATH  the cgroup v2 subtree to manage, relative to the\n"
+		"                      cgroup v2 mount like 'ns add' (default: the root)\n"
 		"  --bpffs DIR         bpffs mount for pins (default %s)\n"
 		"  --trust-domain TD   create the CA for TD if the state dir has none\n"
 		"  --config FILE       options from a JSON file (Config file, below)\n"
@@ -423,6 +425,8 @@ static void usage(FILE *out)
 		"                      connections finish (default 10m; 90s, 1h, ...)\n"
 		"  --takeover FD       (set by an upgrade) take the listeners and the control\n"
 		"                      socket over from the nametagd at the other end of FD\n"
+		"  --flow-table-size N flow records kept for 'nametag flow' (default %u,\n"
+		"                      %u to %u; the oldest goes first)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -433,6 +437,7 @@ static void usage(FILE *out)
 		"  where --config stands among the options (later ones win). Keys:\n"
 		"    strings: %s\n"
 		"    true or false: %s\n"
+		"    numbers: %s\n"
 		"  An unknown key, a duplicate one or a value of the wrong type is an\n"
 		"  error that names the file, the line and the column.\n"
 		"  SIGHUP reads it again: log_file and drain_timeout change at once,\n"
@@ -466,8 +471,10 @@ static void usage(FILE *out)
 		"  %s/%s\n"
 		"      pinned programs, maps and links (docs/datapath.md)\n",
 		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
+		FLOW_TABLE_DEFAULT, FLOW_TABLE_MIN, FLOW_TABLE_MAX,
 		daemon_config__keys(DAEMON_CONFIG_STRING),
-		daemon_config__keys(DAEMON_CONFIG_BOOL), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
+		daemon_config__keys(DAEMON_CONFIG_BOOL),
+		daemon_config__keys(DAEMON_CONFIG_NUMBER), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
 		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
 
@@ -489,7 +496,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
-	       O_LOG, O_DRAIN, O_TAKEOVER };
+	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -507,6 +514,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "log-file",	 required_argument, NULL, O_LOG },
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
+		{ "flow-table-size", required_argument, NULL, O_FLOWS },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -535,6 +543,11 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 			if (takeover_arg(optarg, o, err))
 				return -EINVAL;
 			break;
+		case O_FLOWS:
+			if (daemon_config__flow_table_size(optarg, &o->flow_table_size,
+							   err))
+				return -EINVAL;
+			break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, err))
 				return -EINVAL;
@@ -552,6 +565,9 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		return nt_err_set(err, -EINVAL, "--log-format %s: expected text or json",
 				  o->log_format);
 	log__set_format(fmt);
+	/* An empty root would be the mount's: the whole machine. */
+	if (o->cgroup_root && !o->cgroup_root[0])
+		return nt_err_set(err, -EINVAL, "--cgroup-root is empty (give a cgroup below the cgroup v2 mount)");
 	if (o->metrics && metrics_http__check(o->metrics, err))
 		return -EINVAL;
 	if (o->debug)
@@ -604,6 +620,7 @@ int main(int argc, char **argv)
 		.drain_h = { .fd = -1 },
 		.handed_ctl_fd = -1,
 	};
+	struct start_undo undo;
 	struct nt_err err = {};
 	int ret;
 
@@ -627,13 +644,16 @@ int main(int argc, char **argv)
 				d.opts.bpffs, NT_PIN_DIR);
 		return ret ? 1 : 0;
 	}
+	start_undo__note(&undo, &d.opts);
 	ret = start(&d, &err);
 	if (ret) {
 		pr_err("%s", err.msg);
 		takeover__fail(&d, err.msg);
 		stop(&d);
+		start_undo__run(&undo, &d.opts);
 		return 1;
 	}
+	start_undo__free(&undo);
 	pr_info("ready: trust domain %s, cgroup root %s, control %s/%s",
 		node_ca__trust_domain(d.ca), d.cg.root, d.opts.run_dir,
 		CTL_SOCK_NAME);

@@ -357,9 +357,7 @@ static int put_svid(const struct svid_info *s, void *arg)
 
 static void put_identity(struct out *o, struct daemon *d)
 {
-	const struct ca_entry *e;
-	time_t not_after = 0;
-	size_t i;
+	time_t not_after;
 
 	head(o, "nametag_svids_issued_total", "counter",
 	     "X.509-SVIDs minted by the node CA for workloads (first use and renewals).");
@@ -368,11 +366,7 @@ static void put_identity(struct out *o, struct daemon *d)
 	head(o, "nametag_svid_expiry_timestamp_seconds", "gauge",
 	     "notAfter of the SVID held for each SPIFFE ID (renewed at half its life).");
 	svid_cache__foreach(d->svids, put_svid, o);
-	for (i = 0; i < node_ca__count(d->ca); i++) {
-		e = node_ca__at(d->ca, i);
-		if (e->slot == CA_SLOT_CURRENT)
-			x509__validity(e->cert, NULL, &not_after);
-	}
+	not_after = daemon__ca_not_after(d);
 	head(o, "nametag_ca_expiry_timestamp_seconds", "gauge",
 	     "notAfter of the node CA that signs SVIDs now.");
 	put(o, "nametag_ca_expiry_timestamp_seconds %lld\n", (long long)not_after);

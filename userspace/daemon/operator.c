@@ -23,6 +23,8 @@ int operator__open(struct daemon *d, struct nt_err *err)
 {
 	int ret;
 
+	d->start_real_ns = clock__real_ns();
+	d->start_mono_ns = clock__mono_ns();
 	if (metrics__new(&d->metrics))
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	svid_cache__on_mint(d->svids, on_minted, d);

@@ -126,6 +126,24 @@
 #define CTL_R_DRAIN_TIMEOUT	"drain_timeout_s"
 #define CTL_R_UPGRADE		"upgrade"	/* the outcome: {pid} or {error} */
 #define CTL_R_RELOADED		"reloaded"
+#define CTL_R_WARNINGS		"warnings"	/* policy.load, ns.enable: lints */
+/* status: the operator's part (ctl_status.c); "namespaces" is an array of
+ * {name, mode} there, "proxies" the served netns as netns.list has them */
+#define CTL_ST_PID		"pid"
+#define CTL_ST_STARTED		"started"
+#define CTL_ST_UPTIME		"uptime_s"
+#define CTL_ST_CA		"ca"		/* {not_after, expires_in_s, ...} */
+#define CTL_ST_NOT_AFTER	"not_after"
+#define CTL_ST_EXPIRES_IN	"expires_in_s"
+#define CTL_ST_UPSTREAM		"upstream"
+#define CTL_ST_BUNDLE_SEQUENCE	"bundle_sequence"
+#define CTL_ST_KTLS		"ktls"		/* {available, enabled} */
+#define CTL_ST_AVAILABLE	"available"
+#define CTL_ST_ENABLED		"enabled"
+#define CTL_ST_METRICS		"metrics"	/* "ADDR:PORT" or null */
+#define CTL_ST_AUDIT_LOG	"audit_log"	/* a path or null */
+#define CTL_ST_FLOW_TABLE_SIZE	"flow_table_size"
+#define CTL_ST_FLOWS		"flows"		/* records held now */
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
 
@@ -137,15 +155,27 @@
 #define CTL_NS_ID		"id"
 #define CTL_NS_TEMPLATE		"template"
 
-/* A served network namespace (netns.*). */
+/* A served network namespace (netns.*), and a datapath proxy entry
+ * (status's datapath.proxies): one name for one thing in both. */
 #define CTL_PX_PATH		"path"
 #define CTL_PX_NETNS		"netns"
-#define CTL_PX_OUTBOUND_PORT	"outbound_port"
+#define CTL_PX_OUTBOUND4_PORT	"outbound4_port"	/* connect4's target */
+#define CTL_PX_OUTBOUND6_PORT	"outbound6_port"	/* connect6's target */
 #define CTL_PX_MESH_PORT	"mesh_port"
 #define CTL_PX_OUTBOUND4_BOUND	"outbound4_bound"
 #define CTL_PX_OUTBOUND6_BOUND	"outbound6_bound"
 #define CTL_PX_MESH_BOUND	"mesh_bound"
 #define CTL_PX_OVERFLOW		"listener_overflow"
+#define CTL_PX_SLOT		"slot"
+#define CTL_PX_SERVED		"served"
+
+/* The datapath (proxy.set, status). */
+#define CTL_DP_PIN_DIR		"pin_dir"
+#define CTL_DP_CGROUP_ID	"cgroup_id"
+#define CTL_DP_LINKS		"links"
+#define CTL_DP_MAX_NETNS	"max_netns"
+#define CTL_DP_LISTENERS	"listeners_per_netns"
+#define CTL_DP_PROXIES		"proxies"
 
 /* The mesh port's admission (status). */
 #define CTL_ADM_FD_LIMIT	"fd_limit"
