@@ -127,6 +127,20 @@ static int check_id_arg(const char *opt, const char *v)
 	return 0;
 }
 
+/* The verdicts a flow record carries (docs/policy.md, "Modes"). */
+static bool known_verdict(const char *v)
+{
+	static const char *const verdicts[] = {
+		"allow", "deny", "would-allow", "would-deny", "unknown",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+		if (!strcmp(v, verdicts[i]))
+			return true;
+	return false;
+}
+
 static int parse_filter(int argc, char **argv)
 {
 	const char *port = NULL;
@@ -148,9 +162,8 @@ static int parse_filter(int argc, char **argv)
 		else
 			return p_err("unexpected argument '%s'", *argv);
 	}
-	if (filter.verdict && strcmp(filter.verdict, "allow") &&
-	    strcmp(filter.verdict, "deny") && strcmp(filter.verdict, "would-deny"))
-		return p_err("--verdict %s: expected allow, deny or would-deny",
+	if (filter.verdict && !known_verdict(filter.verdict))
+		return p_err("--verdict %s: expected allow, deny, would-allow, would-deny or unknown",
 			     filter.verdict);
 	if (port) {
 		filter.port = strtol(port, &end, 10);
@@ -257,7 +270,8 @@ static int do_help(int argc, char **argv)
 		"       %s flow show ID\n"
 		"       %s flow help\n"
 		"\n"
-		"       FILTER := { --ns NAME | --verdict { allow | deny | would-deny } |\n"
+		"       FILTER := { --ns NAME |\n"
+		"                   --verdict { allow | deny | would-allow | would-deny | unknown } |\n"
 		"                   --from ID | --to ID | --port PORT }\n"
 		"       watch streams flows as they happen; with -j, one JSON object per line.\n"
 		"       Filters must all hold. --from and --to take a SPIFFE ID or a prefix\n"

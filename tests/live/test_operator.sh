@@ -110,7 +110,9 @@ filt "--ns web" '.namespace == "web"' --ns web
 expect_ok "flow list --verdict allow" nt -j flow list --verdict allow
 t_check "... none of these is an allow (observe, no listener ID)" jqt --argjson w \
 	"$(jq -c '[.[] | select(.verdict == "allow") | .id]' <<<"$ALL")" '[.[].id] == $w'
-filt "--verdict would-deny" '.verdict == "would-deny"' --verdict would-deny
+# Observe names no destination here (a loopback listener outside the
+# mesh): strict's verdict is unknown, and said so (docs/policy.md).
+filt "--verdict unknown" '.verdict == "unknown"' --verdict unknown
 filt "--from a prefix" '(.src_spiffe_id // "") | startswith("'"$ID_SHOP"'/")' --from "$ID_SHOP"
 filt "--from an ID" '.src_spiffe_id == "'"$ID_SHOP"'/sa/admin"' --from "$ID_SHOP/sa/admin"
 filt "--port" '(.dst // "") | endswith(":'"$P2"'")' --port "$P2"
@@ -120,13 +122,13 @@ expect_ok "flow list --from a prefix that is no ID's segment" nt -j flow list --
 t_check "... matches nothing (a prefix ends at a '/')" jqt 'length == 0'
 expect_ok "flow list --to" nt -j flow list --to "spiffe://example.org/ns/none"
 t_check "... --to an ID no flow has: nothing" jqt 'length == 0'
-expect_fail "flow list --verdict maybe" "expected allow, deny or would-deny" nt flow list --verdict maybe
+expect_fail "flow list --verdict maybe" "expected allow, deny, would-allow, would-deny or unknown" nt flow list --verdict maybe
 expect_fail "flow list --port 0" "'0' is not a port" nt flow list --port 0
 expect_fail "flow list --port 70000" "'70000' is not a port" nt flow list --port 70000
 expect_fail "flow list --from a bad ID" "--from" nt flow list --from "spiffe://Bad/x"
 expect_fail "flow list --ns without a value" "--ns needs a value" nt flow list --ns
 expect_fail "flow list --bogus" "unknown option '--bogus'" nt flow list --bogus
-expect_fail "flow watch --verdict maybe" "expected allow, deny or would-deny" nt flow watch --verdict maybe
+expect_fail "flow watch --verdict maybe" "expected allow, deny, would-allow, would-deny or unknown" nt flow watch --verdict maybe
 wait_for 5 eval '[ "$(wc -l <"$LIVE_DIR/watch-web.out")" -ge 2 ]'
 t_check "flow watch --ns web: web's flows ($(wc -l <"$LIVE_DIR/watch-web.out") lines)" \
 	jq -e -s 'length >= 2' "$LIVE_DIR/watch-web.out"
