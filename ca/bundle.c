@@ -2,7 +2,8 @@
 /*
  * SPIFFE trust bundles: a JWK Set (RFC 7517) whose "x509-svid" entries each
  * carry one CA certificate (SPIFFE_Trust_Domain_and_Bundle.md §4,
- * X509-SVID.md §6). Bundles come from other trust domains, so parsing is
+ * X509-SVID.md §6) and whose "jwt-svid" entries are JWT-SVID signing keys
+ * (bundle_jwt.c). Bundles come from other trust domains, so parsing is
  * strict and fails closed: an entry we are asked to trust must be exactly
  * what the spec says, while entries of a kind we do not know are skipped as
  * the spec requires.
@@ -27,221 +28,13 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "ca/ca.h"
+#include "ca/jwk_int.h"
 
 #define BUNDLE_MAX_KEYS		1024	/* JWK entries in one bundle */
 /* cJSON keeps numbers as doubles: above 2^53 - 1 two different sequence
  * numbers could read as the same value, so they are refused. */
 #define JSON_INT_MAX		((1ULL << 53) - 1)
 #define USE_X509		"x509-svid"
-
-/* ---- base64 ------------------------------------------------------------ */
-
-static const char b64_std[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64_val(char c, bool url)
-{
-	const char *p = strchr(url ? b64_url : b64_std, c);
-
-	return c && p ? (int)(p - (url ? b64_url : b64_std)) : -1;
-}
-
-/*
- * x5c is standard base64 with padding (RFC 7517 §4.7); JWK key members are
- * base64url without padding (RFC 7515 §2). Unused low bits of the last
- * symbol must be zero, so every byte string has exactly one accepted
- * spelling and two spellings can be compared as strings.
- */
-static int b64_decode(const char *s, size_t len, bool url,
-		      unsigned char **out, size_t *out_len)
-{
-	unsigned int acc = 0, bits = 0;
-	unsigned char *buf;
-	size_t i, o = 0;
-	int v;
-
-	if (!url) {
-		if (len % 4)
-			return -EINVAL;
-		if (len && s[len - 1] == '=')
-			len--;
-		if (len && s[len - 1] == '=')
-			len--;
-	}
-	if (len % 4 == 1)
-		return -EINVAL;
-	buf = malloc(len / 4 * 3 + 3);
-	if (!buf)
-		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		v = b64_val(s[i], url);
-		if (v < 0)
-			goto bad;
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc)
-		goto bad;
-	*out = buf;
-	*out_len = o;
-	return 0;
-bad:
-	free(buf);
-	return -EINVAL;
-}
-
-static char *b64_encode(const unsigned char *p, size_t n, bool url)
-{
-	const char *abc = url ? b64_url : b64_std;
-	unsigned int acc = 0, bits = 0;
-	size_t i, o = 0;
-	char *s;
-
-	s = malloc(n / 3 * 4 + 5);
-	if (!s)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		acc = (acc << 8) | p[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			s[o++] = abc[(acc >> bits) & 63];
-		}
-	}
-	if (bits)
-		s[o++] = abc[(acc << (6 - bits)) & 63];
-	while (!url && o % 4)
-		s[o++] = '=';
-	s[o] = '\0';
-	return s;
-}
-
-/* ---- a certificate's key as JWK members -------------------------------- */
-
-struct jwk_key {
-	const char *kty;
-	const char *name[3];
-	char *val[3];			/* base64url, or the curve name */
-	size_t n;
-};
-
-static void jwk_clear(struct jwk_key *j)
-{
-	size_t i;
-
-	for (i = 0; i < j->n; i++)
-		free(j->val[i]);
-	memset(j, 0, sizeof(*j));
-}
-
-static const struct curve {
-	int nid;
-	const char *crv;
-	size_t size;			/* bytes of a coordinate */
-} curves[] = {
-	{ NID_X9_62_prime256v1, "P-256", 32 },
-	{ NID_secp384r1, "P-384", 48 },
-	{ NID_secp521r1, "P-521", 66 },
-};
-
-static const struct curve *curve_of(EVP_PKEY *pk)
-{
-	char group[80];
-	size_t glen, i;
-	int nid;
-
-	if (EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen) != 1)
-		return NULL;
-	nid = OBJ_sn2nid(group);
-	if (nid == NID_undef)
-		nid = EC_curve_nist2nid(group);
-	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
-		if (curves[i].nid == nid)
-			return &curves[i];
-	return NULL;
-}
-
-/* Appends one member; a BIGNUM is written big-endian, left-padded to @pad
- * bytes (EC coordinates have a fixed size, RFC 7518 §6.2.1.2) or minimal
- * when @pad is 0 (RSA, RFC 7518 §6.3.1; zero is one 0x00 byte). */
-static int jwk_add_bn(struct jwk_key *j, const char *name, const BIGNUM *bn,
-		      size_t pad)
-{
-	size_t len = pad ? pad : (size_t)BN_num_bytes(bn);
-	unsigned char *buf;
-	int ret = -ENOMEM;
-
-	if (!len)
-		len = 1;
-	buf = calloc(1, len);
-	if (!buf)
-		return -ENOMEM;
-	if (BN_bn2binpad(bn, buf, (int)len) < 0) {
-		ret = -EINVAL;
-		goto out;
-	}
-	j->val[j->n] = b64_encode(buf, len, true);
-	if (j->val[j->n]) {
-		j->name[j->n++] = name;
-		ret = 0;
-	}
-out:
-	free(buf);
-	return ret;
-}
-
-static int jwk_of_ec(EVP_PKEY *pk, struct jwk_key *j)
-{
-	const struct curve *c = curve_of(pk);
-	BIGNUM *x = NULL, *y = NULL;
-	int ret = -EINVAL;
-
-	if (!c)
-		return -EINVAL;
-	if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
-	    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1)
-		goto out;
-	j->kty = "EC";
-	j->val[0] = strdup(c->crv);
-	if (!j->val[0]) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	j->name[j->n++] = "crv";
-	ret = jwk_add_bn(j, "x", x, c->size);
-	if (!ret)
-		ret = jwk_add_bn(j, "y", y, c->size);
-out:
-	BN_free(x);
-	BN_free(y);
-	return ret;
-}
-
-static int jwk_of_rsa(EVP_PKEY *pk, struct jwk_key *j)
-{
-	BIGNUM *n = NULL, *e = NULL;
-	int ret = -EINVAL;
-
-	if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-	    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
-		goto out;
-	j->kty = "RSA";
-	ret = jwk_add_bn(j, "n", n, 0);
-	if (!ret)
-		ret = jwk_add_bn(j, "e", e, 0);
-out:
-	BN_free(n);
-	BN_free(e);
-	return ret;
-}
 
 /*
  * Checks that @ca may stand in a bundle (a CA certificate whose key a JWK
@@ -271,15 +64,8 @@ static int authority_check(X509 *ca, struct jwk_key *j, const char *where,
 				  "%s: certificate public key cannot be read",
 				  where);
 	}
-	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC)
-		ret = jwk_of_ec(pk, j);
-	else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA)
-		ret = jwk_of_rsa(pk, j);
-	else
-		ret = -EINVAL;
+	ret = jwk__of_pkey(pk, j);
 	if (ret) {
-		jwk_clear(j);
-		ERR_clear_error();
 		if (ret == -ENOMEM)
 			return nt_err_set(err, ret, "out of memory");
 		return nt_err_set(err, ret,
@@ -323,6 +109,7 @@ void bundle__free(struct bundle *b)
 	if (!b)
 		return;
 	sk_X509_pop_free(b->x509_authorities, X509_free);
+	bundle_jwt__free(b);
 	free(b);
 }
 
@@ -379,7 +166,7 @@ int bundle__add_authority(struct bundle *b, X509 *ca, struct nt_err *err)
 	ret = authority_check(ca, &j, "authority", err);
 	if (ret)
 		return ret;
-	jwk_clear(&j);
+	jwk__clear(&j);
 	return add_unique(b, ca, err);
 }
 
@@ -389,6 +176,8 @@ bool bundle__same_authorities(const struct bundle *a, const struct bundle *b)
 
 	if (!a || !b)
 		return a == b;
+	if (!bundle_jwt__same(a, b))
+		return false;
 	/* Both sides hold no duplicates (add_unique), so equal counts and
 	 * a ⊆ b mean equal sets. */
 	n = sk_X509_num(a->x509_authorities);
@@ -449,7 +238,7 @@ static int x5c_cert(const cJSON *key, const char *where, X509 **out,
 	if (!cJSON_IsString(x5c->child))
 		return nt_err_set(err, -EINVAL, "%s: x5c[0] must be a string",
 				  where);
-	ret = b64_decode(x5c->child->valuestring,
+	ret = b64__decode(x5c->child->valuestring,
 			 strlen(x5c->child->valuestring), false, &der, &der_len);
 	if (ret == -ENOMEM)
 		return nt_err_set(err, ret, "out of memory");
@@ -517,14 +306,11 @@ static int parse_x509_key(struct bundle *b, const cJSON *key,
 	X509 *cert = NULL;
 	int ret;
 
-	if (!cJSON_IsString(kty))
-		return nt_err_set(err, -EINVAL,
-				  "%s: \"kty\" is required and must be a string",
-				  where);
 	/* Unknown key types are ignored (SPIFFE bundle spec §4.2.1). */
-	if (strcmp(kty->valuestring, "EC") && strcmp(kty->valuestring, "RSA")) {
-		b->ignored_keys++;
-		return 0;
+	ret = jwk__kty_known(key, where, err);
+	if (ret <= 0) {
+		b->ignored_keys += !ret;
+		return ret;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(key, "kid"))
 		return nt_err_set(err, -EINVAL,
@@ -543,7 +329,7 @@ static int parse_x509_key(struct bundle *b, const cJSON *key,
 	if (ret > 0)
 		ret = 0;
 out:
-	jwk_clear(&j);
+	jwk__clear(&j);
 	X509_free(cert);
 	return ret;
 }
@@ -563,14 +349,14 @@ static int parse_key(struct bundle *b, const cJSON *key, size_t idx,
 		return nt_err_set(err, -EINVAL,
 				  "%s: \"use\" is required and must be a string",
 				  where);
-	/* Unknown uses are ignored (spec §4.2.2); so is "jwt-svid" until
-	 * nametag verifies JWT-SVIDs. Both are counted so `nametag bundle
-	 * show` can say what was skipped. */
-	if (strcmp(use->valuestring, USE_X509)) {
-		b->ignored_keys++;
-		return 0;
-	}
-	return parse_x509_key(b, key, where, err);
+	if (!strcmp(use->valuestring, USE_X509))
+		return parse_x509_key(b, key, where, err);
+	if (!strcmp(use->valuestring, USE_JWT))
+		return bundle_jwt__parse_entry(b, key, where, err);
+	/* Unknown uses are ignored (spec §4.2.2), and counted so `nametag
+	 * bundle show` can say what was skipped. */
+	b->ignored_keys++;
+	return 0;
 }
 
 static int parse_top(struct bundle *b, const cJSON *root, struct nt_err *err)
@@ -663,7 +449,7 @@ static int jwk_to_json(X509 *ca, cJSON **out, struct nt_err *err)
 	n = i2d_X509(ca, &der);
 	if (!obj || n <= 0)
 		goto out;
-	b64 = b64_encode(der, (size_t)n, false);
+	b64 = b64__encode(der, (size_t)n, false);
 	if (!b64 || !cJSON_AddStringToObject(obj, "use", USE_X509) ||
 	    !cJSON_AddStringToObject(obj, "kty", j.kty))
 		goto out;
@@ -682,7 +468,7 @@ out:
 		nt_err_set(err, ret, "out of memory");
 	}
 	cJSON_Delete(obj);
-	jwk_clear(&j);
+	jwk__clear(&j);
 	OPENSSL_free(der);
 	free(b64);
 	return ret;
@@ -719,6 +505,12 @@ static int bundle_to_cjson(const struct bundle *b, cJSON **out,
 			goto fail;
 		}
 	}
+	ret = bundle_jwt__to_json(b, keys, err);
+	if (ret) {
+		cJSON_Delete(root);
+		return ret;
+	}
+	ret = -ENOMEM;
 	if (b->has_sequence && !add_int(root, "spiffe_sequence", b->sequence))
 		goto fail;
 	if (b->has_refresh_hint && (b->refresh_hint < 0 ||
