@@ -245,7 +245,8 @@ DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
 DEB_TEST := iproute2 procps jq python3 util-linux curl tcpdump \
 	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
-	    python3-grpcio python3-protobuf protobuf-compiler python3-cryptography
+	    python3-grpcio python3-protobuf protobuf-compiler python3-cryptography \
+	    python3-h2
 
 .PHONY: deps
 deps:

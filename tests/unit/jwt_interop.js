@@ -15,32 +15,40 @@ function fail(why) {
 	process.exit(1);
 }
 
-function verify(jwksFile, token, audience) {
-	const jwks = JSON.parse(fs.readFileSync(jwksFile, 'utf8'));
+// null when the token verifies with the JWK Set (an object) for the
+// audience, else the reason; also used by tests/workload_api.
+function check(jwks, token, audience) {
 	const [h64, p64, s64] = token.split('.');
 	const header = JSON.parse(b64d(h64));
 	const claims = JSON.parse(b64d(p64));
 	if (header.alg !== 'ES256' || (header.typ || 'JWT') !== 'JWT')
-		fail('header ' + JSON.stringify(header));
+		return 'header ' + JSON.stringify(header);
 	const keys = jwks.keys.filter((k) => k.kid === header.kid);
 	if (keys.length !== 1 || keys[0].use !== 'jwt-svid')
-		fail('no jwt-svid key for kid ' + header.kid);
+		return 'no jwt-svid key for kid ' + header.kid;
 	const { kty, crv, x, y } = keys[0];
 	const pub = crypto.createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' });
 	const sig = b64d(s64);
 	if (sig.length !== 64)
-		fail('signature of ' + sig.length + ' bytes, not 64 (raw r||s)');
-	const ok = crypto.verify('sha256', Buffer.from(h64 + '.' + p64),
-				 { key: pub, dsaEncoding: 'ieee-p1363' }, sig);
-	if (!ok)
-		fail('bad signature');
+		return 'signature of ' + sig.length + ' bytes, not 64 (raw r||s)';
+	if (!crypto.verify('sha256', Buffer.from(h64 + '.' + p64),
+			   { key: pub, dsaEncoding: 'ieee-p1363' }, sig))
+		return 'bad signature';
 	const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
 	if (!aud.includes(audience))
-		fail('audience ' + audience + ' not in ' + JSON.stringify(aud));
+		return 'audience ' + audience + ' not in ' + JSON.stringify(aud);
 	const now = Date.now() / 1000;
 	if (!(claims.exp > now) || claims.iat > now + 60)
-		fail('times exp=' + claims.exp + ' iat=' + claims.iat);
-	console.log('ok ' + claims.sub);
+		return 'times exp=' + claims.exp + ' iat=' + claims.iat;
+	return null;
+}
+
+function verify(jwksFile, token, audience) {
+	const why = check(JSON.parse(fs.readFileSync(jwksFile, 'utf8')), token,
+			  audience);
+	if (why)
+		fail(why);
+	console.log('ok ' + JSON.parse(b64d(token.split('.')[1])).sub);
 }
 
 function sign(sub, audience) {
@@ -57,10 +65,14 @@ function sign(sub, audience) {
 	console.log(h64 + '.' + p64 + '.' + b64e(sig));
 }
 
-const [mode, ...args] = process.argv.slice(2);
-if (mode === 'verify' && args.length === 3)
-	verify(...args);
-else if (mode === 'sign' && args.length === 2)
-	sign(...args);
-else
-	fail('usage: verify JWKS TOKEN AUD | sign SUB AUD');
+module.exports = { check };
+
+if (require.main === module) {
+	const [mode, ...args] = process.argv.slice(2);
+	if (mode === 'verify' && args.length === 3)
+		verify(...args);
+	else if (mode === 'sign' && args.length === 2)
+		sign(...args);
+	else
+		fail('usage: verify JWKS TOKEN AUD | sign SUB AUD');
+}

@@ -31,41 +31,45 @@ def b64e(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def fail(why):
-    print("refused:", why)
-    sys.exit(1)
-
-
-def verify(jwks_file, token, audience):
-    with open(jwks_file) as f:
-        jwks = json.load(f)
+def check(jwks, token, audience):
+    """None when TOKEN verifies with the JWK Set JWKS (a dict) for
+    AUDIENCE, else the reason; also used by tests/workload_api."""
     h64, p64, s64 = token.split(".")
     header = json.loads(b64d(h64))
     claims = json.loads(b64d(p64))
     if header.get("alg") != "ES256" or header.get("typ", "JWT") != "JWT":
-        fail("header %r" % header)
+        return "header %r" % header
     keys = [k for k in jwks["keys"] if k.get("kid") == header.get("kid")]
     if len(keys) != 1 or keys[0].get("use") != "jwt-svid":
-        fail("no jwt-svid key for kid %r" % header.get("kid"))
+        return "no jwt-svid key for kid %r" % header.get("kid")
     k = keys[0]
     pub = ec.EllipticCurvePublicNumbers(
         int.from_bytes(b64d(k["x"]), "big"), int.from_bytes(b64d(k["y"]), "big"),
         ec.SECP256R1()).public_key()
     sig = b64d(s64)
     if len(sig) != 64:
-        fail("signature of %d bytes, not 64 (raw r||s)" % len(sig))
+        return "signature of %d bytes, not 64 (raw r||s)" % len(sig)
     der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
                                int.from_bytes(sig[32:], "big"))
     try:
         pub.verify(der, (h64 + "." + p64).encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        fail("bad signature")
+        return "bad signature"
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if audience not in aud:
-        fail("audience %r not in %r" % (audience, aud))
+        return "audience %r not in %r" % (audience, aud)
     if not claims["exp"] > time.time() or claims["iat"] > time.time() + 60:
-        fail("times exp=%r iat=%r" % (claims["exp"], claims["iat"]))
-    print("ok", claims["sub"])
+        return "times exp=%r iat=%r" % (claims["exp"], claims["iat"])
+    return None
+
+
+def verify(jwks_file, token, audience):
+    with open(jwks_file) as f:
+        why = check(json.load(f), token, audience)
+    if why:
+        print("refused:", why)
+        sys.exit(1)
+    print("ok", json.loads(b64d(token.split(".")[1]))["sub"])
 
 
 def sign(sub, audience):

@@ -55,6 +55,7 @@ static struct {
 	size_t nids;
 	struct wlapi *srv;
 	bool stop;
+	uint64_t attested;		/* identity() and bundles() calls */
 	/* watches dropped during the current batch of events */
 	struct wlapi_watch *dropped[256];
 	size_t ndropped;
@@ -183,6 +184,7 @@ static int get_identity(void *ctx, void *caller, struct wlapi_identity *out)
 	unsigned long long now_start;
 	struct identity *id;
 
+	T.attested++;
 	/* The evidence taken at connect must still describe a live process. */
 	if (start_time(c->pid, &now_start) || now_start != c->start)
 		return -ESRCH;
@@ -207,6 +209,7 @@ static int get_bundles(void *ctx, void *caller, const struct bundle_set **set,
 	struct caller *c = caller;
 	unsigned long long now_start;
 
+	T.attested++;
 	if (start_time(c->pid, &now_start) || now_start != c->start)
 		return -ESRCH;
 	*set = T.bundles;
@@ -282,14 +285,14 @@ static void print_stats(void)
 	printf("{\"conns\":%u,\"streams\":%u,\"mem\":%zu,\"accepted\":%llu,"
 	       "\"refused_total\":%llu,\"refused_uid\":%llu,\"timeouts\":%llu,"
 	       "\"over_budget\":%llu,\"calls\":%llu,\"pushes\":%llu,"
-	       "\"errors\":%llu}\n", st.conns, st.streams, st.mem,
+	       "\"errors\":%llu,\"attested\":%llu}\n", st.conns, st.streams, st.mem,
 	       (unsigned long long)st.accepted,
 	       (unsigned long long)st.refused_total,
 	       (unsigned long long)st.refused_uid,
 	       (unsigned long long)st.timeouts,
 	       (unsigned long long)st.over_budget,
 	       (unsigned long long)st.calls, (unsigned long long)st.pushes,
-	       (unsigned long long)st.errors);
+	       (unsigned long long)st.errors, (unsigned long long)T.attested);
 	fflush(stdout);
 }
 
