@@ -308,13 +308,16 @@ void wlapi__changed(struct wlapi *srv, unsigned int what)
 	wl_enter(srv);
 	/* First every stream computes its message, then each connection
 	 * sends: nghttp2 may close streams while sending, never while we
-	 * walk them. */
-	for (c = srv->conns; c; c = c->next)
-		for (s = c->streams; s; s = sn) {
+	 * walk them. A connection closed on the way (over its budget) moves
+	 * to the dead list, so its successor is taken first. */
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		for (s = c->streams; s && !c->dead; s = sn) {
 			sn = s->next;
 			if (s->streaming && !s->ending)
 				rpc__refresh(s, what);
 		}
+	}
 	for (c = srv->conns; c; c = next) {
 		next = c->next;
 		conn__flush(c);

@@ -179,7 +179,11 @@ struct wlapi_stats {
 	unsigned int conns, streams;
 	size_t mem;			/* bytes held for all connections */
 	uint64_t accepted, refused_total, refused_uid, timeouts, over_budget;
-	uint64_t calls, pushes, errors;	/* RPCs, stream updates, non-OK */
+	uint64_t calls;			/* requests dispatched to an RPC */
+	uint64_t pushes;		/* server-stream messages queued: the
+					 * first of each stream and every
+					 * change (identical ones are not) */
+	uint64_t errors;		/* calls ended with a non-OK status */
 };
 
 void wlapi__stats(const struct wlapi *srv, struct wlapi_stats *st);
