@@ -71,10 +71,13 @@ static void jwt_mint_send(struct wl_stream *s, const JWTSVIDRequest *req,
 		jwtsvid__init(&out[i]);
 		out[i].spiffe_id = (char *)ws->svid->id.str;
 		out[i].hint = (char *)(ws->hint ? ws->hint : "");
+		out[i].svid = NULL;
 		ret = c->srv->ops.mint_jwt(c->srv->ops.ctx, c->caller,
 					   &ws->svid->id,
 					   (const char *const *)req->audience,
 					   req->n_audience, &out[i].svid, &err);
+		if (!ret && !out[i].svid)
+			ret = -EAGAIN;
 		ptrs[i] = &out[i];
 		resp.n_svids = ret ? i : i + 1;
 	}

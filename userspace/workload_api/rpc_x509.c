@@ -117,6 +117,7 @@ int rpc__refuse(struct wl_stream *s, int err, const char *what)
 int rpc__get_identity(struct wl_stream *s, struct wlapi_identity *id)
 {
 	struct wl_conn *c = s->conn;
+	size_t i;
 	int ret;
 
 	if (!c->caller_ok)
@@ -125,6 +126,10 @@ int rpc__get_identity(struct wl_stream *s, struct wlapi_identity *id)
 	ret = c->srv->ops.identity(c->srv->ops.ctx, c->caller, id);
 	if (!ret && (!id->n || id->n > WLAPI_SVIDS_MAX))
 		ret = id->n ? -EAGAIN : -EPERM;
+	for (i = 0; !ret && i < id->n; i++)
+		if (!id->svids[i].svid || !id->svids[i].svid->key ||
+		    !id->svids[i].svid->leaf)
+			ret = -EAGAIN;
 	return ret ? rpc__refuse(s, ret, "identity") : 0;
 }
 
