@@ -45,7 +45,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
 	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
 	-I. -I$(O) -I/usr/include/libnl3
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c
 
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -71,9 +71,11 @@ LIB_ATTEST := $(O)/libattest.a
 LIB_ENFORCE := $(O)/libenforce.a
 LIB_DATAPATH := $(O)/libdatapath.a
 LIB_PROXY := $(O)/libproxy.a
+# userspace/workload_api: its rules are below, with its generated code.
+WLAPI_LIB := $(O)/libworkload_api.a
 # In link order: a library before the ones it uses.
 LIBS := $(LIB_ATTEST) $(LIB_ENFORCE) $(LIB_CA) $(LIB_NTCORE)
-USERSPACE_LIBS := $(LIB_PROXY) $(LIB_DATAPATH)
+USERSPACE_LIBS := $(WLAPI_LIB) $(LIB_PROXY) $(LIB_DATAPATH)
 
 $(LIB_NTCORE): $(call lib_objs,lib)
 $(LIB_CA): $(call lib_objs,ca)
@@ -200,11 +202,9 @@ $(NT_CONNECT): $(O)/tests/live/nt_connect.o
 
 # ---- userspace/workload_api: the SPIFFE Workload API (docs/workload-api.md) --
 # libworkload_api.a: the library and the protobuf-c code generated from its
-# .proto (and from google/protobuf/struct.proto, which it imports). Whatever
-# links it adds $(WLAPI_LDLIBS).
+# .proto (and from google/protobuf/struct.proto, which it imports); nghttp2
+# and protobuf-c are in LDLIBS.
 WLAPI_DIR := userspace/workload_api
-WLAPI_LIB := $(O)/libworkload_api.a
-WLAPI_LDLIBS := -lnghttp2 -lprotobuf-c
 PB_DIR := $(O)/proto
 PROTO_INC := /usr/include
 PB_SRCS := $(PB_DIR)/workload.pb-c.c $(PB_DIR)/google/protobuf/struct.pb-c.c
@@ -235,21 +235,19 @@ $(WLAPI_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
 $(O)/tests/fuzz/fuzz_wlapi.o: $(PB_HDRS)
 
 $(WLAPI_LIB): $(WLAPI_OBJS) $(PB_SRCS:.c=.o)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The stand-in daemon the client suites drive (tests/workload_api/).
 $(WLAPI_TESTD): $(O)/tests/workload_api/wlapi_testd.o $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $< $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE) $(WLAPI_LDLIBS) \
+	$(Q)$(CC) $(LDFLAGS) $< $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE) \
 		$(LDLIBS) -o $@
 
 $(O)/fuzz/fuzz_wlapi: $(O)/tests/fuzz/fuzz_wlapi.o $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(WLAPI_LIB) \
-		$(LIB_CA) $(LIB_NTCORE) $(WLAPI_LDLIBS) $(LDLIBS) -o $@
+		$(LIB_CA) $(LIB_NTCORE) $(LDLIBS) -o $@
 
 # Python stubs for the python3-grpcio client, from the same .proto.
 WLAPI_PB2 := $(O)/tests/workload_api/workload_pb2.py

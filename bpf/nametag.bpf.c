@@ -413,6 +413,7 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 }
 
 #include "bpf/listen.bpf.h"
+#include "bpf/unix.bpf.h"
 
 /* Forget a socket when it closes, so a reused port or tuple never inherits
  * another process's evidence. */

@@ -23,11 +23,12 @@ static const struct {
 	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
 	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
 	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+	{ "workload_api",	offsetof(struct daemon_opts, workload_api) },
 };
 
 const char *daemon_config__keys(void)
 {
-	static char list[128];
+	static char list[160];
 	size_t i, n = 0;
 
 	if (list[0])
@@ -45,6 +46,11 @@ static int take(const cJSON *root, const char *key, const char **dst,
 
 	if (!it)
 		return 0;
+	/* The one switch among the paths: true is its usual place. */
+	if (!strcmp(key, "workload_api") && cJSON_IsBool(it)) {
+		*dst = cJSON_IsTrue(it) ? WORKLOAD_API_DEFAULT : NULL;
+		return 0;
+	}
 	if (!cJSON_IsString(it) || !it->valuestring[0])
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
 				  path, key);

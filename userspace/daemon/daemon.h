@@ -28,6 +28,7 @@
 #include "userspace/daemon/protocol.h"
 #include "userspace/datapath/datapath.h"
 #include "userspace/proxy/proxy.h"
+#include "userspace/workload_api/workload_api.h"
 
 struct daemon;
 
@@ -41,7 +42,11 @@ struct daemon_opts {
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	const char *workload_api;	/* socket path; NULL: not served */
 };
+
+/* "workload_api": true in the config file (docs/workload-api.md). */
+#define WORKLOAD_API_DEFAULT	"/run/nametag-workload/api.sock"
 
 /* ---- config (config.c) -------------------------------------------------------- */
 
@@ -153,6 +158,14 @@ struct workload_entry {
 	bool from_exec;
 };
 int workloads__list(struct daemon *d, struct workload_entry **out, size_t *n);
+/* Evidence of @pid as /proc shows it now, in cgroup @cgroup_id of
+ * namespace @n (NULL: none), its exe the kernel's exec record when the
+ * process table's start time matches: 1 then, 0 with /proc's exe, or a
+ * negative errno (-ENOENT: gone). */
+int workload__pid_evidence(struct daemon *d, uint32_t pid, uint64_t cgroup_id,
+			   const struct ns *n, struct nt_evidence *ev);
+/* @pid's start, ns since boot at clock-tick precision (/proc stat). */
+int workload__pid_start(uint32_t pid, uint64_t *start_boottime);
 void workloads__free(struct workload_entry *v, size_t n);
 
 /* ---- SVIDs (svids.c) -------------------------------------------------------------- */
@@ -252,6 +265,17 @@ void daemon__sync_listeners_soon(struct daemon *d);
 
 void proxy_env__init(struct daemon *d, struct proxy_env *env);
 
+/* ---- the SPIFFE Workload API (wlapi.c) ------------------------------------------------------ */
+
+/* Serves it when opts.workload_api is set; after the proxy is up. */
+int daemon_wlapi__open(struct daemon *d, struct nt_err *err);
+void daemon_wlapi__close(struct daemon *d);
+/* WLAPI_CHANGED_*: pushed to open streams once the current batch of
+ * events is handled (daemon_wlapi__flush). */
+void daemon_wlapi__changed(struct daemon *d, unsigned int what);
+void daemon_wlapi__flush(struct daemon *d);
+void daemon_wlapi__tick(struct daemon *d);
+
 /* ---- plaintext that predates strict (strict.c) --------------------------------------------- */
 
 /*
@@ -333,6 +357,11 @@ struct daemon {
 	struct nt_event last_event;	/* events.c: the last one recorded, */
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
+	struct wlapi *wlapi;		/* NULL: not served */
+	unsigned int wlapi_changes;	/* WLAPI_CHANGED_* since the flush */
+	unsigned int wlapi_trust_gen;	/* the proxy's, as last pushed */
+	time_t wlapi_rotate_at;		/* an SVID handed out is re-minted */
+	uint64_t wlapi_no_record;	/* callers the connect hook missed */
 	struct loop_handler sig_h, timer_h, events_h;
 };
 

