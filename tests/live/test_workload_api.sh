@@ -4,8 +4,8 @@
 # subtree: Debian's python3-grpcio (wlapi_client.py) and @grpc/grpc-js
 # (wlapi_client.js). The caller is told apart by the kernel: the cgroup
 # unix connect hook where the kernel has it (6.7+), else SO_PEERCRED and
-# the process table's start time; WLAPI_FALLBACK=1 in the name only says
-# which one the daemon reported.
+# the process table's start time. Where the kernel has the hook the suite
+# runs twice: with it, and with NAMETAG_NO_UNIX_HOOK=1 (the fallback).
 #
 # Cases: every RPC; the SVID verified by openssl against the bundle
 # received, the JWT-SVID by the JWKS received; the identity is the one
@@ -25,38 +25,7 @@ done
 	t_skip "build first: build/tests/workload_api/workload_pb2.py (make)"
 live_init
 
-N=node
-C=$LIVE_CG/wl
-mkcg wl/shop/web wl/shop/db wl/temp wl/other wl/outside
-WLDIR=$LIVE_DIR/wl
-mkdir -p "$WLDIR"
-chmod 755 "$LIVE_DIR" "$WLDIR"
-SOCK=$WLDIR/api.sock
 CLIENT=tests/live/wlapi_client.py
-
-mkdir -p "$LIVE_DIR/$N"
-"$NAMETAG" --state-dir "$LIVE_DIR/$N/state" ca init --trust-domain example.org \
-	--svid-ttl 20s >/dev/null || t_fail "ca init"
-DAEMON_ARGS="--workload-api $SOCK" start_daemon $N "$C" example.org ||
-	{ t_fail "nametagd starts with --workload-api"; live_finish; exit 1; }
-for ns in shop temp other; do
-	ntd $N ns add $ns --cgroup "$C/$ns" >/dev/null
-done
-expect_ok "shop observed" ntd $N ns enable shop --mode observe
-expect_ok "temp observed" ntd $N ns enable temp --mode observe
-# other stays off.
-
-if grep -q "caller evidence: the unix connect hook" "${D_DIR[$N]}/log"; then
-	HOOK=1
-	echo "# caller evidence: the cgroup unix connect hook"
-else
-	HOOK=0
-	echo "# caller evidence: SO_PEERCRED and the process table"
-fi
-t_check "the daemon says how it attests callers" \
-	grep -q "workload api on $SOCK (caller evidence: " "${D_DIR[$N]}/log"
-t_check "the socket is connectable by every local user (0666)" \
-	test "$(stat -c %a "$SOCK")" = 666
 
 # client CGROUP ARGS...: the python client, run as a process of CGROUP.
 client() {
@@ -70,20 +39,6 @@ jq_ok() {
 	shift 2
 	echo "$j" | tail -n 1 | jq -e "$@" "$f" >/dev/null
 }
-
-# ---- python3-grpcio, enrolled -----------------------------------------------
-out=$(client shop/web x509)
-t_check "python: FetchX509SVID: an SVID of the shop namespace, verified by openssl against the bundle received, key matching" \
-	jq_ok "$out" '.status == "OK" and (.spiffe_id | startswith("spiffe://example.org/ns/shop/")) and .problems == null and .nsvids == 1'
-echo "    $out" | cut -c1-200
-out=$(client shop/web jwt db)
-t_check "python: FetchJWTSVID verified with the JWKS of FetchJWTBundles (kid, ES256 r||s, aud, exp)" \
-	jq_ok "$out" '.status == "OK" and .verify == null'
-t_check "python: ValidateJWTSVID of it: OK, the same ID; another audience: INVALID_ARGUMENT" \
-	jq_ok "$out" '.validate == "OK" and .validate_id == .spiffe_id and .wrong_audience == "INVALID_ARGUMENT"'
-out=$(client shop/web bundles)
-t_check "python: FetchX509Bundles and FetchJWTBundles: example.org, jwt-svid keys with a kid" \
-	jq_ok "$out" '.status == "OK" and .x509 == ["spiffe://example.org"] and .jwt == ["spiffe://example.org"] and (.kids | length) > 0 and all(.kids[]; . != null) and all(.uses[]; . == "jwt-svid")'
 
 # stream_start NAME CGROUP N SECS: a FetchX509SVID stream client in the
 # background, its JSON lines in $LIVE_DIR/NAME.out (the first: its pid).
@@ -104,19 +59,118 @@ stream_msgs() {
 	tail -n +2 "$LIVE_DIR/$1.out" | jq -s .
 }
 
-# The same identity the mesh's identity stage gives the same process, and
-# a rotation pushed (SVID TTL 20 s: re-minted at half life).
-stream_start rot shop/db 2 40
-wait_for 10 eval '[ "$(stream_lines rot)" -ge 1 ]'
-ROT_PID=$(stream_pid rot)
-first=$(sed -n 2p "$LIVE_DIR/rot.out")
-wl=$(ntd $N -j workload list | tee "$LIVE_DIR/wl.json" |
-	jq -r --argjson p "$ROT_PID" '.[] | select(.pid == $p) | .spiffe_id')
-t_check "the SVID's ID is the one workload list gives the same process ($wl)" \
-	jq_ok "$first" '.spiffe_id == $x' --arg x "$wl"
-wait_for 30 eval '[ "$(stream_lines rot)" -ge 3 ]'
-t_check "a rotation is pushed on the open stream: a second message, a new leaf, the same ID" \
-	eval 'stream_msgs rot | jq -e ".[0].serial != .[1].serial and .[0].spiffe_id == .[1].spiffe_id and .[2].status == \"DONE\"" >/dev/null'
-cut -c1-160 "$LIVE_DIR/rot.out" | sed 's/^/    /'
+# suite NODE [FALLBACK]: every case against a daemon NODE.
+suite() {
+	N=$1
+	C=$LIVE_CG/$1
+	mkcg $1/shop/web $1/shop/db $1/temp $1/other $1/outside
+	WLDIR=$LIVE_DIR/wl-$1
+	mkdir -p "$WLDIR"
+	chmod 755 "$LIVE_DIR" "$WLDIR"
+	SOCK=$WLDIR/api.sock
+	mkdir -p "$LIVE_DIR/$N"
+	"$NAMETAG" --state-dir "$LIVE_DIR/$N/state" ca init --trust-domain example.org \
+		--svid-ttl 20s >/dev/null || t_fail "ca init"
+	DAEMON_ARGS="--workload-api $SOCK" start_daemon $N "$C" example.org ||
+		{ t_fail "nametagd starts with --workload-api"; return; }
+	for ns in shop temp other; do
+		ntd $N ns add $ns --cgroup "$C/$ns" >/dev/null
+	done
+	expect_ok "shop observed" ntd $N ns enable shop --mode observe
+	expect_ok "temp observed" ntd $N ns enable temp --mode observe
+	# other stays off.
 
+	if grep -q "caller evidence: the unix connect hook" "${D_DIR[$N]}/log"; then
+		HOOK=1
+		echo "# caller evidence: the cgroup unix connect hook"
+	else
+		HOOK=0
+		echo "# caller evidence: SO_PEERCRED and the process table"
+	fi
+	t_check "the daemon says how it attests callers" \
+		grep -q "workload api on $SOCK (caller evidence: " "${D_DIR[$N]}/log"
+	t_check "the socket is connectable by every local user (0666)" \
+		test "$(stat -c %a "$SOCK")" = 666
+
+	# ---- python3-grpcio, enrolled -----------------------------------------------
+	out=$(client shop/web x509)
+	t_check "python: FetchX509SVID: an SVID of the shop namespace, verified by openssl against the bundle received, key matching" \
+		jq_ok "$out" '.status == "OK" and (.spiffe_id | startswith("spiffe://example.org/ns/shop/")) and .problems == null and .nsvids == 1'
+	echo "    $out" | cut -c1-200
+	out=$(client shop/web jwt db)
+	t_check "python: FetchJWTSVID verified with the JWKS of FetchJWTBundles (kid, ES256 r||s, aud, exp)" \
+		jq_ok "$out" '.status == "OK" and .verify == null'
+	t_check "python: ValidateJWTSVID of it: OK, the same ID; another audience: INVALID_ARGUMENT" \
+		jq_ok "$out" '.validate == "OK" and .validate_id == .spiffe_id and .wrong_audience == "INVALID_ARGUMENT"'
+	out=$(client shop/web bundles)
+	t_check "python: FetchX509Bundles and FetchJWTBundles: example.org, jwt-svid keys with a kid" \
+		jq_ok "$out" '.status == "OK" and .x509 == ["spiffe://example.org"] and .jwt == ["spiffe://example.org"] and (.kids | length) > 0 and all(.kids[]; . != null) and all(.uses[]; . == "jwt-svid")'
+
+	# The same identity the mesh's identity stage gives the same process, and
+	# a rotation pushed (SVID TTL 20 s: re-minted at half life).
+	stream_start rot shop/db 2 40
+	wait_for 10 eval '[ "$(stream_lines rot)" -ge 1 ]'
+	ROT_PID=$(stream_pid rot)
+	first=$(sed -n 2p "$LIVE_DIR/rot.out")
+	wl=$(ntd $N -j workload list | tee "$LIVE_DIR/wl.json" |
+		jq -r --argjson p "$ROT_PID" '.[] | select(.pid == $p) | .spiffe_id')
+	t_check "the SVID's ID is the one workload list gives the same process ($wl)" \
+		jq_ok "$first" '.spiffe_id == $x' --arg x "$wl"
+	wait_for 30 eval '[ "$(stream_lines rot)" -ge 3 ]'
+	t_check "a rotation is pushed on the open stream: a second message, a new leaf, the same ID" \
+		eval 'stream_msgs rot | jq -e ".[0].serial != .[1].serial and .[0].spiffe_id == .[1].spiffe_id and .[2].status == \"DONE\"" >/dev/null'
+	cut -c1-160 "$LIVE_DIR/rot.out" | sed 's/^/    /'
+
+	# ---- attacks ------------------------------------------------------------------
+	out=$(client shop/web nohdr)
+	t_check "no security header: INVALID_ARGUMENT" jq_ok "$out" '.status == "INVALID_ARGUMENT"'
+	out=$(client outside x509)
+	t_check "a process outside every namespace: PERMISSION_DENIED" \
+		jq_ok "$out" '.status == "PERMISSION_DENIED"'
+	out=$(client other x509)
+	t_check "a process whose namespace is off: PERMISSION_DENIED" \
+		jq_ok "$out" '.status == "PERMISSION_DENIED"'
+	out=$(client outside jwt db)
+	t_check "a process outside every namespace gets no JWT-SVID: PERMISSION_DENIED" \
+		jq_ok "$out" '.status == "PERMISSION_DENIED"'
+
+	# PID reuse (spire#6035): M connects from temp, hands the socket over and
+	# exits; a process of shop/web gets M's pid; M's connection asks for an
+	# SVID. With the connect hook the evidence is M's (temp's identity, or
+	# none once M's process is gone); without it, M's start time no longer
+	# matches the pid: Unauthenticated. Never shop/web's.
+	out=$("$PY" "$CLIENT" "$SOCK" reuse "$C/temp" "$C/shop/web")
+	echo "    $out"
+	if jq_ok "$out" '.status == "SKIP"'; then
+		t_skip_case "PID reuse: $(echo "$out" | jq -r .why)"
+	else
+		t_check "PID reuse: M's connection never gets the identity of the process that now has M's pid" \
+			jq_ok "$out" '(.spiffe_id // "") | startswith("spiffe://example.org/ns/shop/") | not'
+		if [ $HOOK = 1 ]; then
+			t_check "PID reuse, connect hook: the evidence taken at connect() holds (temp's identity, or refused)" \
+				jq_ok "$out" '.status == "OK" and (.spiffe_id | startswith("spiffe://example.org/ns/temp/")) or .status == "PERMISSION_DENIED"'
+		else
+			t_check "PID reuse, SO_PEERCRED: the pid's start time changed: UNAUTHENTICATED" \
+				jq_ok "$out" '.status == "UNAUTHENTICATED"'
+		fi
+	fi
+
+	# Withdrawal mid-stream: temp turned off, its stream ends PermissionDenied.
+	stream_start wd temp 5 30
+	wait_for 10 eval '[ "$(stream_lines wd)" -ge 1 ]'
+	expect_ok "temp turned off" ntd $N ns disable temp
+	wait_for 10 eval '[ "$(stream_lines wd)" -ge 2 ]'
+	t_check "withdrawal: the open stream ends with PERMISSION_DENIED after one message" \
+		eval 'stream_msgs wd | jq -e "length == 2 and .[1].status == \"PERMISSION_DENIED\" and .[1].count == 1" >/dev/null'
+
+	stop_daemon $N
+}
+
+suite node
+if [ $HOOK = 1 ]; then
+	export NAMETAG_NO_UNIX_HOOK=1
+	echo "# again without the hook (NAMETAG_NO_UNIX_HOOK=1): the SO_PEERCRED fallback"
+	suite fb
+	unset NAMETAG_NO_UNIX_HOOK
+fi
 live_finish

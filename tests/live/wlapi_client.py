@@ -13,13 +13,16 @@ kind of call against nametagd and prints one JSON line per result.
                                        stream ended, or SECS passed
   wlapi_client.py SOCK nohdr           FetchX509SVID without the header
   wlapi_client.py SOCK bundles         FetchX509Bundles, FetchJWTBundles
-  wlapi_client.py SOCK reused          the PID-reuse attack (see pid_reuse)
+  wlapi_client.py SOCK reuse ACG VCG   the PID-reuse attack (pid_reuse)
 Statuses are printed by name ("OK", "PERMISSION_DENIED", ...).
 """
 import json
 import os
+import select
+import socket
 import sys
 import tempfile
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests/workload_api"))
@@ -122,8 +125,97 @@ def bundles(ch):
         uses=[k.get("use") for v in jwks.values() for k in v.get("keys", [])])
 
 
+def join_cgroup(cg):
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def fork_at(pid, cg, argv):
+    """A child with exactly @pid (ns_last_pid, retried), in cgroup @cg,
+    exec'ing @argv; its pid, or None."""
+    for _ in range(200):
+        try:
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(pid - 1))
+        except OSError:
+            return None
+        r, w = os.pipe()
+        c = os.fork()
+        if c == 0:
+            os.close(r)
+            if os.getpid() == pid:
+                join_cgroup(cg)
+            os.write(w, b"x")
+            if os.getpid() == pid:
+                os.execvp(argv[0], argv)
+            os._exit(0)
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        if c == pid:
+            return c
+        os.waitpid(c, 0)
+    return None
+
+
+def first_message(sock, secs=5):
+    """FetchX509SVID on a raw connected socket: (grpc-status or None,
+    the SPIFFE ID of the first message or None)."""
+    h = harness.RawH2(sock)
+    sid = h.request("FetchX509SVID")
+    data, status, deadline = b"", None, time.time() + secs
+    while time.time() < deadline and status is None:
+        r, _, _ = select.select([sock], [], [], 0.2)
+        if not r:
+            continue
+        got = sock.recv(65536)
+        if not got:
+            break
+        for ev in h.conn.receive_data(got):
+            if isinstance(ev, (harness.h2.events.ResponseReceived,
+                               harness.h2.events.TrailersReceived)):
+                status = dict(ev.headers).get("grpc-status", status)
+            elif isinstance(ev, harness.h2.events.DataReceived) and ev.stream_id == sid:
+                data += ev.data
+                h.conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+        h.flush()
+        if len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[1:5], "big"):
+            msg = pb.X509SVIDResponse.FromString(data[5:5 + int.from_bytes(data[1:5], "big")])
+            return status, msg.svids[0].spiffe_id
+    return status, None
+
+
+def pid_reuse(path, attacker_cg, victim_cg):
+    """spire#6035: M connects (in @attacker_cg), hands the socket to us
+    and exits; a victim gets M's pid in @victim_cg; we then ask for an SVID
+    on M's connection. It must never be the victim's."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    m = os.fork()
+    if m == 0:
+        join_cgroup(attacker_cg)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socket.send_fds(b, [b"fd"], [s.fileno()])
+        os._exit(0)
+    _, fds, _, _ = socket.recv_fds(a, 16, 1)
+    os.waitpid(m, 0)
+    conn = socket.socket(fileno=fds[0])
+    time.sleep(0.3)                     # the daemon accepted meanwhile
+    v = fork_at(m, victim_cg, ["sleep", "30"])
+    if v is None:
+        return out(status="SKIP", why="could not get pid %d again" % m)
+    status, sid = first_message(conn)
+    os.kill(v, 9)
+    os.waitpid(v, 0)
+    names = {str(c.value[0]): c.name for c in grpc.StatusCode}
+    out(status=names.get(status, status) if status is not None else "OK" if sid else "NONE",
+        spiffe_id=sid, pid=m)
+
+
 def main():
     sock, what = sys.argv[1], sys.argv[2]
+    if what == "reuse":     # forks: before any channel starts threads
+        return pid_reuse(sock, sys.argv[3], sys.argv[4])
     ch = grpc.insecure_channel("unix://" + sock)
     if what == "x509":
         x509(ch)

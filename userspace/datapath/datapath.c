@@ -381,12 +381,18 @@ static int unix_hook_choose(struct datapath *dp)
 	struct nt_feature f;
 
 	features__probe_prog(NT_FEAT_PROG_CGROUP_UNIX_CONNECT, &f);
-	dp->unix_hook = f.available;
-	if (!f.available) {
+	/* The fallback's live test on kernels that have the hook. */
+	if (f.available && getenv("NAMETAG_NO_UNIX_HOOK")) {
+		pr_warn("NAMETAG_NO_UNIX_HOOK is set: the unix connect hook is not loaded: %s",
+			NO_UNIX_EVIDENCE);
+		f.available = false;
+	} else if (!f.available) {
 		pr_warn("this kernel has no cgroup unix connect hook (6.7+): %s",
 			NO_UNIX_EVIDENCE);
-		return bpf_program__set_autoload(prog, false);
 	}
+	dp->unix_hook = f.available;
+	if (!f.available)
+		return bpf_program__set_autoload(prog, false);
 	return bpf_program__set_expected_attach_type(prog,
 			(enum bpf_attach_type)NT_ATTACH_CGROUP_UNIX_CONNECT);
 }
