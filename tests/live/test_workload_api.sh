@@ -26,6 +26,8 @@ done
 live_init
 
 CLIENT=tests/live/wlapi_client.py
+NODE_OK=
+command -v node >/dev/null && [ -e build/npm/node_modules/.installed ] && NODE_OK=1
 
 # client CGROUP ARGS...: the python client, run as a process of CGROUP.
 client() {
@@ -105,6 +107,19 @@ suite() {
 	out=$(client shop/web bundles)
 	t_check "python: FetchX509Bundles and FetchJWTBundles: example.org, jwt-svid keys with a kid" \
 		jq_ok "$out" '.status == "OK" and .x509 == ["spiffe://example.org"] and .jwt == ["spiffe://example.org"] and (.kids | length) > 0 and all(.kids[]; . != null) and all(.uses[]; . == "jwt-svid")'
+
+	# @grpc/grpc-js, the other stack, as another enrolled process.
+	if [ -n "$NODE_OK" ]; then
+		out=$(run_in_cgroup "$C/shop/web" node tests/live/wlapi_client.js "$SOCK" vault)
+		t_check "grpc-js: FetchX509SVID (node crypto: key, SAN, issued by the bundle), FetchJWTSVID verified with the JWKS, ValidateJWTSVID" \
+			jq_ok "$out" '.status == "OK" and .spiffe_id == "spiffe://example.org/ns/shop/sa/web" and .svid_problem == null and .jwt_status == "OK" and .jwt_problem == null and .validate == "OK" and .validate_id == .spiffe_id'
+		echo "    $out" | cut -c1-200
+		out=$(run_in_cgroup "$C/other" node tests/live/wlapi_client.js "$SOCK" vault)
+		t_check "grpc-js: a process whose namespace is off: PERMISSION_DENIED" \
+			jq_ok "$out" '.status == "PERMISSION_DENIED"'
+	else
+		t_skip_case "grpc-js clients: node or build/npm missing (make deps npm-deps)"
+	fi
 
 	# The same identity the mesh's identity stage gives the same process, and
 	# a rotation pushed (SVID TTL 20 s: re-minted at half life).
