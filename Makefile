@@ -128,9 +128,11 @@ DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/daemon/*.c))
 .PHONY: all
 all: $(O)/nametag $(O)/nametagd
 
-$(O)/nametag: $(TOOL_OBJS) $(LIBS)
+# The CLI's Workload API client takes only the protobuf-c code generated
+# into libworkload_api.a, never the server.
+$(O)/nametag: $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
@@ -229,9 +231,9 @@ $(PB_DIR)/%.pb-c.o: $(PB_DIR)/%.pb-c.c $(PB_HDRS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(PB_DIR) -c $< -o $@
 
-$(WLAPI_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
+$(WLAPI_OBJS) $(TOOL_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
 $(O)/tests/fuzz/fuzz_wlapi.o: CFLAGS += -I$(PB_DIR)
-$(WLAPI_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
+$(WLAPI_OBJS) $(TOOL_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
 $(O)/tests/fuzz/fuzz_wlapi.o: $(PB_HDRS)
 
 $(WLAPI_LIB): $(WLAPI_OBJS) $(PB_SRCS:.c=.o)

@@ -141,7 +141,7 @@ static int do_help(int argc, char **argv)
 		"       %s version\n"
 		"\n"
 		"       OBJECT := { id | ca | svid | bundle | ns | entry | workload |\n"
-		"                   flow | policy | proxy | prog | map | feature }\n"
+		"                   flow | policy | proxy | prog | map | feature | jwt }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR }\n",
@@ -178,6 +178,7 @@ static const struct cmd objects[] = {
 	{ "prog",	do_prog },
 	{ "map",	do_map },
 	{ "feature",	do_feature },
+	{ "jwt",	do_jwt },
 	{ "version",	do_version },
 	{ 0 }
 };

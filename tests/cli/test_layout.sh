@@ -56,7 +56,7 @@ only_includes "userspace/daemon/" \
 	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/workload_api/workload_api\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
 	userspace/daemon/*.[ch]
 only_includes "tools/" \
-	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
+	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h|workload\.pb-c\.h' \
 	tools/*.[ch]
 t_check "no daemon header in userspace/proxy, userspace/datapath or userspace/workload_api" \
 	not grep -rn '#include "userspace/daemon/' userspace/proxy userspace/datapath \
@@ -102,7 +102,8 @@ compile_alone workload_api userspace/workload_api userspace/workload_api \
 	ca/ca.h lib bpf/nametag.h build/proto/workload.pb-c.h=workload.pb-c.h \
 	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
 compile_alone tools tools tools userspace/daemon/protocol.h lib bpf/nametag.h \
-	ca/ca.h enforce/enforce.h
+	ca/ca.h enforce/enforce.h build/proto/workload.pb-c.h=workload.pb-c.h \
+	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
 
 # Maps only through the skeleton: no lookup by name, no map name in a
 # string (a renamed map must fail the build, not a lookup at run time).

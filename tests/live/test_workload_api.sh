@@ -121,6 +121,42 @@ suite() {
 		t_skip_case "grpc-js clients: node or build/npm missing (make deps npm-deps)"
 	fi
 
+	# nametag as a Workload API client, like any workload.
+	out=$(run_in_cgroup "$C/shop/web" env SPIFFE_ENDPOINT_SOCKET="unix://$SOCK" \
+		"$NAMETAG" -j svid fetch)
+	t_check "nametag svid fetch (SPIFFE_ENDPOINT_SOCKET=unix://...): the caller's ID" \
+		jq_ok "$out" '.spiffe_id == "spiffe://example.org/ns/shop/sa/web"'
+	tok=$(run_in_cgroup "$C/shop/web" "$NAMETAG" jwt fetch --audience vault --socket "$SOCK")
+	t_check "nametag jwt fetch --audience: a token" test "$(tr -cd . <<<"$tok" | wc -c)" = 2
+	out=$(run_in_cgroup "$C/shop/db" "$NAMETAG" -j jwt validate "$tok" --audience vault --socket "$SOCK")
+	t_check "nametag jwt validate (as another workload): the ID and the claims" \
+		jq_ok "$out" '.spiffe_id == "spiffe://example.org/ns/shop/sa/web" and .claims.aud == "vault" and .claims.sub == .spiffe_id'
+	expect_fail "nametag jwt validate with another audience" "INVALID_ARGUMENT" \
+		run_in_cgroup "$C/shop/db" "$NAMETAG" jwt validate "$tok" --audience other --socket "$SOCK"
+	expect_fail "nametag svid fetch outside every namespace" "PERMISSION_DENIED" \
+		run_in_cgroup "$C/outside" "$NAMETAG" svid fetch --socket "$SOCK"
+	expect_fail "nametag jwt fetch without --audience" "needs --audience" \
+		"$NAMETAG" jwt fetch --socket "$SOCK"
+	# The spiffe-helper job: files on every rotation, then the command.
+	mkdir -p "$LIVE_DIR/files-$N"
+	spawn_in_cgroup "$C/shop/web" "$NAMETAG" svid fetch --socket "$SOCK" \
+		--write "$LIVE_DIR/files-$N" --exec "echo >>$LIVE_DIR/files-$N/reloads" \
+		2>"$LIVE_DIR/helper-$N.log"
+	HELPER_PID=$BG_PID
+	F=$LIVE_DIR/files-$N
+	wait_for 10 test -s "$F/reloads"
+	t_check "svid fetch --write: svid.pem verifies against bundle.pem (openssl)" \
+		openssl verify -CAfile "$F/bundle.pem" "$F/svid.pem"
+	t_check "svid fetch --write: svid.key is 0600 and matches svid.pem" \
+		eval '[ "$(stat -c %a "$F/svid.key")" = 600 ] &&
+		      [ "$(openssl pkey -in "$F/svid.key" -pubout)" = "$(openssl x509 -in "$F/svid.pem" -noout -pubkey)" ]'
+	serial1=$(openssl x509 -in "$F/svid.pem" -noout -serial)
+	t_check "svid fetch --write: rewritten and --exec run again on rotation" \
+		wait_for 30 eval '[ "$(wc -l <"$F/reloads")" -ge 2 ] &&
+			[ "$(openssl x509 -in "$F/svid.pem" -noout -serial)" != "$serial1" ]'
+	kill "$HELPER_PID" 2>/dev/null
+	wait "$HELPER_PID" 2>/dev/null
+
 	# The same identity the mesh's identity stage gives the same process, and
 	# a rotation pushed (SVID TTL 20 s: re-minted at half life).
 	stream_start rot shop/db 2 40

@@ -45,9 +45,6 @@ struct daemon_opts {
 	const char *workload_api;	/* socket path; NULL: not served */
 };
 
-/* "workload_api": true in the config file (docs/workload-api.md). */
-#define WORKLOAD_API_DEFAULT	"/run/nametag-workload/api.sock"
-
 /* ---- config (config.c) -------------------------------------------------------- */
 
 /* --config FILE: the options as a JSON object. */
