@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "userspace/daemon/daemon.h"
@@ -280,6 +281,31 @@ static void log_line(void *ctx, int level, const char *msg)
 
 /* ---- the daemon's side ------------------------------------------------------ */
 
+/* The socket's directory, made 0755 if missing (its parent must exist):
+ * every local user must reach the socket, so it never goes in the
+ * daemon's 0700 run dir (docs/workload-api.md). */
+static int socket_dir(const char *path, struct nt_err *err)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(dir))
+		return nt_err_set(err, -EINVAL,
+				  "workload api: %s: not an absolute path", path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		return 0;
+	*slash = '\0';
+	if (!mkdir(dir, 0755))
+		return chmod(dir, 0755) ? nt_err_set(err, -errno,
+				"workload api: %s: %s", dir, strerror(errno)) : 0;
+	if (errno != EEXIST)
+		return nt_err_set(err, -errno, "workload api: %s: %s", dir,
+				  strerror(errno));
+	return 0;
+}
+
 int daemon_wlapi__open(struct daemon *d, struct nt_err *err)
 {
 	const struct wlapi_ops ops = {
@@ -292,7 +318,9 @@ int daemon_wlapi__open(struct daemon *d, struct nt_err *err)
 
 	if (!d->opts.workload_api)
 		return 0;
-	ret = wlapi__new(&d->wlapi, NULL, &ops, err);
+	ret = socket_dir(d->opts.workload_api, err);
+	if (!ret)
+		ret = wlapi__new(&d->wlapi, NULL, &ops, err);
 	if (!ret)
 		ret = wlapi__listen(d->wlapi, d->opts.workload_api, err);
 	if (ret)
