@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 
 #include "ca/ca.h"
+#include "tests/fuzz/fuzz.h"
 
 #define NOW	((time_t)1750000000)
 

@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "userspace/workload_api/workload_api.h"
 
 static struct {
