@@ -96,32 +96,6 @@ def mem_of(pid):
     return rss, pss
 
 
-def open_streams(path, conns, per_conn):
-    """Opens conns x per_conn FetchX509SVID streams; returns the raw
-    connections once every stream has its first message."""
-    out = []
-    for _ in range(conns):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        h = harness.RawH2(s)
-        sids = {h.request("FetchX509SVID") for _ in range(per_conn)}
-        seen, deadline = set(), time.time() + 30
-        while seen != sids and time.time() < deadline:
-            r, _, _ = select.select([s], [], [], 1)
-            if not r:
-                continue
-            for ev in h.conn.receive_data(s.recv(1 << 20)):
-                if isinstance(ev, harness.h2.events.DataReceived):
-                    seen.add(ev.stream_id)
-                    h.conn.acknowledge_received_data(ev.flow_controlled_length,
-                                                     ev.stream_id)
-            h.flush()
-        if seen != sids:
-            raise RuntimeError("%d of %d streams served" % (len(seen), len(sids)))
-        out.append((s, h))
-    return out
-
-
 def main():
     path, dpid = sys.argv[1], int(sys.argv[2])
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 300
@@ -133,7 +107,7 @@ def main():
         minted = sum(p.map(jwt_worker, [(path, secs)] * clients))
     time.sleep(1)
     before = mem_of(dpid)
-    held = open_streams(path, 4, 250)
+    held = harness.open_streams(path, 4, 250)
     time.sleep(1)
     after = mem_of(dpid)
     print(json.dumps({

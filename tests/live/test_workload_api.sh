@@ -189,6 +189,13 @@ suite() {
 	t_check "a process outside every namespace gets no JWT-SVID: PERMISSION_DENIED" \
 		jq_ok "$out" '.status == "PERMISSION_DENIED"'
 
+	# What would hurt the daemon: it keeps serving.
+	out=$(client shop/web abuse)
+	t_check "a silent connection and one of garbage (closed), 200 concurrent streams all served" \
+		jq_ok "$out" '.garbage_closed == true and .streams_served == 200'
+	out=$(client shop/web x509)
+	t_check "... and the daemon still serves" jq_ok "$out" '.status == "OK"'
+
 	# PID reuse (spire#6035): M connects from temp, hands the socket over and
 	# exits; a process of shop/web gets M's pid; M's connection asks for an
 	# SVID. With the connect hook the evidence is M's (temp's identity, or

@@ -14,6 +14,8 @@ kind of call against nametagd and prints one JSON line per result.
   wlapi_client.py SOCK nohdr           FetchX509SVID without the header
   wlapi_client.py SOCK bundles         FetchX509Bundles, FetchJWTBundles
   wlapi_client.py SOCK reuse ACG VCG   the PID-reuse attack (pid_reuse)
+  wlapi_client.py SOCK abuse           a silent connection, garbage, and
+                                       200 concurrent streams, each served
 Statuses are printed by name ("OK", "PERMISSION_DENIED", ...).
 """
 import json
@@ -212,10 +214,30 @@ def pid_reuse(path, attacker_cg, victim_cg):
         spiffe_id=sid, pid=m)
 
 
+def abuse(path):
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(path)
+    junk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    junk.connect(path)
+    junk.sendall(b"GET / HTTP/1.1\r\n\r\n" + os.urandom(4096))
+    closed = harness.closed_by_peer(junk, 10)
+    try:
+        held = harness.open_streams(path, 1, 200)
+        served = 200
+    except RuntimeError as e:
+        held, served = [], str(e)
+    out(garbage_closed=closed, streams_served=served)
+    for s, _ in held:
+        s.close()
+    silent.close()
+
+
 def main():
     sock, what = sys.argv[1], sys.argv[2]
     if what == "reuse":     # forks: before any channel starts threads
         return pid_reuse(sock, sys.argv[3], sys.argv[4])
+    if what == "abuse":
+        return abuse(sock)
     ch = grpc.insecure_channel("unix://" + sock)
     if what == "x509":
         x509(ch)
