@@ -22,5 +22,6 @@ grep -o "caller evidence: [^)]*" "${D_DIR[b]}/log"
 out=$(run_in_cgroup "$C/shop/bench" "$PY" bench/wlapi_bench.py "$SOCK" \
 	"${D_PID[b]}" "${1:-300}" "${2:-5}" "${3:-2}")
 echo "$out"
-t_check "the Workload API measured" jq -e . <<<"$out"
+t_check "the Workload API measured" eval '[ -n "$out" ]' &&
+	t_check "... every number" jq -e ".first_message_ms.p50 > 0 and .bytes_per_stream_rss > 0" <<<"$out"
 live_finish

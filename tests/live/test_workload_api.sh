@@ -39,11 +39,12 @@ client() {
 	shift
 	run_in_cgroup "$C/$cg" "$PY" "$CLIENT" "$SOCK" "$@"
 }
-# jq_ok JSON FILTER [JQ ARGS...]
+# jq_ok JSON FILTER [JQ ARGS...]: the last line of JSON passes FILTER
+# (jq -e passes on no input at all: an empty JSON fails here).
 jq_ok() {
 	local j=$1 f=$2
 	shift 2
-	echo "$j" | tail -n 1 | jq -e "$@" "$f" >/dev/null
+	[ -n "$j" ] && echo "$j" | tail -n 1 | jq -e "$@" "$f" >/dev/null
 }
 
 # stream_start NAME CGROUP N SECS: a FetchX509SVID stream client in the

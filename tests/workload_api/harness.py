@@ -325,7 +325,7 @@ def open_streams(path, conns, per_conn):
     for _ in range(conns):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
-        h = harness.RawH2(s)
+        h = RawH2(s)
         sids = {h.request("FetchX509SVID") for _ in range(per_conn)}
         seen, deadline = set(), time.time() + 30
         while seen != sids and time.time() < deadline:
@@ -333,7 +333,7 @@ def open_streams(path, conns, per_conn):
             if not r:
                 continue
             for ev in h.conn.receive_data(s.recv(1 << 20)):
-                if isinstance(ev, harness.h2.events.DataReceived):
+                if isinstance(ev, h2.events.DataReceived):
                     seen.add(ev.stream_id)
                     h.conn.acknowledge_received_data(ev.flow_controlled_length,
                                                      ev.stream_id)
