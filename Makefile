@@ -45,7 +45,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
 	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
 	-I. -I$(O) -I/usr/include/libnl3
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c
 
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -71,9 +71,11 @@ LIB_ATTEST := $(O)/libattest.a
 LIB_ENFORCE := $(O)/libenforce.a
 LIB_DATAPATH := $(O)/libdatapath.a
 LIB_PROXY := $(O)/libproxy.a
+# userspace/workload_api: its rules are below, with its generated code.
+WLAPI_LIB := $(O)/libworkload_api.a
 # In link order: a library before the ones it uses.
 LIBS := $(LIB_ATTEST) $(LIB_ENFORCE) $(LIB_CA) $(LIB_NTCORE)
-USERSPACE_LIBS := $(LIB_PROXY) $(LIB_DATAPATH)
+USERSPACE_LIBS := $(WLAPI_LIB) $(LIB_PROXY) $(LIB_DATAPATH)
 
 $(LIB_NTCORE): $(call lib_objs,lib)
 $(LIB_CA): $(call lib_objs,ca)
@@ -126,9 +128,11 @@ DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/daemon/*.c))
 .PHONY: all
 all: $(O)/nametag $(O)/nametagd
 
-$(O)/nametag: $(TOOL_OBJS) $(LIBS)
+# The CLI's Workload API client takes only the protobuf-c code generated
+# into libworkload_api.a, never the server.
+$(O)/nametag: $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
@@ -198,6 +202,77 @@ $(NT_CONNECT): $(O)/tests/live/nt_connect.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $< -o $@
 
+# ---- userspace/workload_api: the SPIFFE Workload API (docs/workload-api.md) --
+# libworkload_api.a: the library and the protobuf-c code generated from its
+# .proto (and from google/protobuf/struct.proto, which it imports); nghttp2
+# and protobuf-c are in LDLIBS.
+WLAPI_DIR := userspace/workload_api
+PB_DIR := $(O)/proto
+PROTO_INC := /usr/include
+PB_SRCS := $(PB_DIR)/workload.pb-c.c $(PB_DIR)/google/protobuf/struct.pb-c.c
+PB_HDRS := $(PB_SRCS:.c=.h)
+WLAPI_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard $(WLAPI_DIR)/*.c))
+WLAPI_TESTD := $(O)/tests/wlapi_testd
+all unit: $(WLAPI_LIB) $(WLAPI_TESTD)
+
+$(PB_DIR)/workload.pb-c.c: $(WLAPI_DIR)/workload.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc-c --c_out=$(PB_DIR) -I$(WLAPI_DIR) -I$(PROTO_INC) $<
+
+$(PB_DIR)/google/protobuf/struct.pb-c.c: $(PROTO_INC)/google/protobuf/struct.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc-c --c_out=$(PB_DIR) -I$(PROTO_INC) google/protobuf/struct.proto
+
+$(PB_DIR)/%.pb-c.h: $(PB_DIR)/%.pb-c.c ;
+
+$(PB_DIR)/%.pb-c.o: $(PB_DIR)/%.pb-c.c $(PB_HDRS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(PB_DIR) -c $< -o $@
+
+$(WLAPI_OBJS) $(TOOL_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
+$(O)/tests/fuzz/fuzz_wlapi.o: CFLAGS += -I$(PB_DIR)
+$(WLAPI_OBJS) $(TOOL_OBJS) $(O)/tests/workload_api/wlapi_testd.o \
+$(O)/tests/fuzz/fuzz_wlapi.o: $(PB_HDRS)
+
+$(WLAPI_LIB): $(WLAPI_OBJS) $(PB_SRCS:.c=.o)
+
+# The stand-in daemon the client suites drive (tests/workload_api/).
+$(WLAPI_TESTD): $(O)/tests/workload_api/wlapi_testd.o $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $< $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE) \
+		$(LDLIBS) -o $@
+
+$(O)/fuzz/fuzz_wlapi: $(O)/tests/fuzz/fuzz_wlapi.o $(WLAPI_LIB) $(LIB_CA) $(LIB_NTCORE)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(WLAPI_LIB) \
+		$(LIB_CA) $(LIB_NTCORE) $(LDLIBS) -o $@
+
+# Python stubs for the python3-grpcio client, from the same .proto.
+WLAPI_PB2 := $(O)/tests/workload_api/workload_pb2.py
+all unit: $(WLAPI_PB2)
+$(WLAPI_PB2): $(WLAPI_DIR)/workload.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc --python_out=$(@D) -I$(WLAPI_DIR) -I$(PROTO_INC) $<
+
+# @grpc/grpc-js and @grpc/proto-loader at the versions package-lock.json
+# pins, into build/npm (shared by every build variant, never committed).
+NPM_DIR := build/npm
+.PHONY: npm-deps
+npm-deps: $(NPM_DIR)/node_modules/.installed
+$(NPM_DIR)/node_modules/.installed: tests/workload_api/package.json \
+				    tests/workload_api/package-lock.json
+	$(call msg,NPM,$(NPM_DIR))
+	$(Q)mkdir -p $(NPM_DIR)
+	$(Q)cp $^ $(NPM_DIR)/
+	$(Q)cd $(NPM_DIR) && npm ci --no-audit --no-fund --ignore-scripts \
+		--loglevel=error >/dev/null
+	$(Q)touch $@
+
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
@@ -217,10 +292,11 @@ vm-test: $(KTLS_SELFTEST) all
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
-	     libnl-route-3-dev libclang-rt-14-dev
+	     libnl-route-3-dev libclang-rt-14-dev \
+	     libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
 DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
 	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
-	    prometheus
+	    prometheus python3-grpcio python3-protobuf protobuf-compiler python3-h2
 
 .PHONY: deps
 deps:
@@ -233,6 +309,13 @@ deps:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
+	@# node and npm by command: a NodeSource nodejs provides npm itself.
+	$(Q)if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "deps: installing nodejs npm"; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm; \
+	fi
+	$(Q)$(MAKE) --no-print-directory npm-deps
 
 # ---- tests ----------------------------------------------------------------
 .PHONY: test check

@@ -421,6 +421,7 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 }
 
 #include "bpf/listen.bpf.h"
+#include "bpf/unix.bpf.h"
 
 /*
  * A socket closes. A connection that never got established is forgotten,

@@ -32,6 +32,8 @@
 /* Listening addresses per network namespace; each takes two entries of
  * its listener table (one per address, one per socket). */
 #define NT_LISTENERS_PER_NETNS	4096
+/* unix_ev: Workload API connections whose evidence is not read yet. */
+#define NT_MAX_UNIX_CONNS	16384
 #define NT_EVENTS_BYTES		(1 << 20)
 /* Counters the programs keep (map stats, one per CPU): what they could
  * not report. Read by the daemon for its metrics. */

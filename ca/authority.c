@@ -59,6 +59,11 @@ const struct bundle *node_ca__bundle(const struct node_ca *ca)
 	return ca->bundle;
 }
 
+const struct jwt_signer *node_ca__jwt_signer(const struct node_ca *ca)
+{
+	return &ca->jwt_signer;
+}
+
 static bool has_next(const struct node_ca *ca)
 {
 	return ca->set.n > 1 && ca->set.slot[1] == CA_SLOT_NEXT;
@@ -76,16 +81,22 @@ static void ca_refresh(struct node_ca *ca)
 	/* Self-signed: the CA is the bundle's root and stays out of the
 	 * SVID's intermediates. Upstream: it is an intermediate. */
 	ca->signer.ca_is_root = sk_X509_num(cur->certs) == 1;
+	ca->jwt_signer.key = cur->jwt_key;
+	memcpy(ca->jwt_signer.kid, cur->jwt_kid, sizeof(cur->jwt_kid));
+	ca->jwt_signer.not_after = cur->not_after;
 	for (i = 0; i < ca->set.n; i++) {
 		ca->entries[i].slot = ca->set.slot[i];
 		ca->entries[i].cert = ca_gen__cert(ca->set.gen[i]);
+		ca->entries[i].jwt_kid = ca->set.gen[i]->jwt_pub ?
+					 ca->set.gen[i]->jwt_kid : NULL;
 	}
 }
 
 /* ---- the bundle ---------------------------------------------------------- */
 
-/* One authority per generation: its root. Upstream generations share the
- * upstream root, which bundle__add_authority keeps once. */
+/* One X.509 authority per generation, its root (upstream generations share
+ * the upstream root, which bundle__add_authority keeps once), and one JWT
+ * authority per generation that has a JWT key. */
 static int bundle_build(const char *td, const struct ca_set *set,
 			struct bundle **out, struct nt_err *err)
 {
@@ -96,6 +107,10 @@ static int bundle_build(const char *td, const struct ca_set *set,
 	ret = bundle__new(&b, td, err);
 	for (i = 0; !ret && i < set->n; i++) {
 		ret = bundle__add_authority(b, ca_gen__root(set->gen[i]), err);
+		if (ret >= 0 && set->gen[i]->jwt_pub)
+			ret = bundle__add_jwt_authority(b, set->gen[i]->jwt_kid,
+							set->gen[i]->jwt_pub,
+							err);
 		ret = ret > 0 ? 0 : ret;
 	}
 	if (ret) {
@@ -239,6 +254,7 @@ int ca__commit(struct node_ca *ca, const struct ca_set *next,
 		ca__gen_unlink(ca->dir, g, false);
 		EVP_PKEY_free(g->key);
 		g->key = NULL;
+		ca__jwt_free(g, false);
 	}
 	ca->set = *next;
 	free(ca->index_raw);
@@ -319,13 +335,16 @@ static int ca_load_synced(const char *dir, const char *raw, size_t len,
 			  struct node_ca **out, struct nt_err *err)
 {
 	struct node_ca *ca = NULL;
+	bool migrated = false;
 	int ret;
 
 	ret = ca__load(dir, raw, len, &ca, err);
 	if (ret)
 		return ret;
 	ca_refresh(ca);
-	ret = bundle_publish(ca, &ca->set, err);
+	ret = ca__jwt_migrate(ca, &migrated, err);
+	if (!ret && !migrated)
+		ret = bundle_publish(ca, &ca->set, err);
 	if (ret) {
 		ca__free(ca);
 		return ret;
@@ -416,6 +435,21 @@ int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
 	 * peers have long fetched it. */
 	return svid__mint(&ca->signer, id, ttl ? ttl : ca->svid_ttl, now, out,
 			  err);
+}
+
+int node_ca__mint_jwt(struct node_ca *ca, const struct spiffe_id *id,
+		      const char *const *aud, size_t naud, int64_t ttl,
+		      time_t now, char **token, int64_t *expiry,
+		      struct nt_err *err)
+{
+	if (!id || strcmp(id->td, ca->td))
+		return nt_err_set(err, -EINVAL,
+				  "%s is not in trust domain %s",
+				  id ? id->str : "(null)", ca->td);
+	/* The current generation's key, as for X.509-SVIDs: the next one is
+	 * published from the moment it exists and signs only once active. */
+	return jwt_svid__mint(&ca->jwt_signer, id, aud, naud, ttl, now, token,
+			      expiry, err);
 }
 
 static time_t prepare_at(const struct ca_gen *g)

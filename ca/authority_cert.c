@@ -179,6 +179,7 @@ void ca__gen_free(struct ca_gen *g)
 	sk_X509_pop_free(g->certs, X509_free);
 	sk_X509_pop_free(g->above, X509_free);
 	EVP_PKEY_free(g->key);
+	ca__jwt_free(g, true);
 	free(g);
 }
 
@@ -473,6 +474,8 @@ int ca__gen_create(const struct node_ca *ca, const struct ca_upstream *up,
 	if (!g)
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	ret = key__generate(&g->key, err);
+	if (!ret)
+		ret = ca__jwt_create(g, err);
 	if (!ret)
 		ret = gen_build_cert(ca, up, g->key, now, g->serial, &x, err);
 	if (!ret) {

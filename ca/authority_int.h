@@ -21,7 +21,7 @@
 
 #include "ca/ca.h"
 
-#define CA_INDEX_VERSION	1
+#define CA_INDEX_VERSION	2	/* 2: generations carry JWT keys */
 #define CA_SERIAL_HEX_MAX	40		/* RFC 5280: at most 20 octets */
 #define CA_RETIRED_MAX		32
 #define CA_GEN_MAX		(2 + CA_RETIRED_MAX)
@@ -46,6 +46,12 @@ struct ca_gen {
 	STACK_OF(X509) *above;
 	EVP_PKEY *key;			/* NULL once retired */
 	time_t not_before, not_after;	/* of certs[0] */
+	/* The generation's JWT-SVID signing key (authority_jwt.c): made,
+	 * published, activated and retired with the CA. jwt_pub is NULL only
+	 * for a generation retired before version 2 of the index. */
+	EVP_PKEY *jwt_pub;		/* public part, kept while published */
+	EVP_PKEY *jwt_key;		/* private; NULL once retired */
+	char jwt_kid[JWT_KID_LEN + 1];	/* RFC 7638 thumbprint of jwt_pub */
 };
 
 static inline X509 *ca_gen__cert(const struct ca_gen *g)
@@ -78,6 +84,7 @@ struct node_ca {
 	size_t index_len;
 	struct bundle *bundle;		/* as on disk */
 	struct svid_signer signer;	/* borrows from set.gen[0] */
+	struct jwt_signer jwt_signer;	/* the same */
 	struct ca_entry entries[CA_GEN_MAX];
 };
 
@@ -102,6 +109,15 @@ int ca__gen_create(const struct node_ca *ca, const struct ca_upstream *up,
 		   time_t now, struct ca_gen **out, struct nt_err *err);
 int ca__gen_finish(struct ca_gen *g);
 void ca__gen_free(struct ca_gen *g);
+
+/* authority_jwt.c */
+int ca__jwt_create(struct ca_gen *g, struct nt_err *err);
+int ca__jwt_save(const char *dir, const struct ca_gen *g, struct nt_err *err);
+int ca__jwt_load(const char *dir, struct ca_gen *g, bool with_key,
+		 struct nt_err *err);
+void ca__jwt_unlink(const char *dir, const struct ca_gen *g, bool pub_too);
+void ca__jwt_free(struct ca_gen *g, bool pub_too);
+int ca__jwt_migrate(struct node_ca *ca, bool *changed, struct nt_err *err);
 
 /* authority_state.c */
 int ca__path(char *buf, size_t size, const char *dir, const char *rel,

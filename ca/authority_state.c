@@ -24,9 +24,13 @@
 
 #include "ca/authority_int.h"
 
-static const char *const index_keys[] = {
+static const char *const index_keys_v1[] = {
 	"version", "trust_domain", "ca_ttl", "svid_ttl", "upstream",
 	"current", "next", "retired", NULL
+};
+static const char *const index_keys[] = {
+	"version", "trust_domain", "ca_ttl", "svid_ttl", "upstream",
+	"current", "next", "retired", "jwt", NULL
 };
 static const char *const upstream_keys[] = { "cert", "key", NULL };
 
@@ -105,6 +109,7 @@ int ca__index_read(const char *dir, char **raw, size_t *len,
 struct index_gens {
 	char serial[CA_GEN_MAX][CA_SERIAL_HEX_MAX + 1];
 	enum ca_slot slot[CA_GEN_MAX];
+	bool jwt[CA_GEN_MAX];		/* has a JWT-SVID key */
 	size_t n;
 };
 
@@ -250,6 +255,38 @@ static int index_serials(struct index_gens *ig, const cJSON *root,
 	return 0;
 }
 
+/* "jwt": the serials of the generations that carry a JWT-SVID key. Every
+ * generation that signs or will sign must: only one retired before the
+ * index had JWT keys may lack it. */
+static int index_jwt(struct index_gens *ig, const cJSON *root,
+		     const char *file, struct nt_err *err)
+{
+	const cJSON *it = index_item(root, "jwt", file, err), *e;
+	size_t i;
+
+	if (!it)
+		return -EINVAL;
+	if (!cJSON_IsArray(it))
+		return nt_err_set(err, -EINVAL, "%s: key \"jwt\" must be an array",
+				  file);
+	cJSON_ArrayForEach(e, it) {
+		for (i = 0; cJSON_IsString(e) && i < ig->n; i++)
+			if (!strcmp(ig->serial[i], e->valuestring))
+				break;
+		if (!cJSON_IsString(e) || i == ig->n || ig->jwt[i])
+			return nt_err_set(err, -EINVAL,
+					  "%s: \"jwt\" must list generations of this index, each once",
+					  file);
+		ig->jwt[i] = true;
+	}
+	for (i = 0; i < ig->n; i++)
+		if (ig->slot[i] != CA_SLOT_RETIRED && !ig->jwt[i])
+			return nt_err_set(err, -EINVAL,
+					  "%s: generation %s signs but has no JWT-SVID key in \"jwt\"",
+					  file, ig->serial[i]);
+	return 0;
+}
+
 static int index_td(struct node_ca *ca, const cJSON *root, const char *file,
 		    struct nt_err *err)
 {
@@ -273,22 +310,24 @@ static int index_parse(struct node_ca *ca, struct index_gens *ig,
 		       struct nt_err *err)
 {
 	cJSON *root = NULL;
-	int64_t version;
+	int64_t version = 0;
 	int ret;
 
 	ret = json__parse_strict(raw, len, &root, err);
 	if (ret)
 		return nt_err_prefix(err, ret, file);
-	ret = json__only_keys(root, index_keys, "ca index", err);
-	if (ret) {
-		nt_err_prefix(err, ret, file);
-		goto out;
-	}
 	ret = index_int(root, "version", 0, INT32_MAX, &version, file, err);
-	if (!ret && version != CA_INDEX_VERSION)
+	/* Version 1 has no JWT-SVID keys; ca__jwt_migrate adds them. */
+	if (!ret && version != 1 && version != CA_INDEX_VERSION)
 		ret = nt_err_set(err, -EPROTONOSUPPORT,
-				 "%s: version %lld is not supported (expected %d)",
+				 "%s: version %lld is not supported (expected 1 or %d)",
 				 file, (long long)version, CA_INDEX_VERSION);
+	if (!ret) {
+		ret = json__only_keys(root, version == 1 ? index_keys_v1 :
+					    index_keys, "ca index", err);
+		if (ret)
+			nt_err_prefix(err, ret, file);
+	}
 	if (!ret)
 		ret = index_td(ca, root, file, err);
 	if (!ret)
@@ -301,7 +340,8 @@ static int index_parse(struct node_ca *ca, struct index_gens *ig,
 		ret = index_upstream(ca, root, file, err);
 	if (!ret)
 		ret = index_serials(ig, root, file, err);
-out:
+	if (!ret && version > 1)
+		ret = index_jwt(ig, root, file, err);
 	cJSON_Delete(root);
 	return ret;
 }
@@ -372,9 +412,10 @@ static int gen_load_key(const char *dir, struct ca_gen *g, struct nt_err *err)
 	return 0;
 }
 
-/* Retired generations are loaded without their key: they never sign. */
+/* Retired generations are loaded without their keys: they never sign. */
 static int gen_load(const struct node_ca *ca, const char *serial,
-		    bool with_key, struct ca_gen **out, struct nt_err *err)
+		    bool with_key, bool with_jwt, struct ca_gen **out,
+		    struct nt_err *err)
 {
 	struct ca_gen *g = calloc(1, sizeof(*g));
 	char path[PATH_MAX], *buf = NULL;
@@ -404,6 +445,8 @@ static int gen_load(const struct node_ca *ca, const char *serial,
 	ret = gen_check(ca, g, path, err);
 	if (!ret && with_key)
 		ret = gen_load_key(ca->dir, g, err);
+	if (!ret && with_jwt)
+		ret = ca__jwt_load(ca->dir, g, with_key, err);
 	if (ret)
 		goto fail;
 	*out = g;
@@ -454,7 +497,7 @@ int ca__load(const char *dir, const char *raw, size_t len,
 		ret = index_parse(ca, &ig, raw, len, file, err);
 	for (i = 0; !ret && i < ig.n; i++) {
 		ret = gen_load(ca, ig.serial[i], ig.slot[i] != CA_SLOT_RETIRED,
-			       &ca->set.gen[i], err);
+			       ig.jwt[i], &ca->set.gen[i], err);
 		if (!ret) {
 			ca->set.slot[i] = ig.slot[i];
 			ca->set.n++;
@@ -473,7 +516,7 @@ fail:
 
 static cJSON *index_build(const struct node_ca *ca, const struct ca_set *set)
 {
-	cJSON *root = cJSON_CreateObject(), *up, *retired;
+	cJSON *root = cJSON_CreateObject(), *up, *retired, *jwt;
 	bool ok = root != NULL;
 	size_t i = 1;
 
@@ -498,6 +541,12 @@ static cJSON *index_build(const struct node_ca *ca, const struct ca_set *set)
 	for (; ok && i < set->n; i++)
 		ok = cJSON_AddItemToArray(retired,
 					  cJSON_CreateString(set->gen[i]->serial));
+	jwt = ok ? cJSON_AddArrayToObject(root, "jwt") : NULL;
+	ok = jwt != NULL;
+	for (i = 0; ok && i < set->n; i++)
+		if (set->gen[i]->jwt_pub)
+			ok = cJSON_AddItemToArray(jwt,
+						  cJSON_CreateString(set->gen[i]->serial));
 	if (!ok) {
 		cJSON_Delete(root);
 		return NULL;
@@ -573,6 +622,8 @@ int ca__gen_save(const char *dir, const struct ca_gen *g, struct nt_err *err)
 	for (i = 0; i < n; i++)
 		certs[i] = sk_X509_value(g->certs, i);
 	ret = gen_save_key(dir, g, err);
+	if (!ret && g->jwt_pub)
+		ret = ca__jwt_save(dir, g, err);
 	if (!ret)
 		ret = ca__gen_path(path, sizeof(path), dir, g->serial, ".crt",
 				   err);
@@ -594,4 +645,5 @@ void ca__gen_unlink(const char *dir, const struct ca_gen *g, bool cert_too)
 	if (cert_too &&
 	    !ca__gen_path(path, sizeof(path), dir, g->serial, ".crt", NULL))
 		unlink(path);
+	ca__jwt_unlink(dir, g, cert_too);
 }

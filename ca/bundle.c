@@ -2,7 +2,8 @@
 /*
  * SPIFFE trust bundles: a JWK Set (RFC 7517) whose "x509-svid" entries each
  * carry one CA certificate (SPIFFE_Trust_Domain_and_Bundle.md §4,
- * X509-SVID.md §6). Bundles come from other trust domains, so parsing is
+ * X509-SVID.md §6) and whose "jwt-svid" entries are JWT-SVID signing keys
+ * (bundle_jwt.c). Bundles come from other trust domains, so parsing is
  * strict and fails closed: an entry we are asked to trust must be exactly
  * what the spec says, while entries of a kind we do not know are skipped as
  * the spec requires.
@@ -34,6 +35,45 @@
  * numbers could read as the same value, so they are refused. */
 #define JSON_INT_MAX		((1ULL << 53) - 1)
 #define USE_X509		"x509-svid"
+
+/*
+ * Checks that @ca may stand in a bundle (a CA certificate whose key a JWK
+ * can describe) and fills @j with its key members. @where names the entry.
+ */
+static int authority_check(X509 *ca, struct jwk_key *j, const char *where,
+			   struct nt_err *err)
+{
+	uint32_t flags = X509_get_extension_flags(ca);
+	EVP_PKEY *pk;
+	int ret;
+
+	memset(j, 0, sizeof(*j));
+	if (flags & EXFLAG_INVALID)
+		return nt_err_set(err, -EINVAL,
+				  "%s: certificate has invalid extensions", where);
+	/* EXFLAG_CA comes from basicConstraints alone; X509_check_ca()
+	 * would also accept v1 certificates, which the spec does not. */
+	if (!(flags & EXFLAG_CA))
+		return nt_err_set(err, -EINVAL,
+				  "%s: certificate is not a CA (basicConstraints cA must be true)",
+				  where);
+	pk = X509_get0_pubkey(ca);
+	if (!pk) {
+		ERR_clear_error();
+		return nt_err_set(err, -EINVAL,
+				  "%s: certificate public key cannot be read",
+				  where);
+	}
+	ret = jwk__of_pkey(pk, j);
+	if (ret) {
+		if (ret == -ENOMEM)
+			return nt_err_set(err, ret, "out of memory");
+		return nt_err_set(err, ret,
+				  "%s: certificate key is not EC P-256/P-384/P-521 or RSA",
+				  where);
+	}
+	return 0;
+}
 
 /* ---- struct bundle ----------------------------------------------------- */
 
@@ -69,6 +109,7 @@ void bundle__free(struct bundle *b)
 	if (!b)
 		return;
 	sk_X509_pop_free(b->x509_authorities, X509_free);
+	bundle_jwt__free(b);
 	free(b);
 }
 
@@ -122,7 +163,7 @@ int bundle__add_authority(struct bundle *b, X509 *ca, struct nt_err *err)
 
 	if (!b || !ca)
 		return nt_err_set(err, -EINVAL, "no bundle or certificate given");
-	ret = jwk__of_authority(ca, &j, "authority", err);
+	ret = authority_check(ca, &j, "authority", err);
 	if (ret)
 		return ret;
 	jwk__clear(&j);
@@ -135,6 +176,8 @@ bool bundle__same_authorities(const struct bundle *a, const struct bundle *b)
 
 	if (!a || !b)
 		return a == b;
+	if (!bundle_jwt__same(a, b))
+		return false;
 	/* Both sides hold no duplicates (add_unique), so equal counts and
 	 * a ⊆ b mean equal sets. */
 	n = sk_X509_num(a->x509_authorities);
@@ -263,14 +306,11 @@ static int parse_x509_key(struct bundle *b, const cJSON *key,
 	X509 *cert = NULL;
 	int ret;
 
-	if (!cJSON_IsString(kty))
-		return nt_err_set(err, -EINVAL,
-				  "%s: \"kty\" is required and must be a string",
-				  where);
 	/* Unknown key types are ignored (SPIFFE bundle spec §4.2.1). */
-	if (strcmp(kty->valuestring, "EC") && strcmp(kty->valuestring, "RSA")) {
-		b->ignored_keys++;
-		return 0;
+	ret = jwk__kty_known(key, where, err);
+	if (ret <= 0) {
+		b->ignored_keys += !ret;
+		return ret;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(key, "kid"))
 		return nt_err_set(err, -EINVAL,
@@ -279,7 +319,7 @@ static int parse_x509_key(struct bundle *b, const cJSON *key,
 	ret = x5c_cert(key, where, &cert, err);
 	if (ret)
 		return ret;
-	ret = jwk__of_authority(cert, &j, where, err);
+	ret = authority_check(cert, &j, where, err);
 	if (ret)
 		goto out;
 	ret = jwk_match(key, kty->valuestring, &j, where, err);
@@ -309,14 +349,14 @@ static int parse_key(struct bundle *b, const cJSON *key, size_t idx,
 		return nt_err_set(err, -EINVAL,
 				  "%s: \"use\" is required and must be a string",
 				  where);
-	/* Unknown uses are ignored (spec §4.2.2); so is "jwt-svid" until
-	 * nametag verifies JWT-SVIDs. Both are counted so `nametag bundle
-	 * show` can say what was skipped. */
-	if (strcmp(use->valuestring, USE_X509)) {
-		b->ignored_keys++;
-		return 0;
-	}
-	return parse_x509_key(b, key, where, err);
+	if (!strcmp(use->valuestring, USE_X509))
+		return parse_x509_key(b, key, where, err);
+	if (!strcmp(use->valuestring, USE_JWT))
+		return bundle_jwt__parse_entry(b, key, where, err);
+	/* Unknown uses are ignored (spec §4.2.2), and counted so `nametag
+	 * bundle show` can say what was skipped. */
+	b->ignored_keys++;
+	return 0;
 }
 
 static int parse_top(struct bundle *b, const cJSON *root, struct nt_err *err)
@@ -401,7 +441,7 @@ static int jwk_to_json(X509 *ca, cJSON **out, struct nt_err *err)
 	size_t i;
 	int n, ret;
 
-	ret = jwk__of_authority(ca, &j, "authority", err);
+	ret = authority_check(ca, &j, "authority", err);
 	if (ret)
 		return ret;
 	ret = -ENOMEM;
@@ -465,6 +505,12 @@ static int bundle_to_cjson(const struct bundle *b, cJSON **out,
 			goto fail;
 		}
 	}
+	ret = bundle_jwt__to_json(b, keys, err);
+	if (ret) {
+		cJSON_Delete(root);
+		return ret;
+	}
+	ret = -ENOMEM;
 	if (b->has_sequence && !add_int(root, "spiffe_sequence", b->sequence))
 		goto fail;
 	if (b->has_refresh_hint && (b->refresh_hint < 0 ||

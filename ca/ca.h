@@ -122,6 +122,14 @@ int x509__validity(X509 *cert, time_t *not_before, time_t *not_after);
 
 /* ---- trust bundles (SPIFFE_Trust_Domain_and_Bundle.md) ----------------- */
 
+#define JWT_KID_MAX		255	/* bytes of a key ID we accept */
+
+/* A JWT-SVID signing key as a bundle publishes it (JWT-SVID.md §6). */
+struct jwt_authority {
+	char kid[JWT_KID_MAX + 1];	/* non-empty, unique in its bundle */
+	EVP_PKEY *key;			/* public: EC P-256/384/521 or RSA */
+};
+
 struct bundle {
 	char td[SPIFFE_TD_MAX + 1];
 	uint64_t sequence;		/* spiffe_sequence; 0 when absent */
@@ -129,8 +137,10 @@ struct bundle {
 	int64_t refresh_hint;		/* spiffe_refresh_hint, seconds */
 	bool has_refresh_hint;
 	STACK_OF(X509) *x509_authorities; /* the x509-svid entries' CA certs */
-	unsigned int ignored_keys;	/* entries with unknown kty/use, or
-					 * jwt-svid keys (no JWT support) */
+	struct jwt_authority *jwt_authorities; /* the jwt-svid entries, in
+					 * bundle order */
+	size_t jwt_count;
+	unsigned int ignored_keys;	/* entries with unknown kty or use */
 };
 
 #define BUNDLE_MAX_BYTES	(1u << 20)
@@ -142,14 +152,22 @@ int bundle__new(struct bundle **b, const char *td, struct nt_err *err);
 /* Parses the SPIFFE bundle JSON (a JWK Set) for trust domain @td. Strict:
  * exact-case keys, duplicate keys and trailing bytes rejected, "keys"
  * required; x509-svid entries need exactly one CA certificate in "x5c", no
- * "kid", and key parameters that match the certificate. Entries of unknown
- * use or kty are ignored (counted in ignored_keys). */
+ * "kid", and key parameters that match the certificate; jwt-svid entries
+ * need a non-empty "kid" (at most JWT_KID_MAX bytes, one key per kid) and a
+ * valid public key (EC P-256/384/521, or RSA of 2048 to 8192 bits), with no
+ * private member. Entries of unknown use or kty are ignored (counted in
+ * ignored_keys). */
 int bundle__parse(struct bundle **b, const char *td, const char *json,
 		  size_t len, struct nt_err *err);
 
 /* Serialises @b; malloc'd NUL-terminated string. */
 int bundle__to_json(const struct bundle *b, bool pretty, char **json,
 		    struct nt_err *err);
+
+/* A standard JWK Set of @b's jwt-svid keys only, no spiffe_* members: what
+ * the Workload API's FetchJWTBundles hands out (SPIFFE_Workload_API.md
+ * §6.2.2). Malloc'd, compact. */
+int bundle__jwks_json(const struct bundle *b, char **json, struct nt_err *err);
 
 int bundle__load(struct bundle **b, const char *td, const char *path,
 		 struct nt_err *err);
@@ -159,7 +177,17 @@ int bundle__save(const struct bundle *b, const char *path, struct nt_err *err);
  * return 0. Returns 1 when added. */
 int bundle__add_authority(struct bundle *b, X509 *ca, struct nt_err *err);
 
-/* True when both hold the same set of authorities. */
+/* Adds a JWT-SVID signing key under @kid (up-refs @key). The same kid with
+ * the same key is a no-op and returns 0; the same kid with another key is
+ * -EEXIST. Returns 1 when added. */
+int bundle__add_jwt_authority(struct bundle *b, const char *kid, EVP_PKEY *key,
+			      struct nt_err *err);
+
+/* The jwt-svid key of @b named @kid (@len bytes), or NULL. */
+const struct jwt_authority *bundle__jwt_authority(const struct bundle *b,
+						  const char *kid, size_t len);
+
+/* True when both hold the same set of authorities, X.509 and JWT. */
 bool bundle__same_authorities(const struct bundle *a, const struct bundle *b);
 
 void bundle__free(struct bundle *b);
@@ -232,6 +260,69 @@ int svid__verify(X509 *leaf, STACK_OF(X509) *intermediates,
  * "certificate rejected". A static string. */
 const char *svid__failure_cause(int ret, const char *msg);
 
+/* ---- JWT-SVIDs (JWT-SVID.md) ------------------------------------------- */
+
+#define JWT_SVID_TTL_DEFAULT	300	/* seconds, as SPIRE's */
+#define JWT_SVID_LEEWAY		60	/* seconds of clock skew tolerated on
+					 * exp, nbf and iat, as go-spiffe's */
+#define JWT_TOKEN_MAX		16384	/* bytes of a token we will look at */
+#define JWT_AUD_MAX		16	/* audiences in one token */
+#define JWT_AUD_LEN_MAX		1024	/* bytes of one audience */
+#define JWT_KID_LEN		43	/* our kids: RFC 7638 thumbprints */
+
+/* The signing side of a JWT-SVID mint: a P-256 key, its kid as published
+ * in the bundle, and the instant after which it must not be relied on. */
+struct jwt_signer {
+	EVP_PKEY *key;
+	char kid[JWT_KID_MAX + 1];
+	time_t not_after;
+};
+
+/* Signs a JWT-SVID for @id: JWS Compact Serialization, ES256 (signature
+ * raw r||s, RFC 7518 §3.4), header {alg, kid, typ: JWT}, claims {sub, aud,
+ * exp, iat}. @aud holds 1 to JWT_AUD_MAX non-empty UTF-8 strings of at
+ * most JWT_AUD_LEN_MAX bytes; one audience is written as a string, several
+ * as an array. @ttl 0 means JWT_SVID_TTL_DEFAULT; exp is capped at the
+ * signer's not_after. The ID must have a non-root path. *token is
+ * malloc'd; *expiry (if not NULL) gets exp. */
+int jwt_svid__mint(const struct jwt_signer *signer, const struct spiffe_id *id,
+		   const char *const *aud, size_t naud, int64_t ttl, time_t now,
+		   char **token, int64_t *expiry, struct nt_err *err);
+
+/* A validated JWT-SVID. */
+struct jwt_svid {
+	struct spiffe_id id;		/* sub */
+	int64_t expiry;			/* exp, whole seconds (rounded down) */
+	char alg[8];
+	char kid[JWT_KID_MAX + 1];
+	struct cJSON *claims;		/* the whole payload, owned */
+};
+
+void jwt_svid__free(struct jwt_svid *s);
+
+struct jwt_verify_opts {
+	time_t now;
+	int64_t leeway;			/* seconds; JWT_SVID_LEEWAY is usual */
+};
+
+/*
+ * Validates a JWT-SVID (JWT-SVID.md §2-4, appendix A) for @audience:
+ * Compact Serialization of exactly three canonical base64url parts; a
+ * header of alg, kid and typ only (alg one of RS/PS/ES 256/384/512, never
+ * "none" or HMAC; kid required, as go-spiffe requires it; typ, if set,
+ * "JWT" or "JOSE"); a payload with sub a SPIFFE ID with a path, aud (a
+ * string or a non-empty array of strings) holding @audience, and exp
+ * numeric; the signature checked with the key of that kid in the bundle of
+ * sub's own trust domain, the key's type matching alg. exp must not have
+ * passed, nor nbf be ahead, nor iat be in the future (each give or take
+ * @opts->leeway). Header and payload are strict JSON (no duplicate keys).
+ * -EINVAL with the reason on any failure, -ENOMEM.
+ */
+int jwt_svid__validate(const char *token, size_t len, const char *audience,
+		       const struct bundle_set *bundles,
+		       const struct jwt_verify_opts *opts,
+		       struct jwt_svid **out, struct nt_err *err);
+
 /* ---- node CA ----------------------------------------------------------- */
 
 #define CA_TTL_DEFAULT		(24 * 3600)
@@ -271,6 +362,8 @@ enum ca_slot {
 struct ca_entry {
 	enum ca_slot slot;
 	X509 *cert;			/* borrowed */
+	const char *jwt_kid;		/* the generation's JWT-SVID signing
+					 * key, NULL if it has none */
 };
 
 /* Every CA generation held, current first, then next, then retired. */
@@ -283,6 +376,17 @@ const struct svid_signer *node_ca__signer(const struct node_ca *ca);
 /* Mint with the current CA. @ttl 0 means the CA's SVID TTL. */
 int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
 		  time_t now, struct svid **out, struct nt_err *err);
+
+/* The JWT-SVID signer of the current generation (borrowed from @ca). */
+const struct jwt_signer *node_ca__jwt_signer(const struct node_ca *ca);
+
+/* Mints a JWT-SVID with the current generation's key (jwt_svid__mint).
+ * The ID must belong to the CA's trust domain. @ttl 0 means
+ * JWT_SVID_TTL_DEFAULT. */
+int node_ca__mint_jwt(struct node_ca *ca, const struct spiffe_id *id,
+		      const char *const *aud, size_t naud, int64_t ttl,
+		      time_t now, char **token, int64_t *expiry,
+		      struct nt_err *err);
 
 enum ca_step {
 	CA_STEP_NONE,

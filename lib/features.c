@@ -43,6 +43,7 @@ static const struct prog_probe {
 	int btf_kind;
 } prog_probes[NT_FEAT_PROG_MAX] = {
 #define PLAIN(n, t)	{ .name = n, .type = t }
+#define ATTACH(n, t, a)	{ .name = n, .type = t, .attach = a }
 #define BTF(n, t, a, b, k) \
 	{ .name = n, .type = t, .attach = a, .btf_name = b, .btf_kind = k }
 	[NT_FEAT_PROG_CGROUP_SOCK_ADDR] = PLAIN("cgroup_sock_addr",
@@ -64,7 +65,12 @@ static const struct prog_probe {
 				    BTF_KIND_FUNC),
 	[NT_FEAT_PROG_LSM] = BTF("lsm", BPF_PROG_TYPE_LSM, BPF_LSM_MAC,
 				 "bpf_lsm_file_open", BTF_KIND_FUNC),
+	/* libbpf's probe knows no attach type; 6.1 refuses this one. */
+	[NT_FEAT_PROG_CGROUP_UNIX_CONNECT] = ATTACH("cgroup_unix_connect",
+						    BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+						    NT_ATTACH_CGROUP_UNIX_CONNECT),
 #undef PLAIN
+#undef ATTACH
 #undef BTF
 };
 
@@ -156,13 +162,29 @@ static const struct bpf_insn ret0[] = {
 	{ .code = BPF_JMP | BPF_EXIT },
 };
 
-static void probe_btf_prog(struct nt_feature *out, const struct prog_probe *p,
-			   const struct btf *vmlinux, int btf_err)
+/* Loads @p with its expected attach type (and BTF target, if any). */
+static void probe_load(struct nt_feature *out, const struct prog_probe *p,
+		       int attach_btf_id)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		.expected_attach_type = p->attach,
+		.attach_btf_id = attach_btf_id,
 	);
-	int id, fd;
+	int fd;
+
+	fd = bpf_prog_load(p->type, NULL, "GPL", ret0, ARRAY_SIZE(ret0), &opts);
+	if (fd < 0) {
+		out->err = -fd;
+		return;
+	}
+	close(fd);
+	out->available = true;
+}
+
+static void probe_btf_prog(struct nt_feature *out, const struct prog_probe *p,
+			   const struct btf *vmlinux, int btf_err)
+{
+	int id;
 
 	if (!vmlinux) {
 		out->err = btf_err;
@@ -174,33 +196,53 @@ static void probe_btf_prog(struct nt_feature *out, const struct prog_probe *p,
 		out->err = -id;
 		return;
 	}
-	opts.attach_btf_id = id;
-	fd = bpf_prog_load(p->type, NULL, "GPL", ret0, ARRAY_SIZE(ret0), &opts);
-	if (fd < 0) {
-		out->err = -fd;
+	probe_load(out, p, id);
+}
+
+static void probe_one(struct nt_feature *out, const struct prog_probe *p,
+		      const struct btf *vmlinux, int btf_err)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (p->btf_name) {
+		probe_btf_prog(out, p, vmlinux, btf_err);
+	} else if (p->attach) {
+		/* a plain type with an expected attach type */
+		probe_load(out, p, 0);
+	} else {
+		errno = 0;
+		ret = libbpf_probe_bpf_prog_type(p->type, NULL);
+		record_probe(out, ret);
+	}
+}
+
+void features__probe_prog(enum nt_feat_prog p, struct nt_feature *out)
+{
+	struct btf *vmlinux = NULL;
+	int btf_err = 0;
+
+	if (p >= NT_FEAT_PROG_MAX) {
+		*out = (struct nt_feature){ .err = EINVAL };
 		return;
 	}
-	close(fd);
-	out->available = true;
+	if (prog_probes[p].btf_name) {
+		vmlinux = btf__load_vmlinux_btf();
+		btf_err = vmlinux ? 0 : errno;
+	}
+	probe_one(out, &prog_probes[p], vmlinux, btf_err);
+	btf__free(vmlinux);
 }
 
 static void probe_progs(struct nt_features *f)
 {
 	struct btf *vmlinux;
-	int btf_err, i, ret;
+	int btf_err, i;
 
 	vmlinux = btf__load_vmlinux_btf();
 	btf_err = vmlinux ? 0 : errno;
-	for (i = 0; i < NT_FEAT_PROG_MAX; i++) {
-		if (prog_probes[i].btf_name) {
-			probe_btf_prog(&f->progs[i], &prog_probes[i], vmlinux,
-				       btf_err);
-			continue;
-		}
-		errno = 0;
-		ret = libbpf_probe_bpf_prog_type(prog_probes[i].type, NULL);
-		record_probe(&f->progs[i], ret);
-	}
+	for (i = 0; i < NT_FEAT_PROG_MAX; i++)
+		probe_one(&f->progs[i], &prog_probes[i], vmlinux, btf_err);
 	btf__free(vmlinux);
 }
 

@@ -372,6 +372,8 @@ enum nt_feat_prog {
 	NT_FEAT_PROG_TP_BTF,		/* tracing, BPF_TRACE_RAW_TP */
 	NT_FEAT_PROG_FENTRY,		/* tracing, BPF_TRACE_FENTRY */
 	NT_FEAT_PROG_LSM,
+	NT_FEAT_PROG_CGROUP_UNIX_CONNECT, /* 6.7+: the Workload API's caller
+					   * evidence at connect() */
 	NT_FEAT_PROG_MAX,
 };
 
@@ -431,6 +433,11 @@ extern bool features_debug;
  * errno only when @f could not be filled at all. */
 int features__probe(struct nt_features *f, const char *bpffs_dir);
 const char *features__prog_name(enum nt_feat_prog p);
+/* BPF_CGROUP_UNIX_CONNECT (6.7), by number: Debian 12's uapi headers and
+ * libbpf 1.1 predate it. */
+#define NT_ATTACH_CGROUP_UNIX_CONNECT	49
+/* One program probe alone (the datapath's choice of variants). */
+void features__probe_prog(enum nt_feat_prog p, struct nt_feature *out);
 const char *features__map_name(enum nt_feat_map m);
 /* "bpf_get_current_task_btf", and the program type it is probed in. */
 const char *features__helper_name(enum nt_feat_helper h, enum nt_feat_prog *prog);

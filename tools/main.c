@@ -152,7 +152,7 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"       OBJECT := { status | id | ca | svid | bundle | ns | entry |\n"
 		"                   workload | flow | policy | proxy | daemon | prog |\n"
-		"                   map | feature }\n"
+		"                   map | feature | jwt }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR }\n"
@@ -194,6 +194,7 @@ static const struct cmd objects[] = {
 	{ "prog",	do_prog },
 	{ "map",	do_map },
 	{ "feature",	do_feature },
+	{ "jwt",	do_jwt },
 	{ "version",	do_version },
 	{ 0 }
 };

@@ -8,6 +8,7 @@
 #define NAMETAG_TOOLS_MAIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -103,6 +104,30 @@ int ctl_print_reply(cJSON *req, void (*print)(const cJSON *reply));
 int ctl_delete(const char *cmd, const char *key, const char *value,
 	       const char *what);
 
+/* The Workload API, as a workload calls it (tools/wlclient.c). */
+struct wlc_result {
+	int status;			/* grpc-status; -1: none came */
+	int stopped;			/* the callback's non-zero result */
+	char message[256];		/* grpc-message */
+};
+/* Called with each response message; non-zero ends the call (cancelled). */
+typedef int (*wlc_msg_fn)(const uint8_t *msg, size_t len, void *arg);
+/* The path of "unix:///path", "unix:/path" or "/path"; NULL otherwise. */
+const char *wlc_socket_path(const char *s);
+/* A connected socket, or -errno. */
+int wlc_connect(const char *path);
+/* One call of /SpiffeWorkloadAPI/@method with the request message @req
+ * (packed protobuf), the security header included; waits at most
+ * @timeout_ms (-1: for ever) for each read. 0 once the stream ended or
+ * the callback stopped it, @res filled; -errno on transport errors. */
+int wlc_call(int fd, const char *method, const uint8_t *req, size_t req_len,
+	     wlc_msg_fn on_msg, void *arg, int timeout_ms,
+	     struct wlc_result *res);
+const char *wlc_status_name(int status);
+/* --socket's value, or SPIFFE_ENDPOINT_SOCKET, or the default; a connected
+ * socket, or p_err(). */
+int wlc_open(const char *opt);
+
 /* Objects. */
 int do_id(int argc, char **argv);
 int do_ca(int argc, char **argv);
@@ -119,6 +144,9 @@ int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
 int do_status(int argc, char **argv);
+int do_jwt(int argc, char **argv);
+/* svid fetch (tools/svid_fetch.c) */
+int do_svid_fetch(int argc, char **argv);
 
 /* Map entries decoded with the structs of bpf/nametag.h (tools/map_decode.c). */
 struct bpf_map_info;

@@ -251,13 +251,19 @@ static int do_help(int argc, char **argv)
 		"Usage: %s svid { show | list }\n"
 		"       %s svid mint ID --out PREFIX [--ttl DURATION]\n"
 		"       %s svid verify CERT [--bundle FILE [--trust-domain TD]] [--skew DURATION]\n"
+		"       %s svid fetch [--write DIR [--exec CMD]] [--socket ADDR]\n"
 		"       %s svid help\n"
 		"\n"
 		"       list shows the SVIDs nametagd holds for workloads.\n"
+		"       fetch asks the SPIFFE Workload API for the caller's own SVID and\n"
+		"       prints it; with --write it writes DIR/svid.pem, svid.key (0600) and\n"
+		"       bundle.pem atomically on every rotation and then runs CMD, until the\n"
+		"       stream ends. ADDR: unix:///path or /path; default\n"
+		"       SPIFFE_ENDPOINT_SOCKET, else " WORKLOAD_API_DEFAULT ".\n"
 		"       mint writes PREFIX.crt (leaf, then intermediates) and PREFIX.key (0600).\n"
 		"       verify checks CERT (leaf first, then intermediates) against the bundle of\n"
 		"       the leaf's own trust domain and prints its SPIFFE ID.\n",
-		bin_name, bin_name, bin_name, bin_name);
+		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 
 static const struct cmd cmds[] = {
@@ -266,6 +272,7 @@ static const struct cmd cmds[] = {
 	{ "help",	do_help },
 	{ "mint",	do_mint },
 	{ "verify",	do_verify },
+	{ "fetch",	do_svid_fetch },
 	{ 0 }
 };
 

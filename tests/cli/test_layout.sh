@@ -22,7 +22,8 @@ case $NAMETAG in
 esac
 
 SKELS=build/bpf
-[ -e "$SKELS/nametag.skel.h" ] || t_skip "build first: $SKELS/*.skel.h (make)"
+[ -e "$SKELS/nametag.skel.h" ] && [ -e build/proto/workload.pb-c.h ] ||
+	t_skip "build first: $SKELS/*.skel.h, build/proto/*.pb-c.h (make)"
 
 # includes_of FILE...: the "quoted" includes, one per line, as FILE: INC.
 includes_of() {
@@ -49,14 +50,18 @@ only_includes "userspace/datapath/" \
 only_includes "userspace/proxy/" \
 	'userspace/proxy/.*|userspace/datapath/datapath\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
 	userspace/proxy/*.[ch]
+only_includes "userspace/workload_api/" \
+	'userspace/workload_api/.*|ca/ca\.h|lib/ntcore\.h|workload\.pb-c\.h' \
+	userspace/workload_api/*.[ch]
 only_includes "userspace/daemon/" \
-	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
+	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/workload_api/workload_api\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
 	userspace/daemon/*.[ch]
 only_includes "tools/" \
-	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
+	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h|workload\.pb-c\.h' \
 	tools/*.[ch]
-t_check "no daemon header in userspace/proxy or userspace/datapath" \
-	not grep -rn '#include "userspace/daemon/' userspace/proxy userspace/datapath
+t_check "no daemon header in userspace/proxy, userspace/datapath or userspace/workload_api" \
+	not grep -rn '#include "userspace/daemon/' userspace/proxy userspace/datapath \
+		userspace/workload_api
 t_check "the skeletons only in userspace/datapath/datapath_int.h (and its test)" \
 	test "$(grep -rl --include=*.[ch] 'skel\.h"' lib ca attest enforce userspace tools tests |
 		sort | tr '\n' ' ')" = "tests/unit/test_sk_lookup.c userspace/datapath/datapath_int.h "
@@ -94,8 +99,12 @@ compile_alone datapath userspace/datapath userspace/datapath lib bpf/nametag.h \
 	"$SKELS/lookup.skel.h=bpf/lookup.skel.h"
 compile_alone proxy userspace/proxy userspace/proxy userspace/datapath/datapath.h \
 	lib bpf/nametag.h ca/ca.h enforce/enforce.h
+compile_alone workload_api userspace/workload_api userspace/workload_api \
+	ca/ca.h lib bpf/nametag.h build/proto/workload.pb-c.h=workload.pb-c.h \
+	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
 compile_alone tools tools tools userspace/daemon/protocol.h lib bpf/nametag.h \
-	ca/ca.h enforce/enforce.h
+	ca/ca.h enforce/enforce.h build/proto/workload.pb-c.h=workload.pb-c.h \
+	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
 
 # Maps only through the skeleton: no lookup by name, no map name in a
 # string (a renamed map must fail the build, not a lookup at run time).
@@ -109,6 +118,10 @@ t_check "no map named in a string to a map call or a pin path in userspace/" \
 # JSON only at the edges.
 t_check "no JSON in the datapath or the proxy" \
 	not grep -rln 'cJSON' userspace/datapath userspace/proxy
+# The Workload API reads a validated token's claims (cJSON from ca/) into
+# protobuf; it never writes JSON.
+t_check "the Workload API builds no JSON" \
+	not grep -rln 'cJSON_Create\|cJSON_Add' userspace/workload_api
 json=$(grep -l 'cJSON_Create\|cJSON_Add' userspace/daemon/*.c |
 	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|audit)\.c$')
 t_check "in the daemon, JSON only in ctl_*.c, the state files and the audit log" test -z "$json"

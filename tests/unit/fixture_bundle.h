@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "tests/unit/harness.h"
 
 /* ---- fixture: keys, certificates and their JWK spellings --------------- */
 
@@ -224,6 +225,31 @@ static char *expand(const char *tpl)
 	}
 	fclose(f);
 	return out;
+}
+
+/* Parses the template @tpl for example.org and checks the result against
+ * @want and, on failure, that the message holds @msg. Returns the bundle
+ * on success (the caller checks and frees it), else NULL. */
+static inline struct bundle *parse_expect(const char *name, const char *tpl,
+					  int want, const char *msg)
+{
+	struct nt_err err = { "" };
+	struct bundle *b = NULL;
+	char *json = expand(tpl);
+	int ret;
+
+	ret = bundle__parse(&b, "example.org", json, strlen(json), &err);
+	free(json);
+	CHECKF(ret == want, "%s: returned %d, want %d (%s)", name, ret, want,
+	       err.msg);
+	if (want) {
+		CHECKF(!b, "%s: bundle set on failure", name);
+		CHECKF(msg && strstr(err.msg, msg),
+		       "%s: message \"%s\" lacks \"%s\"", name, err.msg, msg);
+	}
+	if (ret)
+		bundle__free(b);
+	return ret ? NULL : b;
 }
 
 /* JWK spellings of the fixture's keys, for tables of bundles. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
@@ -291,6 +292,49 @@ static inline void rotate_ok(struct node_ca *ca, time_t now, enum ca_step want,
 
 	CHECKF(ret == 0 && step == want, "%s: rotate %d step %d: %s", when,
 	       ret, step, err.msg);
+}
+
+/* Rewrites ca.json through cJSON: @edit changes the parsed tree. */
+static inline void edit_index(const char *dir, void (*edit)(cJSON *root))
+{
+	char path[PATH_MAX], *raw, *text;
+	cJSON *root;
+	size_t len = 0;
+
+	join(path, dir, STATE_CA_FILE);
+	raw = slurp(path, &len);
+	root = raw ? cJSON_Parse(raw) : NULL;
+	free(raw);
+	if (!root)
+		return;
+	edit(root);
+	text = cJSON_Print(root);
+	if (text)
+		CHECK(spit(path, text, strlen(text)) == 0);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+/* Opening @dir must fail with @want in the message and leave every file
+ * as it was: damage is never a reason to start over (state-dir.md). */
+static inline void check_open_refused(const char *dir, const char *want,
+				      const char *name)
+{
+	char *before = snapshot(dir), *after;
+	struct nt_err err = { "" };
+	struct node_ca *ca = NULL;
+	int ret;
+
+	ret = node_ca__open(&ca, dir, &err);
+	CHECKF(ret < 0, "%s: opened", name);
+	CHECKF(has(err.msg, want), "%s: msg '%s', want '%s'", name, err.msg,
+	       want);
+	after = snapshot(dir);
+	CHECKF(same_snapshot(before, after), "%s: files changed", name);
+	if (!ret)
+		node_ca__close(ca);
+	free(before);
+	free(after);
 }
 
 #endif

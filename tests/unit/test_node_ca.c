@@ -75,7 +75,11 @@ static void check_index(const char *dir, const char *current)
 	if (!root)
 		return;
 	it = cJSON_GetObjectItemCaseSensitive(root, "version");
-	CHECK(cJSON_IsNumber(it) && it->valueint == 1);
+	CHECK(cJSON_IsNumber(it) && it->valueint == 2);
+	it = cJSON_GetObjectItemCaseSensitive(root, "jwt");
+	CHECK(cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 &&
+	      cJSON_IsString(it->child) &&
+	      !strcmp(it->child->valuestring, current));
 	it = cJSON_GetObjectItemCaseSensitive(root, "trust_domain");
 	CHECK(cJSON_IsString(it) && !strcmp(it->valuestring, TD));
 	it = cJSON_GetObjectItemCaseSensitive(root, "current");
@@ -212,27 +216,6 @@ static void test_open_missing(void)
 	       ret, err.msg);
 }
 
-/* Rewrites ca.json through cJSON: @edit changes the parsed tree. */
-static void edit_index(const char *dir, void (*edit)(cJSON *root))
-{
-	char path[PATH_MAX], *raw, *text;
-	cJSON *root;
-	size_t len = 0;
-
-	join(path, dir, STATE_CA_FILE);
-	raw = slurp(path, &len);
-	root = raw ? cJSON_Parse(raw) : NULL;
-	free(raw);
-	if (!root)
-		return;
-	edit(root);
-	text = cJSON_Print(root);
-	if (text)
-		CHECK(spit(path, text, strlen(text)) == 0);
-	cJSON_free(text);
-	cJSON_Delete(root);
-}
-
 /* Puts @text right after the opening brace of ca.json. */
 static void prepend_key(const char *dir, const char *text)
 {
@@ -291,7 +274,7 @@ static void ed_traversal(cJSON *root)
 static void ed_version(cJSON *root)
 {
 	cJSON_ReplaceItemInObjectCaseSensitive(root, "version",
-					       cJSON_CreateNumber(2));
+					       cJSON_CreateNumber(3));
 }
 
 static void ed_svid_ttl_big(cJSON *root)
@@ -321,7 +304,7 @@ static const struct damage_case damage_cases[] = {
 	{ "wrong type", DMG_INDEX_WRONG_TYPE, "\"ca_ttl\" must be an integer" },
 	{ "missing key", DMG_INDEX_MISSING_KEY, "missing key \"svid_ttl\"" },
 	{ "path in serial", DMG_INDEX_TRAVERSAL, "\"current\" must be a certificate serial" },
-	{ "future version", DMG_INDEX_VERSION, "version 2 is not supported" },
+	{ "future version", DMG_INDEX_VERSION, "version 3 is not supported" },
 	{ "svid ttl over half ca ttl", DMG_INDEX_TTLS, "\"svid_ttl\"" },
 	{ "truncated key", DMG_KEY_TRUNCATED, ".key: not a readable private key" },
 	{ "key mode 0644", DMG_KEY_MODE, "0644" },
@@ -406,17 +389,14 @@ static void damage(const char *dir, enum damage what, X509 *cur,
 
 static void test_open_damaged(void)
 {
-	char dir[PATH_MAX], other[PATH_MAX], name[64], *before, *after;
+	char dir[PATH_MAX], other[PATH_MAX], name[64];
 	size_t i;
 
 	if (!fresh_ca(other, "damage-other", T0, 0, 0))
 		return;
 	for (i = 0; i < sizeof(damage_cases) / sizeof(damage_cases[0]); i++) {
 		const struct damage_case *c = &damage_cases[i];
-		struct nt_err err = { "" };
-		struct node_ca *ca = NULL;
 		X509 *cur;
-		int ret;
 
 		snprintf(name, sizeof(name), "damage-%zu", i);
 		if (!fresh_ca(dir, name, T0, 0, 0))
@@ -425,18 +405,7 @@ static void test_open_damaged(void)
 		if (!cur)
 			continue;
 		damage(dir, c->what, cur, other);
-		before = snapshot(dir);
-		ret = node_ca__open(&ca, dir, &err);
-		CHECKF(ret < 0, "%s: opened", c->name);
-		CHECKF(has(err.msg, c->want), "%s: msg '%s', want '%s'",
-		       c->name, err.msg, c->want);
-		after = snapshot(dir);
-		CHECKF(same_snapshot(before, after), "%s: files changed",
-		       c->name);
-		if (!ret)
-			node_ca__close(ca);
-		free(before);
-		free(after);
+		check_open_refused(dir, c->want, c->name);
 		X509_free(cur);
 	}
 }

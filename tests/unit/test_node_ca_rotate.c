@@ -240,6 +240,8 @@ static void test_two_handles(void)
 	if (s)
 		CHECK(issued_by(s->leaf, node_ca__at(b, 0)->cert));
 	svid__free(s);
+	/* JWT-SVIDs too: a signs with the key b activated. */
+	CHECK(!strcmp(node_ca__jwt_signer(a)->kid, node_ca__jwt_signer(b)->kid));
 out:
 	node_ca__close(a);
 	node_ca__close(b);

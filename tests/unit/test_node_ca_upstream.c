@@ -197,10 +197,14 @@ static void test_upstream_root(void)
 		check_verifies(dir, s, time(NULL), "upstream svid");
 		openssl_verifies(root, s, "up-root");
 	}
-	/* Rotating keeps the one root: the bundle does not change. */
+	/* Rotating keeps the one root: the X.509 authorities do not change.
+	 * The next generation's JWT key is published when it is prepared
+	 * (sequence 2), and activation changes nothing in the bundle. */
 	rotate_ok(ca, time(NULL), CA_STEP_PREPARED, "upstream prepare");
+	check_disk_bundle(dir, 2, 1, "upstream prepared");
 	rotate_ok(ca, time(NULL), CA_STEP_ACTIVATED, "upstream activate");
-	check_disk_bundle(dir, 1, 1, "upstream rotated");
+	check_disk_bundle(dir, 2, 1, "upstream rotated");
+	CHECK(node_ca__bundle(ca)->jwt_count == 2);
 	check_verifies(dir, s, time(NULL), "upstream svid after rotation");
 out:
 	svid__free(s);

@@ -39,6 +39,8 @@ static const struct {
 	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug) },
 	{ "log_file",	   K_STRING, offsetof(struct daemon_opts, log_file) },
 	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout) },
+	/* A path, or true for its usual place (docs/workload-api.md). */
+	{ "workload_api",  K_STRING, offsetof(struct daemon_opts, workload_api) },
 };
 
 /* Every string a config file gave, kept reachable: a reload replaces the
@@ -119,6 +121,11 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 					  "%s: \"%s\" must be a whole number from %u to %u",
 					  where, keys[i].key, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
 		*(unsigned int *)dst = (unsigned int)it->valuedouble;
+		return 0;
+	}
+	/* The one switch among the paths: true is its usual place. */
+	if (!strcmp(keys[i].key, "workload_api") && cJSON_IsBool(it)) {
+		*(const char **)dst = cJSON_IsTrue(it) ? WORKLOAD_API_DEFAULT : NULL;
 		return 0;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring[0])

@@ -29,6 +29,7 @@
 #include "userspace/daemon/protocol.h"
 #include "userspace/datapath/datapath.h"
 #include "userspace/proxy/proxy.h"
+#include "userspace/workload_api/workload_api.h"
 
 struct daemon;
 
@@ -51,6 +52,7 @@ struct daemon_opts {
 	const char *drain_timeout;	/* a duration; NULL: the default */
 	int64_t drain_secs;		/* daemon_config__check's */
 	int takeover_fd;		/* --takeover FD (upgrade.c); -1: none */
+	const char *workload_api;	/* socket path; NULL: not served */
 };
 
 #define DRAIN_TIMEOUT_DEFAULT	600	/* s: 10 min (docs/process-model.md) */
@@ -201,6 +203,14 @@ struct workload_entry {
 	bool from_exec;
 };
 int workloads__list(struct daemon *d, struct workload_entry **out, size_t *n);
+/* Evidence of @pid as /proc shows it now, in cgroup @cgroup_id of
+ * namespace @n (NULL: none), its exe the kernel's exec record when the
+ * process table's start time matches: 1 then, 0 with /proc's exe, or a
+ * negative errno (-ENOENT: gone). */
+int workload__pid_evidence(struct daemon *d, uint32_t pid, uint64_t cgroup_id,
+			   const struct ns *n, struct nt_evidence *ev);
+/* @pid's start, ns since boot at clock-tick precision (/proc stat). */
+int workload__pid_start(uint32_t pid, uint64_t *start_boottime);
 void workloads__free(struct workload_entry *v, size_t n);
 
 /* ---- SVIDs (svids.c) -------------------------------------------------------------- */
@@ -343,6 +353,17 @@ void daemon__sync_listeners_soon(struct daemon *d);
 /* ---- what the proxy asks (proxy_env.c) ---------------------------------------------------- */
 
 void proxy_env__init(struct daemon *d, struct proxy_env *env);
+
+/* ---- the SPIFFE Workload API (wlapi.c) ------------------------------------------------------ */
+
+/* Serves it when opts.workload_api is set; after the proxy is up. */
+int daemon_wlapi__open(struct daemon *d, struct nt_err *err);
+void daemon_wlapi__close(struct daemon *d);
+/* WLAPI_CHANGED_*: pushed to open streams once the current batch of
+ * events is handled (daemon_wlapi__flush). */
+void daemon_wlapi__changed(struct daemon *d, unsigned int what);
+void daemon_wlapi__flush(struct daemon *d);
+void daemon_wlapi__tick(struct daemon *d);
 
 /* ---- plaintext that predates strict (strict.c) --------------------------------------------- */
 
@@ -524,6 +545,11 @@ struct daemon {
 	unsigned int ticks;
 	uint64_t start_real_ns, start_mono_ns;	/* operator__open: uptime */
 	struct loop_handler sig_h, timer_h, events_h, drain_h;
+	struct wlapi *wlapi;		/* NULL: not served */
+	unsigned int wlapi_changes;	/* WLAPI_CHANGED_* since the flush */
+	unsigned int wlapi_trust_gen;	/* the proxy's, as last pushed */
+	time_t wlapi_rotate_at;		/* an SVID handed out is re-minted */
+	uint64_t wlapi_no_record;	/* callers the connect hook missed */
 	/* The command line, for a reload and an upgrade's re-exec. */
 	int argc;
 	char **argv;

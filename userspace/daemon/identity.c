@@ -246,6 +246,8 @@ void identity__free(struct identity *idt)
 void identity__invalidate(struct identity *idt)
 {
 	idt->gen++;
+	/* Workload API streams are asked again: a withdrawn one ends. */
+	daemon_wlapi__changed(idt->d, WLAPI_CHANGED_IDENTITY);
 }
 
 static void key_of(const struct nt_evidence *ev, struct idkey *k)

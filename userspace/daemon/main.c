@@ -90,6 +90,7 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 		return;
 	proxy__tick(d->proxy);
 	operator__tick(d);
+	daemon_wlapi__tick(d);
 	upgrade__tick(d);
 	/* During an upgrade the kernel's state is the new process's. */
 	if (upgrade__paused(d))
@@ -188,6 +189,7 @@ static int run_loop(struct daemon *d)
 			d->sync_soon = false;
 			daemon__sync_listeners(d);
 		}
+		daemon_wlapi__flush(d);
 	}
 	return 0;
 }
@@ -358,6 +360,9 @@ static int start(struct daemon *d, struct nt_err *err)
 		return ret;
 	/* Listeners that were there before the daemon (or its namespaces). */
 	daemon__sync_listeners(d);
+	ret = daemon_wlapi__open(d, err);
+	if (ret)
+		return ret;
 	return control__open(d, err);
 }
 
@@ -365,6 +370,7 @@ static int start(struct daemon *d, struct nt_err *err)
 static void stop(struct daemon *d)
 {
 	control__close(d);
+	daemon_wlapi__close(d);		/* borrows the proxy's bundles */
 	proxy__free(d->proxy);		/* its flows close into the table */
 	operator__close(d);
 	flow_table__free(d->flows);
@@ -427,6 +433,9 @@ static void usage(FILE *out)
 		"                      socket over from the nametagd at the other end of FD\n"
 		"  --flow-table-size N flow records kept for 'nametag flow' (default %u,\n"
 		"                      %u to %u; the oldest goes first)\n"
+		"  --workload-api PATH serve the SPIFFE Workload API on the unix socket PATH\n"
+		"                      (off by default; the usual PATH is\n"
+		"                      " WORKLOAD_API_DEFAULT ", docs/workload-api.md)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -439,7 +448,8 @@ static void usage(FILE *out)
 		"    true or false: %s\n"
 		"    numbers: %s\n"
 		"  An unknown key, a duplicate one or a value of the wrong type is an\n"
-		"  error that names the file, the line and the column.\n"
+		"  error that names the file, the line and the column. workload_api may\n"
+		"  also be true (" WORKLOAD_API_DEFAULT ") or false.\n"
 		"  SIGHUP reads it again: log_file and drain_timeout change at once,\n"
 		"  the others at the next upgrade.\n"
 		"\n"
@@ -496,7 +506,8 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
-	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS };
+	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
+	       O_WLAPI };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -515,6 +526,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
+		{ "workload-api", required_argument, NULL, O_WLAPI },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -534,6 +546,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_WLAPI: o->workload_api = optarg; break;
 		case O_METRICS: o->metrics = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
 		case O_LOGFMT: o->log_format = optarg; break;

@@ -14,6 +14,10 @@
 
 #define CTL_SOCK_NAME		"nametagd.sock"
 #define CTL_RUN_DIR_DEFAULT	"/run/nametag"
+/* The Workload API socket: nametagd's "workload_api": true, and where
+ * nametag's Workload API clients look without --socket or
+ * SPIFFE_ENDPOINT_SOCKET (docs/workload-api.md). */
+#define WORKLOAD_API_DEFAULT	"/run/nametag-workload/api.sock"
 #define CTL_LINE_MAX		(64 * 1024)	/* a request line, at most */
 #define CTL_MAX_FDS		4		/* SCM_RIGHTS per request */
 

@@ -58,10 +58,25 @@ static int proc_status(uint32_t pid, struct nt_evidence *ev,
 	return 0;
 }
 
-/* Evidence for a listed pid: 1 when the exe is the kernel's exec record,
- * 0 when it is /proc's view now, or a negative errno. */
-static int pid_evidence(const struct listing *l, uint32_t pid,
-			struct nt_evidence *ev)
+int workload__pid_start(uint32_t pid, uint64_t *start_boottime)
+{
+	long tick = sysconf(_SC_CLK_TCK);
+	uint64_t ns_per_tick = 1000000000ULL / (tick > 0 ? tick : 100);
+	unsigned long long start = 0;
+	struct nt_evidence ev = {};
+	int ret;
+
+	ret = proc_status(pid, &ev, &start);
+	if (ret)
+		return ret;
+	if (!start)
+		return -ESRCH;
+	*start_boottime = start * ns_per_tick;
+	return 0;
+}
+
+int workload__pid_evidence(struct daemon *d, uint32_t pid, uint64_t cgroup_id,
+			   const struct ns *n, struct nt_evidence *ev)
 {
 	long tick = sysconf(_SC_CLK_TCK);
 	uint64_t ns_per_tick = 1000000000ULL / (tick > 0 ? tick : 100);
@@ -73,9 +88,9 @@ static int pid_evidence(const struct listing *l, uint32_t pid,
 
 	memset(ev, 0, sizeof(*ev));
 	ev->pid = ev->tgid = pid;
-	ev->cgroup_id = l->cgroup_id;
-	ev->ns_cgroup_id = l->n->cgroup_id;
-	ev->mode = l->n->mode;
+	ev->cgroup_id = cgroup_id;
+	ev->ns_cgroup_id = n ? n->cgroup_id : 0;
+	ev->mode = n ? n->mode : NT_MODE_OFF;
 	ret = proc_status(pid, ev, &start);
 	if (ret)
 		return ret;
@@ -83,7 +98,7 @@ static int pid_evidence(const struct listing *l, uint32_t pid,
 	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
 	if (!stat(path, &st))
 		ev->netns_ino = st.st_ino;
-	if (!datapath__proc(l->d->dp, pid, &proc) &&
+	if (!datapath__proc(d->dp, pid, &proc) &&
 	    proc.start_boottime / ns_per_tick == start) {
 		ev->exe = proc.exe;
 		return 1;	/* kernel exec record */
@@ -108,7 +123,7 @@ static int add_pid(uint32_t pid, void *arg)
 
 	if (l->len >= LIST_MAX)
 		return 1;
-	src = pid_evidence(l, pid, &ev);
+	src = workload__pid_evidence(l->d, pid, l->cgroup_id, l->n, &ev);
 	if (src < 0)
 		return 0;	/* gone meanwhile */
 	identity__resolve(l->d->identity, &ev, &w, &err);

@@ -35,7 +35,8 @@ struct attach_spec {
 	const char *link;
 	enum attach_kind kind;
 	struct bpf_program *(*prog)(struct nametag_bpf *s);
-	bool optional;		/* the daemon runs without it, loudly */
+	const char *lost;	/* NULL: required; else the daemon runs
+				 * without it and says what is lost */
 };
 
 #define PROG_GETTER(name) \
@@ -51,18 +52,23 @@ PROG_GETTER(nt_exec)
 PROG_GETTER(nt_fork)
 PROG_GETTER(nt_exit)
 PROG_GETTER(nt_sys_socket)
+PROG_GETTER(nt_connect_unix)
+
+#define NO_PACKET_KILL "strict mode cannot stop sockets of families the inet hooks never see (AF_PACKET)"
+#define NO_UNIX_EVIDENCE "the Workload API attests callers by SO_PEERCRED and the process table's start time (docs/workload-api.md)"
 
 static const struct attach_spec attach_specs[] = {
-	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4, false },
-	{ "connect6",	ATTACH_CGROUP,	get_nt_connect6, false },
-	{ "sendmsg4",	ATTACH_CGROUP,	get_nt_sendmsg4, false },
-	{ "sendmsg6",	ATTACH_CGROUP,	get_nt_sendmsg6, false },
-	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, false },
-	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, false },
-	{ "exec",	ATTACH_TRACING,	get_nt_exec, false },
-	{ "fork",	ATTACH_TRACING,	get_nt_fork, false },
-	{ "exit",	ATTACH_TRACING,	get_nt_exit, false },
-	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, true },
+	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4, NULL },
+	{ "connect6",	ATTACH_CGROUP,	get_nt_connect6, NULL },
+	{ "sendmsg4",	ATTACH_CGROUP,	get_nt_sendmsg4, NULL },
+	{ "sendmsg6",	ATTACH_CGROUP,	get_nt_sendmsg6, NULL },
+	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, NULL },
+	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, NULL },
+	{ "exec",	ATTACH_TRACING,	get_nt_exec, NULL },
+	{ "fork",	ATTACH_TRACING,	get_nt_fork, NULL },
+	{ "exit",	ATTACH_TRACING,	get_nt_exit, NULL },
+	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, NO_PACKET_KILL },
+	{ "connect_unix", ATTACH_CGROUP, get_nt_connect_unix, NO_UNIX_EVIDENCE },
 };
 _Static_assert(ARRAY_SIZE(attach_specs) <= DP_MAX_LINKS,
 	       "datapath links");
@@ -140,6 +146,8 @@ static int pin_programs(struct datapath *dp, struct nt_err *err)
 	int ret;
 
 	bpf_object__for_each_program(prog, dp->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
 		ret = pin_path(path, sizeof(path), dp, "progs",
 			       bpf_program__name(prog));
 		if (ret)
@@ -280,6 +288,12 @@ static int attach_one(struct datapath *dp, const struct attach_spec *spec,
 	ret = pin_path(path, sizeof(path), dp, "links", spec->link);
 	if (ret)
 		return nt_err_set(err, ret, "pin path too long");
+	if (bpf_program__fd(prog) < 0) {
+		/* Not loaded: this kernel lacks the hook (said at load). A
+		 * link an older kernel's daemon pinned cannot exist. */
+		unlink(path);
+		return 0;
+	}
 	if (spec->kind == ATTACH_CGROUP) {
 		link = adopt_cgroup_link(dp, prog, path);
 		if (!link)
@@ -294,9 +308,9 @@ static int attach_one(struct datapath *dp, const struct attach_spec *spec,
 	if (!link) {
 		ret = -errno;
 		bpf_link__destroy(old);
-		if (spec->optional) {
-			pr_warn("failed to attach %s: %s: strict mode cannot stop sockets of families the inet hooks never see (AF_PACKET)",
-				spec->link, strerror(-ret));
+		if (spec->lost) {
+			pr_warn("failed to attach %s: %s: %s", spec->link,
+				strerror(-ret), spec->lost);
 			return 0;
 		}
 		return nt_err_set(err, ret, "failed to attach %s: %s%s",
@@ -358,6 +372,33 @@ static int size_maps(struct datapath *dp)
 	return ret;
 }
 
+/*
+ * The unix connect hook (6.7+) takes the Workload API's caller evidence at
+ * connect(). libbpf 1.1 reads its section as connect4: give it its real
+ * attach type, or leave it unloaded where the kernel has no such hook.
+ */
+static int unix_hook_choose(struct datapath *dp)
+{
+	struct bpf_program *prog = dp->skel->progs.nt_connect_unix;
+	struct nt_feature f;
+
+	features__probe_prog(NT_FEAT_PROG_CGROUP_UNIX_CONNECT, &f);
+	/* The fallback's live test on kernels that have the hook. */
+	if (f.available && getenv("NAMETAG_NO_UNIX_HOOK")) {
+		pr_warn("NAMETAG_NO_UNIX_HOOK is set: the unix connect hook is not loaded: %s",
+			NO_UNIX_EVIDENCE);
+		f.available = false;
+	} else if (!f.available) {
+		pr_warn("this kernel has no cgroup unix connect hook (6.7+): %s",
+			NO_UNIX_EVIDENCE);
+	}
+	dp->unix_hook = f.available;
+	if (!f.available)
+		return bpf_program__set_autoload(prog, false);
+	return bpf_program__set_expected_attach_type(prog,
+			(enum bpf_attach_type)NT_ATTACH_CGROUP_UNIX_CONNECT);
+}
+
 static int load(struct datapath *dp, struct nt_err *err)
 {
 	int ret;
@@ -372,6 +413,9 @@ static int load(struct datapath *dp, struct nt_err *err)
 	ret = set_map_pins(dp);
 	if (ret)
 		return nt_err_set(err, ret, "failed to set map pin paths");
+	ret = unix_hook_choose(dp);
+	if (ret)
+		return nt_err_set(err, ret, "failed to set up the unix connect hook");
 	/* libbpf reuses a pinned map when it is compatible and pins new
 	 * ones, so a restarted daemon keeps every enrollment and socket. */
 	ret = nametag_bpf__load(dp->skel);

@@ -78,6 +78,14 @@ int datapath__proc(const struct datapath *dp, uint32_t tgid, struct nt_proc *p);
  * exits), into @buf; -ENOENT when the kernel has none (any more). */
 int datapath__exec_name(const struct datapath *dp, const struct nt_exe *x,
 			char *buf, size_t size);
+/* The Workload API's caller (unix.c): what the cgroup unix connect hook
+ * recorded about the process that connected the peer of @fd, an accepted
+ * unix stream socket; read once. -EOPNOTSUPP without the hook (6.7+),
+ * -ENOENT when it recorded nothing (the caller is in no enrolled namespace,
+ * or the record was evicted). */
+bool datapath__has_unix_hook(const struct datapath *dp);
+int datapath__unix_evidence(struct datapath *dp, int fd,
+			    struct nt_sock_value *v);
 /* What the kernel recorded about the socket @fd (sock_ev storage). */
 int datapath__socket_evidence(const struct datapath *dp, int fd,
 			      struct nt_sock_value *v);

@@ -12,7 +12,7 @@
 #include "bpf/nametag.skel.h"
 #include "userspace/datapath/datapath.h"
 
-#define DP_MAX_LINKS	12
+#define DP_MAX_LINKS	13
 
 /* A network namespace the datapath guards: its listener table. Its
  * sk_lookup link lives pinned as links/lookup-<netns_ino>. */
@@ -36,6 +36,7 @@ struct datapath {
 	uint32_t listeners_per_netns;
 	struct netns_inst *netns;	/* max_netns of them */
 	uint32_t proxy_gen;		/* the last nt_proxy.gen handed out */
+	bool unix_hook;			/* nt_connect_unix is loaded */
 };
 
 int pin_path(char *buf, size_t size, const struct datapath *dp,

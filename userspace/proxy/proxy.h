@@ -206,6 +206,10 @@ int proxy__new(struct proxy **px, const struct proxy_opts *o,
 void proxy__free(struct proxy *px);
 /* Once a second: timeouts, trust bundle reloads, idle tunnels. */
 void proxy__tick(struct proxy *px);
+/* The trust bundles the proxy verifies peers with (local and federated),
+ * borrowed until the next tick; *@gen grows at every reload. */
+const struct bundle_set *proxy__trust(const struct proxy *px,
+				      unsigned int *gen);
 
 /* ---- network namespaces (listen.c) ------------------------------------------------ */
 

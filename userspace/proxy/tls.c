@@ -95,6 +95,14 @@ void proxy_tls__refresh_trust(struct proxy *px)
 		 bundle_set__count(t->trust));
 }
 
+const struct bundle_set *proxy__trust(const struct proxy *px,
+				      unsigned int *gen)
+{
+	if (gen)
+		*gen = px->tls.trust_gen;
+	return px->tls.trust;
+}
+
 /* ---- verification ---------------------------------------------------------- */
 
 static int verify_peer(X509_STORE_CTX *xs, void *arg)
