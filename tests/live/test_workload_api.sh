@@ -123,7 +123,7 @@ suite() {
 		t_check "grpc-js: a process whose namespace is off: PERMISSION_DENIED" \
 			jq_ok "$out" '.status == "PERMISSION_DENIED"'
 	else
-		t_skip_case "grpc-js clients: node or build/npm missing (make deps npm-deps)"
+		t_skip_case "grpc-js clients" "node or build/npm missing (make deps npm-deps)"
 	fi
 
 	# nametag as a Workload API client, like any workload.
@@ -205,7 +205,7 @@ suite() {
 	out=$("$PY" "$CLIENT" "$SOCK" reuse "$C/temp" "$C/shop/web")
 	echo "    $out"
 	if jq_ok "$out" '.status == "SKIP"'; then
-		t_skip_case "PID reuse: $(echo "$out" | jq -r .why)"
+		t_skip_case "PID reuse" "$(echo "$out" | jq -r .why)"
 	else
 		t_check "PID reuse: M's connection never gets the identity of the process that now has M's pid" \
 			jq_ok "$out" '(.spiffe_id // "") | startswith("spiffe://example.org/ns/shop/") | not'
