@@ -68,7 +68,8 @@ static void check_invariants(const struct policy *p,
 	if (!memchr(d->reason, '\0', sizeof(d->reason)) || !d->reason[0])
 		fail("reason is empty or not terminated", NULL);
 	if (in->mode == ENFORCE_OFF) {
-		if (d->verdict != VERDICT_ALLOW || d->enforced || d->rule != -1)
+		/* Off allows, and that allow is what happens (enforced). */
+		if (d->verdict != VERDICT_ALLOW || !d->enforced || d->rule != -1)
 			fail("off mode decided something", d->reason);
 		return;
 	}
@@ -78,10 +79,11 @@ static void check_invariants(const struct policy *p,
 	    (!ns || (size_t)d->rule >= ns->nrules ||
 	     ns->rules[d->rule].action != d->verdict))
 		fail("deciding rule does not match the verdict", d->reason);
+	/* Observe and permissive are dry runs: strict's verdict, recorded
+	 * only (docs/policy.md, "Modes"). */
 	if ((in->mode == ENFORCE_STRICT && !d->enforced) ||
 	    (in->mode == ENFORCE_OBSERVE && d->enforced) ||
-	    (in->mode == ENFORCE_PERMISSIVE &&
-	     d->enforced != (d->verdict == VERDICT_DENY && d->rule >= 0)))
+	    (in->mode == ENFORCE_PERMISSIVE && d->enforced))
 		fail("enforced flag does not follow the mode", d->reason);
 }
 
