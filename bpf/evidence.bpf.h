@@ -55,10 +55,13 @@ static __always_inline struct nt_ns_value *current_namespace(__u64 *ns_cgroup)
 	return task_namespace(bpf_get_current_task_btf(), ns_cgroup);
 }
 
-static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgroup,
-					  const struct nt_ns_value *ns)
+/* The evidence of @task, an enrolled one (a BTF pointer: the current
+ * task, or a tracepoint's argument). */
+static __always_inline void fill_evidence_of(struct nt_evidence *ev,
+					     struct task_struct *task,
+					     __u64 ns_cgroup,
+					     const struct nt_ns_value *ns)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
 	struct file *exe;
 
@@ -79,6 +82,12 @@ static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgrou
 	ev->netns_ino = task->nsproxy->net_ns->ns.inum;
 	ev->start_boottime = task->group_leader->start_boottime;
 	bpf_probe_read_kernel(ev->comm, sizeof(ev->comm), task->comm);
+}
+
+static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgroup,
+					  const struct nt_ns_value *ns)
+{
+	fill_evidence_of(ev, bpf_get_current_task_btf(), ns_cgroup, ns);
 }
 
 static __always_inline void emit(__u32 type, __u64 cookie,

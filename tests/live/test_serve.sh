@@ -163,7 +163,8 @@ t_check "once nothing lives there and nothing names it, it is let go" \
 # before its connect(): the SYN is held and retried, and goes through once
 # the daemon runs again.
 kill -STOP "${D_PID[$N]}"
-pod_client 1 held >"$LIVE_DIR/held.out" &
+pod_exec "$CG_CLIENT" "$TAG-p1" "$NT_CONNECT" tcp "$SRV_ADDR" "$SRV_PORT_" held \
+	>"$LIVE_DIR/held.out" 2>&1 &
 held=$!
 sleep 1.5
 kill -CONT "${D_PID[$N]}"
@@ -173,14 +174,15 @@ t_check "a connect() made before its netns's proxy existed is held, then succeed
 	reply_ok "$REPLY_LINE"
 ms=$(connect_ms "$REPLY_LINE")
 echo "    held connect took ${ms:-?} ms"
-t_check "... after the kernel's SYN retry (>= 1 s)" \
-	awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 900) }'
+t_check "... until the daemon ran again (>= 1.4 s)" \
+	awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 1400) }'
 
 # A held connect whose nametagd dies: refused, never plaintext.
 kill -STOP "${D_PID[$N]}"
 before=$(grep -c . "$LIVE_DIR/server.log" 2>/dev/null || echo 0)
 SECONDS_0=$SECONDS
-pod_client 2 orphan >"$LIVE_DIR/orphan.out" &
+pod_exec "$CG_CLIENT" "$TAG-p2" "$NT_CONNECT" tcp "$SRV_ADDR" "$SRV_PORT_" orphan \
+	>"$LIVE_DIR/orphan.out" 2>&1 &
 held=$!
 sleep 1
 kill -KILL "${D_PID[$N]}"
@@ -205,8 +207,17 @@ launch_daemon "$N" || t_fail "nametagd restarts"
 t0=$SECONDS
 add_pods 4 "$PODS" || t_fail "$PODS pods are made"
 echo "    $PODS pods made in $((SECONDS - t0)) s"
-fds0=$(ls "/proc/${D_PID[$N]}/fd" | wc -l)
+# What the daemon holds: descriptors, less those of connections (two
+# each) and pooled mesh connections (one each), which come and go.
+fds_netns() {
+	local st
+	st=$(ntd "$N" -j proxy status) || return 1
+	echo $(($(ls "/proc/${D_PID[$N]}/fd" | wc -l) - $(jq '.idle_mesh_connections + 2 * .connections' <<<"$st")))
+}
+fds0=$(fds_netns)
 rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/${D_PID[$N]}/status")
+kmem0=$(awk '/^(Slab|VmallocUsed|Percpu):/ { s += $2 } END { print s }' /proc/meminfo)
+log0=$(wc -l <"${D_DIR[$N]}/log")
 t0=$SECONDS
 pids=()
 for ((i = 4; i < 4 + PODS; i++)); do
@@ -224,7 +235,7 @@ for ((i = 4; i < 4 + PODS; i++)); do
 		ms=$(connect_ms "$line")
 		awk -v m="$ms" 'BEGIN { exit !(m >= 900) }' && held=$((held + 1))
 		maxms=$(awk -v a="$maxms" -v b="$ms" 'BEGIN { print (b > a ? b : a) }')
-	elif [ -z "${bad:-}" ]; then
+	elif [ -z "${bad:-}" ] || [ -n "${T_VERBOSE:-}" ]; then
 		bad="pod $i: $line"
 	fi
 done
@@ -233,10 +244,15 @@ t_check "$PODS fresh pods: every first connection succeeds in strict" [ "$ok" = 
 	echo "    first failure: ${bad:-}"
 nserved=$(ntd "$N" -j proxy list | jq length)
 t_check "all $PODS pods are served (more than 64)" [ "$nserved" -ge "$PODS" ]
-fds1=$(ls "/proc/${D_PID[$N]}/fd" | wc -l)
+fds1=$(fds_netns)
 rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/${D_PID[$N]}/status")
-echo "    nametagd: $nserved netns served; +$((fds1 - fds0)) descriptors, +$((rss1 - rss0)) kB RSS for $PODS pods"
-t_check "at most 4 descriptors per served netns" [ $((fds1 - fds0)) -le $((4 * PODS + 16)) ]
+kmem1=$(awk '/^(Slab|VmallocUsed|Percpu):/ { s += $2 } END { print s }' /proc/meminfo)
+echo "    nametagd: $nserved netns served; +$((fds1 - fds0)) descriptors, +$((rss1 - rss0)) kB RSS," \
+	"kernel slab+vmalloc+percpu +$((kmem1 - kmem0)) kB (machine-wide, noisy) for $PODS pods"
+# The window the kernel holds SYNs through: event to proxy, per netns.
+tail -n +"$((log0 + 1))" "${D_DIR[$N]}/log" | sed -n 's/.*served \([0-9.]*\) ms after the kernel asked.*/\1/p' |
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "    served after the kernel asked: median %s ms, p90 %s ms, max %s ms (%d netns)\n", v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)], v[NR], NR }'
+t_check "at most 4 descriptors per served netns" [ $((fds1 - fds0)) -le $((4 * PODS + 8)) ]
 t_check "proxy status counts them against the limit" eval \
 	"ntd $N -j proxy status | jq -e --argjson n $nserved '.datapath.netns_served == \$n and .datapath.max_netns >= 1024' >/dev/null"
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * nametagd --config FILE: the command line's string options as a JSON
- * object. The key table is the one source of the keys: the parser, the
- * help text and so nametagd(8) read it.
+ * nametagd --config FILE: the command line's options with a value, as a
+ * JSON object (strings, and whole numbers for the limits). The key table is
+ * the one source of the keys: the parser, the help text and so nametagd(8)
+ * read it.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,18 +17,39 @@
 
 static const struct {
 	const char *key;
-	size_t off;		/* of a const char * in struct daemon_opts */
+	size_t off;		/* in struct daemon_opts: a const char *, */
+	bool number;		/* ... or an unsigned int (1 to max) */
+	unsigned int max;
 } keys[] = {
-	{ "state_dir",		offsetof(struct daemon_opts, state_dir) },
-	{ "run_dir",		offsetof(struct daemon_opts, run_dir) },
-	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
-	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
-	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+	{ "state_dir",		offsetof(struct daemon_opts, state_dir), false, 0 },
+	{ "run_dir",		offsetof(struct daemon_opts, run_dir), false, 0 },
+	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root), false, 0 },
+	{ "bpffs",		offsetof(struct daemon_opts, bpffs), false, 0 },
+	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain), false, 0 },
+	{ "max_netns",		offsetof(struct daemon_opts, max_netns), true,
+	  DAEMON_MAX_NETNS_MAX },
+	{ "listeners_per_netns", offsetof(struct daemon_opts, listeners_per_netns),
+	  true, DAEMON_LISTENERS_MAX },
 };
+
+int daemon_config__number(const char *what, const char *s, unsigned int max,
+			  unsigned int *out, struct nt_err *err)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > max)
+		return nt_err_set(err, -EINVAL, "%s: \"%s\" is not a number from 1 to %u",
+				  what, s, max);
+	*out = (unsigned int)v;
+	return 0;
+}
 
 const char *daemon_config__keys(void)
 {
-	static char list[128];
+	static char list[192];
 	size_t i, n = 0;
 
 	if (list[0])
@@ -38,13 +60,30 @@ const char *daemon_config__keys(void)
 	return list;
 }
 
-static int take(const cJSON *root, const char *key, const char **dst,
+static int take_number(const cJSON *it, size_t i, struct daemon_opts *o,
+		       const char *path, struct nt_err *err)
+{
+	double v = cJSON_GetNumberValue(it);
+
+	if (!cJSON_IsNumber(it) || !(v >= 1 && v <= keys[i].max) ||
+	    v != (double)(unsigned int)v)
+		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a whole number from 1 to %u",
+				  path, keys[i].key, keys[i].max);
+	*(unsigned int *)((char *)o + keys[i].off) = (unsigned int)v;
+	return 0;
+}
+
+static int take(const cJSON *root, size_t i, struct daemon_opts *o,
 		const char *path, struct nt_err *err)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, keys[i].key);
+	const char *key = keys[i].key;
+	const char **dst = (const char **)((char *)o + keys[i].off);
 
 	if (!it)
 		return 0;
+	if (keys[i].number)
+		return take_number(it, i, o, path, err);
 	if (!cJSON_IsString(it) || !it->valuestring[0])
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
 				  path, key);
@@ -70,8 +109,7 @@ int daemon_config__load(struct daemon_opts *o, const char *path,
 	if (!ret)
 		ret = json__only_keys(root, allowed, path, err);
 	for (i = 0; !ret && i < ARRAY_SIZE(keys); i++)
-		ret = take(root, keys[i].key,
-			   (const char **)((char *)o + keys[i].off), path, err);
+		ret = take(root, i, o, path, err);
 	cJSON_Delete(root);
 	free(buf);
 	return ret;

@@ -41,15 +41,24 @@ struct daemon_opts {
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	unsigned int max_netns;		/* network namespaces served at most */
+	unsigned int listeners_per_netns;	/* listener table of each */
 };
 
 /* ---- config (config.c) -------------------------------------------------------- */
+
+/* The largest --max-netns and --listeners-per-netns taken. */
+#define DAEMON_MAX_NETNS_MAX	65536
+#define DAEMON_LISTENERS_MAX	65536
 
 /* --config FILE: the options as a JSON object. */
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err);
 /* "state_dir, run_dir, ...": the keys a config file may have. */
 const char *daemon_config__keys(void);
+/* @s, the value of option @what, as a number from 1 to @max. */
+int daemon_config__number(const char *what, const char *s, unsigned int max,
+			  unsigned int *out, struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -229,8 +238,11 @@ int policy_holder__apply_egress(struct daemon *d);
 
 /* ---- network namespaces served (netns.c) ------------------------------------------------ */
 
-/* Serves the netns of an enrolled process (from an event), unless served. */
-void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino);
+/* Serves the netns of an enrolled process (from an event), unless served;
+ * @asked: when the kernel asked (its ktime, NT_EV_NETNS), 0 if it did not:
+ * the log says how long the namespace waited. */
+void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
+		      uint64_t asked);
 /* Every netns an enrolled (permissive or strict) process lives in gets a
  * proxy; a found one none lives in any more is let go. */
 void netns__sync(struct daemon *d);
@@ -239,6 +251,10 @@ int netns__add(struct daemon *d, const char *path, struct nt_err *err);
 int netns__del(struct daemon *d, uint32_t netns_ino, struct nt_err *err);
 /* At start: those added before, then those workloads live in. */
 int netns__restore(struct daemon *d, struct nt_err *err);
+/* Tells the kernel this daemon serves network namespaces as their enrolled
+ * processes come (bpf/serve.bpf.h): strict then holds a connect() made
+ * before its netns's proxy exists instead of refusing it. */
+int netns__serve_on_demand(struct daemon *d, struct nt_err *err);
 /* The served namespaces, for the datapath (dp_netns_each; @ctx is the
  * daemon). */
 int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
@@ -334,6 +350,9 @@ struct daemon {
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
 	struct loop_handler sig_h, timer_h, events_h;
+	int server_fd;			/* netns.c: "a daemon serves on demand" */
+	uint32_t limit_said[16];	/* netns.c: refused netns, as last logged */
+	unsigned int nlimit_said;
 };
 
 #endif /* NAMETAG_DAEMON_H */

@@ -22,7 +22,7 @@ static const struct {
 	const char *reason;
 } refusals[] = {
 	[NT_EV_REFUSED] = { FLOW_REFUSED,
-		"strict mode and no node proxy in this network namespace: refused, never plaintext" },
+		"strict mode and no node proxy in this network namespace (nametagd is not running, or runs with --manual-netns): refused, never plaintext" },
 	[NT_EV_INBOUND_REFUSED] = { FLOW_INBOUND_REFUSED,
 		"strict mode and no node proxy to take it: refused, never plaintext" },
 	[NT_EV_SOCKET_REFUSED] = { FLOW_SOCKET_REFUSED,
@@ -34,6 +34,7 @@ static const struct {
 };
 
 #define OVERFLOW_REASON	"the network namespace's listener table overflowed: every SYN without a record is refused"
+#define NOT_SERVED_REASON	"strict mode and nametagd could not serve this network namespace (the network namespace limit, or an error in its log): refused, never plaintext"
 
 static bool is_refusal(uint32_t type)
 {
@@ -82,7 +83,9 @@ static void decide(const struct policy *policy, const struct nt_event *e,
 		d->enforced = true;
 		snprintf(d->reason, sizeof(d->reason), "%s",
 			 e->type == NT_EV_INBOUND_REFUSED && e->info ?
-			 OVERFLOW_REASON : refusals[e->type].reason);
+			 OVERFLOW_REASON :
+			 e->type == NT_EV_REFUSED && e->info == NT_REFUSE_NOT_SERVED ?
+			 NOT_SERVED_REASON : refusals[e->type].reason);
 		return;
 	}
 	d->enforced = e->ev.mode == NT_MODE_STRICT;
@@ -144,10 +147,14 @@ void events__on_event(const struct nt_event *e, void *arg)
 	/* Said once per sync, not once per record (there may be thousands). */
 	if (e->type == NT_EV_LISTEN_OVERFLOW)
 		daemon__sync_listeners_soon(d);
-	/* An enrolled workload in a netns the proxy does not serve yet:
-	 * serve it, so its next connection (or its listener) is handled. */
-	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid)
-		netns__serve_pid(d, e->ev.tgid, e->ev.netns_ino);
+	/* An enrolled workload in a netns the proxy does not serve yet (the
+	 * kernel says so at exec, fork and cgroup attach: NT_EV_NETNS):
+	 * serve it, so its connections (held ones included) and its
+	 * listeners are handled. */
+	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid &&
+	    e->type != NT_EV_REFUSED)
+		netns__serve_pid(d, e->ev.tgid, e->ev.netns_ino,
+				 e->type == NT_EV_NETNS ? e->ktime : 0);
 	if (e->type != NT_EV_CONNECT && !is_refusal(e->type))
 		return;
 	if (e->flags & NT_SOCK_REDIRECTED || repeated(d, e))

@@ -266,7 +266,8 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 {
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
 				.no_ktls = d->opts.no_ktls,
-				.no_mesh_reuse = d->opts.no_mesh_reuse };
+				.no_mesh_reuse = d->opts.no_mesh_reuse,
+				.max_netns = d->opts.max_netns };
 	struct proxy_env env;
 
 	proxy_env__init(d, &env);
@@ -276,6 +277,8 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 static int start(struct daemon *d, struct nt_err *err)
 {
 	const struct daemon_opts *o = &d->opts;
+	struct dp_limits lim = { .max_netns = o->max_netns,
+				 .listeners_per_netns = o->listeners_per_netns };
 	int ret;
 
 	/* First: everything after opens descriptors. */
@@ -293,7 +296,7 @@ static int start(struct daemon *d, struct nt_err *err)
 	ret = loop__new(&d->loop);
 	if (!ret)
 		ret = datapath__open(&d->dp, d->cg.root, d->cg.root_id, o->bpffs,
-				     err);
+				     &lim, err);
 	if (!ret)
 		ret = ns_table__load(&d->ns, o->state_dir, err);
 	if (!ret)
@@ -312,6 +315,10 @@ static int start(struct daemon *d, struct nt_err *err)
 	ret = open_proxy(d, err);
 	if (!ret)
 		ret = netns__restore(d, err);
+	/* Last: from now on strict holds a connect() made before its netns
+	 * is served, rather than refusing it. */
+	if (!ret && !o->manual_netns)
+		ret = netns__serve_on_demand(d, err);
 	if (ret)
 		return ret;
 	/* Listeners that were there before the daemon (or its namespaces). */
@@ -323,6 +330,8 @@ static int start(struct daemon *d, struct nt_err *err)
 static void stop(struct daemon *d)
 {
 	control__close(d);
+	if (d->server_fd >= 0)		/* strict refuses at once again */
+		close(d->server_fd);
 	proxy__free(d->proxy);		/* its flows close into the table */
 	flow_table__free(d->flows);
 	identity__free(d->identity);
@@ -363,6 +372,11 @@ static void usage(FILE *out)
 		"  --manual-netns      serve only network namespaces added with\n"
 		"                      'nametag proxy add' (default: also every netns an\n"
 		"                      enrolled permissive/strict workload lives in)\n"
+		"  --max-netns N       network namespaces served at most (default %u;\n"
+		"                      a new N needs 'nametagd --cleanup' first)\n"
+		"  --listeners-per-netns N\n"
+		"                      listening addresses recorded per network\n"
+		"                      namespace (default %u; docs/datapath.md)\n"
 		"  --no-ktls           keep TLS records in userspace even where the kernel\n"
 		"                      has kTLS (flows then show ktls off)\n"
 		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
@@ -373,9 +387,10 @@ static void usage(FILE *out)
 		"  -h, --help          print this help and exit\n"
 		"\n"
 		"Config file:\n"
-		"  A JSON object with any of the keys %s, each a\n"
-		"  non-empty string, as the options of the same names; an unknown key\n"
-		"  or a duplicate one is an error.\n"
+		"  A JSON object with any of the keys %s,\n"
+		"  as the options of the same names: max_netns and listeners_per_netns\n"
+		"  whole numbers, the others non-empty strings; an unknown key or a\n"
+		"  duplicate one is an error.\n"
 		"\n"
 		"Signals:\n"
 		"  SIGTERM, SIGINT, SIGHUP\n"
@@ -391,14 +406,14 @@ static void usage(FILE *out)
 		"  %s/%s\n"
 		"      pinned programs, maps and links (docs/datapath.md)\n",
 		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
-		daemon_config__keys(), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
+		NT_MAX_NETNS, NT_LISTENERS_PER_NETNS, daemon_config__keys(), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
 		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
 }
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_MAX_NETNS, O_LISTENERS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -410,6 +425,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
+		{ "max-netns",	 required_argument, NULL, O_MAX_NETNS },
+		{ "listeners-per-netns", required_argument, NULL, O_LISTENERS },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -429,11 +446,21 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_MAX_NETNS:
+			if (daemon_config__number("--max-netns", optarg,
+						  DAEMON_MAX_NETNS_MAX,
+						  &o->max_netns, &err))
+				goto bad;
+			break;
+		case O_LISTENERS:
+			if (daemon_config__number("--listeners-per-netns", optarg,
+						  DAEMON_LISTENERS_MAX,
+						  &o->listeners_per_netns, &err))
+				goto bad;
+			break;
 		case O_CONFIG:
-			if (daemon_config__load(o, optarg, &err)) {
-				fprintf(stderr, "nametagd: %s\n", err.msg);
-				return -EINVAL;
-			}
+			if (daemon_config__load(o, optarg, &err))
+				goto bad;
 			break;
 		case 'd': nt_log_level = NT_LOG_DEBUG; break;
 		case 'V': printf("nametagd v%s\n", NAMETAG_VERSION); exit(0);
@@ -446,6 +473,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		return -EINVAL;
 	}
 	return 0;
+bad:
+	fprintf(stderr, "nametagd: %s\n", err.msg);
+	return -EINVAL;
 }
 
 int main(int argc, char **argv)
@@ -457,6 +487,7 @@ int main(int argc, char **argv)
 			.bpffs = NT_BPFFS_DEFAULT,
 		},
 		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
+		.server_fd = -1,
 	};
 	struct nt_err err = {};
 	int ret;

@@ -111,6 +111,10 @@
 #define CTL_R_CONNECTIONS	"connections"
 #define CTL_R_IDLE_MESH		"idle_mesh_connections"
 #define CTL_R_ADMISSION		"admission"
+/* status: in "datapath", the network namespaces served against the limit */
+#define CTL_R_MAX_NETNS		"max_netns"
+#define CTL_R_NETNS_SERVED	"netns_served"
+#define CTL_R_NETNS_REFUSED	"netns_refused"	/* at the limit, since start */
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
 

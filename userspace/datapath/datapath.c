@@ -49,6 +49,8 @@ PROG_GETTER(nt_exec)
 PROG_GETTER(nt_fork)
 PROG_GETTER(nt_exit)
 PROG_GETTER(nt_sys_socket)
+PROG_GETTER(nt_egress)
+PROG_GETTER(nt_attach)
 
 static const struct attach_spec attach_specs[] = {
 	{ "connect4",	ATTACH_CGROUP,	get_nt_connect4, false },
@@ -57,9 +59,11 @@ static const struct attach_spec attach_specs[] = {
 	{ "sendmsg6",	ATTACH_CGROUP,	get_nt_sendmsg6, false },
 	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, false },
 	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, false },
+	{ "egress",	ATTACH_CGROUP,	get_nt_egress, false },
 	{ "exec",	ATTACH_TRACING,	get_nt_exec, false },
 	{ "fork",	ATTACH_TRACING,	get_nt_fork, false },
 	{ "exit",	ATTACH_TRACING,	get_nt_exit, false },
+	{ "cgroup_attach", ATTACH_TRACING, get_nt_attach, false },
 	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, true },
 };
 _Static_assert(ARRAY_SIZE(attach_specs) <= DP_MAX_LINKS,
@@ -353,6 +357,9 @@ static int size_maps(struct datapath *dp)
 	if (!ret)
 		ret = bpf_map__set_max_entries(dp->skel->maps.listeners,
 					       dp->max_netns);
+	if (!ret)
+		ret = bpf_map__set_max_entries(dp->skel->maps.netns_want,
+					       dp->max_netns);
 	return ret;
 }
 
@@ -375,13 +382,14 @@ static int load(struct datapath *dp, struct nt_err *err)
 	ret = nametag_bpf__load(dp->skel);
 	if (ret)
 		return nt_err_set(err, ret,
-				  "failed to load BPF programs: %s (pinned maps from another nametag version? run 'nametagd --cleanup'; -d shows the verifier log)",
+				  "failed to load BPF programs: %s (pinned maps from another nametag version, or of another --max-netns? run 'nametagd --cleanup'; -d shows the verifier log)",
 				  strerror(-ret));
 	return pin_programs(dp, err);
 }
 
 int datapath__open(struct datapath **out, const char *cgroup_root,
-		   uint64_t cgroup_id, const char *bpffs, struct nt_err *err)
+		   uint64_t cgroup_id, const char *bpffs,
+		   const struct dp_limits *lim, struct nt_err *err)
 {
 	struct datapath *dp;
 	size_t i;
@@ -391,8 +399,9 @@ int datapath__open(struct datapath **out, const char *cgroup_root,
 	if (!dp)
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	dp->cgroup_fd = -1;
-	dp->max_netns = NT_MAX_NETNS;
-	dp->listeners_per_netns = NT_LISTENERS_PER_NETNS;
+	dp->max_netns = lim && lim->max_netns ? lim->max_netns : NT_MAX_NETNS;
+	dp->listeners_per_netns = lim && lim->listeners_per_netns ?
+				  lim->listeners_per_netns : NT_LISTENERS_PER_NETNS;
 	dp->netns = calloc(dp->max_netns, sizeof(*dp->netns));
 	if (!dp->netns) {
 		free(dp);
@@ -540,6 +549,7 @@ void datapath__status(const struct datapath *dp, struct dp_status *st)
 	st->links = dp->nlinks;
 	st->max_netns = dp->max_netns;
 	st->listeners_per_netns = dp->listeners_per_netns;
+	st->netns_guarded = dp->nguarded;
 }
 
 static int on_ringbuf(void *ctx, void *data, size_t size)

@@ -12,7 +12,7 @@
 #include "bpf/nametag.skel.h"
 #include "userspace/datapath/datapath.h"
 
-#define DP_MAX_LINKS	12
+#define DP_MAX_LINKS	14
 
 /* A network namespace the datapath guards: its listener table. Its
  * sk_lookup link lives pinned as links/lookup-<netns_ino>. */
@@ -35,6 +35,7 @@ struct datapath {
 	uint32_t max_netns;
 	uint32_t listeners_per_netns;
 	struct netns_inst *netns;	/* max_netns of them */
+	uint32_t nguarded;		/* of them in use */
 };
 
 int pin_path(char *buf, size_t size, const struct datapath *dp,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -183,7 +184,7 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	ni = inst_of(dp, ino, true);
 	if (!ni)
 		return nt_err_set(err, -ENOSPC,
-				  "netns %u: already %u network namespaces (the limit)",
+				  "netns %u: not guarded: the network namespace limit is reached (max_netns %u; nametagd --max-netns)",
 				  ino, dp->max_netns);
 	ret = open_table(dp, ino, &fd);
 	if (ret)
@@ -197,6 +198,7 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	ni->netns_ino = ino;
 	ni->table_fd = fd;
 	ni->overflow_said = 0;
+	dp->nguarded++;
 	return 0;
 }
 
@@ -225,11 +227,11 @@ static int proxy_entry(struct datapath *dp, uint32_t ino, struct nt_proxy *p,
 	return 0;
 }
 
-static int put_sock(struct datapath *dp, const struct nt_proxy *p,
-		    enum nt_psock kind, int fd, struct nt_err *err)
+/* Slot @k of the SOCKMAP @map (@name for errors) holds the listening
+ * socket @fd from now on; -1 empties it. */
+static int sockmap_put(int map, uint32_t k, int fd, const char *name,
+		       struct nt_err *err)
 {
-	int map = bpf_map__fd(dp->skel->maps.proxy_socks);
-	uint32_t k = p->slot * NT_PSOCK_MAX + kind;
 	/* The sockmap's values are 8 bytes: an int would let the kernel read
 	 * 4 bytes of stack as the fd's upper half. */
 	__u64 v = (__u64)fd;
@@ -238,15 +240,22 @@ static int put_sock(struct datapath *dp, const struct nt_proxy *p,
 		/* An empty sockmap slot answers EINVAL, not ENOENT. */
 		if (bpf_map_delete_elem(map, &k) && errno != ENOENT &&
 		    errno != EINVAL)
-			return nt_err_set(err, -errno, "proxy_socks: %s",
+			return nt_err_set(err, -errno, "%s: %s", name,
 					  strerror(errno));
 		return 0;
 	}
 	if (bpf_map_update_elem(map, &k, &v, BPF_ANY))
 		return nt_err_set(err, -errno,
-				  "failed to add a proxy socket to proxy_socks: %s (a listening TCP socket?)",
-				  strerror(errno));
+				  "failed to add a socket to %s: %s (a listening TCP socket?)",
+				  name, strerror(errno));
 	return 0;
+}
+
+static int put_sock(struct datapath *dp, const struct nt_proxy *p,
+		    enum nt_psock kind, int fd, struct nt_err *err)
+{
+	return sockmap_put(bpf_map__fd(dp->skel->maps.proxy_socks),
+			   p->slot * NT_PSOCK_MAX + kind, fd, "proxy_socks", err);
 }
 
 int datapath__set_proxy(struct datapath *dp, int netns_fd,
@@ -339,7 +348,27 @@ int datapath__del_proxy(struct datapath *dp, uint32_t ino, struct nt_err *err)
 	if (ni) {
 		close(ni->table_fd);
 		ni->table_fd = -1;
+		dp->nguarded--;
 	}
+	return 0;
+}
+
+int datapath__set_server(struct datapath *dp, int fd, struct nt_err *err)
+{
+	return sockmap_put(bpf_map__fd(dp->skel->maps.server_sock), 0, fd,
+			   "server_sock", err);
+}
+
+int datapath__refuse_netns(struct datapath *dp, uint32_t ino)
+{
+	struct nt_netns_want w = { .state = NT_WANT_REFUSED };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w.ktime = (uint64_t)ts.tv_sec * NT_NSEC_PER_SEC + ts.tv_nsec;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.netns_want), &ino,
+				&w, BPF_ANY))
+		return -errno;
 	return 0;
 }
 
