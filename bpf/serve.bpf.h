@@ -14,6 +14,15 @@
 /* A held SYN is first retried this soon (rather than at the 1 s of
  * TCP_TIMEOUT_INIT): serving a netns takes milliseconds. */
 #define NT_HOLD_RTO_MS	25
+/* Kernels from 6.4 count a held retry as a SYN retry (tcp_update_rto_stats()
+ * before the retransmit): with tcp_syn_retries (6) and
+ * tcp_syn_linear_timeouts (4) that ends a held connect() with ETIMEDOUT
+ * after about 4.5 s. A held socket gets this many instead: about 30 s of
+ * holding at 0.5 s a retry. Once its SYN passes it is answered at once
+ * (the proxy, or RST from port 0), so the count never matters again. */
+#define NT_HOLD_SYN_RETRIES	60
+#define SOL_TCP		6
+#define TCP_SYNCNT	7
 
 extern int CONFIG_HZ __kconfig __weak;
 
@@ -173,19 +182,22 @@ int nt_egress(struct __sk_buff *skb)
  * held connect() (tcp_timeout_init() takes the reply, in jiffies); -1
  * leaves every other socket's alone. Later retries of a held SYN come
  * every TCP_RESOURCE_PROBE_INTERVAL (0.5 s): the kernel treats the local
- * drop as congestion, not as a lost SYN, and never gives up on it.
+ * drop as congestion, not as a lost SYN, without backing off.
  */
 static __always_inline __u32 held_syn_rto(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct nt_sock_value *v;
 	__u32 hz = CONFIG_HZ > 0 ? (__u32)CONFIG_HZ : 1000;
+	int retries = NT_HOLD_SYN_RETRIES;
 
 	if (!sk)
 		return -1;
 	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
 	if (!v || !(v->flags & NT_SOCK_HELD))
 		return -1;
+	/* Best effort: a kernel that refuses it holds for its own count. */
+	bpf_setsockopt(skops, SOL_TCP, TCP_SYNCNT, &retries, sizeof(retries));
 	return (NT_HOLD_RTO_MS * hz + 999) / 1000;
 }
 

@@ -16,8 +16,9 @@
  *	(the short-lived pod of tests/live/test_serve.sh), sends MSG and a
  *	newline, reads one line back. Prints "PID LOCALPORT CONNECT_MS
  *	REPLY", or "PID ERR ERRNO TEXT"; exits 0 on a reply. The connect()
- *	may wait up to CONNECT_TIMEOUT_S (a held SYN is retried by the
- *	kernel, docs/datapath.md).
+ *	and the reply may each take up to CONNECT_TIMEOUT_S, a patient
+ *	client's wait (a held SYN is retried by the kernel,
+ *	docs/datapath.md; a node starting 300 pods at once is busy).
  *
  *   nt_connect flood HOST PORT SECONDS
  *	connect() to HOST:PORT as fast as it goes for SECONDS (a closed
@@ -251,10 +252,12 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One line from @fd after sending @msg; 0, or an errno. */
-static int exchange(int fd, const char *msg, char *reply, size_t size)
+/* One line from @fd after sending @msg, waited for @secs at most; 0, or
+ * an errno. */
+static int exchange(int fd, const char *msg, char *reply, size_t size,
+		    int secs)
 {
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = secs };
 	char line[512];
 	ssize_t n;
 
@@ -295,7 +298,7 @@ static int do_tcp(int argc, char **argv)
 		return 1;
 	}
 	ms = (now_s() - t0) * 1e3;
-	err = exchange(fd, argv[4], reply, sizeof(reply));
+	err = exchange(fd, argv[4], reply, sizeof(reply), CONNECT_TIMEOUT_S);
 	if (err) {
 		print_err(err);
 		return 1;

@@ -162,11 +162,13 @@ t_check "once nothing lives there and nothing names it, it is let go" \
 # With nametagd stopped (alive, not running), pod 1's netns cannot be served
 # before its connect(): the SYN is held and retried, and goes through once
 # the daemon runs again.
+# 8 s: longer than a kernel from 6.4 would hold a SYN by its own count
+# (tcp_syn_retries + tcp_syn_linear_timeouts, about 4.5 s here).
 kill -STOP "${D_PID[$N]}"
 pod_exec "$CG_CLIENT" "$TAG-p1" "$NT_CONNECT" tcp "$SRV_ADDR" "$SRV_PORT_" held \
 	>"$LIVE_DIR/held.out" 2>&1 &
 held=$!
-sleep 1.5
+sleep 8
 kill -CONT "${D_PID[$N]}"
 wait "$held"
 REPLY_LINE=$(cat "$LIVE_DIR/held.out")
@@ -174,8 +176,8 @@ t_check "a connect() made before its netns's proxy existed is held, then succeed
 	reply_ok "$REPLY_LINE"
 ms=$(connect_ms "$REPLY_LINE")
 echo "    held connect took ${ms:-?} ms"
-t_check "... until the daemon ran again (>= 1.4 s)" \
-	awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 1400) }'
+t_check "... until the daemon ran again (>= 7.9 s)" \
+	awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 7900) }'
 
 # A held connect whose nametagd dies: refused, never plaintext.
 kill -STOP "${D_PID[$N]}"
@@ -203,7 +205,11 @@ launch_daemon "$N" || t_fail "nametagd restarts"
 
 # --- many pods -------------------------------------------------------------------------
 # PODS fresh netns, each with one enrolled process that connects at once:
-# every first connection succeeds, well past the old 64-netns limit.
+# every first connection succeeds, well past the old 64-netns limit. They
+# start in waves of NT_SERVE_WAVE every 0.5 s (pods of a busy node start
+# over seconds, not in one instant; with one nametagd playing both ends of
+# every mTLS handshake on two shared CPUs, 300 at once trip the mesh
+# port's own handshake deadline, which is admission doing its job).
 t0=$SECONDS
 add_pods 4 "$PODS" || t_fail "$PODS pods are made"
 echo "    $PODS pods made in $((SECONDS - t0)) s"
@@ -219,11 +225,13 @@ rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/${D_PID[$N]}/status")
 kmem0=$(awk '/^(Slab|VmallocUsed|Percpu):/ { s += $2 } END { print s }' /proc/meminfo)
 log0=$(wc -l <"${D_DIR[$N]}/log")
 t0=$SECONDS
+WAVE=${NT_SERVE_WAVE:-25}
 pids=()
 for ((i = 4; i < 4 + PODS; i++)); do
 	pod_exec "$CG_CLIENT" "$TAG-p$i" "$NT_CONNECT" tcp "$SRV_ADDR" "$SRV_PORT_" \
 		"pod$i" >"$LIVE_DIR/pod$i.out" 2>&1 &
 	pids+=($!)
+	(((i - 3) % WAVE)) || sleep 0.5
 done
 wait "${pids[@]}"
 secs=$((SECONDS - t0))
@@ -233,15 +241,21 @@ for ((i = 4; i < 4 + PODS; i++)); do
 	if reply_ok "$line"; then
 		ok=$((ok + 1))
 		ms=$(connect_ms "$line")
-		awk -v m="$ms" 'BEGIN { exit !(m >= 900) }' && held=$((held + 1))
+		awk -v m="$ms" 'BEGIN { exit !(m >= 20) }' && held=$((held + 1))
 		maxms=$(awk -v a="$maxms" -v b="$ms" 'BEGIN { print (b > a ? b : a) }')
 	elif [ -z "${bad:-}" ] || [ -n "${T_VERBOSE:-}" ]; then
 		bad="pod $i: $line"
 	fi
 done
-echo "    $ok of $PODS first connections succeeded in ${secs} s; $held held for a SYN retry; slowest connect ${maxms} ms"
-t_check "$PODS fresh pods: every first connection succeeds in strict" [ "$ok" = "$PODS" ] ||
-	echo "    first failure: ${bad:-}"
+echo "    $ok of $PODS first connections succeeded in ${secs} s; $held held (connect >= 20 ms); slowest connect ${maxms} ms"
+if [ "$ok" = "$PODS" ]; then
+	t_ok "$PODS fresh pods: every first connection succeeds in strict"
+else
+	t_fail "$PODS fresh pods: every first connection succeeds in strict" \
+		"$ok of $PODS; first failure: ${bad:-}"
+	ntd "$N" -j flow list | jq -r '.[] | select(.verdict != "allow" or (.state // "" | test("reset|refused|timeout"))) |
+		"\(.type) \(.state) \(.verdict): \(.reason)"' | sort | uniq -c | sort -rn | head -5
+fi
 nserved=$(ntd "$N" -j proxy list | jq length)
 t_check "all $PODS pods are served (more than 64)" [ "$nserved" -ge "$PODS" ]
 fds1=$(fds_netns)

@@ -243,6 +243,13 @@ int policy_holder__apply_egress(struct daemon *d);
  * the log says how long the namespace waited. */
 void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
 		      uint64_t asked);
+/* The same, queued: served a few per turn of the loop (netns__serve_some),
+ * so a burst of new pods does not stop the proxy of the pods served
+ * already for seconds. */
+void netns__want(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
+		 uint64_t asked);
+/* Serves up to @max of the queue; true when some are left. */
+bool netns__serve_some(struct daemon *d, unsigned int max);
 /* Every netns an enrolled (permissive or strict) process lives in gets a
  * proxy; a found one none lives in any more is let go. */
 void netns__sync(struct daemon *d);
@@ -263,6 +270,8 @@ int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
  * once the current batch of events is handled. */
 void daemon__sync_listeners(struct daemon *d);
 void daemon__sync_listeners_soon(struct daemon *d);
+/* Only the namespaces served since the last sync, if any. */
+void daemon__sync_fresh(struct daemon *d);
 
 /* ---- what the proxy asks (proxy_env.c) ---------------------------------------------------- */
 
@@ -327,6 +336,11 @@ void ctl_flow__publish(struct daemon *d, const struct flow_record *f);
 
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
+struct netns_want {
+	uint32_t tgid, netns_ino;
+	uint64_t asked;
+};
+
 struct daemon {
 	struct daemon_opts opts;
 	struct cgroup_info cg;
@@ -353,6 +367,10 @@ struct daemon {
 	int server_fd;			/* netns.c: "a daemon serves on demand" */
 	uint32_t limit_said[16];	/* netns.c: refused netns, as last logged */
 	unsigned int nlimit_said;
+	uint32_t *fresh;		/* netns.c: served since the last sync */
+	size_t nfresh, fresh_cap;
+	struct netns_want *want;	/* netns.c: asked for, not served yet */
+	size_t want_head, nwant, want_cap;
 };
 
 #endif /* NAMETAG_DAEMON_H */

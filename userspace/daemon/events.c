@@ -153,8 +153,8 @@ void events__on_event(const struct nt_event *e, void *arg)
 	 * listeners are handled. */
 	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid &&
 	    e->type != NT_EV_REFUSED)
-		netns__serve_pid(d, e->ev.tgid, e->ev.netns_ino,
-				 e->type == NT_EV_NETNS ? e->ktime : 0);
+		netns__want(d, e->ev.tgid, e->ev.netns_ino,
+			    e->type == NT_EV_NETNS ? e->ktime : 0);
 	if (e->type != NT_EV_CONNECT && !is_refusal(e->type))
 		return;
 	if (e->flags & NT_SOCK_REDIRECTED || repeated(d, e))

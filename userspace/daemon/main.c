@@ -29,6 +29,9 @@
  * no close hook in the kernel, so this bounds how long one outlives its
  * socket. */
 #define LISTENERS_SYNC_TICKS 10
+/* Network namespaces served per turn of the loop, the sockets of those
+ * served already looked at between turns. */
+#define SERVE_PER_TURN 4
 
 #define DAEMON_OF(h, member) \
 	((struct daemon *)((char *)(h) - offsetof(struct daemon, member)))
@@ -137,20 +140,28 @@ static int setup_loop(struct daemon *d)
 	return ret;
 }
 
-/* Listeners of a namespace just served, or of a change made by a request
- * of this batch: once per batch, however many asked. */
+/* After each batch: a few of the network namespaces the kernel asked for
+ * are served (netns__serve_some), their listener tables go into the
+ * kernel together (datapath__flush_tables), then the listeners of those
+ * namespaces, or of a change a request made, are synced: once per batch,
+ * however many asked. */
 static int run_loop(struct daemon *d)
 {
+	bool more = false;
 	int ret;
 
 	while (!loop__stopped(d->loop)) {
-		ret = loop__run_once(d->loop, -1);
+		/* Namespaces still to serve: look at the sockets, then go on. */
+		ret = loop__run_once(d->loop, more ? 0 : -1);
 		if (ret < 0)
 			return ret;
+		more = netns__serve_some(d, SERVE_PER_TURN);
+		datapath__flush_tables(d->dp);
 		if (d->sync_soon) {
 			d->sync_soon = false;
 			daemon__sync_listeners(d);
 		}
+		daemon__sync_fresh(d);
 	}
 	return 0;
 }
@@ -342,6 +353,8 @@ static void stop(struct daemon *d)
 	attest_registry__free(d->entries);
 	attest__free(d->attest);
 	ns_table__free(d->ns);
+	free(d->fresh);
+	free(d->want);
 	node_ca__close(d->ca);
 	if (d->sig_h.fd >= 0)
 		close(d->sig_h.fd);
@@ -387,9 +400,9 @@ static void usage(FILE *out)
 		"  -h, --help          print this help and exit\n"
 		"\n"
 		"Config file:\n"
-		"  A JSON object with any of the keys %s,\n"
-		"  as the options of the same names: max_netns and listeners_per_netns\n"
-		"  whole numbers, the others non-empty strings; an unknown key or a\n"
+		"  A JSON object with any of the keys %s, each\n"
+		"  as the option of the same name (max_netns and listeners_per_netns\n"
+		"  whole numbers, the others non-empty strings); an unknown key or a\n"
 		"  duplicate one is an error.\n"
 		"\n"
 		"Signals:\n"

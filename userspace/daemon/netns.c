@@ -58,14 +58,20 @@ static int save(struct daemon *d, struct nt_err *err)
 }
 
 /* Listeners already there are recorded at once, not at the next periodic
- * sync: until then their plaintext would pass. */
+ * sync: until then their plaintext would pass. A namespace found from a
+ * workload is synced on its own after the batch (a burst of new pods must
+ * not list every served namespace again for each). */
 static int serve(struct daemon *d, const char *path, uint32_t want_ino,
 		 unsigned int flags, struct nt_err *err)
 {
 	int ret = proxy__serve(d->proxy, path, want_ino, flags, err);
 
-	if (ret > 0)
+	if (ret > 0 && (!want_ino ||
+			array__grow((void **)&d->fresh, &d->fresh_cap, d->nfresh,
+				    sizeof(*d->fresh), DAEMON_MAX_NETNS_MAX)))
 		daemon__sync_listeners_soon(d);
+	else if (ret > 0)
+		d->fresh[d->nfresh++] = want_ino;
 	return ret < 0 ? ret : 0;
 }
 
@@ -136,6 +142,44 @@ void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
 		pr_warn("not serving netns %u: %s", netns_ino, err.msg);
 	/* Strict refuses there at once, and lets the held SYNs go. */
 	datapath__refuse_netns(d->dp, netns_ino);
+}
+
+void netns__want(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
+		 uint64_t asked)
+{
+	size_t i;
+
+	if (proxy__serves(d->proxy, netns_ino))
+		return;
+	for (i = d->want_head; i < d->nwant; i++)
+		if (d->want[i].netns_ino == netns_ino)
+			return;
+	if (d->want_head && d->nwant == d->want_cap) {
+		/* Slide the queue to the front of its array. */
+		memmove(d->want, d->want + d->want_head,
+			(d->nwant - d->want_head) * sizeof(*d->want));
+		d->nwant -= d->want_head;
+		d->want_head = 0;
+	}
+	if (array__grow((void **)&d->want, &d->want_cap, d->nwant,
+			sizeof(*d->want), DAEMON_MAX_NETNS_MAX)) {
+		netns__serve_pid(d, tgid, netns_ino, asked);	/* no room: now */
+		return;
+	}
+	d->want[d->nwant++] = (struct netns_want){ tgid, netns_ino, asked };
+}
+
+bool netns__serve_some(struct daemon *d, unsigned int max)
+{
+	const struct netns_want *w;
+
+	while (max-- && d->want_head < d->nwant) {
+		w = &d->want[d->want_head++];
+		netns__serve_pid(d, w->tgid, w->netns_ino, w->asked);
+	}
+	if (d->want_head == d->nwant)
+		d->want_head = d->nwant = 0;
+	return d->nwant > 0;
 }
 
 int netns__serve_on_demand(struct daemon *d, struct nt_err *err)
@@ -372,7 +416,25 @@ int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
 	return proxy__foreach_netns(d->proxy, each_served, &e);
 }
 
-void daemon__sync_listeners(struct daemon *d)
+/* The namespaces served since the last sync (still served). */
+static int each_fresh(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
+		      void *arg, void *ctx)
+{
+	struct daemon *d = ctx;
+	size_t i;
+	int fd, ret = 0;
+
+	for (i = 0; !ret && i < d->nfresh; i++) {
+		fd = proxy__open_netns(d->proxy, d->fresh[i]);
+		if (fd < 0)
+			continue;
+		ret = fn(fd, d->fresh[i], arg);
+		close(fd);
+	}
+	return ret;
+}
+
+static void sync_with(struct daemon *d, dp_netns_each each)
 {
 	struct dp_enrolled *ns = NULL;
 	struct nt_err err = {};
@@ -382,9 +444,23 @@ void daemon__sync_listeners(struct daemon *d)
 		pr_warn("listener sync: out of memory");
 		return;
 	}
-	if (datapath__sync_listeners(d->dp, ns, n, netns__each, d, &err))
+	if (datapath__sync_listeners(d->dp, ns, n, each, d, &err))
 		pr_warn("listener sync: %s", err.msg);
 	free(ns);
+}
+
+void daemon__sync_listeners(struct daemon *d)
+{
+	sync_with(d, netns__each);
+	d->nfresh = 0;
+}
+
+void daemon__sync_fresh(struct daemon *d)
+{
+	if (!d->nfresh)
+		return;
+	sync_with(d, each_fresh);
+	d->nfresh = 0;
 }
 
 void daemon__sync_listeners_soon(struct daemon *d)

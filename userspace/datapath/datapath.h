@@ -117,6 +117,10 @@ int datapath__set_server(struct datapath *dp, int fd, struct nt_err *err);
  * its connects at once, and releases the SYNs held there, for
  * NT_WANT_REFUSED_NS. */
 int datapath__refuse_netns(struct datapath *dp, uint32_t netns_ino);
+/* Puts the listener tables of namespaces served since the last call into
+ * the kernel's listeners map, in one batch (one RCU grace period). The
+ * daemon calls it once per turn of its loop. */
+int datapath__flush_tables(struct datapath *dp);
 /* Listener records of @netns_ino that did not fit its table. */
 uint64_t datapath__overflow(const struct datapath *dp, uint32_t netns_ino);
 /* Logs the listener tables that lost records since last said. */

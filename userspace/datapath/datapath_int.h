@@ -20,6 +20,7 @@ struct netns_inst {
 	uint32_t netns_ino;
 	int table_fd;			/* -1: slot free */
 	uint64_t overflow_said;		/* lost records, as last logged */
+	bool pending;			/* table not in listeners yet */
 };
 
 struct datapath {
@@ -36,6 +37,7 @@ struct datapath {
 	uint32_t listeners_per_netns;
 	struct netns_inst *netns;	/* max_netns of them */
 	uint32_t nguarded;		/* of them in use */
+	uint32_t npending;		/* ... whose table waits for a flush */
 };
 
 int pin_path(char *buf, size_t size, const struct datapath *dp,

@@ -142,13 +142,15 @@ out:
 
 /* The namespace's listener table: the one in the listeners map (kept from
  * an earlier daemon, with every record the kernel made meanwhile), or a
- * new one. */
-static int open_table(struct datapath *dp, uint32_t ino, int *out)
+ * new one, *@pending until datapath__flush_tables() puts it there. */
+static int open_table(struct datapath *dp, uint32_t ino, int *out,
+		      bool *pending)
 {
 	int outer = bpf_map__fd(dp->skel->maps.listeners), fd;
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	uint32_t id;
 
+	*pending = false;
 	if (!bpf_map_lookup_elem(outer, &ino, &id)) {
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd >= 0) {
@@ -162,14 +164,48 @@ static int open_table(struct datapath *dp, uint32_t ino, int *out)
 			    2 * dp->listeners_per_netns, &opts);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_update_elem(outer, &ino, &fd, BPF_ANY)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
 	*out = fd;
+	*pending = true;
 	return 0;
+}
+
+/*
+ * Puts the listener tables made since the last call into the listeners
+ * map, all in one batch: every update of a map of maps from userspace
+ * waits for an RCU grace period (tens of milliseconds on a busy node), so
+ * a burst of new pods pays it once, not once each. Until then the kernel
+ * records no listen() there (the listener sync, right after, does).
+ */
+int datapath__flush_tables(struct datapath *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.listeners), ret = 0;
+	uint32_t *keys, *vals, i, n = 0, count;
+
+	if (!dp->npending)
+		return 0;
+	keys = calloc(dp->npending, sizeof(*keys));
+	vals = calloc(dp->npending, sizeof(*vals));
+	for (i = 0; keys && vals && i < dp->max_netns && n < dp->npending; i++) {
+		if (dp->netns[i].table_fd < 0 || !dp->netns[i].pending)
+			continue;
+		dp->netns[i].pending = false;
+		keys[n] = dp->netns[i].netns_ino;
+		vals[n++] = dp->netns[i].table_fd;
+	}
+	count = n;
+	if (n && bpf_map_update_batch(outer, keys, vals, &count, NULL)) {
+		/* No batch for this map type here: one by one. */
+		for (i = 0; i < n; i++)
+			if (bpf_map_update_elem(outer, &keys[i], &vals[i], BPF_ANY))
+				ret = -errno;
+	}
+	if (ret)
+		pr_warn("listener tables: %s: listen() in those namespaces is recorded by the listener sync only",
+			strerror(-ret));
+	dp->npending = 0;
+	free(keys);
+	free(vals);
+	return !keys || !vals ? -ENOMEM : ret;
 }
 
 /* Table and sk_lookup program of @ino, made once per namespace. */
@@ -177,6 +213,7 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 		 struct nt_err *err)
 {
 	struct netns_inst *ni = inst_of(dp, ino, false);
+	bool pending;
 	int ret, fd = -1;
 
 	if (ni)
@@ -186,7 +223,7 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 		return nt_err_set(err, -ENOSPC,
 				  "netns %u: not guarded: the network namespace limit is reached (max_netns %u; nametagd --max-netns)",
 				  ino, dp->max_netns);
-	ret = open_table(dp, ino, &fd);
+	ret = open_table(dp, ino, &fd, &pending);
 	if (ret)
 		return nt_err_set(err, ret, "netns %u: failed to make its listener table: %s",
 				  ino, strerror(-ret));
@@ -198,6 +235,8 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	ni->netns_ino = ino;
 	ni->table_fd = fd;
 	ni->overflow_said = 0;
+	ni->pending = pending;
+	dp->npending += pending;
 	dp->nguarded++;
 	return 0;
 }
@@ -343,8 +382,13 @@ int datapath__del_proxy(struct datapath *dp, uint32_t ino, struct nt_err *err)
 	for (k = 0; k < NT_PSOCK_MAX; k++)
 		put_sock(dp, &p, k, -1, NULL);
 	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.proxies), &ino);
-	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.listeners), &ino);
 	ni = inst_of(dp, ino, false);
+	if (!ni || !ni->pending)
+		bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.listeners), &ino);
+	if (ni && ni->pending) {
+		ni->pending = false;
+		dp->npending--;
+	}
 	if (ni) {
 		close(ni->table_fd);
 		ni->table_fd = -1;
