@@ -411,6 +411,7 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 	if (!v)
 		return;
 	tuple_from_ops(&t, skops);
+	t.netns_ino = v->ev.netns_ino;
 	bpf_map_update_elem(&sock_by_tuple, &t, v, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	emit(NT_EV_CONNECT, bpf_get_socket_cookie(skops), v, &t.src, 0);
@@ -435,6 +436,7 @@ static __always_inline void on_close(struct bpf_sock_ops *skops)
 		listener_del(v, bpf_get_socket_cookie(skops));
 	} else {
 		tuple_from_ops(&t, skops);
+		t.netns_ino = v->ev.netns_ino;
 		bpf_map_delete_elem(&sock_by_tuple, &t);
 	}
 	bpf_sk_storage_delete(&sock_ev, sk);

@@ -128,12 +128,18 @@ _Static_assert(sizeof(struct nt_netns_want) == 16, "nt_netns_want layout");
 #define NT_WANT_GAP_NS		(100ull * 1000 * 1000)
 #define NT_WANT_REFUSED_NS	(30ull * 1000 * 1000 * 1000)
 
-/* sock_by_tuple map key: the connection as its client sees it. */
+/* sock_by_tuple map key: the connection as its client sees it, and the
+ * network namespace it is in. Every pod's redirected connections go
+ * 127.0.0.1:PORT -> 127.0.0.1:15001 in its own netns: without the netns,
+ * two pods that pick the same source port share a key, and one pod's
+ * connection would be judged with the other's evidence. */
 struct nt_tuple {
 	struct nt_addr src;
 	struct nt_addr dst;
+	__u32 netns_ino;	/* the client's (its evidence's netns_ino) */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct nt_tuple) == 40, "nt_tuple layout");
+_Static_assert(sizeof(struct nt_tuple) == 48, "nt_tuple layout");
 
 /* procs map: tgid -> this; kept by the sched tracepoints. */
 struct nt_proc {

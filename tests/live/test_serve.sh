@@ -143,6 +143,31 @@ t_check "a netns a bind mount names stays served with no process in it" \
 pod_client 0 second
 t_check "the next short-lived process there gets through too" reply_ok "$REPLY_LINE"
 
+# Two pods, one loopback tuple: every pod's redirected connections go
+# 127.0.0.1:PORT -> 127.0.0.1:15001 in its own netns, so two pods that
+# pick the same source port must still each be judged by their own
+# evidence (the kernel's record is keyed by netns too).
+same_port() {
+	pod_exec "$CG_CLIENT" "$TAG-p$1" "$PY" -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 45000))
+s.settimeout(20)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"same-port\n")
+print(s.recv(100).decode().strip(), flush=True)
+time.sleep(4)' "$SRV_ADDR" "$SRV_PORT_"
+}
+same_port 0 >"$LIVE_DIR/same0.out" 2>&1 &
+s0=$!
+same_port 3 >"$LIVE_DIR/same3.out" 2>&1 &
+s3=$!
+sleep 2
+tuples=$(ntd "$N" -j map dump sock_by_tuple | jq '[.[] | select(.src == "127.0.0.1:45000")] | length')
+wait "$s0" "$s3"
+t_check "two pods on the same loopback source port: both get through" eval \
+	'grep -q srv:same-port "$LIVE_DIR/same0.out" && grep -q srv:same-port "$LIVE_DIR/same3.out"'
+t_check "... each with its own evidence record (by netns), not one shared" [ "${tuples:-0}" = 2 ]
+
 # A netns nothing names: served while its process lives, let go after.
 # (unshare without --fork execs: $BG_PID ends up being sleep itself, in a
 # netns of its own whose lo is down, as a pod's may be at first.)
