@@ -80,7 +80,7 @@ static __always_inline void want_netns(struct task_struct *task,
 				       const struct nt_ns_value *ns,
 				       __u64 ns_cgroup)
 {
-	struct nt_netns_want w = { .state = NT_WANT_ASKED }, *old;
+	struct nt_netns_want w, *old;
 	struct nt_sock_value v = {};
 	__u32 netns;
 
@@ -89,7 +89,11 @@ static __always_inline void want_netns(struct task_struct *task,
 	netns = task->nsproxy->net_ns->ns.inum;
 	if (!netns || netns_served(netns))
 		return;
+	/* Field by field: a constant initializer would land in a
+	 * .rodata.cst16 section, one more internal map for nothing. */
 	w.ktime = bpf_ktime_get_ns();
+	w.state = NT_WANT_ASKED;
+	w.pad = 0;
 	old = bpf_map_lookup_elem(&netns_want, &netns);
 	if (old && w.ktime - old->ktime < NT_WANT_GAP_NS)
 		return;

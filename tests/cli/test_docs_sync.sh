@@ -33,13 +33,31 @@ done
 keys=$("$NAMETAGD" --help | sed -n '/^Config file:/,/^$/p' | tr -s ' \n' ' ' |
 	grep -oE 'keys [a-z_, ]+, each' | sed 's/^keys //; s/, each$//; s/,//g')
 t_check "nametagd --help names the config keys" test -n "$keys"
+# The keys --help calls whole numbers take one; the others a string.
+numbers=$("$NAMETAGD" --help | sed -n '/^Config file:/,/^$/p' | tr -s ' \n' ' ' |
+	grep -oE '\(([a-z_]+( and |, )?)+ whole numbers' | grep -oE '[a-z_]+' | grep -v '^and$')
+t_check "nametagd --help says which config keys are numbers" test -n "$numbers"
 cfg="{"
 for k in $keys; do
 	t_check "nametagd.8 documents config key $k" grep -q "$k" docs/man/nametagd.8
-	cfg="$cfg\"$k\": \"x\","
+	if grep -qx "$k" <<<"$numbers"; then
+		cfg="$cfg\"$k\": 8,"
+	else
+		cfg="$cfg\"$k\": \"x\","
+	fi
 done
 echo "${cfg%,}}" >"$T_DIR/all-keys.json"
 expect_ok "nametagd --config takes every documented key" "$NAMETAGD" --config "$T_DIR/all-keys.json" --version
+expect_fail "nametagd --max-netns 0 is refused" "not a number from 1 to" \
+	"$NAMETAGD" --max-netns 0 --version
+expect_fail "nametagd --listeners-per-netns 12x is refused" "not a number from 1 to" \
+	"$NAMETAGD" --listeners-per-netns 12x --version
+echo '{"max_netns": "1024"}' >"$T_DIR/bad-number.json"
+expect_fail "nametagd --config: max_netns as a string is refused" "must be a whole number" \
+	"$NAMETAGD" --config "$T_DIR/bad-number.json" --version
+echo '{"max_netns": 2.5}' >"$T_DIR/bad-number.json"
+expect_fail "nametagd --config: max_netns 2.5 is refused" "must be a whole number" \
+	"$NAMETAGD" --config "$T_DIR/bad-number.json" --version
 echo '{"no_such_key": "x"}' >"$T_DIR/bad-key.json"
 expect_fail "nametagd --config refuses an undocumented key" "unknown key" "$NAMETAGD" --config "$T_DIR/bad-key.json" --version
 for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z]+'); do

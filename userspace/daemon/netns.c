@@ -66,13 +66,15 @@ static int serve(struct daemon *d, const char *path, uint32_t want_ino,
 {
 	int ret = proxy__serve(d->proxy, path, want_ino, flags, err);
 
-	if (ret > 0 && (!want_ino ||
-			array__grow((void **)&d->fresh, &d->fresh_cap, d->nfresh,
-				    sizeof(*d->fresh), DAEMON_MAX_NETNS_MAX)))
-		daemon__sync_listeners_soon(d);
-	else if (ret > 0)
+	if (ret <= 0)
+		return ret;
+	if (want_ino && !array__grow((void **)&d->fresh, &d->fresh_cap,
+				     d->nfresh, sizeof(*d->fresh),
+				     DAEMON_MAX_NETNS_MAX))
 		d->fresh[d->nfresh++] = want_ino;
-	return ret < 0 ? ret : 0;
+	else
+		daemon__sync_listeners_soon(d);	/* all of them, then */
+	return 0;
 }
 
 int netns__add(struct daemon *d, const char *path, struct nt_err *err)
