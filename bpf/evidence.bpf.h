@@ -121,10 +121,13 @@ static __always_inline struct nt_ns_value *current_namespace(__u64 *ns_cgroup)
 	return task_namespace(bpf_get_current_task_btf(), ns_cgroup);
 }
 
-static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgroup,
-					  const struct nt_ns_value *ns)
+/* The evidence of @task, an enrolled one (a BTF pointer: the current
+ * task, or a tracepoint's argument). */
+static __always_inline void fill_evidence_of(struct nt_evidence *ev,
+					     struct task_struct *task,
+					     __u64 ns_cgroup,
+					     const struct nt_ns_value *ns)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
 	__u32 tgid = task->tgid;
 	struct nt_proc *p;
@@ -165,6 +168,12 @@ static __always_inline bool urgent(__u32 type, const struct nt_sock_value *v)
 	if (type != NT_EV_CONNECT)
 		return true;
 	return v->ev.mode != NT_MODE_OBSERVE && !(v->flags & NT_SOCK_REDIRECTED);
+}
+
+static __always_inline void fill_evidence(struct nt_evidence *ev, __u64 ns_cgroup,
+					  const struct nt_ns_value *ns)
+{
+	fill_evidence_of(ev, bpf_get_current_task_btf(), ns_cgroup, ns);
 }
 
 static __always_inline void emit(__u32 type, __u64 cookie,

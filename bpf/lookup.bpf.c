@@ -6,9 +6,11 @@
  * namespace's inode in rodata, sharing the maps of the main object). In
  * the order checked:
  *
- *   1. the redirect target (127.0.0.1:15001, [::1]:15001) and the mesh
- *      port go to the node proxy's own sockets, never to whoever else
- *      binds those ports; with the proxy gone the SYN is refused;
+ *   1. the redirect target (127.0.0.1:15001, [::1]:15001), the hold
+ *      address (the same at port 0, where a connect() made before the
+ *      proxy existed went) and the mesh port go to the node proxy's own
+ *      sockets, never to whoever else binds those ports; with the proxy
+ *      gone the SYN is refused;
  *   2. a delivery the proxy announced (a ticket) goes to exactly the
  *      listening socket it judged, bypassing SO_REUSEPORT selection;
  *      other loopback traffic is the pod's own and passes;
@@ -23,7 +25,13 @@
  *
  * A refused SYN (SK_DROP) makes the kernel answer RST: the client sees
  * ECONNREFUSED at once, never a timeout.
+ *
+ * No CO-RE here: it reads only its context (a stable UAPI layout the
+ * verifier rewrites anyway) and maps, and without relocations libbpf need
+ * not parse the kernel's BTF at each load. That parse was nine tenths of
+ * the time it took to serve a new network namespace (docs/datapath.md).
  */
+#define BPF_NO_PRESERVE_ACCESS_INDEX
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -114,10 +122,14 @@ static __always_inline int to_proxy(struct bpf_sk_lookup *ctx,
 {
 	__u32 kind;
 
-	if (e->v4 && p->outbound4.port && e->lport == p->outbound4.port &&
+	/* Port 0 of the target's address is where a held connect() went
+	 * (NT_HOLD_ADDR4, bpf/serve.bpf.h): no socket listens there. */
+	if (e->v4 && p->outbound4.port &&
+	    (e->lport == p->outbound4.port || e->lport == 0) &&
 	    same_addr(e->local, &p->outbound4))
 		kind = NT_PSOCK_OUT4;
-	else if (!e->v4 && p->outbound6.port && e->lport == p->outbound6.port &&
+	else if (!e->v4 && p->outbound6.port &&
+		 (e->lport == p->outbound6.port || e->lport == 0) &&
 		 same_addr(e->local, &p->outbound6))
 		kind = NT_PSOCK_OUT6;
 	else if (p->mesh_port && e->lport == p->mesh_port &&

@@ -159,11 +159,14 @@ static __always_inline bool redirect_to_proxy(struct bpf_sock_addr *ctx,
 	return true;
 }
 
+#include "bpf/serve.bpf.h"
+
 static __always_inline int tcp_connect(struct bpf_sock_addr *ctx, int family,
 				       struct nt_ns_value *ns, __u64 ns_cgroup)
 {
 	struct nt_sock_value *v;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u32 why;
 
 	v = bpf_sk_storage_get(&sock_ev, ctx->sk, NULL,
 			       BPF_SK_STORAGE_GET_F_CREATE);
@@ -177,9 +180,10 @@ static __always_inline int tcp_connect(struct bpf_sock_addr *ctx, int family,
 		if (redirect_to_proxy(ctx, v->ev.netns_ino, family,
 				      &v->proxy_gen)) {
 			v->flags |= NT_SOCK_REDIRECTED;
-		} else if (ns->mode == NT_MODE_STRICT) {
+		} else if (ns->mode == NT_MODE_STRICT &&
+			   !hold_connect(ctx, v, family, ns, &why)) {
 			/* Fail closed: no proxy, no plaintext. */
-			emit(NT_EV_REFUSED, cookie, v, NULL, 0);
+			emit(NT_EV_REFUSED, cookie, v, NULL, why);
 			return 0;
 		}
 	}
@@ -411,10 +415,13 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
 	if (!v) {
 		/* Not enrolled: whatever an earlier connection left under
-		 * this tuple is not this one's evidence. */
+		 * this tuple is not this one's evidence. connect() runs in
+		 * the caller's context: its netns is the socket's. */
+		t.netns_ino = bpf_get_current_task_btf()->nsproxy->net_ns->ns.inum;
 		bpf_map_delete_elem(&sock_by_tuple, &t);
 		return;
 	}
+	t.netns_ino = v->ev.netns_ino;
 	bpf_map_update_elem(&sock_by_tuple, &t, v, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	emit(NT_EV_CONNECT, bpf_get_socket_cookie(skops), v, &t.src, 0);
@@ -446,6 +453,7 @@ static __always_inline void on_close(struct bpf_sock_ops *skops)
 		listener_del(v, bpf_get_socket_cookie(skops));
 	} else {
 		tuple_from_ops(&t, skops);
+		t.netns_ino = v->ev.netns_ino;
 		e = bpf_map_lookup_elem(&sock_by_tuple, &t);
 		if (skops->args[0] == TCP_SYN_SENT || !e ||
 		    !(e->flags & NT_SOCK_REDIRECTED))
@@ -460,6 +468,9 @@ SEC("sockops")
 int nt_sockops(struct bpf_sock_ops *skops)
 {
 	switch (skops->op) {
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+		skops->reply = held_syn_rto(skops);
+		break;
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		on_connect(skops);
 		break;
@@ -512,14 +523,17 @@ int BPF_PROG(nt_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	struct nt_proc p = {};
-	__u64 ns_cgroup;
+	struct nt_ns_value *ns;
+	__u64 ns_cgroup = 0;
 	__u32 tgid = task->tgid;
 
-	if (!current_namespace(&ns_cgroup))
+	ns = current_namespace(&ns_cgroup);
+	if (!ns)
 		return 0;
 	proc_from_task(&p, task, bprm->file);
 	record_name(&p, bprm);
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
+	want_netns(task, ns, ns_cgroup);
 	return 0;
 }
 
@@ -528,10 +542,16 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct nt_proc *pp, p;
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct nt_ns_value *ns;
+	__u64 ns_cgroup = 0;
 
 	/* A new thread is not a new process. */
 	if (child->pid != child->tgid)
 		return 0;
+	/* clone(CLONE_NEWNET), or CLONE_INTO_CGROUP of an enrolled one. */
+	ns = task_namespace(child, &ns_cgroup);
+	if (ns)
+		want_netns(child, ns, ns_cgroup);
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
 	if (!pp)
 		return 0;

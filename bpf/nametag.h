@@ -27,11 +27,13 @@
 #define NT_MAX_NAMESPACES	1024
 #define NT_MAX_SOCKETS		65536
 #define NT_MAX_PROCS		65536
-/* Network namespaces served at once (the daemon may raise it at load). */
+/* Network namespaces served at once: the default of nametagd --max-netns,
+ * which sizes the per-netns maps at load. */
 #define NT_MAX_NETNS		1024
-/* Listening addresses per network namespace; each takes two entries of
- * its listener table (one per address, one per socket). */
-#define NT_LISTENERS_PER_NETNS	4096
+/* Listening addresses per network namespace, the default of nametagd
+ * --listeners-per-netns; each takes two entries of its listener table
+ * (one per address, one per socket). */
+#define NT_LISTENERS_PER_NETNS	256
 /* unix_ev: Workload API connections whose evidence is not read yet. */
 #define NT_MAX_UNIX_CONNS	16384
 #define NT_EVENTS_BYTES		(1 << 20)
@@ -156,13 +158,50 @@ _Static_assert(sizeof(struct nt_sock_value) == 160, "nt_sock_value layout");
 /* sock_by_tuple: the client closed after it connected; the entry stays
  * until the proxy takes it (its connection waits in the accept queue). */
 #define NT_SOCK_CLOSED		(1u << 2)
+#define NT_SOCK_HELD		(1u << 3)	/* strict, no proxy yet: sent to
+						 * the hold address, its SYN held
+						 * until the netns is served */
 
-/* sock_by_tuple map key: the connection as its client sees it. */
+/*
+ * Where a held connect() goes: the redirect target's address at port 0,
+ * 127.0.0.1:0 or [::1]:0 (IPv4-mapped for a dual-stack socket dialling
+ * IPv4). No socket can listen on port 0, so without the namespace's
+ * sk_lookup program the kernel answers RST (ECONNREFUSED), never a
+ * listener of the pod; with it, the SYN goes to the proxy's outbound
+ * socket. cgroup_skb/egress holds the SYN (drop with congestion
+ * notification: the kernel retries it) while nametagd is alive and the
+ * proxy is not there yet.
+ */
+#define NT_HOLD_ADDR4		0x7f000001	/* 127.0.0.1, host order */
+
+/* netns_want map: netns inode -> this. The kernel asks nametagd to serve a
+ * network namespace an enrolled process is in (NT_EV_NETNS) at most once
+ * per NT_WANT_GAP_NS; nametagd marks one it cannot serve (the limit, or a
+ * failure) NT_WANT_REFUSED, which strict then refuses at once for
+ * NT_WANT_REFUSED_NS rather than holding its SYNs. */
+struct nt_netns_want {
+	__u64 ktime;		/* bpf_ktime_get_ns() / CLOCK_MONOTONIC */
+	__u32 state;		/* NT_WANT_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct nt_netns_want) == 16, "nt_netns_want layout");
+#define NT_WANT_ASKED		1
+#define NT_WANT_REFUSED		2
+#define NT_WANT_GAP_NS		(100ull * 1000 * 1000)
+#define NT_WANT_REFUSED_NS	(30ull * 1000 * 1000 * 1000)
+
+/* sock_by_tuple map key: the connection as its client sees it, and the
+ * network namespace it is in. Every pod's redirected connections go
+ * 127.0.0.1:PORT -> 127.0.0.1:15001 in its own netns: without the netns,
+ * two pods that pick the same source port share a key, and one pod's
+ * connection would be judged with the other's evidence. */
 struct nt_tuple {
 	struct nt_addr src;
 	struct nt_addr dst;
+	__u32 netns_ino;	/* the client's (its evidence's netns_ino) */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct nt_tuple) == 40, "nt_tuple layout");
+_Static_assert(sizeof(struct nt_tuple) == 48, "nt_tuple layout");
 
 /* procs map: tgid -> this; kept by the sched tracepoints. */
 struct nt_proc {
@@ -293,6 +332,16 @@ enum nt_event_type {
 	NT_EV_INBOUND_OBSERVED = 11, /* observe: a SYN reached an enrolled
 				      * listener (ev: the listener's owner;
 				      * src: the caller's address) */
+	NT_EV_NETNS	= 12,	/* an enrolled (permissive, strict) process
+				 * is in a netns not served yet: at exec,
+				 * fork, cgroup attach or a held connect */
+};
+
+/* NT_EV_REFUSED's info: why strict had no proxy to send it to. */
+enum nt_refusal {
+	NT_REFUSE_NO_DAEMON	= 0,	/* nametagd is not running */
+	NT_REFUSE_NOT_SERVED	= 1,	/* nametagd could not serve the netns
+					 * (its log says why: the limit) */
 };
 
 /* Ring-buffer event. */

@@ -9,10 +9,13 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "lib/ntcore.h"
 
@@ -31,6 +34,17 @@ int netns__ino(int fd, uint32_t *ino)
 		return -EINVAL;
 	*ino = (uint32_t)st.st_ino;
 	return 0;
+}
+
+int netns__of_socket(int sock_fd, uint32_t *ino)
+{
+	int fd = ioctl(sock_fd, SIOCGSKNS), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = netns__ino(fd, ino);
+	close(fd);
+	return ret;
 }
 
 int netns__socket(int netns_fd, int domain, int type, int protocol)

@@ -224,6 +224,9 @@ int nt_addr__cmp(const void *a, const void *b);
 
 /* The inode of the network namespace file @fd; -EINVAL if it is none. */
 int netns__ino(int fd, uint32_t *ino);
+/* The inode of the network namespace the socket @sock_fd is in
+ * (SIOCGSKNS, CAP_NET_ADMIN). */
+int netns__of_socket(int sock_fd, uint32_t *ino);
 /* A socket created inside @netns_fd (a socket keeps the namespace it was
  * made in); the calling thread is back in its own namespace before this
  * returns. fd or -errno. */

@@ -57,12 +57,14 @@ trap 'exit 1' INT TERM
 [ -x "$NT" ] && [ -x "$NTD" ] || { echo "build first: make"; exit 1; }
 
 # in_cgroup GROUP NETNS CMD...: run CMD as a process of GROUP inside NETNS.
-# The cgroup is joined first: `ip netns exec` remounts /sys.
+# The netns is entered first (nsenter keeps cgroupfs in view, `ip netns
+# exec` remounts /sys): nametagd serves the netns a process is in the
+# moment it joins an enrolled cgroup, which must be the pod's.
 in_cgroup() {
 	local g=$1 ns=$2
 	shift 2
-	bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' \
-		"$CG/$g" "$ns" "$@"
+	nsenter --net="/run/netns/$ns" bash -c \
+		'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG/$g" "$ns" "$@"
 }
 
 bold "# two pods: $NSA (10.99.0.1) and $NSB (10.99.0.2), joined by a veth pair"
@@ -84,8 +86,8 @@ N() { "$NT" --run-dir "$D/run" --state-dir "$D/state" "$@"; }
 for _ in $(seq 50); do [ -S "$D/run/nametagd.sock" ] && break; sleep 0.1; done
 [ -S "$D/run/nametagd.sock" ] || { cat "$D/nametagd.log"; exit 1; }
 
-run N proxy add "/run/netns/$NSA" >/dev/null
-run N proxy add "/run/netns/$NSB" >/dev/null
+# No `proxy add`: nametagd serves each pod's network namespace from the
+# moment an enrolled process is in it.
 run N ns add shop --cgroup "$CG/shop"
 cat >"$D/policy.json" <<'EOF'
 {"namespaces": {"shop": {"rules": [

@@ -3,6 +3,8 @@
  * bpftool feature's words or as JSON. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tools/main.h"
@@ -159,11 +161,74 @@ static void print_features(const struct nt_features *f)
 		      "sock_diag SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)");
 }
 
+/* ---- the running daemon's limits ---------------------------------------------- */
+
+/* Is a nametagd answering at RUN_DIR? Asked quietly: a probe without one is
+ * no error. */
+static bool daemon_up(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir, CTL_SOCK_NAME);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return !ret;
+}
+
+/* {"netns": {"served", "max", "refused", "limit_reached"},
+ *  "listeners_per_netns"}, from `proxy status`; NULL without a daemon. */
+static cJSON *limits_json(void)
+{
+	cJSON *reply = NULL, *dp, *o, *n;
+	double served, max;
+
+	if (!daemon_up() || ctl_call(ctl_request(CTL_STATUS), &reply))
+		return NULL;
+	dp = cJSON_GetObjectItem(reply, CTL_R_DATAPATH);
+	served = cJSON_GetNumberValue(cJSON_GetObjectItem(dp, CTL_R_NETNS_SERVED));
+	max = cJSON_GetNumberValue(cJSON_GetObjectItem(dp, CTL_DP_MAX_NETNS));
+	o = cJSON_CreateObject();
+	n = cJSON_AddObjectToObject(o, "netns");
+	cJSON_AddNumberToObject(n, "served", served);
+	cJSON_AddNumberToObject(n, "max", max);
+	cJSON_AddNumberToObject(n, "refused", cJSON_GetNumberValue(
+		cJSON_GetObjectItem(dp, CTL_R_NETNS_REFUSED)));
+	cJSON_AddBoolToObject(n, "limit_reached", served >= max);
+	cJSON_AddNumberToObject(o, "listeners_per_netns", cJSON_GetNumberValue(
+		cJSON_GetObjectItem(dp, "listeners_per_netns")));
+	cJSON_Delete(reply);
+	return o;
+}
+
+static void print_limits(const cJSON *l)
+{
+	const cJSON *n = cJSON_GetObjectItem(l, "netns");
+
+	printf("\nScanning nametagd's limits...\n");
+	if (!l) {
+		printf("nametagd is not running at %s: no limits to report\n", run_dir);
+		return;
+	}
+	printf("network namespaces: %.0f of %.0f served, %.0f refused at the limit%s\n",
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(n, "served")),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(n, "max")),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(n, "refused")),
+	       cJSON_IsTrue(cJSON_GetObjectItem(n, "limit_reached")) ?
+	       " (limit reached: nametagd --max-netns)" : "");
+	printf("listening addresses per network namespace: %.0f\n",
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(l, "listeners_per_netns")));
+}
+
 /* ---- commands ------------------------------------------------------------------- */
 
 static int do_probe(int argc, char **argv)
 {
 	struct nt_features f;
+	cJSON *limits, *o;
 	int ret;
 
 	NO_MORE_ARGS(0);
@@ -175,9 +240,16 @@ static int do_probe(int argc, char **argv)
 	ret = features__probe(&f, bpffs_dir);
 	if (ret)
 		return p_err("failed to probe features: %s", strerror(-ret));
-	if (json_output)
-		return json_emit(features_json(&f));
+	limits = limits_json();
+	if (json_output) {
+		o = features_json(&f);
+		cJSON_AddItemToObject(o, "limits", limits ? limits :
+				      cJSON_CreateNull());
+		return json_emit(o);
+	}
 	print_features(&f);
+	print_limits(limits);
+	cJSON_Delete(limits);
 	return 0;
 }
 
@@ -189,7 +261,9 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"       Probes program types, map types and helpers nametag uses, kTLS,\n"
 		"       sock_diag SOCK_DESTROY (how a namespace turning strict ends the\n"
-		"       plaintext made before), bpffs (--bpffs DIR), cgroup v2 and kernel BTF.\n",
+		"       plaintext made before), bpffs (--bpffs DIR), cgroup v2 and kernel BTF;\n"
+		"       with a nametagd running (--run-dir DIR), its limits: network\n"
+		"       namespaces served of --max-netns, refused at the limit.\n",
 		bin_name, bin_name);
 }
 

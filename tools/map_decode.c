@@ -144,6 +144,7 @@ static cJSON *sock_by_tuple_json(const void *key, const void *value)
 
 	add_addr(o, "src", &t->src);
 	add_addr(o, "dst", &t->dst);
+	cJSON_AddNumberToObject(o, "netns", t->netns_ino);
 	add_sock_value(o, value);
 	return o;
 }

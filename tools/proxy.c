@@ -100,9 +100,19 @@ static void print_admission(const cJSON *a)
 /* What the proxy carries now: connections, and idle mesh connections
  * pooled for the next stream (docs/mesh-protocol.md, NT2); then what it
  * sheds. */
+/* Served network namespaces against the limit (nametagd --max-netns). */
+static void print_netns(const cJSON *dp)
+{
+	double served = num(dp, CTL_R_NETNS_SERVED), max = num(dp, CTL_DP_MAX_NETNS);
+
+	printf("network namespaces %.0f of %.0f served, %.0f refused at the limit%s\n",
+	       served, max, num(dp, CTL_R_NETNS_REFUSED),
+	       served >= max ? " (LIMIT REACHED: nametagd --max-netns)" : "");
+}
+
 static int do_proxy_status(int argc, char **argv)
 {
-	cJSON *reply, *open, *idle, *adm, *out;
+	cJSON *reply, *open, *idle, *adm, *dp, *out;
 
 	NO_MORE_ARGS(0);
 	if (ctl_call(ctl_request(CTL_STATUS), &reply))
@@ -110,27 +120,33 @@ static int do_proxy_status(int argc, char **argv)
 	open = cJSON_DetachItemFromObject(reply, CTL_R_CONNECTIONS);
 	idle = cJSON_DetachItemFromObject(reply, CTL_R_IDLE_MESH);
 	adm = cJSON_DetachItemFromObject(reply, CTL_R_ADMISSION);
+	dp = cJSON_DetachItemFromObject(reply, CTL_R_DATAPATH);
 	cJSON_Delete(reply);
 	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
 	    !cJSON_IsObject(adm)) {
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
+		cJSON_Delete(dp);
 		return p_err("reply from nametagd lacks the connection counts");
 	}
 	if (!json_output) {
 		printf("connections %d  idle mesh connections %d\n",
 		       open->valueint, idle->valueint);
 		print_admission(adm);
+		print_netns(dp);
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
+		cJSON_Delete(dp);
 		return 0;
 	}
 	out = cJSON_CreateObject();
 	cJSON_AddItemToObject(out, CTL_R_CONNECTIONS, open);
 	cJSON_AddItemToObject(out, CTL_R_IDLE_MESH, idle);
 	cJSON_AddItemToObject(out, CTL_R_ADMISSION, adm);
+	if (dp)
+		cJSON_AddItemToObject(out, CTL_R_DATAPATH, dp);
 	return json_emit(out);
 }
 

@@ -7,6 +7,7 @@ one group per role, a temp dir, a private bpffs per nametagd. Everything is
 named with a random tag and removed by cleanup(), whatever state the run
 died in.
 """
+import ctypes
 import os
 import secrets
 import shutil
@@ -110,6 +111,19 @@ class Topology:
 
     # ---- running things ---------------------------------------------------
 
+    def enter(self, netns, cg):
+        """In the child, before exec: NETNS first, then CGROUP. nametagd
+        serves the netns a process is in when it joins an enrolled cgroup,
+        so it must be the pod's, never the machine's."""
+        if netns is not None:
+            fd = os.open("/run/netns/" + self.netns[netns], os.O_RDONLY)
+            if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            os.close(fd)
+        if cg:
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write("0")
+
     def ns_argv(self, key, argv):
         if key is None:
             return list(argv)
@@ -125,9 +139,7 @@ class Topology:
         cg = self.cgroup(cgroup) if cgroup else None
 
         def join():
-            if cg:
-                with open(os.path.join(cg, "cgroup.procs"), "w") as f:
-                    f.write("0")
+            self.enter(netns, cg)
         logf = open(self.path(log), "ab") if log else None
         err = logf or subprocess.DEVNULL
         try:
@@ -146,9 +158,7 @@ class Topology:
         cg = self.cgroup(cgroup) if cgroup else None
 
         def join():
-            if cg:
-                with open(os.path.join(cg, "cgroup.procs"), "w") as f:
-                    f.write("0")
+            self.enter(netns, cg)
         p = subprocess.Popen(self.ns_argv(netns, argv), preexec_fn=join,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,

@@ -61,6 +61,16 @@ for k in $skeys $bkeys $nkeys; do
 	flag=--${k//_/-}
 	t_check "config key $k is the option $flag" grep -q -- "^\.B .*$flag" docs/man/nametagd.8
 done
+expect_fail "nametagd --max-netns 0 is refused" "not a number from 1 to" \
+	"$NAMETAGD" --max-netns 0 --version
+expect_fail "nametagd --listeners-per-netns 12x is refused" "not a number from 1 to" \
+	"$NAMETAGD" --listeners-per-netns 12x --version
+echo '{"max_netns": "1024"}' >"$T_DIR/bad-number.json"
+expect_fail "nametagd --config: max_netns as a string is refused" "must be a whole number" \
+	"$NAMETAGD" --config "$T_DIR/bad-number.json" --version
+echo '{"max_netns": 2.5}' >"$T_DIR/bad-number.json"
+expect_fail "nametagd --config: max_netns 2.5 is refused" "must be a whole number" \
+	"$NAMETAGD" --config "$T_DIR/bad-number.json" --version
 echo '{"no_such_key": "x"}' >"$T_DIR/bad-key.json"
 expect_fail "nametagd --config refuses an undocumented key" "unknown key" "$NAMETAGD" --config "$T_DIR/bad-key.json" --version
 for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z0-9]+'); do

@@ -106,12 +106,26 @@ mkcg() {
 	done
 }
 
+# netns_first CMD...: sets NETNS_FIRST to the nsenter prefix that enters
+# the netns of CMD first when CMD is `ip netns exec NS ...`. nametagd
+# serves the netns a process is in when it joins an enrolled cgroup, so a
+# pod's process must be in the pod's netns by then, never in the
+# machine's (nsenter, unlike `ip netns exec`, keeps cgroupfs in view).
+netns_first() {
+	NETNS_FIRST=()
+	if [ "${1:-}" = ip ] && [ "${2:-}" = netns ] && [ "${3:-}" = exec ] &&
+		[ -n "${4:-}" ]; then
+		NETNS_FIRST=(nsenter --net="/run/netns/$4")
+	fi
+}
+
 # run_in_cgroup CGROUP CMD...: CMD runs in CGROUP (a directory path), in
 # this very process, so $! of a backgrounded call is CMD's pid.
 run_in_cgroup() {
-	local cg=$1
+	local cg=$1 NETNS_FIRST
 	shift
-	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+	netns_first "$@"
+	"${NETNS_FIRST[@]}" bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
 		run_in_cgroup "$cg" "$@"
 }
 
@@ -127,9 +141,10 @@ spawn() {
 # spawn_in_cgroup CGROUP CMD...: run_in_cgroup in the background; $BG_PID
 # is CMD's own pid.
 spawn_in_cgroup() {
-	local cg=$1
+	local cg=$1 NETNS_FIRST
 	shift
-	spawn bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+	netns_first "$@"
+	spawn "${NETNS_FIRST[@]}" bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
 		run_in_cgroup "$cg" "$@"
 }
 

@@ -45,9 +45,9 @@ mesh_up() {
 		cat "$LIVE_DIR/$MESH_NODE/ca-init.out"
 		return 1
 	fi
+	# No `proxy add`: each pod is served from the moment an enrolled
+	# process is in it (docs/datapath.md).
 	start_daemon "$MESH_NODE" "$MESH_CG" "$MESH_TD" || return 1
-	ntd "$MESH_NODE" proxy add "/run/netns/$NSA" >/dev/null &&
-	ntd "$MESH_NODE" proxy add "/run/netns/$NSB" >/dev/null &&
 	ntd "$MESH_NODE" ns add shop --cgroup "$MESH_CG/shop" >/dev/null
 }
 

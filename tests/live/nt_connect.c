@@ -11,6 +11,15 @@
  *	tests/live/lib.sh prints: "PID LOCALPORT REPLY", or "PID ERR ERRNO
  *	TEXT"; exits 0 on a reply.
  *
+ *   nt_connect tcp HOST PORT MSG
+ *	connect() at once, the first thing the process does after exec
+ *	(the short-lived pod of tests/live/test_serve.sh), sends MSG and a
+ *	newline, reads one line back. Prints "PID LOCALPORT CONNECT_MS
+ *	REPLY", or "PID ERR ERRNO TEXT"; exits 0 on a reply. The connect()
+ *	and the reply may each take up to CONNECT_TIMEOUT_S, a patient
+ *	client's wait (a held SYN is retried by the kernel,
+ *	docs/datapath.md; a node starting 300 pods at once is busy).
+ *
  *   nt_connect flood HOST PORT SECONDS
  *	connect() to HOST:PORT as fast as it goes for SECONDS (a closed
  *	port: each attempt is one SYN answered by RST), reusing the socket
@@ -36,6 +45,7 @@
 #include <unistd.h>
 
 #define IO_TIMEOUT_S	5
+#define CONNECT_TIMEOUT_S 20
 
 struct ring {
 	int fd;
@@ -234,8 +244,6 @@ static int do_uring(int argc, char **argv)
 	return 0;
 }
 
-/* ---- the flood ----------------------------------------------------------- */
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -243,6 +251,65 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* One line from @fd after sending @msg, waited for @secs at most; 0, or
+ * an errno. */
+static int exchange(int fd, const char *msg, char *reply, size_t size,
+		    int secs)
+{
+	struct timeval tv = { .tv_sec = secs };
+	char line[512];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(line, sizeof(line), "%s\n", msg);
+	if (send(fd, line, n, MSG_NOSIGNAL) != n)
+		return errno;
+	n = recv(fd, reply, size - 1, 0);
+	if (n <= 0)
+		return n == 0 ? ECONNRESET : errno;
+	reply[n] = '\0';
+	reply[strcspn(reply, "\r\n")] = '\0';
+	return 0;
+}
+
+static int do_tcp(int argc, char **argv)
+{
+	struct timeval tv = { .tv_sec = CONNECT_TIMEOUT_S };
+	struct sockaddr_storage ss, local;
+	socklen_t len, llen = sizeof(local);
+	char reply[512];
+	double t0, ms;
+	int fd, err;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: nt_connect tcp HOST PORT MSG\n");
+		exit(2);
+	}
+	len = parse_addr(argv[2], argv[3], &ss);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket");
+	/* A blocking connect() waits at most SO_SNDTIMEO. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	t0 = now_s();
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		print_err(errno);
+		return 1;
+	}
+	ms = (now_s() - t0) * 1e3;
+	err = exchange(fd, argv[4], reply, sizeof(reply), CONNECT_TIMEOUT_S);
+	if (err) {
+		print_err(err);
+		return 1;
+	}
+	getsockname(fd, (struct sockaddr *)&local, &llen);
+	printf("%d %u %.1f %s\n", getpid(),
+	       ntohs(((struct sockaddr_in *)&local)->sin_port), ms, reply);
+	return 0;
+}
+
+/* ---- the flood ----------------------------------------------------------- */
 
 static int do_flood(int argc, char **argv)
 {
@@ -281,8 +348,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "uring"))
 		return do_uring(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "tcp"))
+		return do_tcp(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "flood"))
 		return do_flood(argc, argv);
-	fprintf(stderr, "usage: nt_connect { uring | flood } ...\n");
+	fprintf(stderr, "usage: nt_connect { uring | tcp | flood } ...\n");
 	return 2;
 }

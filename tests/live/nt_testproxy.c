@@ -168,7 +168,8 @@ static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
 	nt_addr__format(&a, buf, size);
 }
 
-static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
+static cJSON *evidence_json(int map_fd, int fd,
+			    const struct sockaddr_storage *peer,
 			    const struct sockaddr_storage *local)
 {
 	struct nt_sock_value v;
@@ -179,7 +180,8 @@ static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
 	memset(&key, 0, sizeof(key));
 	nt_addr__from_sockaddr(&key.src, peer);
 	nt_addr__from_sockaddr(&key.dst, local);
-	if (map_fd < 0 || bpf_map_lookup_elem(map_fd, &key, &v))
+	if (map_fd < 0 || netns__of_socket(fd, &key.netns_ino) ||
+	    bpf_map_lookup_elem(map_fd, &key, &v))
 		return cJSON_CreateNull();
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "pid", v.ev.pid);
@@ -248,7 +250,7 @@ static void serve(int lfd, const char *which, int map_fd)
 			((struct sockaddr_in *)&local)->sin_port :
 			((struct sockaddr_in6 *)&local)->sin6_port));
 	/* Before the client can close: closing deletes its tuple entry. */
-	cJSON_AddItemToObject(o, "evidence", evidence_json(map_fd, &peer, &local));
+	cJSON_AddItemToObject(o, "evidence", evidence_json(map_fd, fd, &peer, &local));
 	read_line(fd, line, sizeof(line));
 	cJSON_AddStringToObject(o, "data", line);
 	snprintf(out, sizeof(out), "proxy:%s\n", line);

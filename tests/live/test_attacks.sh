@@ -32,7 +32,7 @@ N=$MESH_NODE
 CLIENT=("$PY" "$LIVE_DIR/client.py")
 ID_DECOY=spiffe://$MESH_TD/ns/shop/sa/decoy
 # How many listeners the greedy workload of B opens: past its own table
-# (4,096) and past the 65,536 one node-wide map used to hold.
+# (256 by default) and past the 65,536 one node-wide map used to hold.
 GREEDY=${ATTACK_LISTENERS:-66000}	# a few ports are taken by other servers
 
 mesh_up_strict "8080, 8084, 8086"
@@ -415,7 +415,7 @@ t_check "G: outside the mesh AF_PACKET is untouched" [ "$(dg "" packet x 0)" = o
 
 # ---- B. a full listener table fails closed, and only its own namespace -----------------
 # The greedy workload of pod B listens on $GREEDY ports; pod B's table
-# holds 4,096 listeners. A listener of another pod (pod A) started after
+# holds 256 listening addresses (--listeners-per-netns). A listener of another pod (pod A) started after
 # it is recorded and protected.
 SRV_WAIT=120 spawn_srv greedy "$CG_GREEDY" "$NSB" "$PY" "$LIVE_DIR/greedy.py" "$MESH_B,127.0.0.1" \
 	"$GREEDY" || t_fail "B: greedy workload listens on many ports"

@@ -343,8 +343,8 @@ cg_attach() {
 }
 ids_before=$(link_ids)
 cg_before=$(cg_attach)
-t_check "six cgroup programs attached, each type once" \
-	jq -e 'length == 6 and (unique | length) == 6' <<<"$cg_before"
+t_check "seven cgroup programs attached, each type once" \
+	jq -e 'length == 7 and (unique | length) == 7' <<<"$cg_before"
 stop_daemon c1
 t_check "SIGTERM: clean exit" [ $? = 0 ]
 t_check "pins stay while the daemon is down" [ "$(link_ids)" = "$ids_before" ]
@@ -358,13 +358,13 @@ t_check "entry kept" jqt 'length == 1'
 t_check "same link ids after restart" [ "$(link_ids)" = "$ids_before" ]
 t_check "no program attached twice" [ "$(cg_attach)" = "$cg_before" ]
 expect_ok "prog list after restart" nt -j prog list
-t_check "one tracepoint link each for exec, fork, exit" \
-	jqt '[.[].links[] | select(.type == "raw_tracepoint" or .type == "tracing") | .pinned | split("/")[-1]] | sort == ["exec", "exit", "fork"]'
+t_check "one tracepoint link each for exec, fork, exit, cgroup attach" \
+	jqt '[.[].links[] | select(.type == "raw_tracepoint" or .type == "tracing") | .pinned | split("/")[-1]] | sort == ["cgroup_attach", "exec", "exit", "fork"]'
 # connect_unix (the Workload API's caller evidence) where the kernel has
 # the hook (6.7+; `feature probe`).
-cg_links='"connect4", "connect6", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
+cg_links='"connect4", "connect6", "egress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
 "$NAMETAG" feature probe 2>/dev/null | grep -q "cgroup_unix_connect program type is available" &&
-	cg_links='"connect4", "connect6", "connect_unix", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
+	cg_links='"connect4", "connect6", "connect_unix", "egress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
 t_check "cgroup links kept: one per hook" \
 	jqt "[.[].links[] | select(.type == \"cgroup\") | .pinned | split(\"/\")[-1]] | sort == [$cg_links]"
 out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" after)

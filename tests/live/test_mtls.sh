@@ -410,8 +410,10 @@ out=$(get "$CG_FRONTEND" "$SECRET" 2>&1)
 t_check "restarted: frontend gets the page again (no re-enrolment)" [ "$out" = "$BODY" ]
 get "$CG_INTRUDER" "$SECRET" >/dev/null 2>&1
 t_check "restarted: intruder is still denied" [ $? -ne 0 ]
+# Found from their workloads, not added: known by netns inode, not path.
 t_check "restarted: both pods are served again" eval "ntd $N -j proxy list | jq -e '
-	any(.[]; .path == \"/run/netns/$NSA\") and any(.[]; .path == \"/run/netns/$NSB\")'"
+	any(.[]; .netns == $(stat -L -c %i "/run/netns/$NSA")) and
+	any(.[]; .netns == $(stat -L -c %i "/run/netns/$NSB"))'"
 t_check "restarted: shop is still strict" eval "ntd $N -j ns list | jq -e '.[] | select(.name == \"shop\") | .mode == \"strict\"'"
 ntd $N -j policy show >"$LIVE_DIR/show-restarted"
 t_check "restarted: the same policy is in force" cmp -s "$LIVE_DIR/show-alive" "$LIVE_DIR/show-restarted"

@@ -184,6 +184,29 @@ static void test_proxy_addresses(void)
 	rig_down(&r);
 }
 
+/* 1b. The hold address, the target's address at port 0 (a connect() made
+ * before the proxy existed, bpf/serve.bpf.h), goes to the proxy's outbound
+ * socket; another address's port 0 is nobody's; with the proxy gone,
+ * refused. */
+static void test_hold_address(void)
+{
+	uint64_t cookie;
+	struct rig r;
+
+	if (!rig_up(&r))
+		return;
+	CHECK_EQ(syn(&r, LOCALHOST, 40001, htonl(NT_HOLD_ADDR4), 0, &cookie),
+		 SK_PASS);
+	CHECK_EQ(cookie, r.out4_cookie);
+	CHECK_EQ(syn(&r, POD, 40001, POD, 0, &cookie), SK_PASS);
+	CHECK_EQ(cookie, 0);		/* not ours: the kernel answers RST */
+	close(r.out4);
+	r.out4 = -1;
+	CHECK_EQ(syn(&r, LOCALHOST, 40001, htonl(NT_HOLD_ADDR4), 0, &cookie),
+		 SK_DROP);
+	rig_down(&r);
+}
+
 /* 2. A ticketed delivery goes to exactly the socket judged, bypassing
  * reuseport; other loopback traffic is the pod's own. */
 static void test_ticketed_delivery(void)
@@ -270,6 +293,7 @@ static void test_no_record(void)
 
 T_MAIN("bpf/sk_lookup",
        T(test_proxy_addresses),
+       T(test_hold_address),
        T(test_ticketed_delivery),
        T(test_enrolled_listener_steered),
        T(test_strict_without_proxy_refused),

@@ -61,10 +61,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The pod's netns first, then its cgroup: nametagd serves the netns a
+# process is in the moment it joins an enrolled cgroup.
 in_cg() {
 	local g=$1 ns=$2
 	shift 2
-	bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG/$g" "$ns" "$@"
+	nsenter --net="/run/netns/$ns" bash -c \
+		'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG/$g" "$ns" "$@"
 }
 
 mkdir -p "$CG"/shop/{client,server,intruder} "$D/bpffs" "$D/www"
@@ -82,7 +85,6 @@ pids+=($!)
 N() { "$NT" --run-dir "$D/run" --state-dir "$D/state" "$@"; }
 for _ in $(seq 100); do [ -S "$D/run/nametagd.sock" ] && break; sleep 0.1; done
 check "daemon up" test -S "$D/run/nametagd.sock"
-N proxy add "/run/netns/$A" >/dev/null && N proxy add "/run/netns/$B" >/dev/null
 N ns add shop --cgroup "$CG/shop" >/dev/null
 cat >"$D/policy.json" <<'EOF'
 {"namespaces": {"shop": {"rules": [{"action": "allow",

@@ -23,24 +23,30 @@ static const struct {
 	enum key_type type;
 	size_t off;		/* of a const char *, a bool or an unsigned
 				 * int in daemon_opts */
+	unsigned int min, max;	/* K_UINT's range */
 } keys[] = {
-	{ "state_dir",	   K_STRING, offsetof(struct daemon_opts, state_dir) },
-	{ "run_dir",	   K_STRING, offsetof(struct daemon_opts, run_dir) },
-	{ "cgroup_root",   K_STRING, offsetof(struct daemon_opts, cgroup_root) },
-	{ "bpffs",	   K_STRING, offsetof(struct daemon_opts, bpffs) },
-	{ "trust_domain",  K_STRING, offsetof(struct daemon_opts, trust_domain) },
-	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics) },
-	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log) },
-	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format) },
-	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size) },
-	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns) },
-	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
-	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
-	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug) },
-	{ "log_file",	   K_STRING, offsetof(struct daemon_opts, log_file) },
-	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout) },
+	{ "state_dir",	   K_STRING, offsetof(struct daemon_opts, state_dir), 0, 0 },
+	{ "run_dir",	   K_STRING, offsetof(struct daemon_opts, run_dir), 0, 0 },
+	{ "cgroup_root",   K_STRING, offsetof(struct daemon_opts, cgroup_root), 0, 0 },
+	{ "bpffs",	   K_STRING, offsetof(struct daemon_opts, bpffs), 0, 0 },
+	{ "trust_domain",  K_STRING, offsetof(struct daemon_opts, trust_domain), 0, 0 },
+	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics), 0, 0 },
+	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log), 0, 0 },
+	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format), 0, 0 },
+	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size),
+	  FLOW_TABLE_MIN, FLOW_TABLE_MAX },
+	{ "max_netns",	   K_UINT,   offsetof(struct daemon_opts, max_netns),
+	  1, DAEMON_MAX_NETNS_MAX },
+	{ "listeners_per_netns", K_UINT,
+	  offsetof(struct daemon_opts, listeners_per_netns), 1, DAEMON_LISTENERS_MAX },
+	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns), 0, 0 },
+	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls), 0, 0 },
+	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse), 0, 0 },
+	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug), 0, 0 },
+	{ "log_file",	   K_STRING, offsetof(struct daemon_opts, log_file), 0, 0 },
+	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout), 0, 0 },
 	/* A path, or true for its usual place (docs/workload-api.md). */
-	{ "workload_api",  K_STRING, offsetof(struct daemon_opts, workload_api) },
+	{ "workload_api",  K_STRING, offsetof(struct daemon_opts, workload_api), 0, 0 },
 };
 
 /* Every string a config file gave, kept reachable: a reload replaces the
@@ -48,6 +54,21 @@ static const struct {
  * pointer to them may still be in use). */
 static char **kept;
 static size_t nkept, capkept;
+
+int daemon_config__number(const char *what, const char *s, unsigned int max,
+			  unsigned int *out, struct nt_err *err)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > max)
+		return nt_err_set(err, -EINVAL, "%s: \"%s\" is not a number from 1 to %u",
+				  what, s, max);
+	*out = (unsigned int)v;
+	return 0;
+}
 
 static enum key_type key_type_of(enum daemon_config_type type)
 {
@@ -116,10 +137,10 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 	}
 	if (keys[i].type == K_UINT) {
 		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(unsigned int)it->valuedouble ||
-		    it->valuedouble < FLOW_TABLE_MIN || it->valuedouble > FLOW_TABLE_MAX)
+		    it->valuedouble < keys[i].min || it->valuedouble > keys[i].max)
 			return nt_err_set(err, -EINVAL,
 					  "%s: \"%s\" must be a whole number from %u to %u",
-					  where, keys[i].key, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+					  where, keys[i].key, keys[i].min, keys[i].max);
 		*(unsigned int *)dst = (unsigned int)it->valuedouble;
 		return 0;
 	}

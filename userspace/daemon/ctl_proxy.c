@@ -58,18 +58,25 @@ static int proxy_entry_json(uint32_t netns, const struct nt_proxy *p, void *arg)
 	return 0;
 }
 
-static cJSON *datapath_json(const struct datapath *dp)
+/* The datapath, and the network namespaces served against the limit:
+ * reaching it is said here, in the log and in `feature probe`. */
+static cJSON *datapath_json(const struct daemon *d)
 {
 	cJSON *o = cJSON_CreateObject();
+	struct proxy_status ps;
 	struct dp_status st;
 
-	datapath__status(dp, &st);
+	datapath__status(d->dp, &st);
+	proxy__status(d->proxy, &ps);
 	cJSON_AddStringToObject(o, CTL_DP_PIN_DIR, st.pin_dir);
 	json__add_u64(o, CTL_DP_CGROUP_ID, st.cgroup_id);
 	cJSON_AddNumberToObject(o, CTL_DP_LINKS, (double)st.links);
-	cJSON_AddNumberToObject(o, CTL_DP_MAX_NETNS, st.max_netns);
+	cJSON_AddNumberToObject(o, CTL_DP_MAX_NETNS, ps.netns_max);
+	cJSON_AddNumberToObject(o, CTL_R_NETNS_SERVED, ps.netns_served);
+	json__add_u64(o, CTL_R_NETNS_REFUSED, ps.netns_refused);
+	cJSON_AddNumberToObject(o, CTL_DP_NETNS_GUARDED, st.netns_guarded);
 	cJSON_AddNumberToObject(o, CTL_DP_LISTENERS, st.listeners_per_netns);
-	datapath__proxies_foreach(dp, proxy_entry_json,
+	datapath__proxies_foreach(d->dp, proxy_entry_json,
 				  cJSON_AddArrayToObject(o, CTL_DP_PROXIES));
 	return o;
 }
@@ -108,7 +115,7 @@ static int proxy_set(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	if (!ret)
 		ret = datapath__set_proxy(r->d->dp, r->fds[0], &px, err);
 	if (!ret)
-		cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(r->d->dp));
+		cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(r->d));
 	return ret;
 }
 
@@ -227,7 +234,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddNumberToObject(resp, CTL_R_CONNECTIONS, (double)st.connections);
 	cJSON_AddNumberToObject(resp, CTL_R_IDLE_MESH, (double)st.idle_mesh);
 	cJSON_AddItemToObject(resp, CTL_R_ADMISSION, admission_json(&st));
-	cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(d->dp));
+	cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(d));
 	ctl_status__add(d, resp);
 	return served(r, resp);
 }

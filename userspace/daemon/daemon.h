@@ -53,11 +53,17 @@ struct daemon_opts {
 	int64_t drain_secs;		/* daemon_config__check's */
 	int takeover_fd;		/* --takeover FD (upgrade.c); -1: none */
 	const char *workload_api;	/* socket path; NULL: not served */
+	unsigned int max_netns;		/* network namespaces served at most */
+	unsigned int listeners_per_netns;	/* listener table of each */
 };
 
 #define DRAIN_TIMEOUT_DEFAULT	600	/* s: 10 min (docs/process-model.md) */
 
 /* ---- config (config.c) -------------------------------------------------------- */
+
+/* The largest --max-netns and --listeners-per-netns taken. */
+#define DAEMON_MAX_NETNS_MAX	65536
+#define DAEMON_LISTENERS_MAX	65536
 
 /* --config FILE: the options as a JSON object. */
 int daemon_config__load(struct daemon_opts *o, const char *path,
@@ -91,6 +97,9 @@ void daemon__reconcile_namespaces(struct daemon *d);
 /* --flow-table-size @s: a whole number in FLOW_TABLE_MIN..FLOW_TABLE_MAX. */
 int daemon_config__flow_table_size(const char *s, unsigned int *out,
 				   struct nt_err *err);
+/* @s, the value of option @what, as a number from 1 to @max. */
+int daemon_config__number(const char *what, const char *s, unsigned int max,
+			  unsigned int *out, struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -331,8 +340,18 @@ int policy_holder__apply_egress(struct daemon *d);
 
 /* ---- network namespaces served (netns.c) ------------------------------------------------ */
 
-/* Serves the netns of an enrolled process (from an event), unless served. */
-void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino);
+/* Serves the netns of an enrolled process (from an event), unless served;
+ * @asked: when the kernel asked (its ktime, NT_EV_NETNS), 0 if it did not:
+ * the log says how long the namespace waited. */
+void netns__serve_pid(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
+		      uint64_t asked);
+/* The same, queued: served a few per turn of the loop (netns__serve_some),
+ * so a burst of new pods does not stop the proxy of the pods served
+ * already for seconds. */
+void netns__want(struct daemon *d, uint32_t tgid, uint32_t netns_ino,
+		 uint64_t asked);
+/* Serves up to @max of the queue; true when some are left. */
+bool netns__serve_some(struct daemon *d, unsigned int max);
 /* Every netns an enrolled (permissive or strict) process lives in gets a
  * proxy; a found one none lives in any more is let go. */
 void netns__sync(struct daemon *d);
@@ -341,6 +360,10 @@ int netns__add(struct daemon *d, const char *path, struct nt_err *err);
 int netns__del(struct daemon *d, uint32_t netns_ino, struct nt_err *err);
 /* At start: those added before, then those workloads live in. */
 int netns__restore(struct daemon *d, struct nt_err *err);
+/* Tells the kernel this daemon serves network namespaces as their enrolled
+ * processes come (bpf/serve.bpf.h): strict then holds a connect() made
+ * before its netns's proxy exists instead of refusing it. */
+int netns__serve_on_demand(struct daemon *d, struct nt_err *err);
 /* The served namespaces, for the datapath (dp_netns_each; @ctx is the
  * daemon). */
 int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
@@ -349,6 +372,8 @@ int netns__each(int (*fn)(int netns_fd, uint32_t netns_ino, void *arg),
  * once the current batch of events is handled. */
 void daemon__sync_listeners(struct daemon *d);
 void daemon__sync_listeners_soon(struct daemon *d);
+/* Only the namespaces served since the last sync, if any. */
+void daemon__sync_fresh(struct daemon *d);
 
 /* ---- what the proxy asks (proxy_env.c) ---------------------------------------------------- */
 
@@ -518,6 +543,11 @@ void start_undo__free_names(char **names);
 
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
+struct netns_want {
+	uint32_t tgid, netns_ino;
+	uint64_t asked;
+};
+
 struct daemon {
 	struct daemon_opts opts;
 	struct cgroup_info cg;
@@ -559,6 +589,13 @@ struct daemon {
 	bool stop_requested;		/* SIGTERM, SIGINT, or drained */
 	int handed_ctl_fd;		/* takeover.c: the control listener
 					 * handed over, until control__open */
+	int server_fd;			/* netns.c: "a daemon serves on demand" */
+	uint32_t limit_said[16];	/* netns.c: refused netns, as last logged */
+	unsigned int nlimit_said;
+	uint32_t *fresh;		/* netns.c: served since the last sync */
+	size_t nfresh, fresh_cap;
+	struct netns_want *want;	/* netns.c: asked for, not served yet */
+	size_t want_head, nwant, want_cap;
 };
 
 #endif /* NAMETAG_DAEMON_H */

@@ -152,10 +152,14 @@ void events__on_event(const struct nt_event *e, void *arg)
 	/* Said once per sync, not once per record (there may be thousands). */
 	if (e->type == NT_EV_LISTEN_OVERFLOW)
 		daemon__sync_listeners_soon(d);
-	/* An enrolled workload in a netns the proxy does not serve yet:
-	 * serve it, so its next connection (or its listener) is handled. */
-	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid)
-		netns__serve_pid(d, e->ev.tgid, e->ev.netns_ino);
+	/* An enrolled workload in a netns the proxy does not serve yet (the
+	 * kernel says so at exec, fork and cgroup attach: NT_EV_NETNS):
+	 * serve it, so its connections (held ones included) and its
+	 * listeners are handled. */
+	if (e->ev.mode >= NT_MODE_PERMISSIVE && e->ev.tgid &&
+	    e->type != NT_EV_REFUSED)
+		netns__want(d, e->ev.tgid, e->ev.netns_ino,
+			    e->type == NT_EV_NETNS ? e->ktime : 0);
 	if (e->type == NT_EV_INBOUND_OBSERVED) {
 		observed(d, e);
 		return;

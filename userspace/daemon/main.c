@@ -31,6 +31,9 @@
  * no close hook in the kernel, so this bounds how long one outlives its
  * socket. */
 #define LISTENERS_SYNC_TICKS 10
+/* Network namespaces served per turn of the loop, the sockets of those
+ * served already looked at between turns. */
+#define SERVE_PER_TURN 4
 
 #define DAEMON_OF(h, member) \
 	((struct daemon *)((char *)(h) - offsetof(struct daemon, member)))
@@ -175,19 +178,30 @@ static int setup_loop(struct daemon *d)
 	return ret;
 }
 
-/* Listeners of a namespace just served, or of a change made by a request
- * of this batch: once per batch, however many asked. */
+/* After each batch: a few of the network namespaces the kernel asked for
+ * are served (netns__serve_some), their listener tables go into the
+ * kernel together (datapath__flush_tables), then the listeners of those
+ * namespaces, or of a change a request made, are synced: once per batch,
+ * however many asked. */
 static int run_loop(struct daemon *d)
 {
+	bool more = false;
 	int ret;
 
 	while (!loop__stopped(d->loop)) {
-		ret = loop__run_once(d->loop, -1);
+		/* Namespaces still to serve: look at the sockets, then go on. */
+		ret = loop__run_once(d->loop, more ? 0 : -1);
 		if (ret < 0)
 			return ret;
-		if (d->sync_soon && !upgrade__paused(d)) {
-			d->sync_soon = false;
-			daemon__sync_listeners(d);
+		/* During an upgrade the kernel's state is the new process's. */
+		if (!upgrade__paused(d)) {
+			more = netns__serve_some(d, SERVE_PER_TURN);
+			datapath__flush_tables(d->dp);
+			if (d->sync_soon) {
+				d->sync_soon = false;
+				daemon__sync_listeners(d);
+			}
+			daemon__sync_fresh(d);
 		}
 		daemon_wlapi__flush(d);
 	}
@@ -306,7 +320,8 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 {
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
 				.no_ktls = d->opts.no_ktls,
-				.no_mesh_reuse = d->opts.no_mesh_reuse };
+				.no_mesh_reuse = d->opts.no_mesh_reuse,
+				.max_netns = d->opts.max_netns };
 	struct proxy_env env;
 
 	proxy_env__init(d, &env);
@@ -316,6 +331,8 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 static int start(struct daemon *d, struct nt_err *err)
 {
 	const struct daemon_opts *o = &d->opts;
+	struct dp_limits lim = { .max_netns = o->max_netns,
+				 .listeners_per_netns = o->listeners_per_netns };
 	int ret;
 
 	/* First: everything after opens descriptors. */
@@ -333,7 +350,7 @@ static int start(struct daemon *d, struct nt_err *err)
 	ret = loop__new(&d->loop);
 	if (!ret)
 		ret = datapath__open(&d->dp, d->cg.root, d->cg.root_id, o->bpffs,
-				     err);
+				     &lim, err);
 	if (!ret)
 		ret = ns_table__load(&d->ns, o->state_dir, err);
 	if (!ret)
@@ -356,6 +373,10 @@ static int start(struct daemon *d, struct nt_err *err)
 		ret = takeover__begin(d, err);
 	if (!ret)
 		ret = netns__restore(d, err);
+	/* Last: from now on strict holds a connect() made before its netns
+	 * is served, rather than refusing it. */
+	if (!ret && !o->manual_netns)
+		ret = netns__serve_on_demand(d, err);
 	if (ret)
 		return ret;
 	/* Listeners that were there before the daemon (or its namespaces). */
@@ -371,6 +392,8 @@ static void stop(struct daemon *d)
 {
 	control__close(d);
 	daemon_wlapi__close(d);		/* borrows the proxy's bundles */
+	if (d->server_fd >= 0)		/* strict refuses at once again */
+		close(d->server_fd);
 	proxy__free(d->proxy);		/* its flows close into the table */
 	operator__close(d);
 	flow_table__free(d->flows);
@@ -382,6 +405,8 @@ static void stop(struct daemon *d)
 	attest_registry__free(d->entries);
 	attest__free(d->attest);
 	ns_table__free(d->ns);
+	free(d->fresh);
+	free(d->want);
 	node_ca__close(d->ca);
 	if (d->sig_h.fd >= 0)
 		close(d->sig_h.fd);
@@ -415,6 +440,11 @@ static void usage(FILE *out)
 		"  --manual-netns      serve only network namespaces added with\n"
 		"                      'nametag proxy add' (default: also every netns an\n"
 		"                      enrolled permissive/strict workload lives in)\n"
+		"  --max-netns N       network namespaces served at most (default %u;\n"
+		"                      a new N needs 'nametagd --cleanup' first)\n"
+		"  --listeners-per-netns N\n"
+		"                      listening addresses recorded per network\n"
+		"                      namespace (default %u; docs/datapath.md)\n"
 		"  --no-ktls           keep TLS records in userspace even where the kernel\n"
 		"                      has kTLS (flows then show ktls off)\n"
 		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
@@ -481,6 +511,7 @@ static void usage(FILE *out)
 		"  %s/%s\n"
 		"      pinned programs, maps and links (docs/datapath.md)\n",
 		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
+		NT_MAX_NETNS, NT_LISTENERS_PER_NETNS,
 		FLOW_TABLE_DEFAULT, FLOW_TABLE_MIN, FLOW_TABLE_MAX,
 		daemon_config__keys(DAEMON_CONFIG_STRING),
 		daemon_config__keys(DAEMON_CONFIG_BOOL),
@@ -507,7 +538,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
 	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
-	       O_WLAPI };
+	       O_WLAPI, O_MAX_NETNS, O_LISTENERS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -527,6 +558,8 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
 		{ "workload-api", required_argument, NULL, O_WLAPI },
+		{ "max-netns",	 required_argument, NULL, O_MAX_NETNS },
+		{ "listeners-per-netns", required_argument, NULL, O_LISTENERS },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -554,6 +587,18 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_DRAIN: o->drain_timeout = optarg; break;
 		case O_TAKEOVER:
 			if (takeover_arg(optarg, o, err))
+				return -EINVAL;
+			break;
+		case O_MAX_NETNS:
+			if (daemon_config__number("--max-netns", optarg,
+						  DAEMON_MAX_NETNS_MAX,
+						  &o->max_netns, err))
+				return -EINVAL;
+			break;
+		case O_LISTENERS:
+			if (daemon_config__number("--listeners-per-netns", optarg,
+						  DAEMON_LISTENERS_MAX,
+						  &o->listeners_per_netns, err))
 				return -EINVAL;
 			break;
 		case O_FLOWS:
@@ -632,6 +677,7 @@ int main(int argc, char **argv)
 		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
 		.drain_h = { .fd = -1 },
 		.handed_ctl_fd = -1,
+		.server_fd = -1,
 	};
 	struct start_undo undo;
 	struct nt_err err = {};

@@ -148,6 +148,11 @@
 #define CTL_ST_AUDIT_LOG	"audit_log"	/* a path or null */
 #define CTL_ST_FLOW_TABLE_SIZE	"flow_table_size"
 #define CTL_ST_FLOWS		"flows"		/* records held now */
+/* status: in "datapath", the network namespaces served against the limit
+ * (CTL_DP_MAX_NETNS) */
+#define CTL_R_NETNS_SERVED	"netns_served"
+#define CTL_R_NETNS_REFUSED	"netns_refused"	/* at the limit, since start */
+#define CTL_DP_NETNS_GUARDED	"netns_guarded"
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
 

@@ -21,8 +21,11 @@ static int caller(void *ctx, int fd, struct proxy_caller *c,
 	const struct ns *n;
 	int ret;
 
+	/* The accepted socket is in the caller's netns (a proxy socket made
+	 * there): that is the key's, as the loopback tuple is every pod's. */
 	if (nt_addr__of_socket(fd, true, &t.src) ||
 	    nt_addr__of_socket(fd, false, &t.dst) ||
+	    netns__of_socket(fd, &t.netns_ino) ||
 	    datapath__take_sock_by_tuple(d->dp, &t, &c->ev))
 		return -ENOENT;
 	n = ns_table__by_cgroup(d->ns, c->ev.ev.ns_cgroup_id);

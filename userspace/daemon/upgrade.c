@@ -82,14 +82,18 @@ static void fail(struct upgrade *up, const char *why)
 static int send_netns(const struct proxy_netns *n, void *arg)
 {
 	struct upgrade *up = arg;
-	int lfds[PROXY_L_MAX], fds[HANDOFF_MAX_FDS], nfds = 0, k;
+	int lfds[PROXY_L_MAX], fds[HANDOFF_MAX_FDS], nfds = 0, k, ret;
 	struct handoff_msg m;
 
 	handoff__init(&m, HO_NETNS, "%s", n->path);
 	m.netns_ino = n->netns_ino;
 	m.flags = (n->found ? PROXY_SERVE_FOUND : 0) |
 		  (n->guard_only ? PROXY_SERVE_GUARD : 0);
-	fds[nfds++] = n->netns_fd;
+	/* The proxy keeps no netns fd: one of its sockets gives it back. */
+	fds[nfds] = proxy__open_netns(up->d->proxy, n->netns_ino);
+	if (fds[nfds] < 0)
+		return 0;	/* gone meanwhile: nothing to hand over */
+	nfds++;
 	proxy__listen_fds(up->d->proxy, n->netns_ino, lfds);
 	for (k = 0; k < PROXY_L_MAX; k++) {
 		if (lfds[k] < 0)
@@ -97,7 +101,9 @@ static int send_netns(const struct proxy_netns *n, void *arg)
 		m.fds_mask |= 1u << k;
 		fds[nfds++] = lfds[k];
 	}
-	return handoff__send(up->h.fd, &m, fds, nfds);
+	ret = handoff__send(up->h.fd, &m, fds, nfds);
+	close(fds[0]);
+	return ret;
 }
 
 /* HELLO: new loaded what it could alone. From now on the ring buffer is

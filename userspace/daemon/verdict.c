@@ -16,7 +16,7 @@
 /* Why the kernel refused, by event type. */
 static const char *const refusal_reasons[] = {
 	[NT_EV_REFUSED] =
-		"strict mode and no node proxy in this network namespace: refused, never plaintext",
+		"strict mode and no node proxy in this network namespace (nametagd is not running, or runs with --manual-netns): refused, never plaintext",
 	[NT_EV_INBOUND_REFUSED] =
 		"strict mode and no node proxy to take it: refused, never plaintext",
 	[NT_EV_SOCKET_REFUSED] =
@@ -28,6 +28,7 @@ static const char *const refusal_reasons[] = {
 };
 
 #define OVERFLOW_REASON	"the network namespace's listener table overflowed: every SYN without a record is refused"
+#define NOT_SERVED_REASON	"strict mode and nametagd could not serve this network namespace (the network namespace limit, or an error in its log): refused, never plaintext"
 
 static void set(struct event_verdict *v, enum flow_verdict fv, const char *reason)
 {
@@ -43,8 +44,10 @@ bool verdict__is_refusal(uint32_t type)
 void verdict__event(const struct nt_event *e, struct event_verdict *v)
 {
 	if (verdict__is_refusal(e->type)) {
-		set(v, FLOW_DENY, e->type == NT_EV_INBOUND_REFUSED && e->info ?
-		    OVERFLOW_REASON : refusal_reasons[e->type]);
+		set(v, FLOW_DENY,
+		    e->type == NT_EV_INBOUND_REFUSED && e->info ? OVERFLOW_REASON :
+		    e->type == NT_EV_REFUSED && e->info == NT_REFUSE_NOT_SERVED ?
+		    NOT_SERVED_REASON : refusal_reasons[e->type]);
 		return;
 	}
 	/* A connect the kernel let through unproxied. In observe the
@@ -55,7 +58,7 @@ void verdict__event(const struct nt_event *e, struct event_verdict *v)
 		set(v, FLOW_UNKNOWN, VERDICT_UNKNOWN_REASON);
 	else
 		set(v, e->ev.mode == NT_MODE_STRICT ? FLOW_DENY : FLOW_WOULD_DENY,
-		    refusal_reasons[NT_EV_REFUSED]);
+		    "strict mode and no node proxy in this network namespace: refused, never plaintext");
 }
 
 void verdict__observed(const struct policy *p, const struct flow_record *caller,

@@ -53,6 +53,8 @@ PROG_GETTER(nt_fork)
 PROG_GETTER(nt_exit)
 PROG_GETTER(nt_sys_socket)
 PROG_GETTER(nt_connect_unix)
+PROG_GETTER(nt_egress)
+PROG_GETTER(nt_attach)
 
 #define NO_PACKET_KILL "strict mode cannot stop sockets of families the inet hooks never see (AF_PACKET)"
 #define NO_UNIX_EVIDENCE "the Workload API attests callers by SO_PEERCRED and the process table's start time (docs/workload-api.md)"
@@ -64,9 +66,11 @@ static const struct attach_spec attach_specs[] = {
 	{ "sendmsg6",	ATTACH_CGROUP,	get_nt_sendmsg6, NULL },
 	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, NULL },
 	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, NULL },
+	{ "egress",	ATTACH_CGROUP,	get_nt_egress, NULL },
 	{ "exec",	ATTACH_TRACING,	get_nt_exec, NULL },
 	{ "fork",	ATTACH_TRACING,	get_nt_fork, NULL },
 	{ "exit",	ATTACH_TRACING,	get_nt_exit, NULL },
+	{ "cgroup_attach", ATTACH_TRACING, get_nt_attach, NULL },
 	{ "socket_family", ATTACH_TRACEPOINT, get_nt_sys_socket, NO_PACKET_KILL },
 	{ "connect_unix", ATTACH_CGROUP, get_nt_connect_unix, NO_UNIX_EVIDENCE },
 };
@@ -369,6 +373,9 @@ static int size_maps(struct datapath *dp)
 	if (!ret)
 		ret = bpf_map__set_max_entries(dp->skel->maps.listeners,
 					       dp->max_netns);
+	if (!ret)
+		ret = bpf_map__set_max_entries(dp->skel->maps.netns_want,
+					       dp->max_netns);
 	return ret;
 }
 
@@ -421,13 +428,14 @@ static int load(struct datapath *dp, struct nt_err *err)
 	ret = nametag_bpf__load(dp->skel);
 	if (ret)
 		return nt_err_set(err, ret,
-				  "failed to load BPF programs: %s (pinned maps from another nametag version? run 'nametagd --cleanup'; -d shows the verifier log)",
+				  "failed to load BPF programs: %s (pinned maps from another nametag version, or of another --max-netns? run 'nametagd --cleanup'; -d shows the verifier log)",
 				  strerror(-ret));
 	return pin_programs(dp, err);
 }
 
 int datapath__open(struct datapath **out, const char *cgroup_root,
-		   uint64_t cgroup_id, const char *bpffs, struct nt_err *err)
+		   uint64_t cgroup_id, const char *bpffs,
+		   const struct dp_limits *lim, struct nt_err *err)
 {
 	struct datapath *dp;
 	size_t i;
@@ -442,8 +450,9 @@ int datapath__open(struct datapath **out, const char *cgroup_root,
 	if (getrandom(&dp->proxy_gen, sizeof(dp->proxy_gen), 0) !=
 	    sizeof(dp->proxy_gen))
 		dp->proxy_gen = (uint32_t)time(NULL);
-	dp->max_netns = NT_MAX_NETNS;
-	dp->listeners_per_netns = NT_LISTENERS_PER_NETNS;
+	dp->max_netns = lim && lim->max_netns ? lim->max_netns : NT_MAX_NETNS;
+	dp->listeners_per_netns = lim && lim->listeners_per_netns ?
+				  lim->listeners_per_netns : NT_LISTENERS_PER_NETNS;
 	dp->netns = calloc(dp->max_netns, sizeof(*dp->netns));
 	if (!dp->netns) {
 		free(dp);
@@ -623,6 +632,7 @@ void datapath__status(const struct datapath *dp, struct dp_status *st)
 	st->links = dp->nlinks;
 	st->max_netns = dp->max_netns;
 	st->listeners_per_netns = dp->listeners_per_netns;
+	st->netns_guarded = dp->nguarded;
 }
 
 static int on_ringbuf(void *ctx, void *data, size_t size)

@@ -29,10 +29,19 @@ struct datapath;
 
 /* ---- loading (datapath.c) ------------------------------------------------ */
 
+/* How many network namespaces the per-netns maps hold, and how many
+ * listening addresses each netns's table does (0: the defaults of
+ * bpf/nametag.h). A pinned map of another size is refused at load. */
+struct dp_limits {
+	uint32_t max_netns;
+	uint32_t listeners_per_netns;
+};
+
 /* Loads, pins and attaches at the cgroup @cgroup_root (id @cgroup_id),
  * mounting bpffs at @bpffs if it is not there. */
 int datapath__open(struct datapath **dp, const char *cgroup_root,
-		   uint64_t cgroup_id, const char *bpffs, struct nt_err *err);
+		   uint64_t cgroup_id, const char *bpffs,
+		   const struct dp_limits *lim, struct nt_err *err);
 /* Drops this process's handles; pinned links and maps stay in force. */
 void datapath__close(struct datapath *dp);
 /* `nametagd --cleanup`: unpinning the links detaches every program. */
@@ -53,6 +62,7 @@ struct dp_status {
 	size_t links;
 	uint32_t max_netns;
 	uint32_t listeners_per_netns;
+	uint32_t netns_guarded;		/* with a table and sk_lookup program */
 };
 void datapath__status(const struct datapath *dp, struct dp_status *st);
 
@@ -108,6 +118,22 @@ int datapath__del_proxy(struct datapath *dp, uint32_t netns_ino,
  * listener there is refused plaintext in strict mode all the same. */
 int datapath__guard_netns(struct datapath *dp, int netns_fd,
 			  struct nt_err *err);
+/*
+ * Serving on demand (bpf/serve.bpf.h): @fd, a listening socket of the
+ * daemon's, tells the kernel a daemon is alive to serve the network
+ * namespaces its enrolled processes are in, so strict holds a connect()
+ * made before the proxy is there instead of refusing it; the socket's
+ * close (the daemon's end) ends that. -1 takes it out.
+ */
+int datapath__set_server(struct datapath *dp, int fd, struct nt_err *err);
+/* nametagd cannot serve @netns_ino (the limit, a failure): strict refuses
+ * its connects at once, and releases the SYNs held there, for
+ * NT_WANT_REFUSED_NS. */
+int datapath__refuse_netns(struct datapath *dp, uint32_t netns_ino);
+/* Puts the listener tables of namespaces served since the last call into
+ * the kernel's listeners map, in one batch (one RCU grace period). The
+ * daemon calls it once per turn of its loop. */
+int datapath__flush_tables(struct datapath *dp);
 /* Listener records of @netns_ino that did not fit its table. */
 uint64_t datapath__overflow(const struct datapath *dp, uint32_t netns_ino);
 /* What the datapath lost (stats.c), for metrics: events the programs

@@ -12,7 +12,7 @@
 #include "bpf/nametag.skel.h"
 #include "userspace/datapath/datapath.h"
 
-#define DP_MAX_LINKS	13
+#define DP_MAX_LINKS	15
 
 /* A network namespace the datapath guards: its listener table. Its
  * sk_lookup link lives pinned as links/lookup-<netns_ino>. */
@@ -20,6 +20,7 @@ struct netns_inst {
 	uint32_t netns_ino;
 	int table_fd;			/* -1: slot free */
 	uint64_t overflow_said;		/* lost records, as last logged */
+	bool pending;			/* table not in listeners yet */
 };
 
 struct datapath {
@@ -37,6 +38,8 @@ struct datapath {
 	struct netns_inst *netns;	/* max_netns of them */
 	uint32_t proxy_gen;		/* the last nt_proxy.gen handed out */
 	bool unix_hook;			/* nt_connect_unix is loaded */
+	uint32_t nguarded;		/* of them in use */
+	uint32_t npending;		/* ... whose table waits for a flush */
 };
 
 int pin_path(char *buf, size_t size, const struct datapath *dp,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -142,13 +143,15 @@ out:
 
 /* The namespace's listener table: the one in the listeners map (kept from
  * an earlier daemon, with every record the kernel made meanwhile), or a
- * new one. */
-static int open_table(struct datapath *dp, uint32_t ino, int *out)
+ * new one, *@pending until datapath__flush_tables() puts it there. */
+static int open_table(struct datapath *dp, uint32_t ino, int *out,
+		      bool *pending)
 {
 	int outer = bpf_map__fd(dp->skel->maps.listeners), fd;
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	uint32_t id;
 
+	*pending = false;
 	if (!bpf_map_lookup_elem(outer, &ino, &id)) {
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd >= 0) {
@@ -162,14 +165,48 @@ static int open_table(struct datapath *dp, uint32_t ino, int *out)
 			    2 * dp->listeners_per_netns, &opts);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_update_elem(outer, &ino, &fd, BPF_ANY)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
 	*out = fd;
+	*pending = true;
 	return 0;
+}
+
+/*
+ * Puts the listener tables made since the last call into the listeners
+ * map, all in one batch: every update of a map of maps from userspace
+ * waits for an RCU grace period (tens of milliseconds on a busy node), so
+ * a burst of new pods pays it once, not once each. Until then the kernel
+ * records no listen() there (the listener sync, right after, does).
+ */
+int datapath__flush_tables(struct datapath *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.listeners), ret = 0;
+	uint32_t *keys, *vals, i, n = 0, count;
+
+	if (!dp->npending)
+		return 0;
+	keys = calloc(dp->npending, sizeof(*keys));
+	vals = calloc(dp->npending, sizeof(*vals));
+	for (i = 0; keys && vals && i < dp->max_netns && n < dp->npending; i++) {
+		if (dp->netns[i].table_fd < 0 || !dp->netns[i].pending)
+			continue;
+		dp->netns[i].pending = false;
+		keys[n] = dp->netns[i].netns_ino;
+		vals[n++] = dp->netns[i].table_fd;
+	}
+	count = n;
+	if (n && bpf_map_update_batch(outer, keys, vals, &count, NULL)) {
+		/* No batch for this map type here: one by one. */
+		for (i = 0; i < n; i++)
+			if (bpf_map_update_elem(outer, &keys[i], &vals[i], BPF_ANY))
+				ret = -errno;
+	}
+	if (ret)
+		pr_warn("listener tables: %s: listen() in those namespaces is recorded by the listener sync only",
+			strerror(-ret));
+	dp->npending = 0;
+	free(keys);
+	free(vals);
+	return !keys || !vals ? -ENOMEM : ret;
 }
 
 /* Table and sk_lookup program of @ino, made once per namespace. */
@@ -177,6 +214,7 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 		 struct nt_err *err)
 {
 	struct netns_inst *ni = inst_of(dp, ino, false);
+	bool pending;
 	int ret, fd = -1;
 
 	if (ni)
@@ -184,9 +222,9 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	ni = inst_of(dp, ino, true);
 	if (!ni)
 		return nt_err_set(err, -ENOSPC,
-				  "netns %u: already %u network namespaces (the limit)",
+				  "netns %u: not guarded: the network namespace limit is reached (max_netns %u; nametagd --max-netns)",
 				  ino, dp->max_netns);
-	ret = open_table(dp, ino, &fd);
+	ret = open_table(dp, ino, &fd, &pending);
 	if (ret)
 		return nt_err_set(err, ret, "netns %u: failed to make its listener table: %s",
 				  ino, strerror(-ret));
@@ -198,6 +236,9 @@ static int guard(struct datapath *dp, int netns_fd, uint32_t ino,
 	ni->netns_ino = ino;
 	ni->table_fd = fd;
 	ni->overflow_said = 0;
+	ni->pending = pending;
+	dp->npending += pending;
+	dp->nguarded++;
 	return 0;
 }
 
@@ -226,11 +267,11 @@ static int proxy_entry(struct datapath *dp, uint32_t ino, struct nt_proxy *p,
 	return 0;
 }
 
-static int put_sock(struct datapath *dp, const struct nt_proxy *p,
-		    enum nt_psock kind, int fd, struct nt_err *err)
+/* Slot @k of the SOCKMAP @map (@name for errors) holds the listening
+ * socket @fd from now on; -1 empties it. */
+static int sockmap_put(int map, uint32_t k, int fd, const char *name,
+		       struct nt_err *err)
 {
-	int map = bpf_map__fd(dp->skel->maps.proxy_socks);
-	uint32_t k = p->slot * NT_PSOCK_MAX + kind;
 	/* The sockmap's values are 8 bytes: an int would let the kernel read
 	 * 4 bytes of stack as the fd's upper half. */
 	__u64 v = (__u64)fd;
@@ -239,15 +280,22 @@ static int put_sock(struct datapath *dp, const struct nt_proxy *p,
 		/* An empty sockmap slot answers EINVAL, not ENOENT. */
 		if (bpf_map_delete_elem(map, &k) && errno != ENOENT &&
 		    errno != EINVAL)
-			return nt_err_set(err, -errno, "proxy_socks: %s",
+			return nt_err_set(err, -errno, "%s: %s", name,
 					  strerror(errno));
 		return 0;
 	}
 	if (bpf_map_update_elem(map, &k, &v, BPF_ANY))
 		return nt_err_set(err, -errno,
-				  "failed to add a proxy socket to proxy_socks: %s (a listening TCP socket?)",
-				  strerror(errno));
+				  "failed to add a socket to %s: %s (a listening TCP socket?)",
+				  name, strerror(errno));
 	return 0;
+}
+
+static int put_sock(struct datapath *dp, const struct nt_proxy *p,
+		    enum nt_psock kind, int fd, struct nt_err *err)
+{
+	return sockmap_put(bpf_map__fd(dp->skel->maps.proxy_socks),
+			   p->slot * NT_PSOCK_MAX + kind, fd, "proxy_socks", err);
 }
 
 int datapath__set_proxy(struct datapath *dp, int netns_fd,
@@ -338,12 +386,37 @@ int datapath__del_proxy(struct datapath *dp, uint32_t ino, struct nt_err *err)
 	for (k = 0; k < NT_PSOCK_MAX; k++)
 		put_sock(dp, &p, k, -1, NULL);
 	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.proxies), &ino);
-	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.listeners), &ino);
 	ni = inst_of(dp, ino, false);
+	if (!ni || !ni->pending)
+		bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.listeners), &ino);
+	if (ni && ni->pending) {
+		ni->pending = false;
+		dp->npending--;
+	}
 	if (ni) {
 		close(ni->table_fd);
 		ni->table_fd = -1;
+		dp->nguarded--;
 	}
+	return 0;
+}
+
+int datapath__set_server(struct datapath *dp, int fd, struct nt_err *err)
+{
+	return sockmap_put(bpf_map__fd(dp->skel->maps.server_sock), 0, fd,
+			   "server_sock", err);
+}
+
+int datapath__refuse_netns(struct datapath *dp, uint32_t ino)
+{
+	struct nt_netns_want w = { .state = NT_WANT_REFUSED };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w.ktime = (uint64_t)ts.tv_sec * NT_NSEC_PER_SEC + ts.tv_nsec;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.netns_want), &ino,
+				&w, BPF_ANY))
+		return -errno;
 	return 0;
 }
 

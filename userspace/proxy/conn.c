@@ -193,10 +193,11 @@ int pconn__connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 	bool local = c->kind == PCONN_MESH || c->kind == PCONN_PLAIN_IN;
 	int nsfd, fd, ret;
 
-	nsfd = proxy__netns_fd(c->px, c->netns);
+	nsfd = proxy__open_netns(c->px, c->netns);
 	if (nsfd < 0)
 		return nsfd;
 	fd = netns__socket(nsfd, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	close(nsfd);
 	if (fd < 0)
 		return fd;
 	/* nametagd's own sockets are never redirected: its cgroup is never

@@ -21,9 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "userspace/proxy/proxy_int.h"
 
@@ -36,18 +39,25 @@ struct listener {
 	uint32_t netns;
 };
 
+/*
+ * A served namespace costs the daemon its three listening sockets (and the
+ * datapath its listener table): no descriptor of the namespace itself, which
+ * any of the sockets gives back on demand (SIOCGSKNS). Only a guarded one,
+ * with no socket of ours, keeps its namespace's fd.
+ */
 struct served {
 	struct proxy_netns pub;		/* what proxy__foreach_netns shows */
-	char path[PATH_MAX];
+	char *path;
+	int netns_fd;			/* guard_only: its netns; else -1 */
 	struct listener l[PROXY_L_MAX];
 };
 
 static struct served *find_served(const struct proxy *px, uint32_t ino)
 {
-	int i;
+	size_t i;
 
-	for (i = 0; i < PROXY_MAX_SERVED; i++)
-		if (px->served[i] && px->served[i]->pub.netns_ino == ino)
+	for (i = 0; i < px->nserved; i++)
+		if (px->served[i]->pub.netns_ino == ino)
 			return px->served[i];
 	return NULL;
 }
@@ -57,27 +67,50 @@ bool proxy__serves(const struct proxy *px, uint32_t netns_ino)
 	return find_served(px, netns_ino);
 }
 
-int proxy__netns_fd(const struct proxy *px, uint32_t netns_ino)
+static int open_netns(const struct served *s)
+{
+	int k, fd;
+
+	if (s->netns_fd >= 0) {
+		fd = fcntl(s->netns_fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	for (k = 0; k < PROXY_L_MAX; k++) {
+		if (s->l[k].h.fd < 0)
+			continue;
+		fd = ioctl(s->l[k].h.fd, SIOCGSKNS);
+		return fd < 0 ? -errno : fd;
+	}
+	return -ENOENT;
+}
+
+int proxy__open_netns(const struct proxy *px, uint32_t netns_ino)
 {
 	struct served *s = find_served(px, netns_ino);
 
-	return s ? s->pub.netns_fd : -ENOENT;
+	return s ? open_netns(s) : -ENOENT;
 }
 
 int proxy__foreach_netns(const struct proxy *px,
 			 int (*fn)(const struct proxy_netns *n, void *arg),
 			 void *arg)
 {
-	int i, ret;
+	size_t i;
+	int ret;
 
-	for (i = 0; i < PROXY_MAX_SERVED; i++) {
-		if (!px->served[i])
-			continue;
+	for (i = 0; i < px->nserved; i++) {
 		ret = fn(&px->served[i]->pub, arg);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+void proxy__netns_count(const struct proxy *px, unsigned int *served,
+			unsigned int *max)
+{
+	*served = px->nserved;
+	*max = px->opts.max_netns;
 }
 
 /* ---- accepting --------------------------------------------------------------- */
@@ -177,7 +210,8 @@ static int adopted(struct served *s, enum proxy_lkind kind, int fd)
 	return 0;
 }
 
-static int listen_on(struct proxy *px, struct served *s, enum proxy_lkind kind)
+static int listen_on(struct proxy *px, struct served *s, int netns_fd,
+		     enum proxy_lkind kind)
 {
 	int one = 1, zero = 0, fd, ret;
 
@@ -188,8 +222,7 @@ static int listen_on(struct proxy *px, struct served *s, enum proxy_lkind kind)
 			goto listening;
 		close(fd);
 	}
-	fd = netns__socket(s->pub.netns_fd,
-			   kind == PROXY_L_OUT4 ? AF_INET : AF_INET6,
+	fd = netns__socket(netns_fd, kind == PROXY_L_OUT4 ? AF_INET : AF_INET6,
 			   SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return fd;
@@ -197,6 +230,12 @@ static int listen_on(struct proxy *px, struct served *s, enum proxy_lkind kind)
 	/* The NET port takes IPv4 too. */
 	if (kind == PROXY_L_NET)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	/* A pod's lo may come up after its first process: bind to loopback
+	 * all the same (sk_lookup hands the SYNs over in any case). */
+	else if (kind == PROXY_L_OUT4)
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
 	ret = bind_listener(px, s, fd, kind);
 	if (ret || listen(fd, 1024)) {
 		ret = ret ? ret : -errno;
@@ -216,12 +255,14 @@ static void served_free(struct proxy *px, struct served *s)
 
 	for (k = 0; k < PROXY_L_MAX; k++) {
 		if (s->l[k].h.fd >= 0) {
-			loop__del(px->loop, &s->l[k].h);
+			if (px)
+				loop__del(px->loop, &s->l[k].h);
 			close(s->l[k].h.fd);
 		}
 	}
-	if (s->pub.netns_fd >= 0)
-		close(s->pub.netns_fd);
+	if (s->netns_fd >= 0)
+		close(s->netns_fd);
+	free(s->path);
 	free(s);
 }
 
@@ -232,7 +273,8 @@ static struct nt_addr target_addr(enum proxy_lkind kind)
 }
 
 /* The proxy's listeners of @s, registered with the datapath. */
-static int listen_all(struct proxy *px, struct served *s, struct nt_err *err)
+static int listen_all(struct proxy *px, struct served *s, int netns_fd,
+		      struct nt_err *err)
 {
 	struct dp_proxy dpx = { .target4 = target_addr(PROXY_L_OUT4),
 				.target6 = target_addr(PROXY_L_OUT6),
@@ -240,7 +282,7 @@ static int listen_all(struct proxy *px, struct served *s, struct nt_err *err)
 	int i, ret;
 
 	for (i = 0; i < PROXY_L_MAX; i++) {
-		ret = listen_on(px, s, i);
+		ret = listen_on(px, s, netns_fd, i);
 		if (ret == -EADDRNOTAVAIL && i == PROXY_L_OUT6)
 			continue;	/* no IPv6 loopback here: IPv4 only */
 		if (ret)
@@ -250,28 +292,32 @@ static int listen_all(struct proxy *px, struct served *s, struct nt_err *err)
 	dpx.out4_fd = s->l[PROXY_L_OUT4].h.fd;
 	dpx.out6_fd = s->l[PROXY_L_OUT6].h.fd;
 	dpx.net_fd = s->l[PROXY_L_NET].h.fd;
-	return datapath__set_proxy(px->dp, s->pub.netns_fd, &dpx, err);
+	return datapath__set_proxy(px->dp, netns_fd, &dpx, err);
 }
 
-static int open_served(const char *path, struct served **out,
+/* @s for the namespace at @path; its fd in *@netns_fd. */
+static int open_served(const char *path, struct served **out, int *netns_fd,
 		       struct nt_err *err)
 {
 	struct served *s = calloc(1, sizeof(*s));
 	struct stat st;
 	int k;
 
-	if (!s)
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	}
 	s->pub.path = s->path;
+	s->netns_fd = -1;
 	for (k = 0; k < PROXY_L_MAX; k++)
 		s->l[k].h.fd = -1;
-	s->pub.netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->pub.netns_fd < 0 || fstat(s->pub.netns_fd, &st)) {
+	*netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*netns_fd < 0 || fstat(*netns_fd, &st)) {
 		nt_err_set(err, -errno, "netns %s: %s", path, strerror(errno));
-		if (s->pub.netns_fd >= 0)
-			close(s->pub.netns_fd);
-		free(s);
+		if (*netns_fd >= 0)
+			close(*netns_fd);
+		*netns_fd = -1;
+		served_free(NULL, s);
 		return -ENOENT;
 	}
 	s->pub.netns_ino = st.st_ino;
@@ -284,17 +330,54 @@ static int open_served(const char *path, struct served **out,
 static int promote(struct proxy *px, struct served *have, const char *path,
 		   struct nt_err *err)
 {
+	char *p = strdup(path);
 	int ret;
 
+	if (!p)
+		return nt_err_set(err, -ENOMEM, "out of memory");
 	if (have->pub.guard_only) {
-		ret = listen_all(px, have, err);
-		if (ret)
+		ret = listen_all(px, have, have->netns_fd, err);
+		if (ret) {
+			free(p);
 			return ret;
+		}
 		have->pub.guard_only = false;
+		close(have->netns_fd);
+		have->netns_fd = -1;
 	}
 	have->pub.found = false;
-	snprintf(have->path, sizeof(have->path), "%s", path);
+	free(have->path);
+	have->path = p;
+	have->pub.path = p;
 	return 1;
+}
+
+/* The limit of --max-netns: an error naming it, never a silent refusal. */
+static int at_limit(struct proxy *px, const struct served *s,
+		    struct nt_err *err)
+{
+	px->netns_refused++;
+	return nt_err_set(err, -ENOSPC,
+			  "netns %s (%u): not served: the network namespace limit is reached (%zu served, max_netns %u; nametagd --max-netns)",
+			  s->path, s->pub.netns_ino, px->nserved,
+			  px->opts.max_netns);
+}
+
+static int add_served(struct proxy *px, struct served *s, int netns_fd,
+		      bool guard, struct nt_err *err)
+{
+	int ret;
+
+	if (px->nserved >= px->opts.max_netns)
+		return at_limit(px, s, err);
+	ret = guard ? datapath__guard_netns(px->dp, netns_fd, err) :
+	      listen_all(px, s, netns_fd, err);
+	if (ret == -ENOSPC)
+		px->netns_refused++;
+	if (ret)
+		return ret;
+	px->served[px->nserved++] = s;
+	return 0;
 }
 
 int proxy__serve(struct proxy *px, const char *path, uint32_t want_ino,
@@ -302,52 +385,50 @@ int proxy__serve(struct proxy *px, const char *path, uint32_t want_ino,
 {
 	bool found = flags & PROXY_SERVE_FOUND, guard = flags & PROXY_SERVE_GUARD;
 	struct served *s = NULL, *have;
-	int i, slot = -1, ret;
+	int ret, nsfd = -1;
 
-	ret = open_served(path, &s, err);
+	ret = open_served(path, &s, &nsfd, err);
 	if (ret)
 		return ret;
 	if (want_ino && s->pub.netns_ino != want_ino) {
-		served_free(px, s);
-		return nt_err_set(err, -ESRCH, "%s is no longer netns %u", path,
-				  want_ino);
+		ret = nt_err_set(err, -ESRCH, "%s is no longer netns %u", path,
+				 want_ino);
+		goto fail;
 	}
 	have = find_served(px, s->pub.netns_ino);
 	if (have) {
+		close(nsfd);
 		served_free(px, s);
 		return found || !have->pub.found ? 0 : promote(px, have, path, err);
 	}
-	for (i = 0; i < PROXY_MAX_SERVED && slot < 0; i++)
-		if (!px->served[i])
-			slot = i;
-	if (slot < 0) {
-		served_free(px, s);
-		return nt_err_set(err, -ENOSPC, "too many network namespaces");
-	}
 	s->pub.found = found;
 	s->pub.guard_only = guard;
-	ret = guard ? datapath__guard_netns(px->dp, s->pub.netns_fd, err) :
-	      listen_all(px, s, err);
-	if (ret) {
-		served_free(px, s);
-		return ret;
-	}
-	px->served[slot] = s;
+	ret = add_served(px, s, nsfd, guard, err);
+	if (ret)
+		goto fail;
+	if (guard)
+		s->netns_fd = nsfd;
+	else
+		close(nsfd);
 	pr_info("%s netns %s (%u)%s", guard ? "guarding" : "serving", path,
 		s->pub.netns_ino, found ? ", found from an enrolled workload" : "");
 	return 1;
+fail:
+	close(nsfd);
+	served_free(px, s);
+	return ret;
 }
 
 int proxy__unserve(struct proxy *px, uint32_t netns_ino, struct nt_err *err)
 {
-	int i;
+	size_t i;
 
-	for (i = 0; i < PROXY_MAX_SERVED; i++) {
-		if (!px->served[i] || px->served[i]->pub.netns_ino != netns_ino)
+	for (i = 0; i < px->nserved; i++) {
+		if (px->served[i]->pub.netns_ino != netns_ino)
 			continue;
 		datapath__del_proxy(px->dp, netns_ino, NULL);
 		served_free(px, px->served[i]);
-		px->served[i] = NULL;
+		px->served[i] = px->served[--px->nserved];
 		return 0;
 	}
 	return nt_err_set(err, -ENOENT, "netns %u is not served", netns_ino);
@@ -356,13 +437,10 @@ int proxy__unserve(struct proxy *px, uint32_t netns_ino, struct nt_err *err)
 /* At exit: the listeners close; the datapath's records stay (fail closed). */
 void proxy__unserve_all(struct proxy *px)
 {
-	int i;
-
-	for (i = 0; i < PROXY_MAX_SERVED; i++) {
-		if (px->served[i])
-			served_free(px, px->served[i]);
-		px->served[i] = NULL;
-	}
+	while (px->nserved)
+		served_free(px, px->served[--px->nserved]);
+	free(px->served);
+	px->served = NULL;
 }
 
 /* ---- an upgrade in place (drain.c) --------------------------------------------- */
@@ -383,9 +461,10 @@ int proxy__listen_fds(const struct proxy *px, uint32_t netns_ino,
 void proxy__pause_listeners(struct proxy *px, bool pause)
 {
 	struct served *s;
-	int i, k;
+	size_t i;
+	int k;
 
-	for (i = 0; i < PROXY_MAX_SERVED; i++) {
+	for (i = 0; i < px->nserved; i++) {
 		s = px->served[i];
 		for (k = 0; s && k < PROXY_L_MAX; k++) {
 			if (s->l[k].h.fd < 0)

@@ -24,6 +24,13 @@ int proxy__new(struct proxy **out, const struct proxy_opts *o,
 	px->opts = *o;
 	px->loop = loop;
 	px->dp = dp;
+	if (!px->opts.max_netns)
+		px->opts.max_netns = NT_MAX_NETNS;
+	px->served = calloc(px->opts.max_netns, sizeof(*px->served));
+	if (!px->served) {
+		free(px);
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	}
 	admit__init(px);
 	ret = proxy_tls__init(px, err);
 	if (ret) {
@@ -74,4 +81,7 @@ void proxy__status(const struct proxy *px, struct proxy_status *st)
 	st->handshake_timeout_s = st->under_pressure ? PROXY_HANDSHAKE_BUSY :
 				  PROXY_HANDSHAKE_TIMEOUT;
 	admit__shed_counts(adm, st->shed);
+	st->netns_served = px->nserved;
+	st->netns_max = px->opts.max_netns;
+	st->netns_refused = px->netns_refused;
 }

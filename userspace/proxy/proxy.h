@@ -195,6 +195,7 @@ struct proxy_opts {
 	const char *state_dir;		/* trust bundles, reloaded on change */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	unsigned int max_netns;		/* network namespaces served at most */
 };
 
 /* TLS contexts and trust bundles ready; nothing served yet. */
@@ -236,7 +237,6 @@ enum proxy_lkind { PROXY_L_OUT4, PROXY_L_OUT6, PROXY_L_NET, PROXY_L_MAX };
 
 struct proxy_netns {
 	const char *path;
-	int netns_fd;
 	uint32_t netns_ino;
 	bool found;			/* PROXY_SERVE_FOUND */
 	bool guard_only;		/* PROXY_SERVE_GUARD */
@@ -244,6 +244,15 @@ struct proxy_netns {
 					 * well-known one unless another
 					 * socket took it first */
 };
+
+/* A new fd of the served network namespace @ino, for sockets made inside
+ * it (the caller closes it); -ENOENT when it is not served. The proxy
+ * keeps no fd of a namespace it has sockets in (SIOCGSKNS gives it back). */
+int proxy__open_netns(const struct proxy *px, uint32_t netns_ino);
+/* How many network namespaces are served (guarded ones included), of how
+ * many at most. */
+void proxy__netns_count(const struct proxy *px, unsigned int *served,
+			unsigned int *max);
 
 /* Calls @fn for every served network namespace until it returns non-zero
  * (which is returned). @fn must not serve or unserve a namespace. */
@@ -322,6 +331,10 @@ struct proxy_status {
 	unsigned int handshake_timeout_s;
 	bool under_pressure;
 	uint64_t shed[PROXY_SHED_MAX];
+	/* Network namespaces: served now, at most, and refused at the limit
+	 * since the daemon started. */
+	unsigned int netns_served, netns_max;
+	uint64_t netns_refused;
 };
 void proxy__status(const struct proxy *px, struct proxy_status *st);
 

@@ -8,7 +8,6 @@
 
 /* ---- the proxy ---------------------------------------------------------------- */
 
-#define PROXY_MAX_SERVED	64
 #define PEER_BUCKETS		256
 
 struct pconn;
@@ -47,7 +46,9 @@ struct proxy {
 	struct datapath *dp;
 	struct pconn *conns;		/* conn.c */
 	size_t nconns;
-	struct served *served[PROXY_MAX_SERVED];	/* listen.c */
+	struct served **served;		/* listen.c: opts.max_netns slots, */
+	size_t nserved;			/* ... the first nserved in use */
+	uint64_t netns_refused;		/* not served: the limit */
 	uint64_t port_taken;
 	struct proxy_tls tls;		/* tls.c */
 	struct tunnel *idle_head, *idle_tail;	/* tunnel.c, newest first */
@@ -202,9 +203,7 @@ enum enforce_mode proxy__mode(enum nt_mode m);
 
 /* ---- listen.c ------------------------------------------------------------------------ */
 
-/* The fd of the served network namespace @ino, for sockets made inside
- * it; -ENOENT when it is not served. */
-int proxy__netns_fd(const struct proxy *px, uint32_t netns_ino);
+/* ---- listen.c: see proxy.h ------------------------------------------------------------ */
 /* At exit: every listener closes. */
 void proxy__unserve_all(struct proxy *px);
 /* A listener of kind @k in netns @ino handed over by an earlier nametagd,
