@@ -78,6 +78,8 @@ int daemon_config__check(struct daemon_opts *o, struct nt_err *err);
  * which reads the config file anew. 0, or -EINVAL said on stderr. */
 int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		       struct nt_err *err);
+/* nametagd --help (args.c). */
+void daemon__usage(FILE *out);
 
 /* ---- signals, reload, exit (signals.c) ------------------------------------------ */
 

@@ -635,37 +635,6 @@ void datapath__status(const struct datapath *dp, struct dp_status *st)
 	st->netns_guarded = dp->nguarded;
 }
 
-static int on_ringbuf(void *ctx, void *data, size_t size)
-{
-	struct datapath *dp = ctx;
-
-	if (size < sizeof(struct nt_event))
-		return 0;
-	dp->cb(data, dp->cb_arg);
-	return 0;
-}
-
-int datapath__events_open(struct datapath *dp,
-			  void (*fn)(const struct nt_event *ev, void *arg),
-			  void *arg)
-{
-	dp->cb = fn;
-	dp->cb_arg = arg;
-	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
-				  on_ringbuf, dp, NULL);
-	return dp->rb ? 0 : -errno;
-}
-
-int datapath__events_fd(const struct datapath *dp)
-{
-	return dp->rb ? ring_buffer__epoll_fd(dp->rb) : -EINVAL;
-}
-
-int datapath__events_poll(struct datapath *dp)
-{
-	return ring_buffer__consume(dp->rb) < 0 ? -EIO : 0;
-}
-
 /*
  * The plaintext destinations strict namespaces may send datagrams to:
  * @keys replaces the egress trie. New entries go in before stale ones go,
