@@ -482,7 +482,7 @@ for sni in p8080x.nametag.invalid p65536.nametag.invalid p0.nametag.invalid \
 	r_check "SNI '$sni': no handshake" '.hs != "ok"'
 	t_check "SNI '$sni': no workload got it" never_got "sni-$sni-$TAG"
 	mesh_flow "$id"
-	t_flow "SNI '$sni': the flow says so" '.reason == "client sent no nametag SNI"'
+	t_flow "SNI '$sni': the flow says so" '.reason == "TLS handshake failed: client sent no nametag SNI"'
 done
 
 # ---- NT2 frames written by hand ---------------------------------------------------------
