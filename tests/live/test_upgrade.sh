@@ -37,7 +37,9 @@ cp "$REAL_NAMETAGD" "$BIN/nametagd.real"
 cp "$BIN/nametagd.real" "$BIN/nametagd"
 NAMETAGD=$BIN/nametagd
 CFG=$LIVE_DIR/config.json
-echo '{"drain_timeout": "10m"}' >"$CFG"
+WLAPI=$LIVE_DIR/wlapi.sock
+cfg() { echo "{\"drain_timeout\": \"$1\", \"workload_api\": \"$WLAPI\"}" >"$CFG"; }
+cfg 10m
 DAEMON_ARGS="--config $CFG"
 mesh_up_strict "9000"
 unset DAEMON_ARGS
@@ -156,9 +158,9 @@ upgrade_fails "a broken binary" "exited with status 3"
 rm -f "$BIN/nametagd"
 upgrade_fails "a missing binary" "No such file"
 cp "$BIN/nametagd.real" "$BIN/nametagd.tmp" && mv "$BIN/nametagd.tmp" "$BIN/nametagd"
-echo '{"drain_timeout": "whenever"}' >"$CFG"
+cfg whenever
 upgrade_fails "an invalid config" "drain_timeout"
-echo '{"drain_timeout": "10m"}' >"$CFG"
+cfg 10m
 
 # --- held connections, a transfer and a stream of new ones across it -------------------
 GO=$LIVE_DIR/go
@@ -212,11 +214,17 @@ wait "$OLD"
 t_check "the old process exited with status 0" [ $? = 0 ]
 D_PID[$N]=""
 t_check "the old process logged its drain" grep -q "nametagd\[$OLD\] info: drained: exiting" "$LOG"
+# The Workload API socket: the new process bound the path anew, and the
+# old one leaving did not unlink the new one's socket.
+t_check "the Workload API socket outlives the old process" test -S "$WLAPI"
+t_check "... and the new process answers on it" "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$WLAPI"
 t_check "the new process took every served netns over" \
 	grep -q "nametagd\[$NEW\] info: takeover: 2 network namespaces" "$LOG"
 
 # --- the drain deadline ------------------------------------------------------------------
-echo '{"drain_timeout": "3s"}' >"$CFG"
+cfg 3s
 kill -HUP "$NEW"
 t_check "SIGHUP applies the new drain timeout" wait_for 5 eval \
 	'[ "$(ntd $N -j daemon status | jq .drain_timeout_s)" = 3 ]'

@@ -96,6 +96,18 @@ int wlapi__new(struct wlapi **out, const struct wlapi_config *in,
 	return 0;
 }
 
+/* The socket file, unless it is no longer ours: after an upgrade in
+ * place the new nametagd bound the path anew, and the old one leaving
+ * must not take its socket with it. */
+static void unlink_own(const struct wlapi *srv)
+{
+	struct stat st;
+
+	if (!lstat(srv->path, &st) && st.st_dev == srv->path_dev &&
+	    st.st_ino == srv->path_ino)
+		unlink(srv->path);
+}
+
 void wlapi__free(struct wlapi *srv)
 {
 	if (!srv)
@@ -109,7 +121,7 @@ void wlapi__free(struct wlapi *srv)
 		close(srv->listener.fd);
 	}
 	if (srv->path)
-		unlink(srv->path);
+		unlink_own(srv);
 	wl_leave(srv);
 	free(srv->path);
 	free(srv);
@@ -234,6 +246,10 @@ int wlapi__listen(struct wlapi *srv, const char *path, struct nt_err *err)
 		ret = nt_err_set(err, -errno, "workload api: failed to listen on %s: %s",
 				 path, strerror(errno));
 		goto fail;
+	}
+	if (!lstat(path, &st)) {
+		srv->path_dev = st.st_dev;
+		srv->path_ino = st.st_ino;
 	}
 	srv->listener.fd = fd;
 	srv->listener.ready = on_listener;

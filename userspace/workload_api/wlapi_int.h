@@ -14,6 +14,7 @@
 #define NAMETAG_WLAPI_INT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,8 @@ struct wlapi {
 	struct wlapi_ops ops;
 	struct wlapi_watch listener;	/* fd -1 when not listening */
 	char *path;			/* the socket file we created */
+	dev_t path_dev;			/* ... as it was right after bind */
+	ino_t path_ino;
 	bool paused;			/* accept hit EMFILE: resume next tick */
 	struct wl_conn *conns, *dead;
 	unsigned int nconns;
