@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -298,10 +299,29 @@ static int put_sock(struct datapath *dp, const struct nt_proxy *p,
 			   p->slot * NT_PSOCK_MAX + kind, fd, "proxy_socks", err);
 }
 
+/* @fd is the socket proxy_socks holds at @kind already (an upgrade in
+ * place hands the very same listening sockets to the new process). */
+static bool same_sock(struct datapath *dp, const struct nt_proxy *p,
+		      enum nt_psock kind, int fd)
+{
+	uint32_t key = p->slot * NT_PSOCK_MAX + kind;
+	uint64_t have, cookie;
+	socklen_t len = sizeof(cookie);
+
+	if (fd < 0)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+	    bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.proxy_socks), &key,
+				&have))
+		return false;
+	return have == cookie;
+}
+
 int datapath__set_proxy(struct datapath *dp, int netns_fd,
 			const struct dp_proxy *px, struct nt_err *err)
 {
 	struct nt_proxy p;
+	bool same;
 	uint32_t ino;
 	int ret;
 
@@ -311,6 +331,10 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 	ret = proxy_entry(dp, ino, &p, err);
 	if (!ret)
 		ret = guard(dp, netns_fd, ino, err);
+	same = !ret && (p.flags & NT_PROXY_SERVED) &&
+	       same_sock(dp, &p, NT_PSOCK_OUT4, px->out4_fd) &&
+	       same_sock(dp, &p, NT_PSOCK_OUT6, px->out6_fd) &&
+	       same_sock(dp, &p, NT_PSOCK_NET, px->net_fd);
 	/* Sockets first: the map entry makes connect() use them. */
 	if (!ret)
 		ret = put_sock(dp, &p, NT_PSOCK_OUT4, px->out4_fd, err);
@@ -329,8 +353,11 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 	p.mesh_port = px->net_fd >= 0 ? px->mesh_port : 0;
 	p.flags = NT_PROXY_SERVED;
 	/* New sockets: connections queued on the old ones died with them,
-	 * and their evidence must not be taken for a later connection. */
-	p.gen = ++dp->proxy_gen;
+	 * and their evidence must not be taken for a later connection. The
+	 * same sockets (an upgrade's takeover) keep their queue, and with it
+	 * the generation their queued connections were recorded under. */
+	if (!same)
+		p.gen = ++dp->proxy_gen;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.proxies), &ino, &p,
 				BPF_ANY))
 		return nt_err_set(err, -errno, "failed to update proxies map: %s",
