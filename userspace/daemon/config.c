@@ -33,6 +33,7 @@ static const struct {
 	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log) },
 	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format) },
 	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size) },
+	{ "workers",	   K_UINT,   offsetof(struct daemon_opts, workers) },
 	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns) },
 	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
 	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
@@ -68,21 +69,34 @@ const char *daemon_config__keys(enum daemon_config_type type)
 	return l;
 }
 
-int daemon_config__flow_table_size(const char *s, unsigned int *out,
-				   struct nt_err *err)
+/* A number option of the command line, --@opt @s, in @min..@max. */
+static int parse_uint(const char *opt, const char *s, unsigned int min,
+		      unsigned int max, unsigned int *out, struct nt_err *err)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < FLOW_TABLE_MIN ||
-	    v > FLOW_TABLE_MAX)
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max)
 		return nt_err_set(err, -EINVAL,
-				  "--flow-table-size %s: expected a whole number from %u to %u",
-				  s, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+				  "--%s %s: expected a whole number from %u to %u",
+				  opt, s, min, max);
 	*out = (unsigned int)v;
 	return 0;
+}
+
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err)
+{
+	return parse_uint("flow-table-size", s, FLOW_TABLE_MIN, FLOW_TABLE_MAX,
+			  out, err);
+}
+
+int daemon_config__workers(const char *s, unsigned int *out,
+			   struct nt_err *err)
+{
+	return parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, err);
 }
 
 /* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
@@ -100,10 +114,20 @@ static void place(char *buf, size_t size, const char *path, const char *text,
 	snprintf(buf, size, "%s:%u:%u", path, line, col);
 }
 
+/* The range of a number key. */
+static void uint_range(const char *key, unsigned int *min, unsigned int *max)
+{
+	bool workers = !strcmp(key, "workers");
+
+	*min = workers ? 1 : FLOW_TABLE_MIN;
+	*max = workers ? PROXY_WORKERS_MAX : FLOW_TABLE_MAX;
+}
+
 static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 		const char *where, struct nt_err *err)
 {
 	void *dst = (char *)o + keys[i].off;
+	unsigned int min, max;
 
 	if (keys[i].type == K_BOOL) {
 		if (!cJSON_IsBool(it))
@@ -113,11 +137,12 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 		return 0;
 	}
 	if (keys[i].type == K_UINT) {
+		uint_range(keys[i].key, &min, &max);
 		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(unsigned int)it->valuedouble ||
-		    it->valuedouble < FLOW_TABLE_MIN || it->valuedouble > FLOW_TABLE_MAX)
+		    it->valuedouble < min || it->valuedouble > max)
 			return nt_err_set(err, -EINVAL,
 					  "%s: \"%s\" must be a whole number from %u to %u",
-					  where, keys[i].key, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+					  where, keys[i].key, min, max);
 		*(unsigned int *)dst = (unsigned int)it->valuedouble;
 		return 0;
 	}

@@ -46,6 +46,7 @@ struct daemon_opts {
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
 	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
+	unsigned int workers;		/* --workers; 0: the online CPUs */
 	bool debug;
 	const char *log_file;		/* NULL: stderr as it is */
 	const char *drain_timeout;	/* a duration; NULL: the default */
@@ -89,6 +90,9 @@ void daemon__reconcile_namespaces(struct daemon *d);
 /* --flow-table-size @s: a whole number in FLOW_TABLE_MIN..FLOW_TABLE_MAX. */
 int daemon_config__flow_table_size(const char *s, unsigned int *out,
 				   struct nt_err *err);
+/* --workers @s: 1..PROXY_WORKERS_MAX. */
+int daemon_config__workers(const char *s, unsigned int *out,
+			   struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 

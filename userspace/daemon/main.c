@@ -302,11 +302,16 @@ static int open_identity(struct daemon *d, struct nt_err *err)
 
 static int open_proxy(struct daemon *d, struct nt_err *err)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
 				.no_ktls = d->opts.no_ktls,
-				.no_mesh_reuse = d->opts.no_mesh_reuse };
+				.no_mesh_reuse = d->opts.no_mesh_reuse,
+				.workers = d->opts.workers };
 	struct proxy_env env;
 
+	if (!o.workers)
+		o.workers = cpus < 1 ? 1 : cpus > PROXY_WORKERS_MAX ?
+			    PROXY_WORKERS_MAX : cpus;
 	proxy_env__init(d, &env);
 	return proxy__new(&d->proxy, &o, &env, d->loop, d->dp, err);
 }
@@ -427,6 +432,8 @@ static void usage(FILE *out)
 		"                      socket over from the nametagd at the other end of FD\n"
 		"  --flow-table-size N flow records kept for 'nametag flow' (default %u,\n"
 		"                      %u to %u; the oldest goes first)\n"
+		"  --workers N         threads that move proxied bytes (default: the online\n"
+		"                      CPUs; 1: the main thread does it all)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -496,7 +503,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
-	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS };
+	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -515,6 +522,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
+		{ "workers",	 required_argument, NULL, O_WORKERS },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -546,6 +554,10 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_FLOWS:
 			if (daemon_config__flow_table_size(optarg, &o->flow_table_size,
 							   err))
+				return -EINVAL;
+			break;
+		case O_WORKERS:
+			if (daemon_config__workers(optarg, &o->workers, err))
 				return -EINVAL;
 			break;
 		case O_CONFIG:
