@@ -102,7 +102,7 @@ static void print_admission(const cJSON *a)
  * sheds. */
 static int do_proxy_status(int argc, char **argv)
 {
-	cJSON *reply, *open, *idle, *adm, *out;
+	cJSON *reply, *open, *idle, *adm, *out, *workers;
 
 	NO_MORE_ARGS(0);
 	if (ctl_call(ctl_request(CTL_STATUS), &reply))
@@ -110,27 +110,34 @@ static int do_proxy_status(int argc, char **argv)
 	open = cJSON_DetachItemFromObject(reply, CTL_R_CONNECTIONS);
 	idle = cJSON_DetachItemFromObject(reply, CTL_R_IDLE_MESH);
 	adm = cJSON_DetachItemFromObject(reply, CTL_R_ADMISSION);
+	workers = cJSON_DetachItemFromObject(reply, CTL_R_WORKERS);
 	cJSON_Delete(reply);
 	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
 	    !cJSON_IsObject(adm)) {
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
+		cJSON_Delete(workers);
 		return p_err("reply from nametagd lacks the connection counts");
 	}
 	if (!json_output) {
 		printf("connections %d  idle mesh connections %d\n",
 		       open->valueint, idle->valueint);
+		if (cJSON_IsNumber(workers))
+			printf("relay threads %d\n", workers->valueint);
 		print_admission(adm);
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
+		cJSON_Delete(workers);
 		return 0;
 	}
 	out = cJSON_CreateObject();
 	cJSON_AddItemToObject(out, CTL_R_CONNECTIONS, open);
 	cJSON_AddItemToObject(out, CTL_R_IDLE_MESH, idle);
 	cJSON_AddItemToObject(out, CTL_R_ADMISSION, adm);
+	if (workers)
+		cJSON_AddItemToObject(out, CTL_R_WORKERS, workers);
 	return json_emit(out);
 }
 

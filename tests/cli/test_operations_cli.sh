@@ -128,6 +128,14 @@ expect_ok "config: flow_table_size" "$NAMETAGD" --config "$D/flows.json" --versi
 cfg_err "flow_table_size as a string" '{"flow_table_size": "64"}' \
 	"$D/bad.json:1:2: \"flow_table_size\" must be a whole number from 16 to 262144"
 cfg_err "flow_table_size out of range" '{"flow_table_size": 8}' "must be a whole number"
+for v in 0 65 abc -1 2x ""; do
+	expect_fail "--workers '$v' is refused" "--workers" fail_start --workers "$v"
+	t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"
+done
+echo '{"workers": 4}' >"$D/workers.json"
+expect_ok "config: workers" "$NAMETAGD" --config "$D/workers.json" --version
+cfg_err "workers out of range" '{"workers": 0}' \
+	"$D/bad.json:1:2: \"workers\" must be a whole number from 1 to 64"
 expect_fail "--cgroup-root '' is refused (it would be the whole machine)" "--cgroup-root is empty" \
 	fail_start --cgroup-root ""
 t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"

@@ -467,6 +467,7 @@ int pworkers__start(struct proxy *px, unsigned int n, struct nt_err *err)
 		pworkers__stop(px);
 		return nt_err_set(err, ret, "relay threads: %s", strerror(-ret));
 	}
+	pr_info("%u relay threads", n);
 	return 0;
 }
 
