@@ -66,6 +66,7 @@ struct pworkers {
 	struct loop_handler back_h;	/* back.efd in the main loop */
 	bool back_added;
 	size_t away;			/* main's: held by workers now */
+	bool recalling;
 };
 
 /* ---- queues ----------------------------------------------------------------- */
@@ -314,10 +315,14 @@ void pworkers__recall(struct proxy *px)
 
 	if (!wk)
 		return;
+	/* What comes back may start its next stream at once (NT2): that
+	 * one relays here, or the recall would never end. */
+	wk->recalling = true;
 	if (wk->away)
 		tell_all(wk, true, false);
 	while (wk->away)
 		take_back(wk, true);
+	wk->recalling = false;
 }
 
 /* The least loaded worker, the next one in turn among equals. */
@@ -340,7 +345,7 @@ bool pworkers__give(struct pconn *c)
 	struct pworkers *wk = c->px->wk;
 	struct pworker *w;
 
-	if (!wk || c->away)
+	if (!wk || c->away || wk->recalling)
 		return false;
 	w = pick(wk);
 	/* Out of the main loop; the worker registers the sides in its own. */
