@@ -46,7 +46,7 @@ struct daemon_opts {
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
 	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
-	unsigned int workers;		/* --workers; 0: the online CPUs */
+	unsigned int workers;		/* --workers; 0: 1, the main thread */
 	bool debug;
 	const char *log_file;		/* NULL: stderr as it is */
 	const char *drain_timeout;	/* a duration; NULL: the default */

@@ -302,16 +302,12 @@ static int open_identity(struct daemon *d, struct nt_err *err)
 
 static int open_proxy(struct daemon *d, struct nt_err *err)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
 				.no_ktls = d->opts.no_ktls,
 				.no_mesh_reuse = d->opts.no_mesh_reuse,
 				.workers = d->opts.workers };
 	struct proxy_env env;
 
-	if (!o.workers)
-		o.workers = cpus < 1 ? 1 : cpus > PROXY_WORKERS_MAX ?
-			    PROXY_WORKERS_MAX : cpus;
 	proxy_env__init(d, &env);
 	return proxy__new(&d->proxy, &o, &env, d->loop, d->dp, err);
 }
@@ -432,8 +428,8 @@ static void usage(FILE *out)
 		"                      socket over from the nametagd at the other end of FD\n"
 		"  --flow-table-size N flow records kept for 'nametag flow' (default %u,\n"
 		"                      %u to %u; the oldest goes first)\n"
-		"  --workers N         threads that move proxied bytes (default: the online\n"
-		"                      CPUs; 1: the main thread does it all)\n"
+		"  --workers N         threads that move proxied bytes (default 1: the main\n"
+		"                      thread does it all; docs/performance.md)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
