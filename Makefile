@@ -13,6 +13,7 @@
 # Variants share these rules and differ by output folder and flags:
 #   O=build/asan SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
 #   O=build/fuzz FUZZ=1  clang, libFuzzer instrumentation
+#   O=build/tsan TSAN=1  ThreadSanitizer (the unit tests: relay threads)
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
@@ -45,12 +46,16 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
 	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
 	-I. -I$(O) -I/usr/include/libnl3
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c -pthread
 
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(TSAN),1)
+override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=thread
+LDFLAGS += -fsanitize=thread
 endif
 ifeq ($(FUZZ),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer \

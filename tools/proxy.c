@@ -112,7 +112,7 @@ static void print_netns(const cJSON *dp)
 
 static int do_proxy_status(int argc, char **argv)
 {
-	cJSON *reply, *open, *idle, *adm, *dp, *out;
+	cJSON *reply, *open, *idle, *adm, *dp, *out, *workers;
 
 	NO_MORE_ARGS(0);
 	if (ctl_call(ctl_request(CTL_STATUS), &reply))
@@ -121,6 +121,7 @@ static int do_proxy_status(int argc, char **argv)
 	idle = cJSON_DetachItemFromObject(reply, CTL_R_IDLE_MESH);
 	adm = cJSON_DetachItemFromObject(reply, CTL_R_ADMISSION);
 	dp = cJSON_DetachItemFromObject(reply, CTL_R_DATAPATH);
+	workers = cJSON_DetachItemFromObject(reply, CTL_R_WORKERS);
 	cJSON_Delete(reply);
 	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
 	    !cJSON_IsObject(adm)) {
@@ -128,17 +129,21 @@ static int do_proxy_status(int argc, char **argv)
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
 		cJSON_Delete(dp);
+		cJSON_Delete(workers);
 		return p_err("reply from nametagd lacks the connection counts");
 	}
 	if (!json_output) {
 		printf("connections %d  idle mesh connections %d\n",
 		       open->valueint, idle->valueint);
+		if (cJSON_IsNumber(workers))
+			printf("relay threads %d\n", workers->valueint);
 		print_admission(adm);
 		print_netns(dp);
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
 		cJSON_Delete(dp);
+		cJSON_Delete(workers);
 		return 0;
 	}
 	out = cJSON_CreateObject();
@@ -147,6 +152,8 @@ static int do_proxy_status(int argc, char **argv)
 	cJSON_AddItemToObject(out, CTL_R_ADMISSION, adm);
 	if (dp)
 		cJSON_AddItemToObject(out, CTL_R_DATAPATH, dp);
+	if (workers)
+		cJSON_AddItemToObject(out, CTL_R_WORKERS, workers);
 	return json_emit(out);
 }
 

@@ -119,15 +119,24 @@ expect_fail "ns show --x is an option, not a name" "unknown option '--x'" \
 	"$NAMETAG" --run-dir "$D/norun" ns show --x
 
 # ---- nametagd options checked before anything starts --------------------------------------
-for v in 0 15 abc 262145 -5 16x ""; do
-	expect_fail "--flow-table-size '$v' is refused" "--flow-table-size" fail_start --flow-table-size "$v"
-	t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"
-done
-echo '{"flow_table_size": 64}' >"$D/flows.json"
-expect_ok "config: flow_table_size" "$NAMETAGD" --config "$D/flows.json" --version
+# number_opt OPT KEY GOOD MIN MAX BAD...: --OPT refuses each BAD value
+# before anything starts; config key KEY takes GOOD and refuses MIN - 1.
+number_opt() {
+	local opt=$1 key=$2 good=$3 min=$4 max=$5 v
+	shift 5
+	for v in "$@"; do
+		expect_fail "--$opt '$v' is refused" "--$opt" fail_start "--$opt" "$v"
+		t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"
+	done
+	echo "{\"$key\": $good}" >"$D/$key.json"
+	expect_ok "config: $key" "$NAMETAGD" --config "$D/$key.json" --version
+	cfg_err "$key out of range" "{\"$key\": $((min - 1))}" \
+		"$D/bad.json:1:2: \"$key\" must be a whole number from $min to $max"
+}
+number_opt flow-table-size flow_table_size 64 16 262144 0 15 abc 262145 -5 16x ""
 cfg_err "flow_table_size as a string" '{"flow_table_size": "64"}' \
 	"$D/bad.json:1:2: \"flow_table_size\" must be a whole number from 16 to 262144"
-cfg_err "flow_table_size out of range" '{"flow_table_size": 8}' "must be a whole number"
+number_opt workers workers 4 1 64 0 65 abc -1 2x ""
 expect_fail "--cgroup-root '' is refused (it would be the whole machine)" "--cgroup-root is empty" \
 	fail_start --cgroup-root ""
 t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"

@@ -55,6 +55,8 @@ void daemon__usage(FILE *out)
 		"                      socket over from the nametagd at the other end of FD\n"
 		"  --flow-table-size N flow records kept for 'nametag flow' (default %u,\n"
 		"                      %u to %u; the oldest goes first)\n"
+		"  --workers N         threads that move proxied bytes (default 1: the main\n"
+		"                      thread does it all; docs/performance.md)\n"
 		"  --workload-api PATH serve the SPIFFE Workload API on the unix socket PATH\n"
 		"                      (off by default; the usual PATH is\n"
 		"                      " WORKLOAD_API_DEFAULT ", docs/workload-api.md)\n"
@@ -130,7 +132,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
 	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
-	       O_WLAPI, O_MAX_NETNS, O_LISTENERS };
+	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -149,6 +151,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
+		{ "workers",	 required_argument, NULL, O_WORKERS },
 		{ "workload-api", required_argument, NULL, O_WLAPI },
 		{ "max-netns",	 required_argument, NULL, O_MAX_NETNS },
 		{ "listeners-per-netns", required_argument, NULL, O_LISTENERS },
@@ -196,6 +199,10 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_FLOWS:
 			if (daemon_config__flow_table_size(optarg, &o->flow_table_size,
 							   err))
+				return -EINVAL;
+			break;
+		case O_WORKERS:
+			if (daemon_config__workers(optarg, &o->workers, err))
 				return -EINVAL;
 			break;
 		case O_CONFIG:

@@ -39,6 +39,8 @@ static const struct {
 	  1, DAEMON_MAX_NETNS_MAX },
 	{ "listeners_per_netns", K_UINT,
 	  offsetof(struct daemon_opts, listeners_per_netns), 1, DAEMON_LISTENERS_MAX },
+	{ "workers",	   K_UINT,   offsetof(struct daemon_opts, workers),
+	  1, PROXY_WORKERS_MAX },
 	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns), 0, 0 },
 	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls), 0, 0 },
 	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse), 0, 0 },
@@ -91,21 +93,34 @@ const char *daemon_config__keys(enum daemon_config_type type)
 	return l;
 }
 
-int daemon_config__flow_table_size(const char *s, unsigned int *out,
-				   struct nt_err *err)
+/* A number option of the command line, --@opt @s, in @min..@max. */
+static int parse_uint(const char *opt, const char *s, unsigned int min,
+		      unsigned int max, unsigned int *out, struct nt_err *err)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < FLOW_TABLE_MIN ||
-	    v > FLOW_TABLE_MAX)
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max)
 		return nt_err_set(err, -EINVAL,
-				  "--flow-table-size %s: expected a whole number from %u to %u",
-				  s, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+				  "--%s %s: expected a whole number from %u to %u",
+				  opt, s, min, max);
 	*out = (unsigned int)v;
 	return 0;
+}
+
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err)
+{
+	return parse_uint("flow-table-size", s, FLOW_TABLE_MIN, FLOW_TABLE_MAX,
+			  out, err);
+}
+
+int daemon_config__workers(const char *s, unsigned int *out,
+			   struct nt_err *err)
+{
+	return parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, err);
 }
 
 /* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
@@ -123,10 +138,20 @@ static void place(char *buf, size_t size, const char *path, const char *text,
 	snprintf(buf, size, "%s:%u:%u", path, line, col);
 }
 
+/* The range of a number key. */
+static void uint_range(const char *key, unsigned int *min, unsigned int *max)
+{
+	bool workers = !strcmp(key, "workers");
+
+	*min = workers ? 1 : FLOW_TABLE_MIN;
+	*max = workers ? PROXY_WORKERS_MAX : FLOW_TABLE_MAX;
+}
+
 static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 		const char *where, struct nt_err *err)
 {
 	void *dst = (char *)o + keys[i].off;
+	unsigned int min, max;
 
 	if (keys[i].type == K_BOOL) {
 		if (!cJSON_IsBool(it))
@@ -136,6 +161,7 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 		return 0;
 	}
 	if (keys[i].type == K_UINT) {
+		uint_range(keys[i].key, &min, &max);
 		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(unsigned int)it->valuedouble ||
 		    it->valuedouble < keys[i].min || it->valuedouble > keys[i].max)
 			return nt_err_set(err, -EINVAL,

@@ -233,6 +233,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddStringToObject(resp, CTL_R_CGROUP_ROOT, d->cg.root);
 	cJSON_AddNumberToObject(resp, CTL_R_CONNECTIONS, (double)st.connections);
 	cJSON_AddNumberToObject(resp, CTL_R_IDLE_MESH, (double)st.idle_mesh);
+	cJSON_AddNumberToObject(resp, CTL_R_WORKERS, st.workers);
 	cJSON_AddItemToObject(resp, CTL_R_ADMISSION, admission_json(&st));
 	cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(d));
 	ctl_status__add(d, resp);

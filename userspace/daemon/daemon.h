@@ -47,6 +47,7 @@ struct daemon_opts {
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
 	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
+	unsigned int workers;		/* --workers; 0: 1, the main thread */
 	bool debug;
 	const char *log_file;		/* NULL: stderr as it is */
 	const char *drain_timeout;	/* a duration; NULL: the default */
@@ -102,6 +103,9 @@ int daemon_config__flow_table_size(const char *s, unsigned int *out,
 /* @s, the value of option @what, as a number from 1 to @max. */
 int daemon_config__number(const char *what, const char *s, unsigned int max,
 			  unsigned int *out, struct nt_err *err);
+/* --workers @s: 1..PROXY_WORKERS_MAX. */
+int daemon_config__workers(const char *s, unsigned int *out,
+			   struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 

@@ -321,7 +321,8 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
 				.no_ktls = d->opts.no_ktls,
 				.no_mesh_reuse = d->opts.no_mesh_reuse,
-				.max_netns = d->opts.max_netns };
+				.max_netns = d->opts.max_netns,
+				.workers = d->opts.workers };
 	struct proxy_env env;
 
 	proxy_env__init(d, &env);

@@ -120,6 +120,7 @@
 #define CTL_R_CGROUP_ROOT	"cgroup_root"
 #define CTL_R_CONNECTIONS	"connections"
 #define CTL_R_IDLE_MESH		"idle_mesh_connections"
+#define CTL_R_WORKERS		"workers"
 #define CTL_R_ADMISSION		"admission"
 /* daemon.status, daemon.upgrade, daemon.reload */
 #define CTL_R_PID		"pid"

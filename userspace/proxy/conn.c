@@ -34,6 +34,7 @@ struct pconn *pconn__new(struct proxy *px, enum pconn_kind kind, int fd,
 		return NULL;
 	}
 	c->px = px;
+	c->loop = px->loop;
 	c->kind = kind;
 	c->netns = netns;
 	pconn__side_init(c, &c->a);
@@ -56,7 +57,7 @@ void pconn__side_close(struct side *s, bool reset)
 	if (s->h.fd < 0)
 		return;
 	if (s->registered)
-		loop__del(s->c->px->loop, &s->h);
+		loop__del(s->c->loop, &s->h);
 	if (reset)
 		setsockopt(s->h.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	SSL_free(s->ssl);
@@ -71,6 +72,10 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 
 	if (c->st == PS_DONE)
 		return;
+	if (c->away) {	/* a relay thread's: it ends it (worker.c) */
+		pworkers__kill(c, why);
+		return;
+	}
 	c->st = PS_DONE;
 	admit__done(c);
 	pflow__close(c, why);
@@ -95,6 +100,7 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 /* At exit: every connection ends with a reset, its flow closed. */
 void pconn__close_all(struct proxy *px)
 {
+	pworkers__recall(px);
 	while (px->conns)
 		pconn__close(px->conns, true, "daemon stopped");
 	tunnel__close_all(px);
@@ -270,7 +276,7 @@ static void on_connected(struct pconn *c)
 		pconn__close(c, true, "out of memory");
 		return;
 	}
-	relay__pump(c);
+	relay__go(c);
 }
 
 static void on_side(struct loop_handler *h, uint32_t events)
@@ -278,6 +284,9 @@ static void on_side(struct loop_handler *h, uint32_t events)
 	struct side *s = (struct side *)h;
 	struct pconn *c = s->c;
 
+	/* Given back to the main thread after this batch (worker.c). */
+	if (c->end != RELAY_RUNNING)
+		return;
 	switch (c->st) {
 	case PS_CONNECT:
 	case PS_DELIVER:
@@ -309,7 +318,8 @@ void pconn__tick(struct proxy *px)
 	admit__tick(px);
 	for (c = px->conns; c; c = next) {
 		next = c->next;
-		if (now <= c->deadline)
+		/* A relay thread keeps the deadlines of its own. */
+		if (c->away || now <= c->deadline)
 			continue;
 		pflow__reason(c, c->st == PS_RELAY ? "idle timeout" :
 			      "handshake or connect timeout");

@@ -107,6 +107,10 @@ void pconn__close_clean(struct pconn *c, const char *why)
 {
 	if (c->st == PS_DONE)
 		return;
+	if (c->away) {	/* not this thread's to touch: a reset */
+		pconn__close(c, true, why);
+		return;
+	}
 	side_finish(c->px, &c->a);
 	side_finish(c->px, &c->b);
 	pconn__close(c, false, why);
@@ -159,6 +163,7 @@ size_t proxy__drain_close(struct proxy *px)
 {
 	size_t n = px->nconns;
 
+	pworkers__recall(px);
 	while (px->conns)
 		pconn__close_clean(px->conns, "drain deadline");
 	tunnel__close_all(px);

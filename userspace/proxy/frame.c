@@ -263,7 +263,7 @@ int side__write_frame(struct side *s, enum frame_type type, const char *p,
 
 int side__register(struct side *s, uint32_t events)
 {
-	struct loop *l = s->c->px->loop;
+	struct loop *l = s->c->loop;
 	int ret;
 
 	if (s->h.fd < 0)

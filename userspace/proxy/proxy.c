@@ -33,6 +33,8 @@ int proxy__new(struct proxy **out, const struct proxy_opts *o,
 	}
 	admit__init(px);
 	ret = proxy_tls__init(px, err);
+	if (!ret)
+		ret = pworkers__start(px, o->workers, err);
 	if (ret) {
 		proxy__free(px);
 		return ret;
@@ -45,6 +47,7 @@ void proxy__free(struct proxy *px)
 {
 	if (!px)
 		return;
+	pworkers__stop(px);
 	pconn__close_all(px);
 	proxy__unserve_all(px);
 	proxy__adopt_done(px);
@@ -72,6 +75,7 @@ void proxy__status(const struct proxy *px, struct proxy_status *st)
 	st->connections = px->nconns - st->idle_mesh;
 	st->idle_mesh += px->nidle;
 	st->port_taken = px->port_taken;
+	st->workers = pworkers__count(px);
 	st->fd_limit = fdlimit__max();
 	st->fd_reserve = adm->reserve;
 	st->pending = adm->npending;

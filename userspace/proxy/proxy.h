@@ -13,7 +13,8 @@
  * neither the namespace table nor the CA (docs/architecture.md). It uses
  * the datapath for its own sockets: registering its listeners and
  * announcing deliveries. All of it runs in one thread, in the loop it is
- * given.
+ * given, but for the bytes of relaying connections, which move on relay
+ * threads (proxy_opts.workers; worker.c) that never call back.
  */
 #ifndef NAMETAG_PROXY_H
 #define NAMETAG_PROXY_H
@@ -196,7 +197,11 @@ struct proxy_opts {
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
 	unsigned int max_netns;		/* network namespaces served at most */
+	unsigned int workers;		/* relay threads; 0, 1: relays run in
+					 * the loop given (docs/process-model.md) */
 };
+
+#define PROXY_WORKERS_MAX	64
 
 /* TLS contexts and trust bundles ready; nothing served yet. */
 int proxy__new(struct proxy **px, const struct proxy_opts *o,
@@ -326,6 +331,7 @@ struct proxy_status {
 	size_t connections;		/* carrying a stream */
 	size_t idle_mesh;		/* pooled, and waiting server sides */
 	uint64_t port_taken;		/* well-known ports another socket held */
+	unsigned int workers;		/* threads that relay: 1 is the loop's */
 	unsigned int fd_limit, fd_reserve;
 	unsigned int pending, pending_max, peer_max;	/* mesh handshakes */
 	unsigned int handshake_timeout_s;

@@ -14,6 +14,8 @@ struct pconn;
 struct served;
 struct tunnel;
 struct admit_peer;
+struct pworker;
+struct pworkers;
 
 /* TLS contexts and the trust bundles they verify with (tls.c). */
 struct proxy_tls {
@@ -58,6 +60,8 @@ struct proxy {
 	 * proxy__serve takes them; and whether this one drains. */
 	struct adopted_listener *adopted;
 	bool draining;
+	/* worker.c: the relay threads; NULL: relays run in this thread. */
+	struct pworkers *wk;
 	/* Bytes are read into one scratch buffer (relay.c) and written on at
 	 * once; only what the far side cannot take yet is copied. */
 	char scratch[PROXY_BUF];
@@ -122,6 +126,17 @@ struct pbuf {
 	size_t pipe_len;
 };
 
+/* How a relay ended (relay__end). */
+enum relay_end {
+	RELAY_RUNNING,
+	RELAY_RESET,		/* a side reset, or I/O failed */
+	RELAY_EPOLL,		/* registering a side failed */
+	RELAY_DONE,		/* both directions ended cleanly */
+	RELAY_TIMEOUT,		/* idle past PROXY_IDLE_TIMEOUT */
+	RELAY_KILLED,		/* the main thread's @kill */
+	RELAY_RECALLED,		/* still relaying: back to the main thread */
+};
+
 enum pconn_state {
 	PS_CONNECT,		/* B's TCP connect in progress */
 	PS_HANDSHAKE,		/* TLS handshake on the TLS side */
@@ -168,6 +183,19 @@ struct pconn {
 	struct nt_addr deliver_src, deliver_dst;
 	bool ticketed;
 	struct pconn *prev, *next;
+	/*
+	 * worker.c: while it relays, a connection may live on a relay
+	 * thread. @away and @loop are written by the main thread only, while
+	 * no worker holds it; @end by the worker that holds it, read by the
+	 * main thread once it is given back; @kill is the main thread's word
+	 * to the worker (why to end it with a reset).
+	 */
+	struct pworker *away;
+	struct loop *loop;		/* where its sides are registered */
+	enum relay_end end;
+	_Atomic(const char *) kill;
+	struct pconn *w_prev, *w_next;	/* the worker's list */
+	struct pconn *q_next;		/* in a hand-over queue */
 	/* admit.c: set while a mesh handshake is pending. */
 	struct admit_peer *peer;
 	struct pconn *pend_prev, *pend_next;
@@ -280,13 +308,39 @@ int side__register(struct side *s, uint32_t events);
 
 /* ---- relay.c ----------------------------------------------------------------------- */
 
-/* relay__start allocates the buffers and enters PS_RELAY; the caller pumps. */
+/* relay__start allocates the buffers and enters PS_RELAY; the caller
+ * then calls relay__go, which pumps here or hands it to a worker. */
 int relay__start(struct pconn *c);
+void relay__go(struct pconn *c);
+/* The relay is over (or, RELAY_RECALLED, moves back to the main thread):
+ * on a worker, the connection is given back to the main thread, which
+ * then does what @end says; on the main thread, that is done at once. */
+void relay__end(struct pconn *c, enum relay_end end);
 void relay__free(struct pconn *c);
 /* Queues bytes on a direction (allocating its buffer). */
 int pbuf__put(struct pbuf *b, const void *data, size_t len);
 void relay__pump(struct pconn *c);
 void relay__update(struct pconn *c);
+
+/* ---- worker.c: relay threads (docs/process-model.md) ------------------------------ */
+
+/* Starts @n relay threads (n >= 2; fewer: relays stay in this thread). */
+int pworkers__start(struct proxy *px, unsigned int n, struct nt_err *err);
+/* Recalls every connection, then stops and joins the threads. */
+void pworkers__stop(struct proxy *px);
+/* Hands @c (PS_RELAY, on the main thread) to the least loaded worker;
+ * false: no workers, relay it here. */
+bool pworkers__give(struct pconn *c);
+/* On the worker holding @c: it leaves the worker after this batch. */
+void pworker__give_back(struct pconn *c, enum relay_end end);
+/* The main thread asks the worker holding @c to end it with a reset;
+ * its flow closes with @why once it is back. */
+void pworkers__kill(struct pconn *c, const char *why);
+/* Every connection comes back to the main thread before this returns. */
+void pworkers__recall(struct proxy *px);
+/* The relay buffer of the thread that runs @c. */
+char *pworker__scratch(struct pconn *c);
+unsigned int pworkers__count(const struct proxy *px);
 
 /* ---- tunnel.c: idle NT2 connections to peer proxies ----------------------------------- */
 

@@ -154,8 +154,8 @@ static int move_splice(struct pconn *c, struct side *from, struct side *to,
 }
 
 /*
- * Bytes are read into the proxy's one scratch buffer (the daemon is
- * single-threaded) and written on at once; only what the far side cannot
+ * Bytes are read into the thread's one scratch buffer (the proxy's, or
+ * the relay thread's: worker.c) and written on at once; only what the far side cannot
  * take yet is copied into the connection's own buffer, which is freed
  * again once drained. An idle connection holds no buffer at all.
  */
@@ -196,7 +196,7 @@ static int end_framed(struct side *to, struct pbuf *b)
 static int move(struct pconn *c, struct side *from, struct side *to,
 		struct pbuf *b, uint64_t *count)
 {
-	char *scratch = c->px->scratch;
+	char *scratch = pworker__scratch(c);
 	bool progress = false;
 	ssize_t w;
 	size_t n;
@@ -265,17 +265,14 @@ void relay__pump(struct pconn *c)
 		down = up < 0 ? 0 : move(c, &c->b, &c->a, &c->down,
 					   &c->bytes_down);
 		if (up < 0 || down < 0) {
-			pconn__close(c, true, "reset");
+			relay__end(c, RELAY_RESET);
 			return;
 		}
 	} while (up > 0 || down > 0);
 	if (c->a.rd_eof && c->b.rd_eof && c->a.wr_shut && c->b.wr_shut &&
 	    !c->up.len && !c->down.len && !c->up.pipe_len &&
 	    !c->down.pipe_len) {
-		if (c->tls && c->tls->framed)
-			pconn__stream_done(c);
-		else
-			pconn__close(c, false, "closed");
+		relay__end(c, RELAY_DONE);
 		return;
 	}
 	c->deadline = clock__mono_s() + PROXY_IDLE_TIMEOUT;
@@ -300,7 +297,50 @@ void relay__update(struct pconn *c)
 	if (up || c->b.want_out)
 		eb |= EPOLLOUT;
 	if (side__register(&c->a, ea) || side__register(&c->b, eb))
+		relay__end(c, RELAY_EPOLL);
+}
+
+/* What the end of a relay means, on the main thread. */
+static void end_here(struct pconn *c, enum relay_end end)
+{
+	switch (end) {
+	case RELAY_RUNNING:
+	case RELAY_RECALLED:	/* relays on here */
+		relay__update(c);
+		break;
+	case RELAY_DONE:
+		if (c->tls && c->tls->framed)
+			pconn__stream_done(c);
+		else
+			pconn__close(c, false, "closed");
+		break;
+	case RELAY_TIMEOUT:
+		pflow__reason(c, "idle timeout");
+		pconn__close(c, true, "timeout");
+		break;
+	case RELAY_EPOLL:
 		pconn__close(c, true, "epoll failed");
+		break;
+	case RELAY_RESET:
+	case RELAY_KILLED:
+		pconn__close(c, true, "reset");
+		break;
+	}
+}
+
+void relay__end(struct pconn *c, enum relay_end end)
+{
+	if (c->away)
+		pworker__give_back(c, end);
+	else
+		end_here(c, end);
+}
+
+/* The first pump: on a relay thread when there are some. */
+void relay__go(struct pconn *c)
+{
+	if (!pworkers__give(c))
+		relay__pump(c);
 }
 
 static int open_pipes(struct pconn *c)

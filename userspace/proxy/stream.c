@@ -76,7 +76,7 @@ static void read_verdict_frame(struct pconn *c)
 		return;
 	}
 	if (apply_verdict(c, c->status))
-		relay__pump(c);
+		relay__go(c);
 }
 
 /* NT1: a text line; bytes after it are the workload's. */
@@ -114,7 +114,7 @@ static void read_verdict_line(struct pconn *c)
 		return;
 	}
 	c->bytes_down += rest;
-	relay__pump(c);
+	relay__go(c);
 }
 
 void pconn__read_status(struct pconn *c)
