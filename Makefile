@@ -166,9 +166,10 @@ vm-test: $(KTLS_SELFTEST) all
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
-	     libnl-route-3-dev libclang-rt-14-dev
+	     libnl-route-3-dev libclang-rt-14-dev libcurl4-openssl-dev
 DEB_TEST := iproute2 procps jq python3 util-linux curl tcpdump \
-	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy
+	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
+	    etcd-server etcd-client
 
 .PHONY: deps
 deps:
