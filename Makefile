@@ -147,6 +147,31 @@ $(TESTPROXY): $(O)/tests/live/nt_testproxy.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $< $(LDLIBS) -o $@
 
+# ---- userspace/etcd: the etcd v3 client (docs/fleet.md) ----------------------
+# Its own library, linked with libcurl; the daemon links it in #12's second
+# phase. Its tests start a real etcd (tests/unit/fixture_etcd.h).
+ETCD_LIB := $(O)/libetcd.a
+ETCD_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/etcd/*.c))
+ETCD_LDLIBS := -lcurl
+all unit: $(ETCD_LIB)
+
+$(ETCD_LIB): $(ETCD_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/unit/test_etcd%: $(O)/tests/unit/test_etcd%.o $(O)/tests/unit/harness.o \
+		$(ETCD_LIB) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $< $(O)/tests/unit/harness.o $(ETCD_LIB) \
+		$(LINKLIBS) $(LDLIBS) $(ETCD_LDLIBS) -o $@
+
+$(O)/fuzz/fuzz_etcd%: $(O)/tests/fuzz/fuzz_etcd%.o $(ETCD_LIB) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -fsanitize=address,undefined,fuzzer $< $(ETCD_LIB) \
+		$(LINKLIBS) $(LDLIBS) $(ETCD_LDLIBS) -o $@
+
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
