@@ -632,11 +632,36 @@ int etcd__on_timer(struct etcd_client *c)
 	return 0;
 }
 
+void etcd__obj_add(struct etcd_client *c, struct etcd_obj *o,
+		   void (*stop)(struct etcd_obj *o))
+{
+	o->stop = stop;
+	o->next = c->objs;
+	if (o->next)
+		o->next->pprev = &o->next;
+	o->pprev = &c->objs;
+	c->objs = o;
+}
+
+void etcd__obj_del(struct etcd_obj *o)
+{
+	if (!o->pprev)
+		return;
+	*o->pprev = o->next;
+	if (o->next)
+		o->next->pprev = o->pprev;
+	o->next = NULL;
+	o->pprev = NULL;
+}
+
 size_t etcd__busy(const struct etcd_client *c)
 {
+	const struct etcd_obj *o;
 	const struct etcd_req *r;
-	size_t n = c->nobjects;
+	size_t n = 0;
 
+	for (o = c->objs; o; o = o->next)
+		n++;
 	for (r = c->reqs; r; r = r->next)
 		n++;
 	for (r = c->waiting; r; r = r->next)
@@ -760,6 +785,9 @@ void etcd__free(struct etcd_client *c)
 
 	if (!c)
 		return;
+	c->depth = 0;
+	while (c->objs)
+		c->objs->stop(c->objs);
 	free_list(c, c->reqs, true);
 	free_list(c, c->waiting, false);
 	c->depth = 0;

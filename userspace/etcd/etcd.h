@@ -74,7 +74,9 @@ struct etcd_client;
 
 int etcd__new(struct etcd_client **c, const struct etcd_config *cfg,
 	      struct nt_err *err);
-/* Cancels everything without calling back, and frees. */
+/* Cancels everything without calling back (requests, and the watches,
+ * leases and mirrors still running, which it frees), and frees. Not from
+ * inside a callback. */
 void etcd__free(struct etcd_client *c);
 
 /* The loop's half: @events are EPOLL* bits of @fd. */

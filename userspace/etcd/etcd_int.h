@@ -37,6 +37,12 @@ struct etcd_timer {
 	struct etcd_timer *next;
 };
 
+/* Watches, leases and mirrors, so etcd__free() can stop what is left. */
+struct etcd_obj {
+	struct etcd_obj *next, **pprev;
+	void (*stop)(struct etcd_obj *o);
+};
+
 struct etcd_req;
 /* Called once per finished unary request (not when orphaned): status, and
  * the parsed JSON body of a 200 answer. */
@@ -76,7 +82,7 @@ struct etcd_client {
 	int64_t curl_at;		/* -1: curl wants no timeout */
 	int depth;			/* > 0 while dispatching */
 	struct etcd_grave *graves;
-	size_t nobjects;		/* watches, leases, mirrors alive */
+	struct etcd_obj *objs;		/* watches, leases, mirrors alive */
 };
 
 /* client.c */
@@ -96,6 +102,9 @@ void etcd__req_cancel(struct etcd_req *r);
 int etcd__grpc_errno(int code);
 /* Frees @p with @fn now, or after the dispatch under way. */
 void etcd__defer_free(struct etcd_client *c, void *p, void (*fn)(void *));
+void etcd__obj_add(struct etcd_client *c, struct etcd_obj *o,
+		   void (*stop)(struct etcd_obj *o));
+void etcd__obj_del(struct etcd_obj *o);
 /* Turns an HTTP/curl outcome and a body into a status and message. */
 int etcd__status(struct etcd_req *r, CURLcode res, long http, cJSON **doc,
 		 struct nt_err *err);

@@ -17,6 +17,7 @@
 #include "userspace/etcd/etcd_int.h"
 
 struct etcd_lease {
+	struct etcd_obj obj;		/* first: see obj_stop */
 	struct etcd_client *c;
 	int64_t ttl, id;
 	int64_t last_ok;		/* ms of the last grant or renewal */
@@ -120,6 +121,12 @@ static void lease_fire(struct etcd_timer *t)
 	lease_send(l);
 }
 
+/* etcd__free() stops what its owner left running, without revoking. */
+static void obj_stop(struct etcd_obj *o)
+{
+	etcd_lease__stop((struct etcd_lease *)o, false);
+}
+
 int etcd_lease__start(struct etcd_client *c, int64_t ttl,
 		      const struct etcd_lease_ops *ops, void *arg,
 		      struct etcd_lease **out, struct nt_err *err)
@@ -136,7 +143,7 @@ int etcd_lease__start(struct etcd_client *c, int64_t ttl,
 	l->ops = ops;
 	l->arg = arg;
 	l->t.fire = lease_fire;
-	c->nobjects++;
+	etcd__obj_add(c, &l->obj, obj_stop);
 	lease_send(l);
 	*out = l;
 	return 0;
@@ -156,6 +163,6 @@ void etcd_lease__stop(struct etcd_lease *l, bool revoke)
 	etcd__req_orphan(l->req);
 	if (revoke && l->id)
 		etcd__lease_revoke(l->c, l->id, NULL, NULL, NULL);
-	l->c->nobjects--;
+	etcd__obj_del(&l->obj);
 	etcd__defer_free(l->c, l, free);
 }

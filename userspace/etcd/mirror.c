@@ -25,6 +25,7 @@ struct kv_array {
 };
 
 struct etcd_mirror {
+	struct etcd_obj obj;		/* first: see obj_stop */
 	struct etcd_client *c;
 	char *prefix, *end;
 	size_t prefix_len, end_len;
@@ -339,6 +340,12 @@ static void mirror_free(void *p)
 	free(m);
 }
 
+/* etcd__free() stops what its owner left running. */
+static void obj_stop(struct etcd_obj *o)
+{
+	etcd_mirror__stop((struct etcd_mirror *)o);
+}
+
 int etcd_mirror__start(struct etcd_client *c, const char *prefix,
 		       const struct etcd_mirror_ops *ops, void *arg,
 		       struct etcd_mirror **out, struct nt_err *err)
@@ -361,7 +368,7 @@ int etcd_mirror__start(struct etcd_client *c, const char *prefix,
 	m->ops = ops;
 	m->arg = arg;
 	m->t.fire = list_fire;
-	c->nobjects++;
+	etcd__obj_add(c, &m->obj, obj_stop);
 	etcd__timer_arm(c, &m->t, 0);
 	*out = m;
 	return 0;
@@ -375,7 +382,7 @@ void etcd_mirror__stop(struct etcd_mirror *m)
 	etcd__timer_stop(m->c, &m->t);
 	etcd__req_orphan(m->req);
 	etcd_watch__cancel(m->w);
-	m->c->nobjects--;
+	etcd__obj_del(&m->obj);
 	etcd__defer_free(m->c, m, mirror_free);
 }
 

@@ -18,6 +18,7 @@
 #include "userspace/etcd/etcd_int.h"
 
 struct etcd_watch {
+	struct etcd_obj obj;		/* first: see obj_stop */
 	struct etcd_client *c;
 	char *key, *end;
 	size_t key_len, end_len;
@@ -189,7 +190,7 @@ void etcd__watch_lines(struct etcd_req *r)
 	char *nl;
 	int ret;
 
-	while (w && !w->dead && !w->ended && !r->orphaned &&
+	while (w && b->p && !w->dead && !w->ended && !r->orphaned &&
 	       (nl = memchr(b->p + off, '\n', b->len - off))) {
 		len = (size_t)(nl - (b->p + off));
 		ret = len ? line(w, b->p + off, len, &err) : 0;
@@ -215,6 +216,12 @@ void etcd__watch_done(struct etcd_req *r, int status, const struct nt_err *err)
 	etcd__timer_arm(w->c, &w->retry, w->backoff);
 	if (w->ops->disconnected)
 		w->ops->disconnected(w->arg, status, w->backoff, err);
+}
+
+/* etcd__free() stops what its owner left running. */
+static void obj_stop(struct etcd_obj *o)
+{
+	etcd_watch__cancel((struct etcd_watch *)o);
 }
 
 int etcd__watch(struct etcd_client *c, const char *key, size_t key_len,
@@ -250,7 +257,7 @@ int etcd__watch(struct etcd_client *c, const char *key, size_t key_len,
 		watch_free(w);
 		return ret;
 	}
-	c->nobjects++;
+	etcd__obj_add(c, &w->obj, obj_stop);
 	*out = w;
 	return 0;
 }
@@ -263,7 +270,7 @@ void etcd_watch__cancel(struct etcd_watch *w)
 	etcd__timer_stop(w->c, &w->retry);
 	etcd__req_cancel(w->req);
 	w->req = NULL;
-	w->c->nobjects--;
+	etcd__obj_del(&w->obj);
 	etcd__defer_free(w->c, w, watch_free);
 }
 
