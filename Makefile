@@ -166,6 +166,16 @@ $(O)/unit/test_etcd%: $(O)/tests/unit/test_etcd%.o $(O)/tests/unit/harness.o \
 	$(Q)$(CC) $(LDFLAGS) $< $(O)/tests/unit/harness.o $(ETCD_LIB) \
 		$(LINKLIBS) $(LDLIBS) $(ETCD_LDLIBS) -o $@
 
+# make bench-etcd: propagation to 50 light watchers and etcd's cost
+# (docs/fleet.md "Scale").
+$(O)/bench/etcd_%: $(O)/bench/etcd_%.o $(ETCD_LIB) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(ETCD_LIB) $(LINKLIBS) $(LDLIBS) $(ETCD_LDLIBS) -o $@
+
+.PHONY: bench-etcd
+bench-etcd: $(O)/bench/etcd_fanout
+	$(Q)ETCD_FANOUT=$(O)/bench/etcd_fanout bench/etcd-fanout.sh
+
 $(O)/fuzz/fuzz_etcd%: $(O)/tests/fuzz/fuzz_etcd%.o $(ETCD_LIB) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)

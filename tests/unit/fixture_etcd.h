@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,14 +30,10 @@
 
 #define ETCD_BIN	"/usr/bin/etcd"
 
-/* ---- the loop ------------------------------------------------------------- */
+/* ---- the loop: the library's own runner ------------------------------------ */
 
 struct t_loop {
-	int ep;
-	int64_t timer_at;		/* monotonic ms, -1 unarmed */
-	struct etcd_client *cli[4];	/* clients on this loop */
-	size_t ncli;
-	int fd_owner[1024];		/* client index + 1 per fd */
+	struct etcd_runner *r;
 };
 
 static inline int64_t t_ms(void)
@@ -49,69 +44,19 @@ static inline int64_t t_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Every client gets its own ctx: the loop plus its index. */
-struct t_ctx {
-	struct t_loop *l;
-	size_t idx;
-	int64_t timer_at;
-};
-
-static inline int t_fd_add(void *p, int fd, uint32_t ev)
-{
-	struct t_ctx *x = p;
-	struct epoll_event e = { .events = ev, .data.fd = fd };
-
-	if (fd < 0 || fd >= 1024)
-		return -1;
-	x->l->fd_owner[fd] = (int)x->idx + 1;
-	return epoll_ctl(x->l->ep, EPOLL_CTL_ADD, fd, &e);
-}
-
-static inline int t_fd_mod(void *p, int fd, uint32_t ev)
-{
-	struct t_ctx *x = p;
-	struct epoll_event e = { .events = ev, .data.fd = fd };
-
-	return epoll_ctl(x->l->ep, EPOLL_CTL_MOD, fd, &e);
-}
-
-static inline int t_fd_del(void *p, int fd)
-{
-	struct t_ctx *x = p;
-
-	if (fd >= 0 && fd < 1024)
-		x->l->fd_owner[fd] = 0;
-	epoll_ctl(x->l->ep, EPOLL_CTL_DEL, fd, NULL);
-	return 0;	/* curl may have closed it already */
-}
-
-static inline int t_timer(void *p, int64_t ms)
-{
-	struct t_ctx *x = p;
-
-	x->timer_at = ms < 0 ? -1 : t_ms() + ms;
-	return 0;
-}
-
-static struct t_ctx t_ctxs[4];
-
 static inline void t_loop_init(struct t_loop *l)
 {
-	memset(l, 0, sizeof(*l));
-	l->ep = epoll_create1(EPOLL_CLOEXEC);
-	CHECK(l->ep >= 0);
+	struct nt_err err = { "" };
+
+	l->r = NULL;
+	CHECKF(etcd_runner__new(&l->r, &err) == 0, "runner: %s", err.msg);
 }
 
+/* Frees the clients too. */
 static inline void t_loop_fini(struct t_loop *l)
 {
-	size_t i;
-
-	for (i = 0; i < l->ncli; i++)
-		etcd__free(l->cli[i]);
-	if (l->ep >= 0)
-		close(l->ep);
-	l->ep = -1;
-	l->ncli = 0;
+	etcd_runner__free(l->r);
+	l->r = NULL;
 }
 
 struct t_client_opts {
@@ -129,17 +74,11 @@ static inline struct etcd_client *t_client(struct t_loop *l, const char *url,
 	};
 	struct nt_err err = { "" };
 	struct etcd_client *c = NULL;
-	struct t_ctx *x;
 	int ret;
 
-	if (l->ncli >= 4)
+	if (!l->r)
 		return NULL;
 	o = o ? o : &none;
-	x = &t_ctxs[l->ncli];
-	x->l = l;
-	x->idx = l->ncli;
-	x->timer_at = -1;
-	cfg.loop = (struct etcd_loop){ x, t_fd_add, t_fd_mod, t_fd_del, t_timer };
 	cfg.ca_file = o->ca;
 	cfg.cert_file = o->cert;
 	cfg.key_file = o->key;
@@ -147,44 +86,17 @@ static inline struct etcd_client *t_client(struct t_loop *l, const char *url,
 	cfg.password = o->password;
 	cfg.backoff_min_ms = o->backoff_min;
 	cfg.backoff_max_ms = o->backoff_max;
-	ret = etcd__new(&c, &cfg, &err);
-	CHECKF(ret == 0, "etcd__new: %d %s", ret, err.msg);
-	if (!ret)
-		l->cli[l->ncli++] = c;
-	return c;
+	ret = etcd_runner__client(l->r, &cfg, &c, &err);
+	CHECKF(ret == 0, "etcd client: %d %s", ret, err.msg);
+	return ret ? NULL : c;
 }
 
 /* Runs the loop until *@flag is true or @ms pass; true when it was set. */
 static inline bool t_spin(struct t_loop *l, volatile bool *flag, int64_t ms)
 {
-	int64_t end = t_ms() + ms, now, wait, at;
-	struct epoll_event ev[16];
-	size_t i;
-	int n, j, owner;
-
-	while (!(flag && *flag) && (now = t_ms()) < end) {
-		wait = end - now;
-		for (i = 0; i < l->ncli; i++) {
-			at = t_ctxs[i].timer_at;
-			if (at >= 0 && at - now < wait)
-				wait = at > now ? at - now : 0;
-		}
-		n = epoll_wait(l->ep, ev, 16, (int)wait);
-		for (j = 0; j < n; j++) {
-			owner = ev[j].data.fd < 1024 ? l->fd_owner[ev[j].data.fd] : 0;
-			if (owner)
-				etcd__on_fd(l->cli[owner - 1], ev[j].data.fd,
-					    ev[j].events);
-		}
-		now = t_ms();
-		for (i = 0; i < l->ncli; i++) {
-			at = t_ctxs[i].timer_at;
-			if (at >= 0 && at <= now) {
-				t_ctxs[i].timer_at = -1;
-				etcd__on_timer(l->cli[i]);
-			}
-		}
-	}
+	if (!l->r)
+		return false;
+	etcd_runner__run(l->r, flag, ms);
 	return flag && *flag;
 }
 

@@ -30,7 +30,7 @@ static bool env_up(struct env *v, const char *name,
 		   const struct t_client_opts *o)
 {
 	memset(v, 0, sizeof(*v));
-	v->l.ep = -1;
+	v->l.r = NULL;
 	if (!t_etcd_have())
 		return false;
 	t_loop_init(&v->l);

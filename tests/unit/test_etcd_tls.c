@@ -61,7 +61,7 @@ static bool tls_up(struct tls_env *v)
 
 	memset(v, 0, sizeof(*v));
 	run++;
-	v->l.ep = -1;
+	v->l.r = NULL;
 	if (!t_etcd_have())
 		return false;
 	t_loop_init(&v->l);

@@ -67,7 +67,7 @@ struct etcd_config {
 	int64_t timeout_ms;		/* a unary request; 0: 5000 */
 	int64_t backoff_min_ms;		/* 0: 100 */
 	int64_t backoff_max_ms;		/* 0: 5000 */
-	struct etcd_loop loop;
+	struct etcd_loop loop;		/* etcd_runner__client() sets it */
 };
 
 struct etcd_client;
@@ -280,6 +280,23 @@ const struct etcd_kv *etcd_mirror__get(const struct etcd_mirror *m,
 				       const char *key, size_t key_len);
 /* How many times it re-listed (after compaction or a failed resume). */
 unsigned int etcd_mirror__relists(const struct etcd_mirror *m);
+
+/* ---- a loop for programs without one -------------------------------------- */
+
+/* An epoll loop that drives the clients made on it: for the CLI's writers,
+ * the signer, benchmarks and tests (nametagd brings its own loop). */
+struct etcd_runner;
+
+int etcd_runner__new(struct etcd_runner **r, struct nt_err *err);
+/* Frees the clients made on it, too. */
+void etcd_runner__free(struct etcd_runner *r);
+/* A client on this runner; @cfg's loop is ignored (the runner's is used). */
+int etcd_runner__client(struct etcd_runner *r, const struct etcd_config *cfg,
+			struct etcd_client **c, struct nt_err *err);
+/* Turns the loop until *@done is true, or @timeout_ms pass (-ETIMEDOUT;
+ * -1: no limit). @done may be NULL to just wait. */
+int etcd_runner__run(struct etcd_runner *r, const volatile bool *done,
+		     int64_t timeout_ms);
 
 /* ---- parsing (exposed for the fuzz target) -------------------------------- */
 
