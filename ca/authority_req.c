@@ -148,20 +148,21 @@ static int token_secret(const char *token, unsigned char **secret,
 			struct nt_err *err)
 {
 	size_t plen = strlen(JOIN_TOKEN_PREFIX), n = 0;
+	unsigned char *buf = NULL;
 
-	if (!token || strlen(token) != JOIN_TOKEN_LEN ||
-	    strncmp(token, JOIN_TOKEN_PREFIX, plen) ||
-	    b64__decode(token + plen, JOIN_TOKEN_LEN - plen, true, secret,
-			&n) || n != TOKEN_SECRET_BYTES) {
-		if (n)
-			OPENSSL_cleanse(*secret, n);
-		if (n)
-			free(*secret);
-		return nt_err_set(err, -EINVAL,
-				  "not a join token (expected " JOIN_TOKEN_PREFIX
-				  " and 43 base64url characters)");
+	if (token && strlen(token) == JOIN_TOKEN_LEN &&
+	    !strncmp(token, JOIN_TOKEN_PREFIX, plen) &&
+	    !b64__decode(token + plen, JOIN_TOKEN_LEN - plen, true, &buf, &n)) {
+		if (n == TOKEN_SECRET_BYTES) {
+			*secret = buf;
+			return 0;
+		}
+		OPENSSL_cleanse(buf, n);
+		free(buf);
 	}
-	return 0;
+	return nt_err_set(err, -EINVAL,
+			  "not a join token (expected " JOIN_TOKEN_PREFIX
+			  " and 43 base64url characters)");
 }
 
 /* HKDF-SHA256(secret, salt, info = node name) seeds an Ed25519 key: the

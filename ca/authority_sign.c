@@ -124,7 +124,7 @@ static int auth_node_ca(struct ca_signer *s, const struct ca_request *r,
 	if (ret || strcmp(scope->node, r->node)) {
 		ca_scope__free(scope);
 		return nt_err_set(err, -EACCES,
-				  "the presented node CA is not node '%s''s",
+				  "the presented node CA was not issued to node '%s'",
 				  r->node);
 	}
 	ca_scope__free(scope);
@@ -132,7 +132,7 @@ static int auth_node_ca(struct ca_signer *s, const struct ca_request *r,
 		return nt_err_set(err, -EIO, "failed to read a serial");
 	if (o->current_serial && strcmp(serial, o->current_serial))
 		return nt_err_set(err, -EACCES,
-				  "signed by node CA %s, but node '%s''s current one is %s",
+				  "signed by node CA %s, but the current node CA of '%s' is %s",
 				  serial, r->node, o->current_serial);
 	return sig_verify(X509_get0_pubkey(cur), r, false, err);
 }

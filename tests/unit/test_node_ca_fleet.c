@@ -379,7 +379,7 @@ static void test_renewal(void)
 	CHECKF(ret == -EACCES && has(err.msg, "outside what it was granted"),
 	       "narrow grant: %d %s", ret, err.msg);
 	ret = sign(&f, req, more, NULL, "4242", time(NULL), &ans, &err);
-	CHECKF(ret == -EACCES && has(err.msg, "current one is 4242"),
+	CHECKF(ret == -EACCES && has(err.msg, "current node CA of 'node-r' is 4242"),
 	       "old serial: %d %s", ret, err.msg);
 	ret = sign(&f, req, more, NULL, cur.serial, time(NULL), &ans, &err);
 	CHECKF(ret == 0, "renew sign: %d %s", ret, err.msg);
