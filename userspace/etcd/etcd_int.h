@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internal to userspace/etcd/: client.c (libcurl multi on the caller's
- * loop, requests, timers, auth), json.c (the gateway's format), kv.c
+ * loop, timers, dispatch), request.c (requests, auth), json.c (the gateway's format), kv.c
  * (range, txn, leases as single requests), watch.c, lease.c (kept-alive
  * leases) and mirror.c. etcd.h is the interface.
  *
@@ -94,6 +94,10 @@ void etcd__timer_stop(struct etcd_client *c, struct etcd_timer *t);
 int etcd__req_start(struct etcd_client *c, const char *path, char *body,
 		    bool stream, etcd_done_fn done, void *owner, void *cb,
 		    void *arg, struct etcd_req **out, struct nt_err *err);
+/* request.c */
+void etcd__req_free(void *p);
+/* A transfer is over (dispatch found it done): tell its owner. */
+void etcd__req_finish(struct etcd_req *r, CURLcode res);
 /* The owner goes away: the request finishes without calling it. */
 void etcd__req_orphan(struct etcd_req *r);
 /* Stops a request now (a stream the watch no longer wants). */
