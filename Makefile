@@ -45,7 +45,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
 	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
 	-I. -I$(O) -I/usr/include/libnl3
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lcurl
 
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -71,9 +71,10 @@ LIB_ATTEST := $(O)/libattest.a
 LIB_ENFORCE := $(O)/libenforce.a
 LIB_DATAPATH := $(O)/libdatapath.a
 LIB_PROXY := $(O)/libproxy.a
+LIB_ETCD := $(O)/libetcd.a
 # In link order: a library before the ones it uses.
 LIBS := $(LIB_ATTEST) $(LIB_ENFORCE) $(LIB_CA) $(LIB_NTCORE)
-USERSPACE_LIBS := $(LIB_PROXY) $(LIB_DATAPATH)
+USERSPACE_LIBS := $(LIB_PROXY) $(LIB_DATAPATH) $(LIB_ETCD)
 
 $(LIB_NTCORE): $(call lib_objs,lib)
 $(LIB_CA): $(call lib_objs,ca)
@@ -81,6 +82,7 @@ $(LIB_ATTEST): $(call lib_objs,attest)
 $(LIB_ENFORCE): $(call lib_objs,enforce)
 $(LIB_DATAPATH): $(call lib_objs,userspace/datapath)
 $(LIB_PROXY): $(call lib_objs,userspace/proxy)
+$(LIB_ETCD): $(call lib_objs,userspace/etcd)
 $(LIBS) $(USERSPACE_LIBS):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -198,6 +200,16 @@ $(NT_CONNECT): $(O)/tests/live/nt_connect.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $< -o $@
 
+# make bench-etcd: propagation to 50 light watchers and etcd's cost
+# (docs/fleet.md "Scale").
+$(O)/bench/etcd_%: $(O)/bench/etcd_%.o $(LIB_ETCD) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB_ETCD) $(LIBS) $(LDLIBS) -o $@
+
+.PHONY: bench-etcd
+bench-etcd: $(O)/bench/etcd_fanout
+	$(Q)ETCD_FANOUT=$(O)/bench/etcd_fanout bench/etcd-fanout.sh
+
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
@@ -217,9 +229,10 @@ vm-test: $(KTLS_SELFTEST) all
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
-	     libnl-route-3-dev libclang-rt-14-dev
+	     libnl-route-3-dev libclang-rt-14-dev libcurl4-openssl-dev
 DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
-	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy
+	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
+	    etcd-server etcd-client
 
 .PHONY: deps
 deps:
