@@ -298,17 +298,6 @@ int node_ca__maintain(struct node_ca *ca, time_t now, enum ca_step *step,
 /* The local trust domain's bundle as last written (borrowed). */
 const struct bundle *node_ca__bundle(const struct node_ca *ca);
 
-/* ---- base64 (RFC 4648) --------------------------------------------------- */
-
-/* Strict decoding: only the alphabet (standard '+/' or url '-_'), padding
- * required for the standard alphabet and refused for url, no whitespace,
- * and unused low bits zero, so each byte string has one accepted spelling.
- * *out is malloc'd with one NUL byte after *out_len (not counted). */
-int b64__decode(const char *s, size_t len, bool url, unsigned char **out,
-		size_t *out_len);
-/* malloc'd, NUL-terminated; NULL when out of memory. */
-char *b64__encode(const unsigned char *p, size_t n, bool url);
-
 /* ---- fleet mode: node CAs signed elsewhere, with a scope (docs/fleet.md) - */
 
 /*

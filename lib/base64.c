@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "ca/ca.h"
+#include "lib/ntcore.h"
 
 /* 0..63, or -1 for a byte outside the alphabet. */
 static int sym(unsigned char c, bool url)

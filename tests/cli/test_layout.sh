@@ -48,8 +48,10 @@ only_includes "userspace/datapath/" \
 only_includes "userspace/proxy/" \
 	'userspace/proxy/.*|userspace/datapath/datapath\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
 	userspace/proxy/*.[ch]
+only_includes "userspace/etcd/" 'userspace/etcd/.*|lib/ntcore\.h' \
+	userspace/etcd/*.[ch]
 only_includes "userspace/daemon/" \
-	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
+	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/etcd/etcd\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
 	userspace/daemon/*.[ch]
 only_includes "tools/" \
 	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
@@ -93,6 +95,7 @@ compile_alone datapath userspace/datapath userspace/datapath lib bpf/nametag.h \
 	"$SKELS/lookup.skel.h=bpf/lookup.skel.h"
 compile_alone proxy userspace/proxy userspace/proxy userspace/datapath/datapath.h \
 	lib bpf/nametag.h ca/ca.h enforce/enforce.h
+compile_alone etcd userspace/etcd userspace/etcd lib bpf/nametag.h
 compile_alone tools tools tools userspace/daemon/protocol.h lib bpf/nametag.h \
 	ca/ca.h enforce/enforce.h
 

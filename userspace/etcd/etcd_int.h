@@ -16,7 +16,6 @@
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 
-#include "ca/ca.h"		/* b64__ (moves to lib/ next) */
 #include "userspace/etcd/etcd.h"
 
 #define ETCD_TIMEOUT_MS		5000
