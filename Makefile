@@ -128,9 +128,9 @@ DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/daemon/*.c))
 .PHONY: all
 all: $(O)/nametag $(O)/nametagd
 
-$(O)/nametag: $(TOOL_OBJS) $(LIBS)
+$(O)/nametag: $(TOOL_OBJS) $(LIB_ETCD) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(LIB_ETCD) $(LIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)

@@ -68,6 +68,19 @@ int ca_signer__open(struct ca_signer **out, const char *td,
 	return 0;
 }
 
+int ca_signer__bundle(const struct ca_signer *s, struct bundle **out,
+		      struct nt_err *err)
+{
+	int ret = bundle__new(out, s->td, err);
+
+	if (!ret && bundle__add_authority(*out, sk_X509_value(s->root, 0), err) < 0) {
+		bundle__free(*out);
+		*out = NULL;
+		ret = -ENOMEM;
+	}
+	return ret;
+}
+
 static int sig_verify(EVP_PKEY *key, const struct ca_request *r, bool ed,
 		      struct nt_err *err)
 {

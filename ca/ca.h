@@ -401,6 +401,9 @@ int ca_signer__open(struct ca_signer **s, const char *trust_domain,
 		    const char *cert_path, const char *key_path, time_t now,
 		    struct nt_err *err);
 void ca_signer__close(struct ca_signer *s);
+/* The trust domain's bundle: the upstream root, which nodes trust. */
+int ca_signer__bundle(const struct ca_signer *s, struct bundle **out,
+		      struct nt_err *err);
 
 struct ca_sign_opts {
 	time_t now;

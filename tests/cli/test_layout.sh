@@ -7,7 +7,7 @@
 #  - only userspace/datapath uses the skeletons, and no map is found by
 #    its name;
 #  - JSON is built only at the edges (the control socket's ctl_*.c, the
-#    state files, the CLI), never in the datapath or the proxy;
+#    state files, etcd's values in fleet*.c, the CLI), never in the datapath or the proxy;
 #  - the control protocol's command names are written once (protocol.h);
 #  - no prototype pasted into a .c file, and the Makefile keeps
 #    -Wmissing-prototypes -Wredundant-decls -Werror;
@@ -54,7 +54,7 @@ only_includes "userspace/daemon/" \
 	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/etcd/etcd\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
 	userspace/daemon/*.[ch]
 only_includes "tools/" \
-	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
+	'tools/main\.h|userspace/daemon/protocol\.h|userspace/etcd/etcd\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h' \
 	tools/*.[ch]
 t_check "no daemon header in userspace/proxy or userspace/datapath" \
 	not grep -rn '#include "userspace/daemon/' userspace/proxy userspace/datapath
@@ -97,7 +97,7 @@ compile_alone proxy userspace/proxy userspace/proxy userspace/datapath/datapath.
 	lib bpf/nametag.h ca/ca.h enforce/enforce.h
 compile_alone etcd userspace/etcd userspace/etcd lib bpf/nametag.h
 compile_alone tools tools tools userspace/daemon/protocol.h lib bpf/nametag.h \
-	ca/ca.h enforce/enforce.h
+	ca/ca.h enforce/enforce.h userspace/etcd/etcd.h
 
 # Maps only through the skeleton: no lookup by name, no map name in a
 # string (a renamed map must fail the build, not a lookup at run time).
@@ -112,7 +112,7 @@ t_check "no map named in a string to a map call or a pin path in userspace/" \
 t_check "no JSON in the datapath or the proxy" \
 	not grep -rln 'cJSON' userspace/datapath userspace/proxy
 json=$(grep -l 'cJSON_Create\|cJSON_Add' userspace/daemon/*.c |
-	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config)\.c$')
+	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|fleet|fleet_config)\.c$')
 t_check "in the daemon, JSON only in ctl_*.c and the state files" test -z "$json"
 [ -z "$json" ] || echo "    $json"
 

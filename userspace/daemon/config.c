@@ -23,11 +23,20 @@ static const struct {
 	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
 	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
 	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
+	{ "etcd",		offsetof(struct daemon_opts, fleet.etcd) },
+	{ "node",		offsetof(struct daemon_opts, fleet.node) },
+	{ "join_token",		offsetof(struct daemon_opts, fleet.join_token) },
+	{ "etcd_ca",		offsetof(struct daemon_opts, fleet.etcd_ca) },
+	{ "etcd_cert",		offsetof(struct daemon_opts, fleet.etcd_cert) },
+	{ "etcd_key",		offsetof(struct daemon_opts, fleet.etcd_key) },
+	{ "etcd_user",		offsetof(struct daemon_opts, fleet.etcd_user) },
+	{ "etcd_password_file",	offsetof(struct daemon_opts, fleet.etcd_password_file) },
+	{ "lease_ttl",		offsetof(struct daemon_opts, fleet.lease_ttl) },
 };
 
 const char *daemon_config__keys(void)
 {
-	static char list[128];
+	static char list[512];
 	size_t i, n = 0;
 
 	if (list[0])

@@ -31,6 +31,16 @@
 
 struct daemon;
 
+/* Fleet mode (fleet*.c, docs/fleet.md): etcd is the source of truth. */
+struct daemon_fleet_opts {
+	const char *etcd;		/* URL; NULL: a single node */
+	const char *node;
+	const char *join_token;		/* first start only */
+	const char *etcd_ca, *etcd_cert, *etcd_key;
+	const char *etcd_user, *etcd_password_file;
+	const char *lease_ttl;		/* of the node record; "30s" */
+};
+
 struct daemon_opts {
 	const char *state_dir;
 	const char *run_dir;
@@ -41,6 +51,7 @@ struct daemon_opts {
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	struct daemon_fleet_opts fleet;
 };
 
 /* ---- config (config.c) -------------------------------------------------------- */
@@ -87,6 +98,8 @@ struct ns_table;
 
 int ns_table__load(struct ns_table **t, const char *state_dir,
 		   struct nt_err *err);
+/* An empty table that saves to STATE/namespaces.json. */
+int ns_table__new(struct ns_table **t, const char *state_dir);
 void ns_table__free(struct ns_table *t);
 size_t ns_table__count(const struct ns_table *t);
 struct ns *ns_table__at(struct ns_table *t, size_t i);
@@ -94,6 +107,7 @@ struct ns *ns_table__find(struct ns_table *t, const char *name);
 struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
 /* 1 to NT_NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
 int ns__check_name(const char *name, struct nt_err *err);
+/* @n->id is kept when non-zero and free, else the next one is given. */
 int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
 int ns_table__del(struct ns_table *t, const char *name);
 int ns_table__save(const struct ns_table *t, struct nt_err *err);
@@ -264,6 +278,22 @@ void proxy_env__init(struct daemon *d, struct proxy_env *env);
  */
 void strict__sweep(struct daemon *d, const struct ns *switched);
 
+/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c) ---------------------------------------- */
+
+struct fleet;
+
+/* Before the node CA is opened: a node without a CA asks the signer for
+ * one (join token) and waits for it. */
+int fleet__bootstrap(struct daemon *d, struct nt_err *err);
+/* Once the loop runs: the etcd client on it, the config mirror, the node
+ * record on its lease, the node CA loop. */
+int fleet__open(struct daemon *d, struct nt_err *err);
+void fleet__close(struct daemon *d);
+/* Once a second (renewals, retries). */
+void fleet__tick(struct daemon *d);
+/* Writes a fleet node takes from etcd only: -EROFS with the reason. */
+int fleet__refuse(struct daemon *d, const char *cmd, struct nt_err *err);
+
 /* ---- the control socket (control.c, ctl_*.c) ------------------------------------------------ */
 
 struct ctl_client;
@@ -289,7 +319,7 @@ struct ctl_cmd {
 /* One table per CLI object, each ctl_<object>.c's, ended by { NULL }. */
 extern const struct ctl_cmd ctl_ns_cmds[], ctl_entry_cmds[],
 	ctl_workload_cmds[], ctl_flow_cmds[], ctl_svid_cmds[],
-	ctl_policy_cmds[], ctl_proxy_cmds[];
+	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_node_cmds[];
 
 int control__open(struct daemon *d, struct nt_err *err);
 void control__close(struct daemon *d);
@@ -328,6 +358,8 @@ struct daemon {
 	struct spiffe_ids *ids;		/* the IDs connections and flows hold */
 	struct policy *policy;		/* in force; never NULL once started */
 	struct control *control;
+	struct fleet *fleet;		/* NULL: a single node */
+	time_t started;
 	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
 	bool sync_soon;			/* a listener sync after this batch */
 	struct nt_event last_event;	/* events.c: the last one recorded, */

@@ -94,6 +94,7 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	}
 	if (d->ticks++ % CA_CHECK_TICKS == 0)
 		maintain_ca(d);
+	fleet__tick(d);
 }
 
 static void on_events(struct loop_handler *h, uint32_t events)
@@ -165,7 +166,8 @@ static int open_ca(struct daemon *d, struct nt_err *err)
 	int ret;
 
 	ret = node_ca__open(&d->ca, o->state_dir, err);
-	if (ret == -ENOENT && o->trust_domain) {
+	/* A fleet node's CA comes from the signer only (fleet__bootstrap). */
+	if (ret == -ENOENT && o->trust_domain && !o->fleet.etcd) {
 		pr_info("no CA in %s: creating one for %s", o->state_dir,
 			o->trust_domain);
 		ret = node_ca__init(o->state_dir, &init, err);
@@ -281,6 +283,8 @@ static int start(struct daemon *d, struct nt_err *err)
 	/* First: everything after opens descriptors. */
 	ret = fdlimit__init(err);
 	if (!ret)
+		ret = fleet__bootstrap(d, err);	/* fleet mode: the node CA */
+	if (!ret)
 		ret = open_ca(d, err);
 	if (ret)
 		return ret;
@@ -316,13 +320,17 @@ static int start(struct daemon *d, struct nt_err *err)
 		return ret;
 	/* Listeners that were there before the daemon (or its namespaces). */
 	daemon__sync_listeners(d);
-	return control__open(d, err);
+	ret = fleet__open(d, err);
+	if (!ret)
+		ret = control__open(d, err);
+	return ret;
 }
 
 /* In the reverse order: what holds a reference goes before what it holds. */
 static void stop(struct daemon *d)
 {
 	control__close(d);
+	fleet__close(d);
 	proxy__free(d->proxy);		/* its flows close into the table */
 	flow_table__free(d->flows);
 	identity__free(d->identity);
@@ -367,6 +375,16 @@ static void usage(FILE *out)
 		"                      has kTLS (flows then show ktls off)\n"
 		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
 		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
+		"  --etcd URL          fleet mode: namespaces, entries and policy come from\n"
+		"                      etcd (docs/fleet.md); needs --node\n"
+		"  --node NAME         this node's name in the fleet\n"
+		"  --join-token TOKEN  first start only: asks the signer for the node CA\n"
+		"  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE\n"
+		"                      TLS to etcd (a client certificate without CN)\n"
+		"  --etcd-user USER, --etcd-password-file FILE\n"
+		"                      etcd auth (one user and role per node)\n"
+		"  --lease-ttl DURATION\n"
+		"                      the node record's lease (default 30s)\n"
 		"  --cleanup           remove every pinned program and map, then exit\n"
 		"  -d, --debug         debug logging, libbpf included\n"
 		"  -V, --version       print the version and exit\n"
@@ -398,7 +416,8 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_ETCD, O_NODE, O_JOIN, O_ECA,
+	       O_ECERT, O_EKEY, O_EUSER, O_EPASS, O_LEASE };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -410,6 +429,15 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
+		{ "etcd",	 required_argument, NULL, O_ETCD },
+		{ "node",	 required_argument, NULL, O_NODE },
+		{ "join-token",	 required_argument, NULL, O_JOIN },
+		{ "etcd-ca",	 required_argument, NULL, O_ECA },
+		{ "etcd-cert",	 required_argument, NULL, O_ECERT },
+		{ "etcd-key",	 required_argument, NULL, O_EKEY },
+		{ "etcd-user",	 required_argument, NULL, O_EUSER },
+		{ "etcd-password-file", required_argument, NULL, O_EPASS },
+		{ "lease-ttl",	 required_argument, NULL, O_LEASE },
 		{ "debug",	 no_argument,	    NULL, 'd' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "help",	 no_argument,	    NULL, 'h' },
@@ -429,6 +457,15 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_ETCD: o->fleet.etcd = optarg; break;
+		case O_NODE: o->fleet.node = optarg; break;
+		case O_JOIN: o->fleet.join_token = optarg; break;
+		case O_ECA: o->fleet.etcd_ca = optarg; break;
+		case O_ECERT: o->fleet.etcd_cert = optarg; break;
+		case O_EKEY: o->fleet.etcd_key = optarg; break;
+		case O_EUSER: o->fleet.etcd_user = optarg; break;
+		case O_EPASS: o->fleet.etcd_password_file = optarg; break;
+		case O_LEASE: o->fleet.lease_ttl = optarg; break;
 		case O_CONFIG:
 			if (daemon_config__load(o, optarg, &err)) {
 				fprintf(stderr, "nametagd: %s\n", err.msg);
@@ -473,6 +510,7 @@ int main(int argc, char **argv)
 				d.opts.bpffs, NT_PIN_DIR);
 		return ret ? 1 : 0;
 	}
+	d.started = time(NULL);
 	ret = start(&d, &err);
 	if (ret) {
 		pr_warn("%s", err.msg);

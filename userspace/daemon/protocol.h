@@ -61,6 +61,9 @@
 #define CTL_NETNS_DEL		"netns.del"	/* NETNS */
 #define CTL_NETNS_LIST		"netns.list"
 
+/* Fleet mode: this node's view of etcd (`nametag node status`). */
+#define CTL_NODE_STATUS		"node.status"
+
 /* Request keys. */
 #define CTL_K_NAME		"name"
 #define CTL_K_CGROUP		"cgroup"
@@ -105,6 +108,7 @@
 #define CTL_R_PROXIES		"proxies"	/* netns.*: the served netns */
 #define CTL_R_DATAPATH		"datapath"	/* proxy.set, status */
 /* status */
+#define CTL_R_FLEET		"fleet"		/* node.status */
 #define CTL_R_VERSION		"version"
 #define CTL_R_TRUST_DOMAIN	"trust_domain"
 #define CTL_R_CGROUP_ROOT	"cgroup_root"
