@@ -232,7 +232,7 @@ DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libnl-route-3-dev libclang-rt-14-dev libcurl4-openssl-dev
 DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
 	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
-	    etcd-server etcd-client
+	    prometheus etcd-server etcd-client
 
 .PHONY: deps
 deps:

@@ -12,7 +12,9 @@
  *  - a path is looked up from an id, never an id from a path;
  *  - /proc/PID is used only after its start time and exe inode/device are
  *    checked against the evidence, so a recycled pid cannot lend its
- *    identity.
+ *    identity; with the kernel's exec record (exe_stamped) it is not
+ *    needed at all, so a process that exec'd or exited since keeps the
+ *    identity of the image that made the connection.
  */
 #ifndef NAMETAG_ATTEST_H
 #define NAMETAG_ATTEST_H
@@ -37,6 +39,18 @@ struct attest_evidence {
 	uint32_t exe_dev;		/* kernel dev_t encoding (MKDEV) */
 	uint32_t netns_ino;
 	uint64_t start_boottime;	/* ns since boot */
+	/* The version of the exe the kernel recorded: its ctime and size
+	 * when it was exec'd (exe_at_exec), or at the syscall for a process
+	 * exec'd before nametag watched. With it, unix:sha256 needs no live
+	 * process: a cached hash of that version, or the file opened by
+	 * exe_name and found to be that version. */
+	bool exe_stamped;
+	bool exe_at_exec;
+	uint32_t exe_ctime_nsec;
+	int64_t exe_ctime_sec;
+	int64_t exe_size;
+	const char *exe_name;		/* the name it was exec'd by, as the
+					 * kernel recorded it; NULL: none */
 };
 
 /* An id the evidence does not have. The kernel never hands it out:

@@ -6,6 +6,7 @@
 #ifndef NAMETAG_ATTEST_INT_H
 #define NAMETAG_ATTEST_INT_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "attest/attest.h"
@@ -33,14 +34,16 @@ int selector__check(const struct selector *sel, struct nt_err *err);
 
 /* ---- the context: caches (attest.c, hash.c, cgroup.c) ------------------ */
 
+/* A version of a file: ctime changes with every write (and with chmod,
+ * link, unlink, rename) and cannot be set from userspace, so a rewrite
+ * always misses. The same key comes from fstat() and from the kernel's
+ * exec record (dev in the kernel's encoding). */
 struct hash_key {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	/* ctime as well as mtime: mtime can be set back with utimensat(),
-	 * ctime cannot be set from userspace, so a rewrite always shows. */
-	struct timespec mtime;
-	struct timespec ctime;
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t ctime_nsec;
+	int64_t ctime_sec;
+	int64_t size;
 };
 
 struct hash_slot {
@@ -85,9 +88,17 @@ int proc__check_exe(struct attest_ctx *ctx, const struct attest_evidence *ev,
 
 /* Hashes the open executable @fd (already verified), using the cache.
  * Returns 0 with @hex filled, 1 when skipped (@why filled), or a negative
- * errno. */
-int hash__exe(struct attest_ctx *ctx, int fd, char hex[65], char *why,
-	      size_t why_size, struct nt_err *err);
+ * errno. @also, when not NULL, is another key the same bytes are cached
+ * under (the version the kernel recorded at exec, whose content a running
+ * process keeps: the kernel refuses writes to it, ETXTBSY). */
+int hash__exe(struct attest_ctx *ctx, int fd, const struct hash_key *also,
+	      char hex[65], char *why, size_t why_size, struct nt_err *err);
+
+/* The cached hash of version @k: true with @hex filled. */
+bool hash__cached(struct attest_ctx *ctx, const struct hash_key *k,
+		  char hex[65]);
+
+void hash__key_of_stat(const struct stat *st, struct hash_key *k);
 
 /* Kernel dev_t encoding (MKDEV: major << 20 | minor) of a userspace dev_t. */
 uint32_t dev__to_kernel(dev_t dev);

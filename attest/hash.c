@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * SHA-256 of executables, with a cache so that a binary behind many
- * connections (a busy server) is read once. The cache key is the file's
- * identity and every attribute a rewrite changes; the fd hashed was already
- * checked against the kernel's evidence by proc.c.
+ * connections (a busy server, a thousand short-lived clients) is read once.
+ * The cache key is a version of a file (struct hash_key): the same from
+ * fstat() here and from the kernel's exec record, so a hit needs no file
+ * at all. The fd hashed was already checked against the kernel's evidence
+ * by proc.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,25 +20,20 @@
 
 #define HASH_CHUNK	(64 * 1024)
 
-static void key_of(const struct stat *st, struct hash_key *k)
+void hash__key_of_stat(const struct stat *st, struct hash_key *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->dev = st->st_dev;
 	k->ino = st->st_ino;
+	k->dev = dev__to_kernel(st->st_dev);
+	k->ctime_sec = st->st_ctim.tv_sec;
+	k->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	k->size = st->st_size;
-	k->mtime = st->st_mtim;
-	k->ctime = st->st_ctim;
-}
-
-static bool ts_equal(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
 static bool key_equal(const struct hash_key *a, const struct hash_key *b)
 {
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       ts_equal(&a->mtime, &b->mtime) && ts_equal(&a->ctime, &b->ctime);
+	return a->ino == b->ino && a->dev == b->dev && a->size == b->size &&
+	       a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
 /* A linear scan: 1024 slots of a few words each cost far less than a
@@ -155,27 +152,34 @@ static int stat_key(int fd, struct hash_key *k)
 
 	if (fstat(fd, &st))
 		return -errno;
-	key_of(&st, k);
+	hash__key_of_stat(&st, k);
 	return 0;
 }
 
-int hash__exe(struct attest_ctx *ctx, int fd, char hex[65], char *why,
-	      size_t why_size, struct nt_err *err)
+bool hash__cached(struct attest_ctx *ctx, const struct hash_key *k,
+		  char hex[65])
 {
-	struct hash_key before, after;
-	const struct hash_slot *hit;
+	const struct hash_slot *hit = cache_find(ctx, k);
+
+	if (!hit)
+		return false;
+	ctx->hash_hits++;
+	memcpy(hex, hit->hex, 65);
+	return true;
+}
+
+int hash__exe(struct attest_ctx *ctx, int fd, const struct hash_key *also,
+	      char hex[65], char *why, size_t why_size, struct nt_err *err)
+{
+	struct hash_key before = {}, after = {};
 	int ret, read_err = 0;
 
 	hex[0] = '\0';
 	ret = stat_key(fd, &before);
 	if (ret)
 		goto unreadable;
-	hit = cache_find(ctx, &before);
-	if (hit) {
-		ctx->hash_hits++;
-		memcpy(hex, hit->hex, 65);
+	if (hash__cached(ctx, &before, hex))
 		return 0;
-	}
 	ctx->hash_misses++;
 	if (before.size < 0 || (uint64_t)before.size > ctx->max_hash_bytes)
 		goto too_big;
@@ -198,6 +202,8 @@ int hash__exe(struct attest_ctx *ctx, int fd, char hex[65], char *why,
 		return 1;
 	}
 	cache_put(ctx, &before, hex);
+	if (also && !key_equal(also, &before) && !cache_find(ctx, also))
+		cache_put(ctx, also, hex);
 	return 0;
 too_big:
 	hex[0] = '\0';

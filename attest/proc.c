@@ -68,21 +68,27 @@ static void note(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The process checks guard both the path and the hash: one reason for both. */
-static int skip_both(struct attest_result *res, const struct attest_evidence *ev,
+#define WHY_MAX	sizeof(((struct attest_result *)0)->sha256_skipped)
+
+/* Why /proc could not vouch: @what failed with @errnum, or (errnum 0)
+ * @what is the reason itself. */
+static void why_proc(char why[WHY_MAX], const struct attest_evidence *ev,
 		     const char *what, int errnum)
 {
-	char why[sizeof(res->sha256_skipped)];
-
 	if (errnum == ENOENT || errnum == ESRCH)
-		note(why, sizeof(why), "process exited");
+		note(why, WHY_MAX, "process exited");
 	else if (errnum)
-		note(why, sizeof(why), "cannot read /proc/%u/%s: %s", ev->tgid,
+		note(why, WHY_MAX, "cannot read /proc/%u/%s: %s", ev->tgid,
 		     what, strerror(errnum));
 	else
-		note(why, sizeof(why), "%s", what);
-	memcpy(res->sha256_skipped, why, sizeof(why));
-	memcpy(res->path_skipped, why, sizeof(why));
+		note(why, WHY_MAX, "%s", what);
+}
+
+/* The process checks guard both the path and the hash: one reason for both. */
+static int skip_both(struct attest_result *res, const char *why)
+{
+	note(res->sha256_skipped, sizeof(res->sha256_skipped), "%s", why);
+	note(res->path_skipped, sizeof(res->path_skipped), "%s", why);
 	return 0;
 }
 
@@ -154,29 +160,28 @@ static int open_pid_dir(const struct attest_ctx *ctx, uint32_t tgid)
 	return n < 0 ? -errno : n;
 }
 
-/* Steps 1 and 2. 0 when @dfd is the evidence's process, 1 when not (reason
- * in @res). */
+/* Steps 1 and 2. 0 when @dfd is the evidence's process, 1 when not
+ * (reason in @why). */
 static int check_start_time(const struct attest_ctx *ctx, int dfd,
-			    const struct attest_evidence *ev,
-			    struct attest_result *res)
+			    const struct attest_evidence *ev, char why[WHY_MAX])
 {
 	uint64_t ticks, want;
 	int ret;
 
 	ret = read_start_ticks(dfd, &ticks);
 	if (ret == -EPROTO) {
-		skip_both(res, ev, "cannot parse /proc stat", 0);
+		why_proc(why, ev, "cannot parse /proc stat", 0);
 		return 1;
 	}
 	if (ret) {
-		skip_both(res, ev, "stat", -ret);
+		why_proc(why, ev, "stat", -ret);
 		return 1;
 	}
 	/* The kernel's own conversion: nsec_to_clock_t() divides by
 	 * NSEC_PER_SEC / USER_HZ, an exact integer. */
 	want = ev->start_boottime / (NSEC_PER_SEC / (uint64_t)ctx->clk_tck);
 	if (ticks != want) {
-		skip_both(res, ev, "pid reused (start time differs)", 0);
+		why_proc(why, ev, "pid reused (start time differs)", 0);
 		return 1;
 	}
 	return 0;
@@ -184,27 +189,27 @@ static int check_start_time(const struct attest_ctx *ctx, int dfd,
 
 /* Step 3: the open, re-checked exe. Returns the fd, or -1 with a reason. */
 static int open_exe(int dfd, const struct attest_evidence *ev,
-		    struct attest_result *res, struct stat *st)
+		    char why[WHY_MAX], struct stat *st)
 {
 	int fd;
 
 	if (fstatat(dfd, "exe", st, 0)) {
-		skip_both(res, ev, "exe", errno);
+		why_proc(why, ev, "exe", errno);
 		return -1;
 	}
 	if (!same_exe(st, ev)) {
-		skip_both(res, ev, "exe changed since exec", 0);
+		why_proc(why, ev, "exe changed since exec", 0);
 		return -1;
 	}
 	fd = openat(dfd, "exe", O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		skip_both(res, ev, "exe", errno);
+		why_proc(why, ev, "exe", errno);
 		return -1;
 	}
 	/* What was opened is what gets hashed: check it, not the name. */
 	if (fstat(fd, st) || !S_ISREG(st->st_mode) || !same_exe(st, ev)) {
 		close(fd);
-		skip_both(res, ev, "exe changed since exec", 0);
+		why_proc(why, ev, "exe changed since exec", 0);
 		return -1;
 	}
 	return fd;
@@ -256,29 +261,205 @@ static void exe_name(int dfd, const struct attest_evidence *ev,
 		     "exe path names another file here (other mount namespace?)");
 }
 
-int proc__check_exe(struct attest_ctx *ctx, const struct attest_evidence *ev,
-		    struct attest_result *res, struct nt_err *err)
+/*
+ * What /proc can still vouch for: the evidence's process (by its start
+ * time) and, when it still runs the evidence's image, that image opened
+ * through exe. Returns the /proc/TGID fd (or -1) and the exe fd in @fd
+ * (or -1); @why says why not.
+ */
+static int probe(struct attest_ctx *ctx, const struct attest_evidence *ev,
+		 int *fd, struct stat *st, char why[WHY_MAX])
 {
-	struct stat st;
-	int dfd, fd = -1, ret = 0;
+	int dfd;
 
-	if (!ev->tgid)
-		return skip_both(res, ev, "no process in the evidence", 0);
+	*fd = -1;
+	if (!ev->tgid) {
+		why_proc(why, ev, "no process in the evidence", 0);
+		return -1;
+	}
 	dfd = open_pid_dir(ctx, ev->tgid);
-	if (dfd < 0)
-		return skip_both(res, ev, "", -dfd);
-	if (check_start_time(ctx, dfd, ev, res))
+	if (dfd < 0) {
+		why_proc(why, ev, "", -dfd);
+		return -1;
+	}
+	if (!check_start_time(ctx, dfd, ev, why))
+		*fd = open_exe(dfd, ev, why, st);
+	return dfd;
+}
+
+/* Without the kernel's exec record: everything from the live process. */
+static int from_proc(struct attest_ctx *ctx, const struct attest_evidence *ev,
+		     struct attest_result *res, struct nt_err *err)
+{
+	char why[WHY_MAX] = "";
+	struct stat st;
+	int dfd, fd, ret;
+
+	dfd = probe(ctx, ev, &fd, &st, why);
+	if (fd < 0) {
+		ret = skip_both(res, why);
 		goto out;
-	fd = open_exe(dfd, ev, res, &st);
-	if (fd < 0)
-		goto out;
+	}
 	exe_name(dfd, ev, &st, res);
-	ret = hash__exe(ctx, fd, res->sha256, res->sha256_skipped,
+	ret = hash__exe(ctx, fd, NULL, res->sha256, res->sha256_skipped,
 			sizeof(res->sha256_skipped), err);
 	if (ret > 0)
 		ret = 0;
 	close(fd);
 out:
-	close(dfd);
+	if (dfd >= 0)
+		close(dfd);
 	return ret;
+}
+
+/* ---- with the kernel's exec record -------------------------------------- */
+
+static void stamp_key(const struct attest_evidence *ev, struct hash_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->ino = ev->exe_ino;
+	k->dev = ev->exe_dev;
+	k->ctime_sec = ev->exe_ctime_sec;
+	k->ctime_nsec = ev->exe_ctime_nsec;
+	k->size = ev->exe_size;
+}
+
+/*
+ * unix:path from the name the kernel recorded at exec, looked up here: a
+ * path that names the very file that ran (symlinks followed, the result
+ * checked with no symlink at its end). 1 with @resolved filled when it
+ * does, 0 when not (reason in res->path_skipped).
+ */
+static int name_from_record(const struct attest_evidence *ev, bool live,
+			    struct attest_result *res,
+			    char resolved[ATTEST_PATH_MAX])
+{
+	struct hash_key want, got;
+	struct stat st;
+
+	note(res->exe_path, sizeof(res->exe_path), "%s", ev->exe_name);
+	if (ev->exe_name[0] != '/') {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     "exe was exec'd by a relative name");
+		return 0;
+	}
+	if (!realpath(ev->exe_name, resolved)) {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     errno == ENOENT ?
+		     "exe deleted or renamed since exec (or another mount namespace?)" :
+		     "cannot resolve the exe path: %s", strerror(errno));
+		return 0;
+	}
+	if (fstatat(AT_FDCWD, resolved, &st, AT_SYMLINK_NOFOLLOW) ||
+	    !S_ISREG(st.st_mode) || !same_exe(&st, ev)) {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     "exe path names another file here (replaced since exec, or another mount namespace?)");
+		return 0;
+	}
+	/* A running exe pins its inode; once the process is gone, its inode
+	 * number may be a new file's: only the recorded version is it. */
+	stamp_key(ev, &want);
+	hash__key_of_stat(&st, &got);
+	if (!live && memcmp(&want, &got, sizeof(want))) {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     "exe modified or replaced since %s (ctime or size differ from the kernel's record)",
+		     ev->exe_at_exec ? "exec" : "the connection");
+		return 0;
+	}
+	note(res->exe_path, sizeof(res->exe_path), "%s", resolved);
+	return 1;
+}
+
+/* The exited (or re-exec'd) process's file, opened by the name it was
+ * exec'd by: only the very version the kernel recorded is hashed. */
+static int open_by_name(const struct attest_evidence *ev, const char *path,
+			char why[WHY_MAX])
+{
+	struct hash_key want, got;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0) {
+		note(why, WHY_MAX, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	stamp_key(ev, &want);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_exe(&st, ev)) {
+		note(why, WHY_MAX, "exe path names another file now");
+		goto fail;
+	}
+	hash__key_of_stat(&st, &got);
+	if (memcmp(&want, &got, sizeof(want))) {
+		note(why, WHY_MAX,
+		     "exe modified or replaced since %s (ctime or size differ from the kernel's record)",
+		     ev->exe_at_exec ? "exec" : "the connection");
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * The kernel recorded the version of the file that ran, so the hash of
+ * that version is all unix:sha256 needs: from the cache, else from the
+ * live process's exe (the kernel refuses writes to a running executable,
+ * so its bytes are the exec'd ones even if its ctime moved since: chmod,
+ * link, unlink), else from the file opened by its exec name if it is still
+ * that version. The process may be gone, or running another image.
+ */
+static int from_record(struct attest_ctx *ctx, const struct attest_evidence *ev,
+		       struct attest_result *res, struct nt_err *err)
+{
+	char why[WHY_MAX] = "", resolved[ATTEST_PATH_MAX] = "";
+	struct hash_key stamp;
+	struct stat st;
+	int dfd, fd, named = 0, ret = 0;
+
+	dfd = probe(ctx, ev, &fd, &st, why);
+	if (ev->exe_name && ev->exe_name[0])
+		named = name_from_record(ev, fd >= 0, res, resolved);
+	if (!named && fd >= 0) {
+		/* A relative name, or one from another mount namespace:
+		 * the live process's own link, checked the same way. */
+		res->exe_path[0] = res->path_skipped[0] = '\0';
+		exe_name(dfd, ev, &st, res);
+	} else if (!named && !(ev->exe_name && ev->exe_name[0])) {
+		note(res->path_skipped, sizeof(res->path_skipped),
+		     "%s, and the kernel recorded no exe name", why);
+	}
+	stamp_key(ev, &stamp);
+	if (hash__cached(ctx, &stamp, res->sha256))
+		goto out;
+	if (fd < 0 && named)
+		fd = open_by_name(ev, resolved, why);
+	else if (fd < 0 && ev->exe_name && ev->exe_name[0])
+		note(why + strlen(why), WHY_MAX - strlen(why), "; %s",
+		     res->path_skipped);
+	else if (fd < 0)	/* the reason is in path_skipped already */
+		note(why, WHY_MAX, "%s", res->path_skipped);
+	if (fd < 0) {
+		note(res->sha256_skipped, sizeof(res->sha256_skipped), "%s", why);
+		goto out;
+	}
+	ret = hash__exe(ctx, fd, &stamp, res->sha256, res->sha256_skipped,
+			sizeof(res->sha256_skipped), err);
+	if (ret > 0)
+		ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
+
+int proc__check_exe(struct attest_ctx *ctx, const struct attest_evidence *ev,
+		    struct attest_result *res, struct nt_err *err)
+{
+	if (ev->exe_stamped)
+		return from_record(ctx, ev, res, err);
+	return from_proc(ctx, ev, res, err);
 }

@@ -14,7 +14,9 @@
  *      other loopback traffic is the pod's own and passes;
  *   3. a SYN for an enrolled listener, in permissive or strict, goes to
  *      the proxy's inbound socket, which speaks plaintext's verdict; in
- *      strict with no proxy it is refused and reported;
+ *      strict with no proxy it is refused and reported; in observe it
+ *      passes untouched and is reported, so the daemon can say what
+ *      strict would do with it (the listener's identity is known here);
  *   4. no record: passes, unless the namespace's listener table
  *      overflowed, when strict's promise can no longer be checked and
  *      every unrecorded SYN is refused.
@@ -150,22 +152,26 @@ static __always_inline int ticketed(struct bpf_sk_lookup *ctx,
 	return err ? SK_DROP : SK_PASS;
 }
 
-static __always_inline void report(const struct nt_listener *l,
-				   const struct ends *e, __u32 info)
+/* @mode: the listener's namespace's now, not the one it listened under. */
+static __always_inline void report(__u32 type, const struct nt_listener *l,
+				   __u32 mode, const struct ends *e, __u32 info)
 {
 	struct nt_event *ev;
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		stat_inc(NT_STAT_EVENTS_LOST);
 		return;
+	}
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->type = NT_EV_INBOUND_REFUSED;
+	ev->type = type;
 	ev->ktime = bpf_ktime_get_ns();
 	if (l) {
 		ev->cookie = l->cookie;
 		ev->ev = l->owner.ev;
 	}
 	ev->ev.netns_ino = netns_ino;
+	ev->ev.mode = mode;
 	__builtin_memcpy(ev->src.addr, e->remote, sizeof(ev->src.addr));
 	ev->src.port = e->rport;
 	ev->src.family = e->v4 ? AF_INET : 10;
@@ -173,7 +179,37 @@ static __always_inline void report(const struct nt_listener *l,
 	ev->dst.port = e->lport;
 	ev->dst.family = ev->src.family;
 	ev->info = info;
-	bpf_ringbuf_submit(ev, 0);
+	/* A refusal is urgent (the daemon serves the netns, so the retry
+	 * succeeds); an observed SYN only makes a flow record. */
+	bpf_ringbuf_submit(ev, events_wake(sizeof(*ev),
+					   type != NT_EV_INBOUND_OBSERVED));
+}
+
+/* The enrolled listener a SYN would reach, and its namespace's mode now. */
+static __always_inline struct nt_listener *listener_of(const struct ends *e,
+						       __u32 *mode)
+{
+	struct nt_listener *l = NULL;
+	__u32 key = netns_ino;
+	struct nt_ns_value *ns;
+	void *table;
+
+	table = bpf_map_lookup_elem(&listeners, &key);
+	if (table)
+		l = find_listener(table, e->local, e->lport);
+	if (!l)
+		return NULL;
+	ns = bpf_map_lookup_elem(&ns_mode, &l->owner.ev.ns_cgroup_id);
+	*mode = ns ? ns->mode : NT_MODE_OFF;
+	return l;
+}
+
+/* Observe changes nothing on the wire: the SYN is only reported. */
+static __always_inline void observe(const struct nt_listener *l, __u32 mode,
+				    const struct ends *e)
+{
+	if (l && mode == NT_MODE_OBSERVE)
+		report(NT_EV_INBOUND_OBSERVED, l, mode, e, 0);
 }
 
 /* 3 and 4. */
@@ -181,29 +217,23 @@ static __always_inline int to_listener(struct bpf_sk_lookup *ctx,
 				       const struct nt_proxy *p,
 				       const struct ends *e)
 {
-	struct nt_listener *l = NULL;
-	__u32 key = netns_ino, mode;
-	struct nt_ns_value *ns;
-	void *table;
+	__u32 mode = NT_MODE_OFF;
+	struct nt_listener *l = listener_of(e, &mode);
 
-	table = bpf_map_lookup_elem(&listeners, &key);
-	if (table)
-		l = find_listener(table, e->local, e->lport);
 	if (!l) {
 		if (!p->overflow)
 			return SK_PASS;
-		report(NULL, e, 1);
+		report(NT_EV_INBOUND_REFUSED, NULL, NT_MODE_OFF, e, 1);
 		return SK_DROP;
 	}
-	ns = bpf_map_lookup_elem(&ns_mode, &l->owner.ev.ns_cgroup_id);
-	mode = ns ? ns->mode : NT_MODE_OFF;
+	observe(l, mode, e);
 	if (mode < NT_MODE_PERMISSIVE)
 		return SK_PASS;
 	if (!assign_proxy(ctx, p, NT_PSOCK_NET))
 		return SK_PASS;
 	if (mode != NT_MODE_STRICT)
 		return SK_PASS;
-	report(l, e, 0);
+	report(NT_EV_INBOUND_REFUSED, l, mode, e, 0);
 	return SK_DROP;
 }
 
@@ -211,6 +241,8 @@ SEC("sk_lookup")
 int nt_lookup(struct bpf_sk_lookup *ctx)
 {
 	__u32 key = netns_ino;
+	__u32 mode = NT_MODE_OFF;
+	struct nt_listener *l;
 	struct nt_proxy *p;
 	struct ends e;
 	int verdict;
@@ -226,7 +258,13 @@ int nt_lookup(struct bpf_sk_lookup *ctx)
 		return verdict;
 	if (from_loopback(&e)) {
 		verdict = ticketed(ctx, &e);
-		return verdict >= 0 ? verdict : SK_PASS;
+		if (verdict >= 0)
+			return verdict;
+		/* An enrolled caller of the pod's own listener: strict would
+		 * proxy it, so observe reports it too. */
+		l = listener_of(&e, &mode);
+		observe(l, mode, &e);
+		return SK_PASS;
 	}
 	return to_listener(ctx, p, &e);
 }

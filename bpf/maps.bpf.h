@@ -73,4 +73,40 @@ struct {
 	__uint(max_entries, NT_EVENTS_BYTES);
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* One more of counter @which (enum nt_stat); per CPU, so no atomics. */
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+
+	if (v)
+		*v += 1;
+}
+
+/*
+ * When to wake nametagd for an event of @size bytes just reserved. A
+ * wake-up costs the connect() that emits it several microseconds (an
+ * irq_work, then the daemon scheduled), so an event nobody waits for
+ * (@urgent false) is only queued: the daemon drains the ring on a short
+ * timer, or when NT_EVENTS_WAKE_BYTES have piled up. An urgent event
+ * wakes it now; the kernel's own rule (wake when the ring was empty) is
+ * not enough then, since queued events keep the ring from looking empty.
+ */
+static __always_inline __u64 events_wake(__u64 size, bool urgent)
+{
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (urgent)
+		/* The record's 8-byte header and itself are counted. */
+		return queued > size + 8 ? BPF_RB_FORCE_WAKEUP : 0;
+	return queued >= NT_EVENTS_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP :
+						BPF_RB_NO_WAKEUP;
+}
+
 #endif

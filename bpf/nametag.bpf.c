@@ -31,6 +31,7 @@
 #define IPPROTO_TCP	6
 #define IPPROTO_UDP	17
 #define IPPROTO_MPTCP	262
+#define TCP_SYN_SENT	2
 #define TCP_CLOSE	7
 #define SIGKILL		9
 
@@ -123,13 +124,15 @@ static __always_inline bool proxy_sock_live(const struct nt_proxy *p, __u32 kind
  * own socket, whoever else binds that port.
  */
 static __always_inline bool redirect_to_proxy(struct bpf_sock_addr *ctx,
-					      __u32 netns, int family)
+					      __u32 netns, int family,
+					      __u32 *gen)
 {
 	struct nt_proxy *p;
 
 	p = bpf_map_lookup_elem(&proxies, &netns);
 	if (!p)
 		return false;
+	*gen = p->gen;
 	if (family == AF_INET) {
 		if (!p->outbound4.port || !proxy_sock_live(p, NT_PSOCK_OUT4))
 			return false;
@@ -171,7 +174,8 @@ static __always_inline int tcp_connect(struct bpf_sock_addr *ctx, int family,
 	addr_from_ctx(&v->orig_dst, ctx, family);
 	v->ktime = bpf_ktime_get_ns();
 	if (ns->mode >= NT_MODE_PERMISSIVE) {
-		if (redirect_to_proxy(ctx, v->ev.netns_ino, family)) {
+		if (redirect_to_proxy(ctx, v->ev.netns_ino, family,
+				      &v->proxy_gen)) {
 			v->flags |= NT_SOCK_REDIRECTED;
 		} else if (ns->mode == NT_MODE_STRICT) {
 			/* Fail closed: no proxy, no plaintext. */
@@ -403,10 +407,14 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 
 	if (!sk)
 		return;
-	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
-	if (!v)
-		return;
 	tuple_from_ops(&t, skops);
+	v = bpf_sk_storage_get(&sock_ev, sk, NULL, 0);
+	if (!v) {
+		/* Not enrolled: whatever an earlier connection left under
+		 * this tuple is not this one's evidence. */
+		bpf_map_delete_elem(&sock_by_tuple, &t);
+		return;
+	}
 	bpf_map_update_elem(&sock_by_tuple, &t, v, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	emit(NT_EV_CONNECT, bpf_get_socket_cookie(skops), v, &t.src, 0);
@@ -414,12 +422,18 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 
 #include "bpf/listen.bpf.h"
 
-/* Forget a socket when it closes, so a reused port or tuple never inherits
- * another process's evidence. */
+/*
+ * A socket closes. A connection that never got established is forgotten,
+ * so a reused port or tuple never inherits another process's evidence.
+ * One that did may still wait in the proxy's accept queue (a short-lived
+ * client sends, closes and exits before nametagd looks): its evidence
+ * stays, marked closed, until the proxy takes it. The tuple cannot carry
+ * another connection meanwhile: the proxy's end of it still exists.
+ */
 static __always_inline void on_close(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
-	struct nt_sock_value *v;
+	struct nt_sock_value *v, *e;
 	struct nt_tuple t = {};
 
 	if (!sk)
@@ -431,7 +445,12 @@ static __always_inline void on_close(struct bpf_sock_ops *skops)
 		listener_del(v, bpf_get_socket_cookie(skops));
 	} else {
 		tuple_from_ops(&t, skops);
-		bpf_map_delete_elem(&sock_by_tuple, &t);
+		e = bpf_map_lookup_elem(&sock_by_tuple, &t);
+		if (skops->args[0] == TCP_SYN_SENT || !e ||
+		    !(e->flags & NT_SOCK_REDIRECTED))
+			bpf_map_delete_elem(&sock_by_tuple, &t);
+		else
+			e->flags |= NT_SOCK_CLOSED;
 	}
 	bpf_sk_storage_delete(&sock_ev, sk);
 }
@@ -454,29 +473,37 @@ int nt_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/*
- * The process table: what each enrolled process exec'd, kept by the sched
- * tracepoints, so `workload` can show a process's kernel-recorded image and
- * a recycled pid never inherits an old entry (exit deletes it, and the start
- * time in the entry must match).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NT_MAX_PROCS);
-	__type(key, __u32);			/* tgid */
-	__type(value, struct nt_proc);
-} procs SEC(".maps");
+/* ---- the process table: what each enrolled process exec'd ------------- */
 
 static __always_inline void proc_from_task(struct nt_proc *p,
 					   struct task_struct *task,
 					   struct file *exe)
 {
 	p->start_boottime = task->group_leader->start_boottime;
-	p->exe_ino = exe->f_inode->i_ino;
-	p->exe_dev = exe->f_inode->i_sb->s_dev;
 	p->ppid = task->real_parent->tgid;
-	p->exec_ktime = bpf_ktime_get_ns();
 	p->cgroup_id = bpf_get_current_cgroup_id();
+	exe_stamp(&p->exe, exe);
+	p->exe.exec_ktime = bpf_ktime_get_ns();
+	p->exe.exec_tgid = task->tgid;
+	p->exe.flags |= NT_EXE_AT_EXEC;
+}
+
+/* The name the file was exec'd by: bprm->interp, which for a script is
+ * its interpreter's (the file the kernel runs), else the filename given. */
+static __always_inline void record_name(struct nt_proc *p,
+					struct linux_binprm *bprm)
+{
+	struct nt_exec_key k = { .tgid = p->exe.exec_tgid,
+				 .ktime = p->exe.exec_ktime };
+	static const struct nt_exec_name zero;
+	struct nt_exec_name *n;
+
+	if (bpf_map_update_elem(&exec_names, &k, &zero, BPF_ANY))
+		return;
+	n = bpf_map_lookup_elem(&exec_names, &k);
+	if (n && bpf_probe_read_kernel_str(n->path, sizeof(n->path),
+					   BPF_CORE_READ(bprm, interp)) > 0)
+		p->exe.flags |= NT_EXE_NAMED;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -490,6 +517,7 @@ int BPF_PROG(nt_exec, struct task_struct *task, pid_t old_pid,
 	if (!current_namespace(&ns_cgroup))
 		return 0;
 	proc_from_task(&p, task, bprm->file);
+	record_name(&p, bprm);
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
 	return 0;
 }
@@ -506,6 +534,7 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
 	if (!pp)
 		return 0;
+	/* Same image, same exec record (and name). */
 	p = *pp;
 	p.start_boottime = child->start_boottime;
 	p.ppid = ptgid;

@@ -33,6 +33,16 @@
  * its listener table (one per address, one per socket). */
 #define NT_LISTENERS_PER_NETNS	4096
 #define NT_EVENTS_BYTES		(1 << 20)
+/* Counters the programs keep (map stats, one per CPU): what they could
+ * not report. Read by the daemon for its metrics. */
+enum nt_stat {
+	NT_STAT_EVENTS_LOST = 0,	/* ring buffer full: an event dropped */
+	NT_STAT_MAX,
+};
+/* Queued events that wake the daemon without an urgent one (1/16 of the
+ * ring: about 340 events), and how often it drains the ring anyway. */
+#define NT_EVENTS_WAKE_BYTES	(NT_EVENTS_BYTES / 16)
+#define NT_EVENTS_DRAIN_MS	50
 /* Egress CIDRs of all namespaces (plaintext destinations in strict). */
 #define NT_MAX_EGRESS		4096
 
@@ -53,6 +63,51 @@ struct nt_ns_value {
 };
 _Static_assert(sizeof(struct nt_ns_value) == 8, "nt_ns_value layout");
 
+/*
+ * What a process runs: the file the kernel exec'd and the version of it
+ * (ctime and size change with every write; ctime cannot be set from
+ * userspace), so a hash taken of that version later is known to be a hash
+ * of what ran, and a file rewritten since is known to be so. Recorded by
+ * the exec tracepoint (NT_EXE_AT_EXEC), with the name it was exec'd by in
+ * exec_names; a process exec'd before nametag watched its cgroup gets the
+ * version read at the syscall instead.
+ */
+struct nt_exe {
+	__u64 ino;		/* task->mm->exe_file inode */
+	__u32 dev;		/* ... its superblock's device (MKDEV) */
+	__u32 ctime_nsec;
+	__s64 ctime_sec;
+	__s64 size;
+	__u64 exec_ktime;	/* exec_names key, with exec_tgid */
+	__u32 exec_tgid;	/* the process that exec'd it (a forked
+				 * child keeps its parent's record) */
+	__u32 flags;		/* NT_EXE_* */
+};
+_Static_assert(sizeof(struct nt_exe) == 48, "nt_exe layout");
+
+#define NT_EXE_VERSION		(1u << 0)	/* ctime and size are set */
+#define NT_EXE_AT_EXEC		(1u << 1)	/* recorded at exec */
+#define NT_EXE_NAMED		(1u << 2)	/* exec_names has its name */
+
+/* exec_names map: the name a file was exec'd by (linux_binprm's interp:
+ * for a script, its interpreter's), kept after the process exits. */
+#define NT_EXE_NAME_MAX		256
+#define NT_MAX_EXECS		16384
+
+struct nt_exec_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ktime;
+};
+_Static_assert(sizeof(struct nt_exec_key) == 16, "nt_exec_key layout");
+
+struct nt_exec_name {
+	char path[NT_EXE_NAME_MAX];	/* NUL-terminated; as given to
+					 * execve(), maybe relative */
+};
+_Static_assert(sizeof(struct nt_exec_name) == NT_EXE_NAME_MAX,
+	       "nt_exec_name layout");
+
 /* Who did it, captured in the task's own context at the syscall. */
 struct nt_evidence {
 	__u32 pid;		/* thread id */
@@ -61,16 +116,16 @@ struct nt_evidence {
 	__u32 gid;
 	__u64 cgroup_id;	/* the task's own cgroup v2 id */
 	__u64 ns_cgroup_id;	/* the enrolled ancestor (namespace) cgroup */
-	__u64 exe_ino;		/* task->mm->exe_file inode */
-	__u32 exe_dev;		/* ... and its superblock's device */
 	__u32 netns_ino;	/* network namespace inode */
+	__u32 mode;		/* enum nt_mode at the time */
 	__u64 start_boottime;	/* group leader's start, ns since boot,
 				 * the clock of /proc/PID/stat field 22 */
-	__u32 mode;		/* enum nt_mode at the time */
 	__u32 ns_id;
+	__u32 pad;
 	char comm[16];
+	struct nt_exe exe;	/* the image it runs */
 };
-_Static_assert(sizeof(struct nt_evidence) == 80, "nt_evidence layout");
+_Static_assert(sizeof(struct nt_evidence) == 120, "nt_evidence layout");
 
 /* An IPv4 address is stored as an IPv4-mapped IPv6 address so one layout
  * serves both families. Ports in host byte order. */
@@ -88,12 +143,17 @@ struct nt_sock_value {
 	struct nt_addr orig_dst;	/* the destination the task asked for,
 					 * or the address it bound */
 	__u32 flags;			/* NT_SOCK_* */
+	__u32 proxy_gen;		/* REDIRECTED: the proxies entry's gen */
+	__u32 pad;
 	__u64 ktime;			/* bpf_ktime_get_ns() at capture */
 };
-_Static_assert(sizeof(struct nt_sock_value) == 112, "nt_sock_value layout");
+_Static_assert(sizeof(struct nt_sock_value) == 160, "nt_sock_value layout");
 
 #define NT_SOCK_REDIRECTED	(1u << 0)	/* connect() was rewritten */
 #define NT_SOCK_LISTENER	(1u << 1)	/* recorded at listen() */
+/* sock_by_tuple: the client closed after it connected; the entry stays
+ * until the proxy takes it (its connection waits in the accept queue). */
+#define NT_SOCK_CLOSED		(1u << 2)
 
 /* sock_by_tuple map key: the connection as its client sees it. */
 struct nt_tuple {
@@ -105,13 +165,12 @@ _Static_assert(sizeof(struct nt_tuple) == 40, "nt_tuple layout");
 /* procs map: tgid -> this; kept by the sched tracepoints. */
 struct nt_proc {
 	__u64 start_boottime;
-	__u64 exe_ino;
-	__u32 exe_dev;
-	__u32 ppid;
-	__u64 exec_ktime;	/* when the current image was exec'd */
 	__u64 cgroup_id;
+	__u32 ppid;
+	__u32 pad;
+	struct nt_exe exe;	/* exe.exec_ktime: when it was exec'd */
 };
-_Static_assert(sizeof(struct nt_proc) == 40, "nt_proc layout");
+_Static_assert(sizeof(struct nt_proc) == 72, "nt_proc layout");
 
 /*
  * The node proxy's listening sockets of one network namespace, in the
@@ -136,7 +195,8 @@ struct nt_proxy {
 	__u32 flags;			/* NT_PROXY_* */
 	__u16 mesh_port;		/* steered to NT_PSOCK_NET */
 	__u16 pad;
-	__u32 pad2;
+	__u32 gen;			/* new with every set of proxy sockets:
+					 * evidence for an earlier set is stale */
 	__u64 overflow;			/* listener records that did not fit */
 };
 _Static_assert(sizeof(struct nt_proxy) == 64, "nt_proxy layout");
@@ -184,7 +244,7 @@ struct nt_listener {
 	struct nt_sock_value owner;	/* who listens: ADDR and SOCK from the
 					 * listening task, SYNC from sock_diag */
 };
-_Static_assert(sizeof(struct nt_listener) == 152, "nt_listener layout");
+_Static_assert(sizeof(struct nt_listener) == 200, "nt_listener layout");
 
 #define NT_LST_IN_SOCKHASH	(1u << 0)	/* cookie is in listen_socks */
 
@@ -228,6 +288,9 @@ enum nt_event_type {
 	NT_EV_UDP_REFUSED = 9,	/* strict: datagram to a destination no
 				 * egress rule allows */
 	NT_EV_LISTEN_OVERFLOW = 10, /* a listener record did not fit */
+	NT_EV_INBOUND_OBSERVED = 11, /* observe: a SYN reached an enrolled
+				      * listener (ev: the listener's owner;
+				      * src: the caller's address) */
 };
 
 /* Ring-buffer event. */
@@ -243,6 +306,6 @@ struct nt_event {
 				 * (protocol & 0xff) */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct nt_event) == 152, "nt_event layout");
+_Static_assert(sizeof(struct nt_event) == 192, "nt_event layout");
 
 #endif /* NAMETAG_BPF_H */

@@ -226,6 +226,11 @@ int svid__verify(X509 *leaf, STACK_OF(X509) *intermediates,
 		 const struct bundle_set *bundles,
 		 const struct svid_verify_opts *opts, struct spiffe_id *id,
 		 struct nt_err *err);
+/* What an operator calls a failure of svid__verify(), from its errno and
+ * message: "unknown trust domain", "expired", "not yet valid", "wrong key
+ * usage", "not an X509-SVID", "untrusted certificate chain" or
+ * "certificate rejected". A static string. */
+const char *svid__failure_cause(int ret, const char *msg);
 
 /* ---- node CA ----------------------------------------------------------- */
 

@@ -429,3 +429,20 @@ int svid__verify(X509 *leaf, STACK_OF(X509) *intermediates,
 		*id = lid;
 	return ret;
 }
+
+/* Reads the messages this file writes: keep the two in step. */
+const char *svid__failure_cause(int ret, const char *msg)
+{
+	switch (ret) {
+	case -ENOKEY:	/* no bundle, or one without an X.509 authority */
+		return "unknown trust domain";
+	case -EKEYEXPIRED:
+		return strstr(msg, "not valid before") ? "not yet valid" : "expired";
+	case -EKEYREJECTED:
+		return "untrusted certificate chain";
+	case -EINVAL:
+		return strstr(msg, "key usage") ? "wrong key usage" :
+		       "not an X509-SVID";
+	}
+	return "certificate rejected";
+}

@@ -136,16 +136,18 @@ static void decide_egress(const struct ns_policy *ns,
 	set_reason(out, "default deny: no egress rule");
 }
 
-/* Whether the verdict is applied or only recorded. An unknown mode is
- * treated as strict: a corrupted mode must not open the namespace. */
-static bool is_enforced(enum enforce_mode mode, const struct decision *d)
+/* Whether the verdict is applied or only recorded. Observe and
+ * permissive are dry runs of strict: the verdict is strict's, recorded as
+ * a would-be one, so the allow-list can be proven complete before it is
+ * enforced. An unknown mode is treated as strict: a corrupted mode must
+ * not open the namespace. */
+static bool is_enforced(enum enforce_mode mode)
 {
 	switch (mode) {
 	case ENFORCE_OFF:
 	case ENFORCE_OBSERVE:
-		return false;
 	case ENFORCE_PERMISSIVE:
-		return d->verdict == VERDICT_DENY && d->rule >= 0;
+		return false;
 	case ENFORCE_STRICT:
 		return true;
 	}
@@ -161,7 +163,9 @@ void policy__decide(const struct policy *p, const struct decision_input *in,
 	out->verdict = VERDICT_DENY;
 	out->rule = -1;
 	if (in->mode == ENFORCE_OFF) {
+		/* Applied: nothing stands in the way. */
 		out->verdict = VERDICT_ALLOW;
+		out->enforced = true;
 		set_reason(out, "namespace not enforced");
 		return;
 	}
@@ -172,7 +176,7 @@ void policy__decide(const struct policy *p, const struct decision_input *in,
 		decide_egress(ns, in, out);
 	else
 		decide_rules(ns, in, out);
-	out->enforced = is_enforced(in->mode, out);
+	out->enforced = is_enforced(in->mode);
 }
 
 int policy__check(const struct policy *p, const char *ns, const char *from,

@@ -81,9 +81,9 @@ struct decision_input {
 
 struct decision {
 	enum verdict verdict;		/* what the rules say */
-	bool enforced;			/* verdict applies (strict, or an
-					 * explicit deny in permissive);
-					 * false: recorded only ("would") */
+	bool enforced;			/* verdict applies (strict; off's
+					 * allow); false: recorded only
+					 * ("would", observe, permissive) */
 	char reason[256];		/* "rule shop.rules[0] (allow)" or
 					 * "default deny: no allow rule" */
 	int rule;			/* index that decided, -1 for none */
@@ -91,9 +91,9 @@ struct decision {
 
 /*
  * The decision: DENY rules, then ALLOW rules, then default deny. Modes:
- * strict enforces every verdict; permissive enforces explicit DENY rules
- * only and records the rest; observe enforces nothing; off: allow,
- * reason "namespace not enforced".
+ * strict enforces every verdict; observe and permissive are dry runs
+ * (the same verdict, enforced false: recorded as would-allow or
+ * would-deny); off: allow, reason "namespace not enforced".
  */
 void policy__decide(const struct policy *p, const struct decision_input *in,
 		    struct decision *out);

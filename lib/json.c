@@ -22,6 +22,8 @@
 struct walk {
 	const char *root;
 	char path[JSON_PATH_MAX];
+	size_t off;			/* of a syntax error, when known */
+	bool has_off;
 };
 
 /* The path of child @i (key @it->string) of a node at @where. */
@@ -112,25 +114,35 @@ static int parse_strict(const char *buf, size_t len, struct walk *w,
 	size_t i;
 	int ret;
 
-	if (memchr(buf, '\0', len))
+	if (memchr(buf, '\0', len)) {
+		w->off = (size_t)((const char *)memchr(buf, '\0', len) - buf);
+		w->has_off = true;
 		return nt_err_set(err, -EINVAL, "json contains a NUL byte at offset %zu",
-				  (size_t)((const char *)memchr(buf, '\0', len) - buf));
-	if (find_nul_escape(buf, len, &i))
+				  w->off);
+	}
+	if (find_nul_escape(buf, len, &i)) {
+		w->off = i;
+		w->has_off = true;
 		return nt_err_set(err, -EINVAL,
 				  "json contains an escaped NUL (\\u0000) at offset %zu",
 				  i);
+	}
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (!root) {
 		end = cJSON_GetErrorPtr();
-		if (end >= buf && end <= buf + len)
+		if (end >= buf && end <= buf + len) {
+			w->off = (size_t)(end - buf);
+			w->has_off = true;
 			return nt_err_set(err, -EINVAL,
-					  "invalid json at offset %zu",
-					  (size_t)(end - buf));
+					  "invalid json at offset %zu", w->off);
+		}
 		return nt_err_set(err, -EINVAL, "invalid json");
 	}
 	for (i = (size_t)(end - buf); i < len; i++) {
 		if (!strchr(" \t\r\n", buf[i])) {
 			cJSON_Delete(root);
+			w->off = i;
+			w->has_off = true;
 			return nt_err_set(err, -EINVAL,
 					  "trailing data after json value at offset %zu",
 					  i);
@@ -159,6 +171,96 @@ int json__parse_strict_at(const char *buf, size_t len, const char *root,
 	struct walk w = { .root = root };
 
 	return parse_strict(buf, len, &w, out, err);
+}
+
+void json__line_col(const char *buf, size_t off, unsigned int *line,
+		    unsigned int *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off && buf[i]; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			(*col)++;	/* a character, not a UTF-8 byte */
+		}
+	}
+}
+
+/* Past the string that starts at @i (its opening quote); @len if none. */
+static size_t skip_string(const char *buf, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (buf[i] == '\\')
+			i++;
+		else if (buf[i] == '"')
+			return i + 1;
+	}
+	return len;
+}
+
+long json__key_offset(const char *buf, size_t len, const char *key,
+		      unsigned int nth)
+{
+	size_t i = 0, end, klen = strlen(key), j;
+	int depth = 0;
+
+	while (i < len) {
+		if (buf[i] == '{' || buf[i] == '[') {
+			depth++;
+		} else if (buf[i] == '}' || buf[i] == ']') {
+			depth--;
+		} else if (buf[i] == '"') {
+			end = skip_string(buf, len, i);
+			for (j = end; j < len && strchr(" \t\r\n", buf[j]); j++)
+				;
+			if (depth == 1 && j < len && buf[j] == ':' &&
+			    end - i - 2 == klen && !memcmp(buf + i + 1, key, klen) &&
+			    nth-- == 0)
+				return (long)i;
+			i = end;
+			continue;
+		}
+		i++;
+	}
+	return -1;
+}
+
+int json__parse_file(const char *path, const char *buf, size_t len,
+		     cJSON **out, struct nt_err *err)
+{
+	struct walk w = {};
+	unsigned int line, col;
+	char msg[NT_ERR_MSG_MAX];
+	const char *dup;
+	long off;
+	int ret;
+
+	ret = parse_strict(buf, len, &w, out, err);
+	if (!ret || !err)
+		return ret;
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	/* "duplicate json key \"k\"": the second one is the culprit. */
+	dup = strstr(msg, "duplicate json key \"");
+	if (!w.has_off && dup) {
+		char key[128];
+
+		if (sscanf(dup, "duplicate json key \"%127[^\"]\"", key) == 1 &&
+		    (off = json__key_offset(buf, len, key, 1)) >= 0) {
+			w.off = (size_t)off;
+			w.has_off = true;
+		}
+	}
+	if (!w.has_off)
+		return nt_err_set(err, ret, "%s: %s", path, msg);
+	json__line_col(buf, w.off, &line, &col);
+	/* The offset is said as line and column now. */
+	if (strstr(msg, " at offset "))
+		*strstr(msg, " at offset ") = '\0';
+	return nt_err_set(err, ret, "%s:%u:%u: %s", path, line, col, msg);
 }
 
 int json__only_keys(const cJSON *obj, const char *const *allowed,

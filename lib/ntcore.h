@@ -93,6 +93,19 @@ int json__parse_strict(const char *buf, size_t len, struct cJSON **out,
 int json__parse_strict_at(const char *buf, size_t len, const char *root,
 			  struct cJSON **out, struct nt_err *err);
 
+/* json__parse_strict of a file's text @buf; errors start "PATH:LINE:COL: "
+ * where the place is known (a syntax error, a duplicate key), else
+ * "PATH: ". */
+int json__parse_file(const char *path, const char *buf, size_t len,
+		     struct cJSON **out, struct nt_err *err);
+/* Line and column (from 1, in characters) of byte @off of @buf. */
+void json__line_col(const char *buf, size_t off, unsigned int *line,
+		    unsigned int *col);
+/* The offset of the opening quote of the @nth (from 0) occurrence of
+ * @key as a key of the top-level object of @buf, or -1. */
+long json__key_offset(const char *buf, size_t len, const char *key,
+		      unsigned int nth);
+
 /* Checks that object @obj has no key outside @allowed (NULL-terminated);
  * @where names the object in the error ("bundle", "keys[2]"). */
 int json__only_keys(const struct cJSON *obj, const char *const *allowed,
@@ -122,12 +135,50 @@ int state__read(const char *path, size_t max, bool private_key, char **buf,
 /* Frees a buffer from state__read after zeroing it (key material). */
 void state__free_secret(char *buf, size_t len);
 
+/* ---- the audit log (audit.c) ------------------------------------------- */
+
+/* JSON lines appended to one file by nametagd and the CLI's offline
+ * actions; each record is one write(2) on an O_APPEND descriptor. */
+struct audit_log;
+
+/* @source names the writer in every record ("nametagd", "nametag"). */
+int audit_log__open(struct audit_log **l, const char *path,
+		    const char *source, struct nt_err *err);
+/* Syncs what is pending, then closes. */
+void audit_log__close(struct audit_log *l);
+/* Opens the path again (logrotate moved the file); on failure the old
+ * descriptor stays in use. */
+int audit_log__reopen(struct audit_log *l, struct nt_err *err);
+const char *audit_log__path(const struct audit_log *l);
+/* A new record: {"time", "source", "event": @event}; add fields, then
+ * write it. */
+struct cJSON *audit_log__record(const struct audit_log *l, const char *event);
+/* Appends @rec (consumed) as one line; @sync: fdatasync before returning,
+ * else at the next audit_log__flush. */
+int audit_log__write(struct audit_log *l, struct cJSON *rec, bool sync,
+		     struct nt_err *err);
+/* fdatasync if anything was written since the last one. */
+void audit_log__flush(struct audit_log *l);
+/* STATE/audit.json: where the daemon's audit log is, written by nametagd
+ * at start (@path NULL removes it) and read by the CLI's offline actions:
+ * -ENOENT when there is none. */
+int audit_log__set_pointer(const char *state_dir, const char *path,
+			   struct nt_err *err);
+int audit_log__from_state(struct audit_log **l, const char *state_dir,
+			  const char *source, struct nt_err *err);
+
 /* ---- logging ------------------------------------------------------------ */
 
-/* Leveled logging on stderr: "TIME nametagd LEVEL: message". */
+/* Leveled logging on stderr: "TIME nametagd[PID] LEVEL: message"; "<N>message"
+ * (syslog priority N) under journald; a JSON object per line with
+ * NT_LOG_FORMAT_JSON. */
 enum nt_log_level { NT_LOG_ERR, NT_LOG_WARN, NT_LOG_INFO, NT_LOG_DEBUG };
+enum nt_log_format { NT_LOG_FORMAT_TEXT, NT_LOG_FORMAT_JSON };
 
 extern enum nt_log_level nt_log_level;
+/* "text" or "json"; -EINVAL otherwise (@f may be NULL: only checks). */
+int log__parse_format(const char *s, enum nt_log_format *f);
+void log__set_format(enum nt_log_format f);
 
 void nt_log(enum nt_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

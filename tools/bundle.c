@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include "tools/main.h"
 
 static int own_trust_domain(char *buf, size_t size)
@@ -32,11 +34,43 @@ static int federated_path(const char *td, char *buf, size_t size)
 	return 0;
 }
 
-static int print_bundle(const struct bundle *b)
+/* --format pem: the X.509 authorities, for curl --cacert or openssl. */
+static int print_pem(const struct bundle *b)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	cJSON *o;
+	char *p;
+	long n;
+	int i;
+
+	if (!bio)
+		return p_err("out of memory");
+	for (i = 0; i < sk_X509_num(b->x509_authorities); i++)
+		if (!PEM_write_bio_X509(bio, sk_X509_value(b->x509_authorities, i))) {
+			BIO_free(bio);
+			return p_err("failed to write PEM");
+		}
+	BIO_write(bio, "", 1);	/* a C string for cJSON */
+	n = BIO_get_mem_data(bio, &p);
+	if (!json_output) {
+		fwrite(p, 1, (size_t)n - 1, stdout);
+		BIO_free(bio);
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "trust_domain", b->td);
+	cJSON_AddStringToObject(o, "pem", p);
+	BIO_free(bio);
+	return json_emit(o);
+}
+
+static int print_bundle(const struct bundle *b, bool pem)
 {
 	struct nt_err err = {};
 	char *json = NULL;
 
+	if (pem)
+		return print_pem(b);
 	/* The bundle is JSON already: plain mode pretty-prints it too. */
 	if (bundle__to_json(b, !json_output || pretty_output, &json, &err))
 		return p_err("%s", err.msg);
@@ -47,17 +81,26 @@ static int print_bundle(const struct bundle *b)
 
 static int do_show(int argc, char **argv)
 {
+	const char *td = NULL, *format = "json";
 	char own[SPIFFE_TD_MAX + 1];
 	const struct bundle *b;
 	struct bundle_set *set;
 	struct nt_err err = {};
-	const char *td;
 	int ret;
 
-	NO_MORE_ARGS(1);
-	if (argc == 1) {
-		td = argv[0];
-	} else {
+	while (argc > 0) {
+		if (!strcmp(*argv, "--format"))
+			GET_VALUE(format);
+		else if (**argv == '-')
+			return p_err("unknown option '%s' for 'bundle show'", *argv);
+		else if (td)
+			return p_err("unexpected argument '%s'", *argv);
+		else
+			td = *argv, NEXT_ARG();
+	}
+	if (strcmp(format, "json") && strcmp(format, "pem"))
+		return p_err("--format %s: expected json or pem", format);
+	if (!td) {
 		if (own_trust_domain(own, sizeof(own)))
 			return -1;
 		td = own;
@@ -65,7 +108,7 @@ static int do_show(int argc, char **argv)
 	if (trust__load(state_dir, &set, &err))
 		return p_err("failed to load trust bundles: %s", err.msg);
 	b = bundle_set__find(set, td, strlen(td));
-	ret = b ? print_bundle(b) :
+	ret = b ? print_bundle(b, !strcmp(format, "pem")) :
 		  p_err("no bundle for trust domain '%s'", td);
 	bundle_set__free(set);
 	return ret;
@@ -113,11 +156,14 @@ static int do_add(int argc, char **argv)
 	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX], dir[PATH_MAX];
 	struct nt_err err = {};
 	struct bundle *b = NULL;
-	cJSON *o;
+	struct audit_log *log;
+	cJSON *o, *rec;
 	int ret;
 
 	REQ_ARGS(2);
 	NO_MORE_ARGS(2);
+	if (no_options(argc, argv))
+		return -1;
 	if (federated_path(argv[0], path, sizeof(path)) ||
 	    own_trust_domain(own, sizeof(own)))
 		return -1;
@@ -126,14 +172,27 @@ static int do_add(int argc, char **argv)
 	/* Validate the whole file before anything is written. */
 	if (bundle__load(&b, argv[0], argv[1], &err))
 		return p_err("bad bundle: %s", err.msg);
+	if (audit_begin(&log)) {
+		bundle__free(b);
+		return -1;
+	}
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, STATE_FEDERATION_DIR);
 	ret = state__mkdir(dir, &err);
 	if (!ret)
 		ret = bundle__save(b, path, &err);
 	if (ret) {
+		audit_end(log, NULL);
 		bundle__free(b);
 		return p_err("%s", err.msg);
 	}
+	rec = audit_record(log, "bundle_add");
+	if (rec) {
+		cJSON_AddStringToObject(rec, "trust_domain", b->td);
+		cJSON_AddNumberToObject(rec, "authorities",
+					sk_X509_num(b->x509_authorities));
+		json__add_u64(rec, "sequence", b->sequence);
+	}
+	audit_end(log, rec);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "trust_domain", b->td);
 	cJSON_AddNumberToObject(o, "authorities", sk_X509_num(b->x509_authorities));
@@ -152,18 +211,32 @@ static int do_add(int argc, char **argv)
 static int do_del(int argc, char **argv)
 {
 	char own[SPIFFE_TD_MAX + 1], path[PATH_MAX];
-	cJSON *o;
+	struct audit_log *log;
+	cJSON *o, *rec;
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (federated_path(argv[0], path, sizeof(path)) ||
 	    own_trust_domain(own, sizeof(own)))
 		return -1;
 	if (!strcmp(argv[0], own))
 		return p_err("'%s' is this node's own trust domain and cannot be deleted", own);
-	if (unlink(path))
+	if (audit_begin(&log))
+		return -1;
+	if (unlink(path)) {
+		int e = errno;
+
+		audit_end(log, NULL);
+		errno = e;
 		return p_err(errno == ENOENT ? "no federated bundle for '%s'" :
 			     "failed to delete bundle of '%s': %m", argv[0]);
+	}
+	rec = audit_record(log, "bundle_del");
+	if (rec)
+		cJSON_AddStringToObject(rec, "trust_domain", argv[0]);
+	audit_end(log, rec);
 	if (!json_output) {
 		printf("deleted bundle for %s\n", argv[0]);
 		return 0;
@@ -176,13 +249,14 @@ static int do_del(int argc, char **argv)
 static int do_help(int argc, char **argv)
 {
 	return p_usage(
-		"Usage: %s bundle show [TD]\n"
+		"Usage: %s bundle show [TD] [--format { json | pem }]\n"
 		"       %s bundle list\n"
 		"       %s bundle add TD FILE\n"
 		"       %s bundle { del | delete } TD\n"
 		"       %s bundle help\n"
 		"\n"
-		"       show prints a SPIFFE bundle (JWK Set); without TD, this node's own.\n"
+		"       show prints a SPIFFE bundle (JWK Set); without TD, this node's own;\n"
+		"       --format pem prints its X.509 authorities as PEM (curl --cacert).\n"
 		"       add stores the bundle of another trust domain (federation); bundles\n"
 		"       of different trust domains are kept apart, never merged.\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name);

@@ -157,18 +157,32 @@ static int do_rotate(int argc, char **argv)
 	};
 	enum ca_step step = CA_STEP_NONE;
 	struct nt_err err = {};
+	struct audit_log *log;
 	struct node_ca *ca;
-	cJSON *o;
+	cJSON *o, *rec;
 	int ret;
 
 	NO_MORE_ARGS(0);
 	if (open_ca(&ca))
 		return -1;
+	if (audit_begin(&log)) {
+		node_ca__close(ca);
+		return -1;
+	}
 	ret = node_ca__rotate(ca, time(NULL), &step, &err);
 	if (ret) {
 		node_ca__close(ca);
+		audit_end(log, NULL);
 		return p_err("rotation failed, CA unchanged: %s", err.msg);
 	}
+	rec = audit_record(log, "ca_rotate");
+	if (rec) {
+		cJSON_AddStringToObject(rec, "step", steps[step]);
+		cJSON_AddStringToObject(rec, "trust_domain",
+					node_ca__trust_domain(ca));
+		json__add_u64(rec, "bundle_sequence", node_ca__bundle(ca)->sequence);
+	}
+	audit_end(log, rec);
 	o = ca_json(ca);
 	node_ca__close(ca);
 	cJSON_AddStringToObject(o, "step", steps[step]);

@@ -153,12 +153,27 @@ cJSON *ctl_request(const char *cmd)
 	return o;
 }
 
+/* The lints of a reply ("warnings"), for a human on stderr. */
+static void print_warnings(const cJSON *reply)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(reply, CTL_R_WARNINGS))
+		if (cJSON_IsString(w))
+			fprintf(stderr, "Warning: %s\n", w->valuestring);
+}
+
 /* Prints @key of @reply as JSON (the daemon's JSON is the stable schema) and
- * frees @reply. */
+ * frees @reply. The reply's "warnings" go into that object, if any. */
 int ctl_emit(cJSON *reply, const char *key)
 {
 	cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(reply, key);
+	cJSON *w = cJSON_DetachItemFromObjectCaseSensitive(reply, CTL_R_WARNINGS);
 
+	if (w && cJSON_IsObject(item))
+		cJSON_AddItemToObject(item, CTL_R_WARNINGS, w);
+	else
+		cJSON_Delete(w);
 	cJSON_Delete(reply);
 	if (!item)
 		return p_err("reply from nametagd lacks \"%s\"", key);
@@ -174,6 +189,7 @@ int ctl_print(cJSON *req, const char *key, void (*print)(const cJSON *item))
 		return -1;
 	if (json_output)
 		return ctl_emit(reply, key);
+	print_warnings(reply);
 	v = cJSON_GetObjectItemCaseSensitive(reply, key);
 	if (cJSON_IsArray(v))
 		cJSON_ArrayForEach(it, v)
@@ -194,6 +210,7 @@ int ctl_print_reply(cJSON *req, void (*print)(const cJSON *reply))
 		cJSON_DeleteItemFromObject(reply, CTL_OK);
 		return json_emit(reply);
 	}
+	print_warnings(reply);
 	if (print)
 		print(reply);
 	cJSON_Delete(reply);

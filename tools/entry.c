@@ -98,6 +98,8 @@ static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (etcd_cli.url) {
 		static struct fleet_entry e;
 		struct nt_err err = {};

@@ -25,6 +25,16 @@ bool is_prefix(const char *pfx, const char *str)
 	return pfx && *pfx && !strncmp(str, pfx, strlen(pfx));
 }
 
+int no_options(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return p_err("unknown option '%s'", argv[i]);
+	return 0;
+}
+
 /*
  * An exact name wins; otherwise the prefix must select one handler. Aliases
  * (show/list) share a handler, so "l" is not ambiguous between them.
@@ -140,13 +150,17 @@ static int do_help(int argc, char **argv)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"       OBJECT := { id | ca | svid | bundle | ns | entry | workload |\n"
-		"                   flow | policy | proxy | prog | map | feature | node }\n"
+		"       OBJECT := { status | id | ca | svid | bundle | ns | entry |\n"
+		"                   workload | flow | policy | proxy | daemon | prog |\n"
+		"                   map | feature | node }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR | --etcd URL [--etcd-ca F --etcd-cert F\n"
 		"                    --etcd-key F --etcd-user U --etcd-password-file F] }\n"
-		"       With --etcd, ns, entry and policy write to the fleet (docs/fleet.md).\n",
+		"       With --etcd, ns, entry and policy write to the fleet (docs/fleet.md).\n"
+		"\n"
+		"       NAMETAG_STATE_DIR and NAMETAG_RUN_DIR in the environment are the\n"
+		"       defaults of --state-dir and --run-dir.\n",
 		bin_name, bin_name);
 }
 
@@ -167,6 +181,7 @@ static int do_version(int argc, char **argv)
 
 static const struct cmd objects[] = {
 	{ "help",	do_help },
+	{ "status",	do_status },
 	{ "id",		do_id },
 	{ "ca",		do_ca },
 	{ "svid",	do_svid },
@@ -177,6 +192,7 @@ static const struct cmd objects[] = {
 	{ "flow",	do_flow },
 	{ "policy",	do_policy },
 	{ "proxy",	do_proxy },
+	{ "daemon",	do_daemon },
 	{ "prog",	do_prog },
 	{ "map",	do_map },
 	{ "feature",	do_feature },
@@ -212,6 +228,11 @@ int main(int argc, char **argv)
 
 	bin_name = "nametag";
 	opterr = 0;	/* getopt would print its own message */
+	/* A private setup names its dirs once; the options still win. */
+	if (getenv("NAMETAG_STATE_DIR") && *getenv("NAMETAG_STATE_DIR"))
+		state_dir = getenv("NAMETAG_STATE_DIR");
+	if (getenv("NAMETAG_RUN_DIR") && *getenv("NAMETAG_RUN_DIR"))
+		run_dir = getenv("NAMETAG_RUN_DIR");
 	/* '+': stop at the first non-option, so OBJECT COMMAND --flags are
 	 * left for the command's own parser. */
 	while ((opt = getopt_long(argc, argv, "+jpdVh", options, NULL)) >= 0) {

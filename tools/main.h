@@ -33,6 +33,9 @@ extern const char *bpffs_dir;	/* --bpffs; pins live under BPFFS/nametag */
  * argument, the first entry. Returns the handler's result. */
 int cmd_select(const struct cmd *cmds, int argc, char **argv);
 bool is_prefix(const char *pfx, const char *str);
+/* Positional arguments are never options: "-x" among them is an error
+ * ("unknown option"), not a name to look up. Returns 0 or p_err(). */
+int no_options(int argc, char **argv);
 
 /* Errors: "Error: ..." on stderr, or {"error": "..."} on stdout with -j.
  * Always returns -1 so handlers can `return p_err(...)`. */
@@ -74,6 +77,16 @@ int json_emit(cJSON *obj);
 		(dst) = *argv;						\
 		NEXT_ARG();						\
 	})
+
+/* The audit log of offline actions (tools/audit.c): audit_begin opens the
+ * daemon's (NULL when it keeps none; -1 with the error printed when it
+ * cannot be opened: do not act then); audit_record makes a record with
+ * the caller's uid (NULL without a log); audit_end writes it, synced, and
+ * closes. */
+struct audit_log;
+int audit_begin(struct audit_log **l);
+cJSON *audit_record(struct audit_log *l, const char *event);
+int audit_end(struct audit_log *l, cJSON *rec);
 
 /* nametagd's control socket (tools/ctl.c). */
 extern const char *run_dir;
@@ -138,10 +151,12 @@ int do_workload(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_proxy(int argc, char **argv);
+int do_daemon(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
 int do_node(int argc, char **argv);
+int do_status(int argc, char **argv);
 
 /* Map entries decoded with the structs of bpf/nametag.h (tools/map_decode.c). */
 struct bpf_map_info;

@@ -50,10 +50,10 @@ static void add_addr(cJSON *o, const char *key, const struct nt_addr *a)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
-static void add_flags(cJSON *o, __u32 flags, const char *const names[],
-		      int count)
+static void add_flags(cJSON *o, const char *key, __u32 flags,
+		      const char *const names[], int count)
 {
-	cJSON *arr = cJSON_AddArrayToObject(o, "flags");
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
 	char buf[16];
 	int i;
 
@@ -81,6 +81,21 @@ static void add_comm(cJSON *o, const char comm[16])
 	cJSON_AddStringToObject(o, "comm", buf);
 }
 
+/* The image: its file, version and exec record, flat in @o. */
+static void add_exe(cJSON *o, const struct nt_exe *x)
+{
+	static const char *const flags[] = { "version", "at_exec", "named" };
+
+	add_u64(o, "exe_ino", x->ino);
+	add_dev(o, "exe_dev", x->dev);
+	add_u64(o, "exe_ctime_sec", (__u64)x->ctime_sec);
+	cJSON_AddNumberToObject(o, "exe_ctime_nsec", x->ctime_nsec);
+	add_u64(o, "exe_size", (__u64)x->size);
+	cJSON_AddNumberToObject(o, "exec_tgid", x->exec_tgid);
+	add_u64(o, "exec_ktime", x->exec_ktime);
+	add_flags(o, "exe_flags", x->flags, flags, 3);
+}
+
 static cJSON *evidence_json(const struct nt_evidence *ev)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -92,8 +107,7 @@ static cJSON *evidence_json(const struct nt_evidence *ev)
 	add_comm(o, ev->comm);
 	add_u64(o, "cgroup_id", ev->cgroup_id);
 	add_u64(o, "ns_cgroup_id", ev->ns_cgroup_id);
-	add_u64(o, "exe_ino", ev->exe_ino);
-	add_dev(o, "exe_dev", ev->exe_dev);
+	add_exe(o, &ev->exe);
 	cJSON_AddNumberToObject(o, "netns_ino", ev->netns_ino);
 	add_u64(o, "start_boottime", ev->start_boottime);
 	add_mode(o, ev->mode);
@@ -107,7 +121,7 @@ static void add_sock_value(cJSON *o, const struct nt_sock_value *v)
 	static const char *const flags[] = { "redirected", "listener" };
 
 	add_addr(o, "orig_dst", &v->orig_dst);
-	add_flags(o, v->flags, flags, 2);
+	add_flags(o, "flags", v->flags, flags, 2);
 	add_u64(o, "ktime", v->ktime);
 	cJSON_AddItemToObject(o, "evidence", evidence_json(&v->ev));
 }
@@ -160,7 +174,7 @@ static cJSON *listener_json(const struct nt_listen_key *k,
 		if (k->kind == NT_LKEY_ADDR)
 			cJSON_AddNumberToObject(o, "sockets", l->count);
 	}
-	add_flags(o, l->flags, flags, 1);
+	add_flags(o, "flags", l->flags, flags, 1);
 	cJSON_AddItemToObject(o, "evidence", evidence_json(&l->owner.ev));
 	return o;
 }
@@ -245,7 +259,7 @@ static cJSON *proxies_json(const void *key, const void *value)
 		cJSON_AddNullToObject(o, "outbound6");
 	cJSON_AddNumberToObject(o, "mesh_port", p->mesh_port);
 	add_u64(o, "listener_overflow", p->overflow);
-	add_flags(o, p->flags, flags, 1);
+	add_flags(o, "flags", p->flags, flags, 1);
 	return o;
 }
 
@@ -257,10 +271,26 @@ static cJSON *procs_json(const void *key, const void *value)
 	cJSON_AddNumberToObject(o, "tgid", *(const __u32 *)key);
 	cJSON_AddNumberToObject(o, "ppid", p->ppid);
 	add_u64(o, "start_boottime", p->start_boottime);
-	add_u64(o, "exe_ino", p->exe_ino);
-	add_dev(o, "exe_dev", p->exe_dev);
-	add_u64(o, "exec_ktime", p->exec_ktime);
 	add_u64(o, "cgroup_id", p->cgroup_id);
+	add_exe(o, &p->exe);
+	return o;
+}
+
+static cJSON *exec_names_json(const void *key, const void *value)
+{
+	const struct nt_exec_key *k = key;
+	const struct nt_exec_name *n = value;
+	cJSON *o = cJSON_CreateObject();
+	char buf[NT_EXE_NAME_MAX];
+	size_t i;
+
+	cJSON_AddNumberToObject(o, "exec_tgid", k->tgid);
+	add_u64(o, "exec_ktime", k->ktime);
+	/* The name is the workload's to choose, like comm. */
+	for (i = 0; i + 1 < sizeof(buf) && n->path[i]; i++)
+		buf[i] = isprint((unsigned char)n->path[i]) ? n->path[i] : '?';
+	buf[i] = '\0';
+	cJSON_AddStringToObject(o, "name", buf);
 	return o;
 }
 
@@ -273,6 +303,8 @@ static const struct map_decoder decoders[] = {
 	{ "egress", sizeof(struct nt_egress_key), sizeof(__u32), egress_json },
 	{ "proxies", sizeof(__u32), sizeof(struct nt_proxy), proxies_json },
 	{ "procs", sizeof(__u32), sizeof(struct nt_proc), procs_json },
+	{ "exec_names", sizeof(struct nt_exec_key), sizeof(struct nt_exec_name),
+	  exec_names_json },
 	{ 0 }
 };
 

@@ -113,7 +113,7 @@ static int do_token(int argc, char **argv)
 
 		cJSON_AddStringToObject(o, "node", node);
 		cJSON_AddStringToObject(o, "token", token);
-		cJSON_AddNumberToObject(o, "ttl", (double)ttl);
+		cJSON_AddNumberToObject(o, "ttl_s", (double)ttl);
 		ret = json_emit(o);
 	} else {
 		printf("%s\n", token);
@@ -133,7 +133,7 @@ static void print_status(const cJSON *reply)
 	       cJSON_GetStringValue(cJSON_GetObjectItem(f, "etcd")),
 	       cJSON_IsTrue(cJSON_GetObjectItem(f, "in_sync")) ? "in sync" : "OUT OF SYNC",
 	       cJSON_GetNumberValue(cJSON_GetObjectItem(f, "revision")),
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(f, "stale_seconds")),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(f, CTL_FL_STALE)),
 	       cJSON_GetNumberValue(cJSON_GetObjectItem(f, "relists")),
 	       cJSON_GetStringValue(cJSON_GetObjectItem(f, "signer")));
 	if (cJSON_GetObjectItem(f, "bad_key"))
@@ -142,7 +142,7 @@ static void print_status(const cJSON *reply)
 		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "bad_error")));
 }
 
-static int do_status(int argc, char **argv)
+static int do_node_status(int argc, char **argv)
 {
 	NO_MORE_ARGS(0);
 	return ctl_print_reply(ctl_request(CTL_NODE_STATUS), print_status);
@@ -168,7 +168,7 @@ static const struct cmd cmds[] = {
 	{ "list",	do_list },
 	{ "show",	do_list },
 	{ "token",	do_token },
-	{ "status",	do_status },
+	{ "status",	do_node_status },
 	{ "help",	do_help },
 	{ 0 }
 };

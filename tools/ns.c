@@ -88,6 +88,8 @@ static int do_disable(int argc, char **argv)
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (etcd_cli.url)
 		return fleet_ns_write("set", argv[0], NULL, NULL, "off", NULL, NULL);
 	req = ctl_request(CTL_NS_DISABLE);
@@ -100,6 +102,8 @@ static int do_show(int argc, char **argv)
 	cJSON *req;
 
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (argc == 1) {
 		req = ctl_request(CTL_NS_SHOW);
 		cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
@@ -112,6 +116,8 @@ static int do_del(int argc, char **argv)
 {
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (etcd_cli.url)
 		return fleet_ns_write("del", argv[0], NULL, NULL, NULL, NULL, NULL);
 	return ctl_delete(CTL_NS_DEL, CTL_K_NAME, argv[0], "namespace");

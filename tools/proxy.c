@@ -19,7 +19,7 @@ static const char *taken(const cJSON *p)
 {
 	static char buf[96];
 
-	if (json_num(p, CTL_PX_OUTBOUND4_BOUND) == json_num(p, CTL_PX_OUTBOUND_PORT) &&
+	if (json_num(p, CTL_PX_OUTBOUND4_BOUND) == json_num(p, CTL_PX_OUTBOUND4_PORT) &&
 	    json_num(p, CTL_PX_MESH_BOUND) == json_num(p, CTL_PX_MESH_PORT))
 		return "";
 	snprintf(buf, sizeof(buf), "  (bound :%.0f, :%.0f: a port was taken)",
@@ -32,7 +32,7 @@ static void print_proxy(const cJSON *p)
 	printf("netns %.0f  %s\n\toutbound :%.0f  mesh and inbound :%.0f%s\n",
 	       json_num(p, CTL_PX_NETNS),
 	       cJSON_GetStringValue(cJSON_GetObjectItem(p, CTL_PX_PATH)) ?: "-",
-	       json_num(p, CTL_PX_OUTBOUND_PORT), json_num(p, CTL_PX_MESH_PORT),
+	       json_num(p, CTL_PX_OUTBOUND4_PORT), json_num(p, CTL_PX_MESH_PORT),
 	       taken(p));
 }
 
@@ -49,6 +49,8 @@ static int do_add(int argc, char **argv)
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (!realpath(argv[0], path))
 		return p_err("%s: %m", argv[0]);
 	req = ctl_request(CTL_NETNS_ADD);
@@ -63,6 +65,8 @@ static int do_del(int argc, char **argv)
 
 	REQ_ARGS(1);
 	NO_MORE_ARGS(1);
+	if (no_options(argc, argv))
+		return -1;
 	if (stat(argv[0], &st))
 		return p_err("%s: %m", argv[0]);
 	req = ctl_request(CTL_NETNS_DEL);
@@ -96,7 +100,7 @@ static void print_admission(const cJSON *a)
 /* What the proxy carries now: connections, and idle mesh connections
  * pooled for the next stream (docs/mesh-protocol.md, NT2); then what it
  * sheds. */
-static int do_status(int argc, char **argv)
+static int do_proxy_status(int argc, char **argv)
 {
 	cJSON *reply, *open, *idle, *adm, *out;
 
@@ -153,7 +157,7 @@ static int do_help(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "show",	do_list },
 	{ "list",	do_list },
-	{ "status",	do_status },
+	{ "status",	do_proxy_status },
 	{ "add",	do_add },
 	{ "del",	do_del },
 	{ "delete",	do_del },

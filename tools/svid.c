@@ -65,8 +65,9 @@ static int do_mint(int argc, char **argv)
 	struct svid *s = NULL;
 	struct node_ca *ca = NULL;
 	struct spiffe_id id;
+	struct audit_log *log = NULL;
 	int64_t ttl = 0;
-	cJSON *o;
+	cJSON *o, *rec;
 	int ret;
 
 	REQ_ARGS(1);
@@ -88,13 +89,30 @@ static int do_mint(int argc, char **argv)
 		return p_err("%s", err.msg);
 	if (node_ca__open(&ca, state_dir, &err))
 		return p_err("%s", err.msg);
+	if (audit_begin(&log)) {
+		node_ca__close(ca);
+		return -1;
+	}
 	ret = node_ca__mint(ca, &id, ttl, time(NULL), &s, &err);
 	node_ca__close(ca);
-	if (ret)
+	if (ret) {
+		audit_end(log, NULL);
 		return p_err("failed to mint: %s", err.msg);
+	}
 	ret = write_svid(s, out);
 	if (!ret) {
 		o = svid_json(s->leaf, &id);
+		rec = audit_record(log, "svid_mint");
+		if (rec) {
+			cJSON_AddStringToObject(rec, "spiffe_id", id.str);
+			cJSON_AddItemToObject(rec, "serial", cJSON_Duplicate(
+				cJSON_GetObjectItem(o, "serial"), true));
+			cJSON_AddItemToObject(rec, "not_after", cJSON_Duplicate(
+				cJSON_GetObjectItem(o, "not_after"), true));
+			cJSON_AddStringToObject(rec, "out", out);
+		}
+		audit_end(log, rec);
+		log = NULL;
 		cJSON_AddStringToObject(o, "prefix", out);
 		if (json_output) {
 			ret = json_emit(o);
@@ -106,6 +124,7 @@ static int do_mint(int argc, char **argv)
 			cJSON_Delete(o);
 		}
 	}
+	audit_end(log, NULL);
 	svid__free(s);
 	return ret;
 }

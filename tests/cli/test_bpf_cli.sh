@@ -119,7 +119,8 @@ if command -v python3 >/dev/null && ip netns add "$NETNS"; then
 		map name listeners pinned "$M/listeners" \
 		map name listen_socks pinned "$M/listen_socks" \
 		map name tickets pinned "$M/tickets" \
-		map name events pinned "$M/events"
+		map name events pinned "$M/events" \
+		map name stats pinned "$M/stats"
 	expect_ok "pin sk_lookup link" link_netns "$B/lookup" \
 		"/run/netns/$NETNS" "$B/nametag/links/lookup-$ino"
 	rm -f "$B/lookup"

@@ -30,19 +30,40 @@ done
 for opt in $("$NAMETAGD" --help | grep -oE '^  (-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+$'); do
 	t_check "nametagd.8 documents $opt" grep -q -- "^\.B .*$opt" docs/man/nametagd.8
 done
-keys=$("$NAMETAGD" --help | sed -n '/^Config file:/,/^$/p' | tr -s ' \n' ' ' |
-	grep -oE 'keys [a-z_, ]+, each' | sed 's/^keys //; s/, each$//; s/,//g')
-t_check "nametagd --help names the config keys" test -n "$keys"
+# The keys by type, as --help lists them: every one documented, and a
+# file with all of them at a valid value accepted.
+cfg_keys() {
+	"$NAMETAGD" --help | sed -n '/^Config file:/,/^$/p' | grep -E "^    $1: " |
+		sed "s/^    $1: //; s/,//g"
+}
+skeys=$(cfg_keys strings)
+bkeys=$(cfg_keys 'true or false')
+nkeys=$(cfg_keys numbers)
+t_check "nametagd --help names the config keys" test -n "$skeys" -a -n "$bkeys" -a -n "$nkeys"
 cfg="{"
-for k in $keys; do
-	t_check "nametagd.8 documents config key $k" grep -q "$k" docs/man/nametagd.8
-	cfg="$cfg\"$k\": \"x\","
+for k in $skeys $bkeys $nkeys; do
+	t_check "nametagd.8 documents config key $k" grep -qw "$k" docs/man/nametagd.8
+done
+for k in $skeys; do
+	v=x
+	[ "$k" = log_format ] && v=json
+	cfg="$cfg\"$k\": \"$v\","
+done
+for k in $bkeys; do
+	cfg="$cfg\"$k\": false,"
+done
+for k in $nkeys; do
+	cfg="$cfg\"$k\": 64,"
 done
 echo "${cfg%,}}" >"$T_DIR/all-keys.json"
 expect_ok "nametagd --config takes every documented key" "$NAMETAGD" --config "$T_DIR/all-keys.json" --version
+for k in $skeys $bkeys $nkeys; do
+	flag=--${k//_/-}
+	t_check "config key $k is the option $flag" grep -q -- "^\.B .*$flag" docs/man/nametagd.8
+done
 echo '{"no_such_key": "x"}' >"$T_DIR/bad-key.json"
 expect_fail "nametagd --config refuses an undocumented key" "unknown key" "$NAMETAGD" --config "$T_DIR/bad-key.json" --version
-for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z]+'); do
+for sig in $("$NAMETAGD" --help | sed -n '/^Signals:/,/^$/p' | grep -oE 'SIG[A-Z0-9]+'); do
 	t_check "nametagd handles $sig as nametagd.8 says" grep -q "sigaddset(&mask, $sig)" userspace/daemon/main.c
 done
 t_done

@@ -7,7 +7,8 @@
 #  - only userspace/datapath uses the skeletons, and no map is found by
 #    its name;
 #  - JSON is built only at the edges (the control socket's ctl_*.c, the
-#    state files, etcd's values in fleet*.c, the CLI), never in the datapath or the proxy;
+#    state files, etcd's values in fleet*.c, the audit log, the CLI), never in
+#    the datapath or the proxy; the metrics are Prometheus text, not JSON;
 #  - the control protocol's command names are written once (protocol.h);
 #  - no prototype pasted into a .c file, and the Makefile keeps
 #    -Wmissing-prototypes -Wredundant-decls -Werror;
@@ -112,8 +113,8 @@ t_check "no map named in a string to a map call or a pin path in userspace/" \
 t_check "no JSON in the datapath or the proxy" \
 	not grep -rln 'cJSON' userspace/datapath userspace/proxy
 json=$(grep -l 'cJSON_Create\|cJSON_Add' userspace/daemon/*.c |
-	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|fleet|fleet_config)\.c$')
-t_check "in the daemon, JSON only in ctl_*.c and the state files" test -z "$json"
+	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|audit|fleet|fleet_config)\.c$')
+t_check "in the daemon, JSON only in ctl_*.c, the state files, etcd's values and the audit log" test -z "$json"
 [ -z "$json" ] || echo "    $json"
 
 # One protocol header: no command name spelled outside it (the dotted
@@ -122,7 +123,7 @@ t_check "commands are sent and matched by protocol.h's names" \
 	not grep -rnE 'ctl_request\("|CTL_CMD, "|\{ "[a-z]+\.[a-z]+",' tools userspace tests/live
 for c in $(sed -n 's/^#define CTL_[A-Z_0-9]*[[:space:]]*"\([a-z]*\.[a-z]*\)".*/\1/p' \
 		userspace/daemon/protocol.h); do
-	where=$(grep -rln --include=*.c --include=*.h "\"$c\"" userspace tools tests/live |
+	where=$(grep -rlnF --include=*.c --include=*.h "\"$c\"" userspace tools tests/live |
 		grep -v 'userspace/daemon/protocol.h')
 	t_check "command \"$c\" written only in protocol.h" test -z "$where"
 	[ -z "$where" ] || echo "    $where"

@@ -207,6 +207,8 @@ ca_current() {
 # current CA key with the openssl CLI, valid from START to END
 # (YYYYMMDDHHMMSSZ), with the SVID profile (one URI SAN, critical
 # digitalSignature key usage, cA=false, both EKUs). OUT.crt, OUT.key.
+# $SIGN_KU, if set, replaces the key usage (a certificate of the wrong
+# profile).
 sign_svid() {
 	local out=$1 id=$2 start=$3 end=$4 st ca w
 	st=${D_DIR[$MESH_NODE]}/state
@@ -229,7 +231,7 @@ unique_subject = no
 organizationName = optional
 [leaf]
 basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
+keyUsage = ${SIGN_KU:-critical, digitalSignature}
 extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = URI:$id
 EOF

@@ -188,8 +188,8 @@ static cJSON *evidence_json(int map_fd, const struct sockaddr_storage *peer,
 	cJSON_AddNumberToObject(o, "gid", v.ev.gid);
 	cJSON_AddNumberToObject(o, "cgroup_id", (double)v.ev.cgroup_id);
 	cJSON_AddNumberToObject(o, "ns_cgroup_id", (double)v.ev.ns_cgroup_id);
-	cJSON_AddNumberToObject(o, "exe_ino", (double)v.ev.exe_ino);
-	cJSON_AddNumberToObject(o, "exe_dev", v.ev.exe_dev);
+	cJSON_AddNumberToObject(o, "exe_ino", (double)v.ev.exe.ino);
+	cJSON_AddNumberToObject(o, "exe_dev", v.ev.exe.dev);
 	cJSON_AddNumberToObject(o, "netns_ino", v.ev.netns_ino);
 	cJSON_AddNumberToObject(o, "mode", v.ev.mode);
 	memcpy(comm, v.ev.comm, sizeof(v.ev.comm));

@@ -239,7 +239,7 @@ expect_fail "entry add one selector twice" "repeats selectors[0]" \
 expect_fail "entry add one key with two values" "a workload has only one unix:uid" \
 	nt entry add spiffe://example.org/x --selector unix:uid:1 --selector unix:uid:2
 sels=()
-for i in $(seq 65); do sels+=(--selector "cgroup:path:/s$i"); done
+for i in $(seq 65); do sels+=(--selector "cgroup:path:$(cg_rel "$C")/s$i"); done
 expect_fail "entry add 65 selectors" "too many selectors" nt entry add spiffe://example.org/x "${sels[@]}"
 # The daemon checks on its own, whatever the client.
 reply=$(ctl_raw '{"cmd":"entry.add","spiffe_id":"spiffe://Example.org/x","selectors":["unix:uid:1"]}')

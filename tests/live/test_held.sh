@@ -194,7 +194,7 @@ call() {
 # workload connection from 127.0.0.1:LOCALPORT (or [::1]); leaves it in FLOW.
 outbound_flow() {
 	local f='.type == "outbound" and .state != "open" and
-		(.src == "127.0.0.1:'"$1"'" or .src == "[::1]:'"$1"'")'
+		(.redirect_src == "127.0.0.1:'"$1"'" or .redirect_src == "[::1]:'"$1"'")'
 	flow_wait 0 "$f"
 }
 
@@ -361,7 +361,7 @@ id0=$(last_flow_id)
 port_case "intruder in pod B with source 127.0.0.6" "$CG_INTRUDER" "$NSB" "$MESH_B" 8080 NT_SRC=127.0.0.6
 flow_wait "$id0" '.type == "outbound" and .state != "open"'
 t_flow "ports: ... it went through the proxy as intruder, and was denied" "
-	.src_spiffe_id == \"$ID_INTRUDER\" and .verdict == \"deny\" and (.src | startswith(\"127.0.0.6:\"))"
+	.src_spiffe_id == \"$ID_INTRUDER\" and .verdict == \"deny\" and (.redirect_src | startswith(\"127.0.0.6:\"))"
 leaked=()
 for s in "${PORT_SECRETS[@]}"; do
 	grep -qF "$s" "$LIVE_DIR/cat.log" "$LIVE_DIR/cat-mptcp.log" 2>/dev/null && leaked+=("$s")
@@ -480,8 +480,11 @@ id_case "evil bind-mounted over attested, by sha256" "$CG_MALLORY" "$ID_MALLORY"
 	setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urm --propagation private \
 	sh -c 'mount --bind "$0" "$1" && exec "$@"' "$EVIL" "$ATT"
 # exec after connect: the daemon is stopped (SIGSTOP) while FROM connects
-# and execs TO, so the proxy attests the connection after the exec: the
-# kernel's record (FROM's inode) and /proc (TO) disagree.
+# and execs TO, so the proxy attests the connection after the exec, when
+# /proc shows TO. The connection is FROM's, as the kernel recorded it at
+# exec (issue #11): evil's stays evil's, and attested's stays attested's
+# though evil holds the socket now (attested chose to exec it with the
+# socket open, as it could have passed it over SCM_RIGHTS).
 exec_after() {
 	local name=$1 cg=$2 want=$3 from=$4 to=$5 secret=exec-$RANDOM-$TAG k=$LIVE_DIR/exec-$RANDOM
 	kill -STOP "${D_PID[$N]}"
@@ -494,7 +497,7 @@ exec_after() {
 	id_check "$name" "$want" "$secret" "$(tail -n 1 "$k.out")"
 }
 exec_after "evil connects, then execs attested (path)" "$CG_INTRUDER" "$ID_INTRUDER" "$EVIL" "$ATT"
-exec_after "attested connects, then execs evil (path)" "$CG_INTRUDER" "$ID_INTRUDER" "$ATT" "$EVIL"
+exec_after "attested connects, then execs evil (path)" "$CG_INTRUDER" "$ID_PAYMENTS" "$ATT" "$EVIL"
 exec_after "evil connects, then execs attested (sha256)" "$CG_MALLORY" "$ID_MALLORY" "$EVIL" "$ATT"
 
 # ---- control socket: bad requests get an answer, the daemon serves on ------------------

@@ -70,7 +70,7 @@ t_check "flow cgroup" jqf --arg c "$(cg_rel "$N1/shop/frontend")" '.caller.cgrou
 t_check "flow SPIFFE ID" jqf --arg id "$ID_FRONTEND" '.src_spiffe_id == $id and .caller.spiffe_id == $id'
 t_check "flow namespace and mode" jqf '.namespace == "shop" and .mode == "observe"'
 t_check "flow dst" jqf --arg d "127.0.0.1:$P" '.dst == $d and .redirected == false'
-t_check "flow verdict is only a would-be one" jqf '.verdict == "would-deny" and .type == "connect"'
+t_check "flow verdict: the destination (not served) cannot be named" jqf '.verdict == "unknown" and .reason == "destination identity unknown in observe" and .type == "connect"'
 t_check "flow selectors" jqf --arg e "$PYEXE" '.caller.selectors | index("unix:uid:12345") and index("unix:gid:12345") and index("unix:path:" + $e) and index("ns:name:shop")'
 fid=$(jq .id <<<"$FLOW")
 expect_ok "flow show ID" ntd n1 -j flow show "$fid"

@@ -257,7 +257,7 @@ t_check "F3: pod C never saw it" [ "$(grep -c '^conn' "$LIVE_DIR/podc.log")" = "
 flow_wait "$id0" ".dst == \"$POD_C:$ECHO_PORT\" and .state != \"open\""
 t_flow "F3: its flow says refused, and why" '
 	.state == "refused" and .verdict == "deny" and
-	.reason == "strict mode: destination has no node proxy and no egress rule allows plaintext to it"'
+	.reason == "strict mode: the destination node runs no nametag proxy, and no egress rule allows plaintext to it"'
 
 # ---- F2. strict with an egress rule -------------------------------------------------
 expect_ok "F2: policy with egress rules to pod C ($ECHO_PORT, $ECHO_PORT2)" ntd $N policy load "$P_BOTH"

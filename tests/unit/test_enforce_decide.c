@@ -163,21 +163,22 @@ static const struct decide_row decide_rows[] = {
 	{ NULL, S, FRONTEND, CATALOGUE, 8080, NULL, D, true, -1, NO_NS },
 	{ "shop/x", S, FRONTEND, CATALOGUE, 8080, NULL, D, true, -1, NO_NS },
 	{ "", S, FRONTEND, CATALOGUE, 8080, NULL, D, true, -1, NO_NS },
-	/* modes: permissive enforces explicit denies only, observe nothing */
+	/* modes: observe and permissive are dry runs of strict, even for an
+	 * explicit deny */
 	{ "shop", P, FRONTEND, CATALOGUE, 8080, NULL, A, false, 0,
 	  "rule shop.rules[0] (allow)" },
 	{ "shop", P, FRONTEND, CATALOGUE, 8081, NULL, D, false, -1, NO_ALLOW },
 	{ "shop", P, NULL, PUBLIC, 80, NULL, D, false, -1, NO_ALLOW },
-	{ "shop", P, NULL, VAULT, 1, NULL, D, true, 4,
+	{ "shop", P, NULL, VAULT, 1, NULL, D, false, 4,
 	  "rule shop.rules[4] (deny)" },
 	{ "shop", O, NULL, VAULT, 1, NULL, D, false, 4,
 	  "rule shop.rules[4] (deny)" },
 	{ "shop", O, FRONTEND, CATALOGUE, 8080, NULL, A, false, 0,
 	  "rule shop.rules[0] (allow)" },
 	{ "shop", O, FRONTEND, CATALOGUE, 8081, NULL, D, false, -1, NO_ALLOW },
-	{ "shop", ENFORCE_OFF, NULL, VAULT, 1, NULL, A, false, -1,
+	{ "shop", ENFORCE_OFF, NULL, VAULT, 1, NULL, A, true, -1,
 	  "namespace not enforced" },
-	{ "nope", ENFORCE_OFF, NULL, NULL, 1, NULL, A, false, -1,
+	{ "nope", ENFORCE_OFF, NULL, NULL, 1, NULL, A, true, -1,
 	  "namespace not enforced" },
 	/* a mode outside the enum fails closed, as strict */
 	{ "shop", (enum enforce_mode)7, FRONTEND, CATALOGUE, 8081, NULL, D,

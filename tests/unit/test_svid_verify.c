@@ -136,6 +136,7 @@ static void test_verify_fails_closed(void)
 	if (!s || !set)
 		goto out;
 	CHECK(svid__verify(s->leaf, NULL, set, &opts, NULL, &err) == -ENOKEY);
+	CHECK(!strcmp(svid__failure_cause(-ENOKEY, err.msg), "unknown trust domain"));
 	CHECKF(has(err.msg, "holds no X.509 authority"), "%s", err.msg);
 	CHECK(svid__verify(NULL, NULL, set, &opts, NULL, &err) == -EINVAL);
 	CHECK(svid__verify(s->leaf, NULL, NULL, &opts, NULL, &err) == -EINVAL);
@@ -414,6 +415,27 @@ static const struct verify_case verify_cases[] = {
 	  -EKEYREJECTED, "path validation failed" },
 };
 
+/* Every failure has a cause an operator can read (the proxy's flow
+ * reasons): the ones a case's name spells, and never the catch-all. */
+static void check_cause(const char *name, int ret, const char *msg)
+{
+	static const struct { const char *in_name, *cause; } names[] = {
+		{ "key usage", "wrong key usage" }, { "keyCertSign", "wrong key usage" },
+		{ "cRLSign", "wrong key usage" }, { "digitalSignature", "wrong key usage" },
+		{ "eku", "wrong key usage" }, { "expired", "expired" },
+		{ "not yet valid", "not yet valid" }, { "uri san", "not an X509-SVID" },
+	};
+	const char *cause = svid__failure_cause(ret, msg);
+	size_t i;
+
+	CHECKF(strcmp(cause, "certificate rejected"), "%s: no cause for '%s'",
+	       name, msg);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (has(name, names[i].in_name))
+			CHECKF(!strcmp(cause, names[i].cause), "%s: cause '%s', want '%s'",
+			       name, cause, names[i].cause);
+}
+
 static void run_verify_case(const struct verify_case *c,
 			    const struct bundle_set *set)
 {
@@ -438,6 +460,8 @@ static void run_verify_case(const struct verify_case *c,
 	else
 		CHECKF(has(err.msg, c->want), "%s: message '%s' lacks '%s'",
 		       c->name, err.msg, c->want);
+	if (c->rc)
+		check_cause(c->name, ret, err.msg);
 	sk_X509_free(inter);
 }
 

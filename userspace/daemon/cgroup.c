@@ -97,15 +97,24 @@ static bool holds(const struct cgroup_info *cg, char *self, uint64_t id)
 
 int cgroup__init(struct cgroup_info *cg, const char *root)
 {
-	char self[PATH_MAX];
+	char self[PATH_MAX], joined[PATH_MAX];
 	struct statfs sfs;
 	int ret;
 
 	memset(cg, 0, sizeof(*cg));
+	if (root && !root[0])
+		return -EINVAL;	/* never "the mount" by accident */
 	ret = cgroup2__mount_point(cg->mount, sizeof(cg->mount));
 	if (ret)
 		return ret;
-	if (!realpath(root ? root : cg->mount, cg->root))
+	/* Relative to the mount, as `ns add --cgroup` takes its path: a path
+	 * below the mount as it is, any other one joined to it. */
+	if (!root || is_under(root, cg->mount))
+		snprintf(joined, sizeof(joined), "%s", root ? root : cg->mount);
+	else if (snprintf(joined, sizeof(joined), "%s/%s", cg->mount,
+			  root + (root[0] == '/')) >= (int)sizeof(joined))
+		return -ENAMETOOLONG;
+	if (!realpath(joined, cg->root))
 		return -errno;
 	if (!is_under(cg->root, cg->mount))
 		return -EXDEV;
@@ -169,5 +178,48 @@ int cgroup__resolve(const struct cgroup_info *cg, const char *in, char *out,
 		return ret;
 	if (snprintf(out, size, "%s", real) >= (int)size)
 		return nt_err_set(err, -ENAMETOOLONG, "cgroup path too long");
+	return 0;
+}
+
+/* A path as attestation spells one: '/', then segments that are not
+ * empty, "." or "..", and no '/' at the end. */
+static bool is_canonical(const char *p)
+{
+	const char *seg = p + 1;
+	size_t n;
+
+	if (p[0] != '/')
+		return false;
+	if (!p[1])
+		return true;
+	for (;;) {
+		n = strcspn(seg, "/");
+		if (!n || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		if (!seg[n])
+			return true;
+		seg += n + 1;
+	}
+}
+
+int cgroup__check_selector(const struct cgroup_info *cg, const char *value,
+			   struct nt_err *err)
+{
+	size_t mlen = strlen(cg->mount);
+	const char *root = cg->root + mlen;	/* "" when the root is the mount */
+
+	if (is_under(value, cg->mount) && mlen > 1)
+		return nt_err_set(err, -EINVAL,
+				  "cgroup:path:%s can never match: the value is relative to the cgroup v2 mount %s, so write cgroup:path:%s",
+				  value, cg->mount, value[mlen] ? value + mlen : "/");
+	if (!is_canonical(value))
+		return nt_err_set(err, -EINVAL,
+				  "cgroup:path:%s can never match: a cgroup path has no empty, '.' or '..' segment and no '/' at its end",
+				  value);
+	if (!is_under(value, root[0] ? root : "/") || !strcmp(value, root[0] ? root : "/"))
+		return nt_err_set(err, -EINVAL,
+				  "cgroup:path:%s can never match: it is not below the managed root %s (cgroup:path:%s/...)",
+				  value, cg->root, root);
 	return 0;
 }

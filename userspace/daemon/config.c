@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * nametagd --config FILE: the command line's string options as a JSON
- * object. The key table is the one source of the keys: the parser, the
- * help text and so nametagd(8) read it.
+ * nametagd --config FILE: every option of the command line as a JSON
+ * object, keys spelt with underscores. The key table is the one source of
+ * the keys: the parser, the help text and so nametagd(8) read it. An
+ * error names the file, the line and the column of what is wrong (the
+ * key, for a value of the wrong type), as a compiler would.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -14,73 +16,201 @@
 
 #define CONFIG_MAX (64 * 1024)
 
+enum key_type { K_STRING, K_BOOL, K_UINT };
+
 static const struct {
 	const char *key;
-	size_t off;		/* of a const char * in struct daemon_opts */
+	enum key_type type;
+	size_t off;		/* of a const char *, a bool or an unsigned
+				 * int in daemon_opts */
 } keys[] = {
-	{ "state_dir",		offsetof(struct daemon_opts, state_dir) },
-	{ "run_dir",		offsetof(struct daemon_opts, run_dir) },
-	{ "cgroup_root",	offsetof(struct daemon_opts, cgroup_root) },
-	{ "bpffs",		offsetof(struct daemon_opts, bpffs) },
-	{ "trust_domain",	offsetof(struct daemon_opts, trust_domain) },
-	{ "etcd",		offsetof(struct daemon_opts, fleet.etcd) },
-	{ "node",		offsetof(struct daemon_opts, fleet.node) },
-	{ "join_token",		offsetof(struct daemon_opts, fleet.join_token) },
-	{ "etcd_ca",		offsetof(struct daemon_opts, fleet.etcd_ca) },
-	{ "etcd_cert",		offsetof(struct daemon_opts, fleet.etcd_cert) },
-	{ "etcd_key",		offsetof(struct daemon_opts, fleet.etcd_key) },
-	{ "etcd_user",		offsetof(struct daemon_opts, fleet.etcd_user) },
-	{ "etcd_password_file",	offsetof(struct daemon_opts, fleet.etcd_password_file) },
-	{ "lease_ttl",		offsetof(struct daemon_opts, fleet.lease_ttl) },
+	{ "state_dir",	   K_STRING, offsetof(struct daemon_opts, state_dir) },
+	{ "run_dir",	   K_STRING, offsetof(struct daemon_opts, run_dir) },
+	{ "cgroup_root",   K_STRING, offsetof(struct daemon_opts, cgroup_root) },
+	{ "bpffs",	   K_STRING, offsetof(struct daemon_opts, bpffs) },
+	{ "trust_domain",  K_STRING, offsetof(struct daemon_opts, trust_domain) },
+	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics) },
+	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log) },
+	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format) },
+	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size) },
+	{ "manual_netns",  K_BOOL,   offsetof(struct daemon_opts, manual_netns) },
+	{ "no_ktls",	   K_BOOL,   offsetof(struct daemon_opts, no_ktls) },
+	{ "no_mesh_reuse", K_BOOL,   offsetof(struct daemon_opts, no_mesh_reuse) },
+	{ "debug",	   K_BOOL,   offsetof(struct daemon_opts, debug) },
+	{ "log_file",	   K_STRING, offsetof(struct daemon_opts, log_file) },
+	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout) },
+	{ "etcd",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd) },
+	{ "node",	   K_STRING, offsetof(struct daemon_opts, fleet.node) },
+	{ "join_token",	   K_STRING, offsetof(struct daemon_opts, fleet.join_token) },
+	{ "etcd_ca",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_ca) },
+	{ "etcd_cert",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_cert) },
+	{ "etcd_key",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_key) },
+	{ "etcd_user",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_user) },
+	{ "etcd_password_file", K_STRING, offsetof(struct daemon_opts, fleet.etcd_password_file) },
+	{ "lease_ttl",	   K_STRING, offsetof(struct daemon_opts, fleet.lease_ttl) },
 };
 
-const char *daemon_config__keys(void)
-{
-	static char list[512];
-	size_t i, n = 0;
+/* Every string a config file gave, kept reachable: a reload replaces the
+ * options, and the strings of the ones it replaced are not freed (a
+ * pointer to them may still be in use). */
+static char **kept;
+static size_t nkept, capkept;
 
-	if (list[0])
-		return list;
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
-			      keys[i].key);
-	return list;
+static enum key_type key_type_of(enum daemon_config_type type)
+{
+	return type == DAEMON_CONFIG_BOOL ? K_BOOL :
+	       type == DAEMON_CONFIG_NUMBER ? K_UINT : K_STRING;
 }
 
-static int take(const cJSON *root, const char *key, const char **dst,
-		const char *path, struct nt_err *err)
+const char *daemon_config__keys(enum daemon_config_type type)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+	static char list[3][512];
+	char *l = list[key_type_of(type)];
+	size_t i, n = 0;
 
-	if (!it)
+	if (l[0])
+		return l;
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		if (keys[i].type == key_type_of(type))
+			n += snprintf(l + n, sizeof(list[0]) - n, "%s%s",
+				      n ? ", " : "", keys[i].key);
+	return l;
+}
+
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < FLOW_TABLE_MIN ||
+	    v > FLOW_TABLE_MAX)
+		return nt_err_set(err, -EINVAL,
+				  "--flow-table-size %s: expected a whole number from %u to %u",
+				  s, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
+static void place(char *buf, size_t size, const char *path, const char *text,
+		  size_t len, const char *key)
+{
+	long off = json__key_offset(text, len, key, 0);
+	unsigned int line, col;
+
+	if (off < 0) {
+		snprintf(buf, size, "%s", path);
+		return;
+	}
+	json__line_col(text, (size_t)off, &line, &col);
+	snprintf(buf, size, "%s:%u:%u", path, line, col);
+}
+
+static int take(const cJSON *it, size_t i, struct daemon_opts *o,
+		const char *where, struct nt_err *err)
+{
+	void *dst = (char *)o + keys[i].off;
+
+	if (keys[i].type == K_BOOL) {
+		if (!cJSON_IsBool(it))
+			return nt_err_set(err, -EINVAL, "%s: \"%s\" must be true or false",
+					  where, keys[i].key);
+		*(bool *)dst = cJSON_IsTrue(it);
 		return 0;
+	}
+	if (keys[i].type == K_UINT) {
+		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(unsigned int)it->valuedouble ||
+		    it->valuedouble < FLOW_TABLE_MIN || it->valuedouble > FLOW_TABLE_MAX)
+			return nt_err_set(err, -EINVAL,
+					  "%s: \"%s\" must be a whole number from %u to %u",
+					  where, keys[i].key, FLOW_TABLE_MIN, FLOW_TABLE_MAX);
+		*(unsigned int *)dst = (unsigned int)it->valuedouble;
+		return 0;
+	}
 	if (!cJSON_IsString(it) || !it->valuestring[0])
 		return nt_err_set(err, -EINVAL, "%s: \"%s\" must be a non-empty string",
-				  path, key);
+				  where, keys[i].key);
 	/* The daemon lives as long as these strings: keep them. */
-	*dst = strdup(it->valuestring);
-	return *dst ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
+	if (array__grow((void **)&kept, &capkept, nkept, sizeof(*kept), 1 << 16))
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	kept[nkept] = strdup(it->valuestring);
+	if (!kept[nkept])
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	*(const char **)dst = kept[nkept++];
+	return 0;
+}
+
+static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
+		    const char *text, size_t len, struct nt_err *err)
+{
+	char where[PATH_MAX + 32];
+	const cJSON *it;
+	size_t i;
+	int ret;
+
+	if (!cJSON_IsObject(root))
+		return nt_err_set(err, -EINVAL, "%s:1:1: expected a json object",
+				  path);
+	for (it = root->child; it; it = it->next) {
+		place(where, sizeof(where), path, text, len, it->string);
+		for (i = 0; i < ARRAY_SIZE(keys); i++)
+			if (!strcmp(it->string, keys[i].key))
+				break;
+		if (i == ARRAY_SIZE(keys))
+			return nt_err_set(err, -EINVAL, "%s: unknown key \"%s\" (known: %s, %s, %s)",
+					  where, it->string,
+					  daemon_config__keys(DAEMON_CONFIG_STRING),
+					  daemon_config__keys(DAEMON_CONFIG_BOOL),
+					  daemon_config__keys(DAEMON_CONFIG_NUMBER));
+		ret = take(it, i, o, where, err);
+		if (ret)
+			return ret;
+	}
+	if (o->log_format && log__parse_format(o->log_format, NULL)) {
+		place(where, sizeof(where), path, text, len, "log_format");
+		return nt_err_set(err, -EINVAL, "%s: \"log_format\" is \"text\" or \"json\"",
+				  where);
+	}
+	return 0;
+}
+
+/*
+ * What only makes sense once all the options are known, checked at start
+ * and at every reload (a config file is read whole first, so that --version
+ * or --help after it still work whatever its values are).
+ */
+int daemon_config__check(struct daemon_opts *o, struct nt_err *err)
+{
+	int64_t secs = DRAIN_TIMEOUT_DEFAULT;
+	struct nt_err why = {};
+	int ret;
+
+	if (o->drain_timeout) {
+		ret = duration__parse(o->drain_timeout, &secs, &why);
+		if (ret)
+			return nt_err_set(err, ret, "drain_timeout \"%s\": %s",
+					  o->drain_timeout, why.msg);
+	}
+	o->drain_secs = secs;
+	return 0;
 }
 
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err)
 {
-	const char *allowed[ARRAY_SIZE(keys) + 1] = {};
 	cJSON *root = NULL;
 	char *buf = NULL;
-	size_t len, i;
+	size_t len;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		allowed[i] = keys[i].key;
 	ret = state__read(path, CONFIG_MAX, false, &buf, &len, err);
 	if (!ret)
-		ret = json__parse_strict(buf, len, &root, err);
+		ret = json__parse_file(path, buf, len, &root, err);
 	if (!ret)
-		ret = json__only_keys(root, allowed, path, err);
-	for (i = 0; !ret && i < ARRAY_SIZE(keys); i++)
-		ret = take(root, keys[i].key,
-			   (const char **)((char *)o + keys[i].off), path, err);
+		ret = take_all(o, root, path, buf, len, err);
 	cJSON_Delete(root);
 	free(buf);
 	return ret;

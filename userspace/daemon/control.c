@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "userspace/daemon/daemon.h"
+#include "userspace/daemon/upgrade.h"
 
 #define MAX_CLIENTS	64
 
@@ -29,6 +30,7 @@ struct ctl_client {
 	int fds[CTL_MAX_FDS];
 	int nfds;
 	int topic;		/* subscribed topic, 0 = none */
+	uint32_t uid, pid;	/* SO_PEERCRED at accept, for the audit log */
 };
 
 struct control {
@@ -41,7 +43,8 @@ struct control {
 /* Every command, each CLI object's table in turn. */
 static const struct ctl_cmd *const tables[] = {
 	ctl_ns_cmds, ctl_entry_cmds, ctl_workload_cmds, ctl_flow_cmds,
-	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds, ctl_node_cmds,
+	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds, ctl_daemon_cmds,
+	ctl_node_cmds,
 };
 
 static ctl_handler_fn find_cmd(const char *cmd)
@@ -138,7 +141,8 @@ static int reply_error(int fd, const char *msg)
  * dropped, not waited on once more for every request it has queued. */
 static int handle_request(struct ctl_client *c, const char *line, size_t len)
 {
-	struct ctl_request r = { .d = c->ctl->d, .client = c };
+	struct ctl_request r = { .d = c->ctl->d, .client = c,
+				 .peer_uid = c->uid, .peer_pid = c->pid };
 	struct nt_err err = {};
 	const cJSON *cmd;
 	ctl_handler_fn fn;
@@ -181,21 +185,21 @@ out:
 	return sent;
 }
 
-static void take_fds(struct ctl_client *c, struct msghdr *msg)
+void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max)
 {
 	struct cmsghdr *cm;
-	int *fds, n, i;
+	int *p, n, i;
 
 	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		fds = (int *)CMSG_DATA(cm);
+		p = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (c->nfds < CTL_MAX_FDS)
-				c->fds[c->nfds++] = fds[i];
+			if (*nfds < max)
+				fds[(*nfds)++] = p[i];
 			else
-				close(fds[i]);
+				close(p[i]);
 		}
 	}
 }
@@ -220,7 +224,7 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	}
 	/* Taken even when there were too many: those that did arrive are
 	 * ours now, and client_close() closes them. */
-	take_fds(c, &msg);
+	ctl__take_fds(&msg, c->fds, &c->nfds, CTL_MAX_FDS);
 	if (msg.msg_flags & MSG_CTRUNC) {
 		reply_error(h->fd, "too many file descriptors with one request");
 		client_close(c);
@@ -241,13 +245,12 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	}
 }
 
-static bool peer_is_root(int fd)
+static bool peer_is_root(int fd, struct ucred *cred)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*cred);
 
-	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
-	       cred.uid == 0;
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) &&
+	       cred->uid == 0;
 }
 
 static void on_accept(struct loop_handler *h, uint32_t events)
@@ -255,6 +258,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	struct control *ctl = (struct control *)((char *)h -
 			      offsetof(struct control, listener));
 	struct timeval tv = { .tv_sec = 2 };
+	struct ucred cred;
 	struct ctl_client *c;
 	int fd, i;
 
@@ -263,7 +267,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		fdlimit__refuse(h->fd);	/* else the loop spins on it */
 	if (fd < 0)
 		return;
-	if (!peer_is_root(fd)) {
+	if (!peer_is_root(fd, &cred)) {
 		pr_warn("control: refused a non-root peer");
 		reply_error(fd, "permission denied: nametagd serves root only");
 		close(fd);
@@ -280,6 +284,8 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	}
 	c->h.fd = fd;
 	c->h.on_event = on_client;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
 	c->ctl = ctl;
 	if (loop__add(ctl->d->loop, &c->h, EPOLLIN)) {
 		close(fd);
@@ -308,6 +314,13 @@ int control__open(struct daemon *d, struct nt_err *err)
 		     d->opts.run_dir, CTL_SOCK_NAME) >= (int)sizeof(sa.sun_path))
 		return nt_err_set(err, -ENAMETOOLONG, "run dir path too long");
 	strcpy(sa.sun_path, ctl->sock_path);
+	/* An upgrade hands the listening socket over: clients queued on it
+	 * are answered by this process (upgrade.h). */
+	fd = takeover__control_fd(d);
+	if (fd >= 0) {
+		ctl->listener.fd = fd;
+		return loop__add(d->loop, &ctl->listener, EPOLLIN);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nt_err_set(err, -errno, "socket: %s", strerror(errno));
@@ -340,6 +353,24 @@ void control__close(struct daemon *d)
 	}
 	free(ctl);
 	d->control = NULL;
+}
+
+int control__listener_fd(const struct daemon *d)
+{
+	return d->control ? d->control->listener.fd : -1;
+}
+
+/* After an upgrade: the new process has the listener and its path; the
+ * clients this one has keep their answers. */
+void control__stop_listening(struct daemon *d)
+{
+	struct control *ctl = d->control;
+
+	if (!ctl || ctl->listener.fd < 0)
+		return;
+	loop__del(d->loop, &ctl->listener);
+	close(ctl->listener.fd);
+	ctl->listener.fd = -1;
 }
 
 void control__subscribe(struct ctl_client *c, int topic)

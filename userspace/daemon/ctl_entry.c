@@ -48,10 +48,17 @@ static int entry_add(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 			return nt_err_set(err, -E2BIG, "too many selectors");
 		if (!cJSON_IsString(s))
 			return nt_err_set(err, -EINVAL, "selectors must be strings");
-		ret = selector__parse(&e.selectors[e.nselectors++],
+		ret = selector__parse(&e.selectors[e.nselectors],
 				      s->valuestring, err);
 		if (ret)
 			return ret;
+		/* One that can never match would leave its workloads
+		 * without this ID, silently: refused now. */
+		if (!strcmp(e.selectors[e.nselectors].type, "cgroup") &&
+		    !strncmp(e.selectors[e.nselectors].value, "path:", 5) &&
+		    cgroup__check_selector(&d->cg, e.selectors[e.nselectors].value + 5, err))
+			return -EINVAL;
+		e.nselectors++;
 	}
 	ret = attest_registry__add(d->entries, &e, err);
 	if (ret)

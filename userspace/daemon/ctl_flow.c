@@ -25,7 +25,8 @@ static const char *const type_names[FLOW_TYPE_MAX] = {
 
 static const char *const verdict_names[] = {
 	[FLOW_ALLOW] = "allow", [FLOW_DENY] = "deny",
-	[FLOW_WOULD_DENY] = "would-deny",
+	[FLOW_WOULD_DENY] = "would-deny", [FLOW_WOULD_ALLOW] = "would-allow",
+	[FLOW_UNKNOWN] = "unknown",
 };
 
 /* "10.0.0.1:80"; "" for an event without that end (port 0). */
@@ -108,6 +109,8 @@ static cJSON *flow_json(const struct flow_record *f, bool age)
 		add_addr(o, CTL_FLOW_SRC, &f->src);
 	if (f->has & FLOW_HAS_DST)
 		add_addr(o, CTL_FLOW_DST, &f->dst);
+	if (f->has & FLOW_HAS_REDIRECT_SRC)
+		add_addr(o, CTL_FLOW_REDIRECT_SRC, &f->redirect_src);
 	if (f->has & FLOW_HAS_SOCKET)
 		add_socket(o, f->socket_info);
 	if (f->has & FLOW_HAS_REDIRECTED)
@@ -174,8 +177,8 @@ static int flow_show(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return -EINVAL;
 	f = flows__get(r->d->flows, id);
 	if (!f)
-		return nt_err_set(err, -ENOENT, "no flow %llu (the table keeps the latest %d)",
-				  (unsigned long long)id, FLOW_TABLE_SIZE);
+		return nt_err_set(err, -ENOENT, "no flow %llu (the table keeps the latest %zu)",
+				  (unsigned long long)id, flows__size(r->d->flows));
 	cJSON_AddItemToObject(resp, CTL_R_FLOW, flow_json(f, true));
 	return 0;
 }

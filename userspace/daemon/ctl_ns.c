@@ -86,9 +86,10 @@ static struct ns *find_ns(struct ctl_request *r, struct nt_err *err)
 	return n;
 }
 
-static int set_mode(struct daemon *d, struct ns *n, enum nt_mode mode,
-		    cJSON *resp, struct nt_err *err)
+static int set_mode(const struct ctl_request *r, struct ns *n,
+		    enum nt_mode mode, cJSON *resp, struct nt_err *err)
 {
+	struct daemon *d = r->d;
 	enum nt_mode old = n->mode;
 	int ret;
 
@@ -114,6 +115,7 @@ static int set_mode(struct daemon *d, struct ns *n, enum nt_mode mode,
 	}
 	pr_info("namespace %s: %s -> %s", n->name, mode__name(old),
 		mode__name(mode));
+	audit__mode(d, r, n, old);
 	netns__sync(d);
 	daemon__sync_listeners(d);
 	/* New connections are decided by the kernel from now on; the ones
@@ -121,6 +123,7 @@ static int set_mode(struct daemon *d, struct ns *n, enum nt_mode mode,
 	if (mode == NT_MODE_STRICT)
 		strict__sweep(d, n);
 	cJSON_AddItemToObject(resp, CTL_R_NAMESPACE, ns_json(n));
+	ctl_lint__strict(d, n, resp);
 	return 0;
 }
 
@@ -137,14 +140,14 @@ static int ns_enable(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return nt_err_set(err, -EINVAL,
 				  "mode '%s': expected observe, permissive or strict",
 				  mode);
-	return set_mode(r->d, n, m, resp, err);
+	return set_mode(r, n, m, resp, err);
 }
 
 static int ns_disable(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
 	struct ns *n = find_ns(r, err);
 
-	return n ? set_mode(r->d, n, NT_MODE_OFF, resp, err) : -ENOENT;
+	return n ? set_mode(r, n, NT_MODE_OFF, resp, err) : -ENOENT;
 }
 
 static int ns_del(struct ctl_request *r, cJSON *resp, struct nt_err *err)

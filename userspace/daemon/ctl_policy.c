@@ -42,6 +42,8 @@ static int policy_load(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		return ret;
 	}
 	policy_holder__swap(r->d, p);
+	audit__policy(r->d, r, text, policy__namespaces(p));
+	ctl_lint__policy(r->d, p, resp);
 	cJSON_AddNumberToObject(resp, CTL_R_NAMESPACES,
 				(double)policy__namespaces(p));
 	return 0;

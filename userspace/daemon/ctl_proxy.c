@@ -47,13 +47,13 @@ static int proxy_entry_json(uint32_t netns, const struct nt_proxy *p, void *arg)
 {
 	cJSON *e = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(e, "netns", netns);
-	cJSON_AddNumberToObject(e, "slot", p->slot);
-	cJSON_AddNumberToObject(e, "outbound4_port", p->outbound4.port);
-	cJSON_AddNumberToObject(e, "outbound6_port", p->outbound6.port);
-	cJSON_AddNumberToObject(e, "mesh_port", p->mesh_port);
-	cJSON_AddBoolToObject(e, "served", !!(p->flags & NT_PROXY_SERVED));
-	json__add_u64(e, "listener_overflow", p->overflow);
+	cJSON_AddNumberToObject(e, CTL_PX_NETNS, netns);
+	cJSON_AddNumberToObject(e, CTL_PX_SLOT, p->slot);
+	cJSON_AddNumberToObject(e, CTL_PX_OUTBOUND4_PORT, p->outbound4.port);
+	cJSON_AddNumberToObject(e, CTL_PX_OUTBOUND6_PORT, p->outbound6.port);
+	cJSON_AddNumberToObject(e, CTL_PX_MESH_PORT, p->mesh_port);
+	cJSON_AddBoolToObject(e, CTL_PX_SERVED, !!(p->flags & NT_PROXY_SERVED));
+	json__add_u64(e, CTL_PX_OVERFLOW, p->overflow);
 	cJSON_AddItemToArray(arg, e);
 	return 0;
 }
@@ -64,13 +64,13 @@ static cJSON *datapath_json(const struct datapath *dp)
 	struct dp_status st;
 
 	datapath__status(dp, &st);
-	cJSON_AddStringToObject(o, "pin_dir", st.pin_dir);
-	json__add_u64(o, "cgroup_id", st.cgroup_id);
-	cJSON_AddNumberToObject(o, "links", (double)st.links);
-	cJSON_AddNumberToObject(o, "max_netns", st.max_netns);
-	cJSON_AddNumberToObject(o, "listeners_per_netns", st.listeners_per_netns);
+	cJSON_AddStringToObject(o, CTL_DP_PIN_DIR, st.pin_dir);
+	json__add_u64(o, CTL_DP_CGROUP_ID, st.cgroup_id);
+	cJSON_AddNumberToObject(o, CTL_DP_LINKS, (double)st.links);
+	cJSON_AddNumberToObject(o, CTL_DP_MAX_NETNS, st.max_netns);
+	cJSON_AddNumberToObject(o, CTL_DP_LISTENERS, st.listeners_per_netns);
 	datapath__proxies_foreach(dp, proxy_entry_json,
-				  cJSON_AddArrayToObject(o, "proxies"));
+				  cJSON_AddArrayToObject(o, CTL_DP_PROXIES));
 	return o;
 }
 
@@ -150,7 +150,8 @@ static int served_json(const struct proxy_netns *n, void *arg)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, CTL_PX_PATH, n->path);
 	cJSON_AddNumberToObject(o, CTL_PX_NETNS, n->netns_ino);
-	cJSON_AddNumberToObject(o, CTL_PX_OUTBOUND_PORT, PROXY_OUTBOUND_PORT);
+	cJSON_AddNumberToObject(o, CTL_PX_OUTBOUND4_PORT, PROXY_OUTBOUND_PORT);
+	cJSON_AddNumberToObject(o, CTL_PX_OUTBOUND6_PORT, PROXY_OUTBOUND_PORT);
 	cJSON_AddNumberToObject(o, CTL_PX_MESH_PORT, PROXY_MESH_PORT);
 	/* Where the sockets are bound: the well-known ports unless another
 	 * socket took one first (sk_lookup steers those). */
@@ -223,13 +224,12 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddStringToObject(resp, CTL_R_TRUST_DOMAIN,
 				node_ca__trust_domain(d->ca));
 	cJSON_AddStringToObject(resp, CTL_R_CGROUP_ROOT, d->cg.root);
-	cJSON_AddNumberToObject(resp, CTL_R_NAMESPACES,
-				(double)ns_table__count(d->ns));
 	cJSON_AddNumberToObject(resp, CTL_R_CONNECTIONS, (double)st.connections);
 	cJSON_AddNumberToObject(resp, CTL_R_IDLE_MESH, (double)st.idle_mesh);
 	cJSON_AddItemToObject(resp, CTL_R_ADMISSION, admission_json(&st));
 	cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(d->dp));
-	return 0;
+	ctl_status__add(d, resp);
+	return served(r, resp);
 }
 
 const struct ctl_cmd ctl_proxy_cmds[] = {

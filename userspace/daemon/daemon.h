@@ -16,7 +16,9 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -51,16 +53,59 @@ struct daemon_opts {
 	bool manual_netns;		/* serve only `proxy add` namespaces */
 	bool no_ktls;			/* keep TLS records in userspace */
 	bool no_mesh_reuse;		/* NT1 only: a handshake per connection */
+	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
+	const char *audit_log;		/* --audit-log FILE; NULL: none */
+	const char *log_format;		/* "text" (default) or "json" */
+	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
+	bool debug;
+	const char *log_file;		/* NULL: stderr as it is */
+	const char *drain_timeout;	/* a duration; NULL: the default */
+	int64_t drain_secs;		/* daemon_config__check's */
+	int takeover_fd;		/* --takeover FD (upgrade.c); -1: none */
 	struct daemon_fleet_opts fleet;
 };
 
+#define DRAIN_TIMEOUT_DEFAULT	600	/* s: 10 min (docs/process-model.md) */
+
 /* ---- config (config.c) -------------------------------------------------------- */
 
+/* nametagd --help (usage.c). */
+void daemon__usage(FILE *out);
 /* --config FILE: the options as a JSON object. */
 int daemon_config__load(struct daemon_opts *o, const char *path,
 			struct nt_err *err);
-/* "state_dir, run_dir, ...": the keys a config file may have. */
-const char *daemon_config__keys(void);
+/* "state_dir, run_dir, ...": the keys a config file may have, of a type. */
+enum daemon_config_type { DAEMON_CONFIG_STRING, DAEMON_CONFIG_BOOL,
+			  DAEMON_CONFIG_NUMBER };
+const char *daemon_config__keys(enum daemon_config_type type);
+/* Values checked once every option is known: drain_secs set. */
+int daemon_config__check(struct daemon_opts *o, struct nt_err *err);
+/* The command line, parsed (main.c): at start, and again at a reload,
+ * which reads the config file anew. 0, or -EINVAL said on stderr. */
+int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
+		       struct nt_err *err);
+
+/* ---- signals, reload, exit (signals.c) ------------------------------------------ */
+
+/* A signal the loop's signalfd read: SIGTERM and SIGINT stop, SIGHUP
+ * reloads, SIGUSR2 upgrades, SIGCHLD reaps an upgrade's child. */
+void signals__on(struct daemon *d, int signo);
+/* SIGHUP, `nametag daemon reload`: the config file, the log file, the
+ * policy and the registration entries from the state dir, a rescan of
+ * cgroups and network namespaces, the trust bundles. Never exits; what
+ * cannot be read is logged and keeps what was in force. The number of
+ * parts that failed; @err says the first. */
+int daemon__reload(struct daemon *d, struct nt_err *err);
+/* --log-file: (re)opens @path onto stderr, so every line goes there. */
+int daemon__open_log(const char *path, struct nt_err *err);
+/* Cgroup ids again, each namespace re-applied (main.c). */
+void daemon__reconcile_namespaces(struct daemon *d);
+struct ns;
+/* One namespace: its cgroup looked up, enrolled if it may be, applied. */
+void daemon__reconcile_ns(struct daemon *d, struct ns *ns);
+/* --flow-table-size @s: a whole number in FLOW_TABLE_MIN..FLOW_TABLE_MAX. */
+int daemon_config__flow_table_size(const char *s, unsigned int *out,
+				   struct nt_err *err);
 
 /* ---- the managed cgroup subtree (cgroup.c) ------------------------------------- */
 
@@ -71,11 +116,18 @@ struct cgroup_info {
 	uint64_t self_id;		/* the daemon's own cgroup */
 };
 
+/* @root: absolute below the mount, or relative to the mount (with or
+ * without a leading '/'); NULL: the mount's root. */
 int cgroup__init(struct cgroup_info *cg, const char *root);
 /* Resolves a user-supplied path (absolute, or relative to the cgroup v2
  * mount) to an absolute path inside the managed subtree. */
 int cgroup__resolve(const struct cgroup_info *cg, const char *in,
 		    char *out, size_t size, struct nt_err *err);
+/* 0 when a cgroup:path selector's @value can match a workload: relative
+ * to the mount (not /sys/fs/cgroup/...), canonical, below the managed
+ * root. -EINVAL with what to write instead otherwise. */
+int cgroup__check_selector(const struct cgroup_info *cg, const char *value,
+			   struct nt_err *err);
 /* 0 when cgroup @path (absolute, resolved) may be enforced on: strictly
  * below the managed root, neither nametagd's own cgroup nor an ancestor of
  * it. -EPERM with the reason otherwise, also when the daemon cannot find
@@ -158,6 +210,8 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 		      struct workload **out, struct nt_err *err);
 /* Drops cached identities: the registry or a namespace changed. */
 void identity__invalidate(struct identity *idt);
+/* The workload resolved last (with an ID), or NULL. */
+const struct workload *identity__last(const struct identity *idt);
 
 /* The processes of enrolled namespaces, for `workload list`
  * (workloads.c): each with its identity, and whether its evidence is the
@@ -175,6 +229,9 @@ struct svid_cache;
 
 int svid_cache__new(struct svid_cache **c, struct node_ca *ca);
 void svid_cache__free(struct svid_cache *c);
+/* @fn hears of every SVID minted (metrics, the audit log). */
+typedef void (*svid_minted_fn)(const struct svid *s, void *arg);
+void svid_cache__on_mint(struct svid_cache *c, svid_minted_fn fn, void *arg);
 /* The SVID for @id, minted when absent or past half its life. */
 const struct svid *svid_cache__get(struct svid_cache *c,
 				   const struct spiffe_id *id,
@@ -191,12 +248,20 @@ int svid_cache__foreach(const struct svid_cache *c,
 
 /* ---- flows (flows.c) ---------------------------------------------------------------- */
 
-#define FLOW_TABLE_SIZE 4096
+/* --flow-table-size: how many records the ring keeps. */
+#define FLOW_TABLE_DEFAULT	4096
+#define FLOW_TABLE_MIN		16
+#define FLOW_TABLE_MAX		(1u << 18)
 
 struct flow_table;
 
-/* @ids: the interned IDs records hold references in. */
-int flow_table__new(struct flow_table **t, struct spiffe_ids *ids);
+/* @ids: the interned IDs records hold references in; @size records are
+ * kept (-ERANGE outside FLOW_TABLE_MIN..FLOW_TABLE_MAX). */
+int flow_table__new(struct flow_table **t, struct spiffe_ids *ids,
+		    size_t size);
+/* The ring's size, and how many records it holds now. */
+size_t flows__size(const struct flow_table *t);
+size_t flows__held(const struct flow_table *t);
 void flow_table__free(struct flow_table *t);
 /* A new record, the oldest one's slot reused: zeroed but for its id and
  * times. */
@@ -206,12 +271,22 @@ struct flow_record *flows__get(struct flow_table *t, uint64_t id);
 /* Every record held, oldest first. */
 int flows__foreach(const struct flow_table *t,
 		   int (*fn)(const struct flow_record *f, void *arg), void *arg);
+/* The newest of the latest @depth records of @type from @src to @dst
+ * (addresses and ports); NULL if none. */
+struct flow_record *flows__find(struct flow_table *t, enum flow_type type,
+				const struct nt_addr *src,
+				const struct nt_addr *dst, unsigned int depth);
 /* Sets a record's interned ID (a reference of its own). */
 void flows__set_id(struct flow_table *t, const struct spiffe_id **slot,
 		   const struct spiffe_id *id);
 
 /* Tells the watchers (flow watch) that @id changed. */
 void flows__publish(struct daemon *d, uint64_t id);
+/* Record @f changed: the metrics, the audit log and the watchers hear of
+ * it. Every change a user can see goes through here. */
+void flows__changed(struct daemon *d, const struct flow_record *f);
+/* The same refusal once more, counted on record @f (no new record). */
+void flows__repeated(struct daemon *d, struct flow_record *f);
 
 /* A connection the daemon found (and ended, or could not) outside the
  * proxy, recorded whole at once: plaintext, verdict deny. */
@@ -224,6 +299,29 @@ struct flow_note {
 	uint32_t uid;
 };
 void flows__note(struct daemon *d, const struct flow_note *n);
+
+/* ---- the decision stage of a kernel event (verdict.c) ---------------------------------- */
+
+#define VERDICT_UNKNOWN_REASON	"destination identity unknown in observe"
+
+struct event_verdict {
+	enum flow_verdict verdict;
+	char reason[NT_ERR_MSG_MAX];
+};
+
+/* A refusal the kernel reports (its own deny). */
+bool verdict__is_refusal(uint32_t type);
+/* A refusal, or a connect the kernel only saw: what strict does or would
+ * do, as far as the caller's side can tell. */
+void verdict__event(const struct nt_event *e, struct event_verdict *v);
+/* Observe: a SYN reached the enrolled listener @to (NULL: no identity
+ * could be resolved) on @port, from @caller (its connect record) or from
+ * an address no enrolled connect of this node matches (NULL). Strict's
+ * verdict: policy__decide() with both identities, plaintext refused
+ * without one. */
+void verdict__observed(const struct policy *p, const struct flow_record *caller,
+		       const struct workload *to, uint16_t port,
+		       struct event_verdict *v);
 
 /* ---- the pipeline of a kernel event (events.c) ---------------------------------------- */
 
@@ -293,6 +391,17 @@ void fleet__close(struct daemon *d);
 void fleet__tick(struct daemon *d);
 /* Writes a fleet node takes from etcd only: -EROFS with the reason. */
 int fleet__refuse(struct daemon *d, const char *cmd, struct nt_err *err);
+/* SIGHUP in fleet mode: the etcd snapshot applied again; false: not a
+ * fleet node (the state files are reloaded instead). */
+bool fleet__reload(struct daemon *d);
+/* For the metrics; -ENOENT: not a fleet node. */
+struct fleet_gauges {
+	bool in_sync, bad_value;
+	int64_t stale_seconds, revision;
+	time_t applied_at;
+	unsigned int relists;
+};
+int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
 
 /* ---- the control socket (control.c, ctl_*.c) ------------------------------------------------ */
 
@@ -307,6 +416,7 @@ struct ctl_request {
 	int fds[CTL_MAX_FDS];
 	int nfds;
 	struct ctl_client *client;
+	uint32_t peer_uid, peer_pid;	/* SO_PEERCRED of the client */
 };
 
 typedef int (*ctl_handler_fn)(struct ctl_request *r, cJSON *resp,
@@ -319,16 +429,28 @@ struct ctl_cmd {
 /* One table per CLI object, each ctl_<object>.c's, ended by { NULL }. */
 extern const struct ctl_cmd ctl_ns_cmds[], ctl_entry_cmds[],
 	ctl_workload_cmds[], ctl_flow_cmds[], ctl_svid_cmds[],
-	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_node_cmds[];
+	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_daemon_cmds[],
+	ctl_node_cmds[];
 
 int control__open(struct daemon *d, struct nt_err *err);
 void control__close(struct daemon *d);
 /* For streaming commands: keep the client after the reply and send it
  * JSON lines later. */
-enum { TOPIC_FLOWS = 1 };
+enum { TOPIC_FLOWS = 1, TOPIC_UPGRADE };
 void control__subscribe(struct ctl_client *c, int topic);
 void control__publish(struct daemon *d, int topic, const cJSON *msg);
+/* The listening socket, for an upgrade's handoff; -1 when none. */
+int control__listener_fd(const struct daemon *d);
+/* Stops accepting; the socket file stays (the new process serves it). */
+void control__stop_listening(struct daemon *d);
+/* {"upgrade": {"pid": N}} or {"upgrade": {"error": ...}} to those who
+ * asked for the upgrade (ctl_daemon.c). */
+void ctl_daemon__upgrade_done(struct daemon *d, pid_t pid, const char *error);
 
+/* The descriptors of @msg's SCM_RIGHTS appended to @fds (*@nfds of @max
+ * used); those past @max are closed, never leaked. */
+struct msghdr;
+void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max);
 /* Request fields: the string, or NULL with @err set. */
 const char *ctl__str(const struct ctl_request *r, const char *key,
 		     struct nt_err *err);
@@ -338,6 +460,88 @@ int ctl__uint(const struct ctl_request *r, const char *key, uint64_t *v,
 cJSON *ctl_workload__json(const struct workload *w);
 /* {"flow": ...} to the watchers (ctl_flow.c). */
 void ctl_flow__publish(struct daemon *d, const struct flow_record *f);
+
+/* ---- metrics (metrics.c, metrics_http.c) ---------------------------------------------------- */
+
+struct metrics;
+
+int metrics__new(struct metrics **m);
+void metrics__free(struct metrics *m);
+/* Record @f changed: counts what it reached that was not counted yet;
+ * @mark is the record's (flows__mark), what has been counted of it. */
+void metrics__flow(struct metrics *m, const struct flow_record *f,
+		   uint8_t *mark);
+/* The same refusal once more on record @f (events.c folds repeats). */
+void metrics__flow_repeat(struct metrics *m, const struct flow_record *f);
+void metrics__svid_issued(struct metrics *m);
+/* The Prometheus text exposition of everything; *@buf is malloc'd. */
+int metrics__render(struct daemon *d, char **buf, size_t *len);
+
+/* --metrics ADDR:PORT (a bare PORT is 127.0.0.1:PORT): GET /metrics.
+ * _check says whether @where is one, before anything starts. */
+int metrics_http__check(const char *where, struct nt_err *err);
+int metrics_http__open(struct daemon *d, const char *where, struct nt_err *err);
+void metrics_http__close(struct daemon *d);
+/* Once a second: clients past their time are dropped. */
+void metrics_http__tick(struct daemon *d);
+/* "127.0.0.1:9477", or NULL when off. */
+const char *metrics_http__addr(const struct daemon *d);
+
+/* ---- the audit log (audit.c) and the operator's pieces (operator.c) ------------------------- */
+
+/* --audit-log FILE (lib/ntcore.h's audit_log): opened at start, its path
+ * left in the state dir for the CLI; without the option every call is a
+ * no-op. Records a user acts on (policy, modes, CA, bundles) are synced at
+ * once; SVIDs and denies within a second (audit__flush). */
+int audit__open(struct daemon *d, struct nt_err *err);
+void audit__close(struct daemon *d);
+void audit__reopen(struct daemon *d);
+void audit__flush(struct daemon *d);
+void audit__svid(struct daemon *d, const struct svid *s);
+/* Record @f changed; a deny is written once per record (@mark's
+ * FLOW_MARK_AUDITED, next to what metrics.c counted). */
+#define FLOW_MARK_AUDITED	0x80
+void audit__flow(struct daemon *d, const struct flow_record *f, uint8_t *mark);
+/* policy load: @text as loaded, by the control client @r. */
+void audit__policy(struct daemon *d, const struct ctl_request *r,
+		   const char *text, size_t namespaces);
+void audit__mode(struct daemon *d, const struct ctl_request *r,
+		 const struct ns *n, enum nt_mode old);
+/* The node CA took rotation step @step (its bundle changed with it). */
+void audit__ca(struct daemon *d, enum ca_step step);
+/* "/var/log/nametag/audit.log", or NULL. */
+const char *audit__path(const struct daemon *d);
+
+/* Lints (ctl_lint.c): warnings, logged and added to @resp's "warnings",
+ * never a refusal. The policy @p just loaded; namespace @n's new mode. */
+void ctl_lint__policy(struct daemon *d, const struct policy *p, cJSON *resp);
+void ctl_lint__strict(struct daemon *d, const struct ns *n, cJSON *resp);
+
+/* The status reply's operator part (ctl_status.c), and the notAfter of
+ * the CA that signs now (metrics too). */
+void ctl_status__add(struct daemon *d, cJSON *resp);
+time_t daemon__ca_not_after(const struct daemon *d);
+
+int operator__open(struct daemon *d, struct nt_err *err);
+void operator__tick(struct daemon *d);
+/* SIGHUP: the audit log is opened again (logrotate). */
+void operator__reopen(struct daemon *d);
+void operator__close(struct daemon *d);
+
+/* ---- a start that fails (firststart.c) ------------------------------------------------------ */
+
+/* What was there before start(): what a failed start made is undone,
+ * what was there stays (pins in force after a restart above all). */
+struct start_undo {
+	bool state_dir_new, ca_new;
+	char **state_names;		/* the state dir's entries before */
+	bool bpffs_dir_new, bpffs_mounted, pins_new;
+};
+void start_undo__note(struct start_undo *u, const struct daemon_opts *o);
+/* After stop(): removes what this start made; frees @u. */
+void start_undo__run(struct start_undo *u, const struct daemon_opts *o);
+void start_undo__free(struct start_undo *u);
+void start_undo__free_names(char **names);
 
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
@@ -360,12 +564,25 @@ struct daemon {
 	struct control *control;
 	struct fleet *fleet;		/* NULL: a single node */
 	time_t started;
+	struct metrics *metrics;
+	struct metrics_http *metrics_http;	/* NULL: --metrics not given */
+	struct audit_log *audit;		/* NULL: --audit-log not given */
 	bool no_sock_destroy;		/* the start-up probe found no SOCK_DESTROY */
 	bool sync_soon;			/* a listener sync after this batch */
 	struct nt_event last_event;	/* events.c: the last one recorded, */
 	uint64_t last_event_flow;	/* ... and its flow record */
 	unsigned int ticks;
-	struct loop_handler sig_h, timer_h, events_h;
+	uint64_t start_real_ns, start_mono_ns;	/* operator__open: uptime */
+	struct loop_handler sig_h, timer_h, events_h, drain_h;
+	/* The command line, for a reload and an upgrade's re-exec. */
+	int argc;
+	char **argv;
+	char exe[PATH_MAX];		/* the binary on disk, as started */
+	struct upgrade *up;		/* upgrade.c; NULL: none under way */
+	bool handed_over;		/* a new process serves; this one drains */
+	bool stop_requested;		/* SIGTERM, SIGINT, or drained */
+	int handed_ctl_fd;		/* takeover.c: the control listener
+					 * handed over, until control__open */
 };
 
 #endif /* NAMETAG_DAEMON_H */

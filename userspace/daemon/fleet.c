@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "userspace/daemon/fleet_int.h"
+#include "userspace/daemon/upgrade.h"
 
 #define LEASE_TTL_DEFAULT	30
 #define PASSWORD_MAX		4096
@@ -230,7 +231,13 @@ static const struct etcd_lease_ops lease_ops = {
 static void config_update(void *arg, const struct etcd_mirror *m, bool relisted,
 			  const struct etcd_event *ev, size_t n)
 {
-	fleet_config__update(arg, m);
+	struct fleet *f = arg;
+
+	/* During an upgrade the kernel is the new process's, and the new
+	 * process has its own mirror of the same keys. */
+	if (upgrade__paused(f->d))
+		return;
+	fleet_config__update(f, m);
 }
 
 static void config_sync(void *arg, bool in_sync, int status,
@@ -372,5 +379,38 @@ int fleet__refuse(struct daemon *d, const char *cmd, struct nt_err *err)
 			return nt_err_set(err, -EROFS,
 					  "node %s takes its configuration from etcd: write it with 'nametag --etcd URL %s'",
 					  d->opts.fleet.node, cmd);
+	return 0;
+}
+
+/* SIGHUP: the state files are the fleet's last good copy, not the source
+ * of truth, so the snapshot in memory is applied again instead (a cgroup
+ * made since then is enforced now). Before the first listing there is
+ * nothing newer than what the start read. */
+bool fleet__reload(struct daemon *d)
+{
+	struct fleet *f = d->fleet;
+
+	if (!d->opts.fleet.etcd)
+		return false;
+	if (f && f->config && etcd_mirror__revision(f->config) > 0)
+		fleet_config__update(f, f->config);
+	else
+		pr_info("fleet: reload: no listing from etcd yet; revision %lld stays in force",
+			f ? (long long)f->applied_revision : 0LL);
+	return true;
+}
+
+int fleet__gauges(const struct daemon *d, struct fleet_gauges *g)
+{
+	const struct fleet *f = d->fleet;
+
+	if (!f)
+		return -ENOENT;
+	g->in_sync = f->in_sync;
+	g->stale_seconds = f->stale_since ? time(NULL) - f->stale_since : 0;
+	g->revision = f->applied_revision;
+	g->applied_at = f->applied_at;
+	g->bad_value = f->bad_key[0] != '\0';
+	g->relists = f->config ? etcd_mirror__relists(f->config) : 0;
 	return 0;
 }

@@ -214,7 +214,6 @@ static int build(struct fleet *f, const struct etcd_mirror *m,
 /* The kernel follows the new table: what left is dropped, the rest set. */
 static void apply_namespaces(struct daemon *d, struct ns_table *old)
 {
-	struct nt_err err = {};
 	struct ns *n, *o;
 	size_t i;
 
@@ -224,22 +223,8 @@ static void apply_namespaces(struct daemon *d, struct ns_table *old)
 		if (o->cgroup_id && (!n || strcmp(n->cgroup, o->cgroup)))
 			datapath__del_ns(d->dp, o->cgroup_id);
 	}
-	for (i = 0; i < ns_table__count(d->ns); i++) {
-		n = ns_table__at(d->ns, i);
-		if (cgroup__id(n->cgroup, &n->cgroup_id)) {
-			pr_warn("fleet: namespace %s: cgroup %s does not exist on this node; not enforced",
-				n->name, n->cgroup);
-			n->cgroup_id = 0;
-			continue;
-		}
-		if (n->mode != NT_MODE_OFF &&
-		    cgroup__may_enroll(&d->cg, n->cgroup, &err)) {
-			pr_warn("fleet: namespace %s: not enforced: %s", n->name,
-				err.msg);
-			n->mode = NT_MODE_OFF;
-		}
-		ns__apply(d, n);
-	}
+	for (i = 0; i < ns_table__count(d->ns); i++)
+		daemon__reconcile_ns(d, ns_table__at(d->ns, i));
 }
 
 static void save_applied(struct fleet *f)

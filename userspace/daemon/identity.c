@@ -8,8 +8,9 @@
  *
  * Attestation reads /proc, hashes the exe (itself cached) and matches the
  * registry: worth doing once per process image, not once per connection.
- * The key holds everything the identity derives from, so an exec (new exe
- * inode), a recycled pid (new start time) or a setuid (new uid) misses.
+ * The key holds everything the identity derives from, so an exec (a new
+ * exec record), a recycled pid (new start time) or a setuid (new uid)
+ * misses.
  * Entries live IDCACHE_TTL seconds and die at once when the registry or a
  * namespace changes (identity__invalidate).
  */
@@ -25,8 +26,9 @@
 #define IDCACHE_TTL	10
 
 struct idkey {
-	uint32_t tgid, uid, gid, exe_dev, netns_ino, pad;
-	uint64_t start_boottime, exe_ino, cgroup_id, ns_cgroup_id;
+	uint32_t tgid, uid, gid, netns_ino;
+	uint64_t start_boottime, cgroup_id, ns_cgroup_id;
+	struct nt_exe exe;		/* the image and its version */
 };
 
 struct idcache_ent {
@@ -40,6 +42,7 @@ struct identity {
 	struct daemon *d;
 	uint64_t gen;
 	struct idcache_ent cache[IDCACHE_SIZE];
+	struct workload *last;		/* held: the last one resolved */
 };
 
 /* ---- workloads ---------------------------------------------------------------- */
@@ -126,7 +129,9 @@ static int attested(struct workload *w, const struct ns *n,
 
 /* ---- attestation -------------------------------------------------------------- */
 
-static void to_attest(const struct nt_evidence *ev, struct attest_evidence *a)
+/* @name receives the exec name the kernel recorded, if any. */
+static void to_attest(const struct datapath *dp, const struct nt_evidence *ev,
+		      struct attest_evidence *a, char name[NT_EXE_NAME_MAX])
 {
 	a->pid = ev->pid;
 	a->tgid = ev->tgid;
@@ -134,10 +139,18 @@ static void to_attest(const struct nt_evidence *ev, struct attest_evidence *a)
 	a->gid = ev->gid;
 	a->cgroup_id = ev->cgroup_id;
 	a->ns_cgroup_id = ev->ns_cgroup_id;
-	a->exe_ino = ev->exe_ino;
-	a->exe_dev = ev->exe_dev;
+	a->exe_ino = ev->exe.ino;
+	a->exe_dev = ev->exe.dev;
 	a->netns_ino = ev->netns_ino;
 	a->start_boottime = ev->start_boottime;
+	a->exe_stamped = ev->exe.flags & NT_EXE_VERSION;
+	a->exe_at_exec = ev->exe.flags & NT_EXE_AT_EXEC;
+	a->exe_ctime_sec = ev->exe.ctime_sec;
+	a->exe_ctime_nsec = ev->exe.ctime_nsec;
+	a->exe_size = ev->exe.size;
+	if ((ev->exe.flags & NT_EXE_NAMED) &&
+	    !datapath__exec_name(dp, &ev->exe, name, NT_EXE_NAME_MAX))
+		a->exe_name = name;
 }
 
 /* Selectors, then the registry's entry or the namespace's template. */
@@ -149,6 +162,7 @@ static int attest_one(struct identity *idt, const struct nt_evidence *ev,
 	struct attest_ns ans = { .trust_domain = node_ca__trust_domain(d->ca) };
 	const struct attest_entry *entry = NULL;
 	struct attest_evidence aev = {};
+	char name[NT_EXE_NAME_MAX];
 	struct spiffe_id id;
 	struct ns *n;
 	int ret;
@@ -160,7 +174,7 @@ static int attest_one(struct identity *idt, const struct nt_evidence *ev,
 	ans.name = n->name;
 	ans.cgroup_id = n->cgroup_id;
 	ans.id_template = n->template[0] ? n->template : NULL;
-	to_attest(ev, &aev);
+	to_attest(d->dp, ev, &aev, name);
 	ret = attest__selectors(d->attest, &aev, &ans, res, err);
 	if (ret)
 		return ret;
@@ -225,6 +239,7 @@ void identity__free(struct identity *idt)
 		return;
 	for (i = 0; i < IDCACHE_SIZE; i++)
 		ent_clear(&idt->cache[i]);
+	workload__put(idt->last);
 	free(idt);
 }
 
@@ -239,10 +254,9 @@ static void key_of(const struct nt_evidence *ev, struct idkey *k)
 	k->tgid = ev->tgid;
 	k->uid = ev->uid;
 	k->gid = ev->gid;
-	k->exe_dev = ev->exe_dev;
 	k->netns_ino = ev->netns_ino;
 	k->start_boottime = ev->start_boottime;
-	k->exe_ino = ev->exe_ino;
+	k->exe = ev->exe;
 	k->cgroup_id = ev->cgroup_id;
 	k->ns_cgroup_id = ev->ns_cgroup_id;
 }
@@ -258,6 +272,19 @@ static struct idcache_ent *slot_of(struct identity *idt, const struct idkey *k)
 	return &idt->cache[h % IDCACHE_SIZE];
 }
 
+/* An SVID is minted right after the identity it is for was resolved:
+ * the audit log takes the evidence from here. */
+static void remember(struct identity *idt, struct workload *w)
+{
+	workload__put(idt->last);
+	idt->last = workload__get(w);
+}
+
+const struct workload *identity__last(const struct identity *idt)
+{
+	return idt->last;
+}
+
 int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 		      struct workload **out, struct nt_err *err)
 {
@@ -271,6 +298,7 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 	if (e->w && e->gen == idt->gen && now - e->at < IDCACHE_TTL &&
 	    !memcmp(&e->key, &k, sizeof(k))) {
 		*out = workload__get(e->w);
+		remember(idt, e->w);
 		return 0;
 	}
 	ret = resolve_uncached(idt, ev, out, err);
@@ -281,5 +309,6 @@ int identity__resolve(struct identity *idt, const struct nt_evidence *ev,
 	e->gen = idt->gen;
 	e->at = now;
 	e->w = workload__get(*out);
+	remember(idt, *out);
 	return 0;
 }

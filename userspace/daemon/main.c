@@ -4,7 +4,8 @@
  * node CA rotated, turns kernel evidence into SPIFFE identities and flow
  * records, runs the node proxy, and answers the CLI on its control socket.
  * One thread, one epoll loop. This file starts and stops the pieces and
- * runs the loop; the pipeline of an event is events.c's.
+ * runs the loop; the pipeline of an event is events.c's, what signals do
+ * signals.c's, an upgrade in place upgrade.c's and takeover.c's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "userspace/daemon/daemon.h"
+#include "userspace/daemon/upgrade.h"
 
 #define CA_CHECK_TICKS 30	/* the CA is looked at every 30 s */
 /* Listeners are listed again every 10 s: a record made from sock_diag has
@@ -59,10 +61,8 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 	struct daemon *d = DAEMON_OF(h, sig_h);
 	struct signalfd_siginfo si;
 
-	if (read(h->fd, &si, sizeof(si)) == sizeof(si))
-		pr_info("signal %u received, exiting (pinned enforcement stays)",
-			si.ssi_signo);
-	loop__stop(d->loop);
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si))
+		signals__on(d, si.ssi_signo);
 }
 
 static void maintain_ca(struct daemon *d)
@@ -72,7 +72,8 @@ static void maintain_ca(struct daemon *d)
 
 	if (node_ca__maintain(d->ca, time(NULL), &step, &err))
 		pr_warn("CA maintenance failed, will retry: %s", err.msg);
-	else if (step != CA_STEP_NONE)
+	audit__ca(d, step);
+	if (step != CA_STEP_NONE)
 		pr_info("CA %s; bundle sequence %llu",
 			step == CA_STEP_PREPARED ? "prepared the next CA" :
 			"activated the next CA",
@@ -88,6 +89,11 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	proxy__tick(d->proxy);
+	operator__tick(d);
+	upgrade__tick(d);
+	/* During an upgrade the kernel's state is the new process's. */
+	if (upgrade__paused(d))
+		return;
 	if (d->ticks % LISTENERS_SYNC_TICKS == LISTENERS_SYNC_TICKS - 1) {
 		netns__sync(d);
 		daemon__sync_listeners(d);
@@ -105,6 +111,33 @@ static void on_events(struct loop_handler *h, uint32_t events)
 		pr_warn("failed to read the event ring buffer");
 }
 
+/* Events nobody waits for do not wake the daemon (bpf/maps.bpf.h,
+ * events_wake): they are read here, every NT_EVENTS_DRAIN_MS. */
+static void on_drain(struct loop_handler *h, uint32_t events)
+{
+	struct daemon *d = DAEMON_OF(h, drain_h);
+	uint64_t ticks;
+
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (datapath__events_poll(d->dp))
+		pr_warn("failed to read the event ring buffer");
+}
+
+static int setup_drain(struct daemon *d)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_nsec = NT_EVENTS_DRAIN_MS * 1000000L },
+		.it_value = { .tv_nsec = NT_EVENTS_DRAIN_MS * 1000000L } };
+
+	d->drain_h = (struct loop_handler){
+		.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+		.on_event = on_drain };
+	if (d->drain_h.fd < 0 || timerfd_settime(d->drain_h.fd, 0, &its, NULL))
+		return -errno;
+	return loop__add(d->loop, &d->drain_h, EPOLLIN);
+}
+
 static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { .tv_sec = 1 },
@@ -116,6 +149,8 @@ static int setup_loop(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -135,6 +170,8 @@ static int setup_loop(struct daemon *d)
 		ret = loop__add(d->loop, &d->timer_h, EPOLLIN);
 	if (!ret)
 		ret = loop__add(d->loop, &d->events_h, EPOLLIN);
+	if (!ret)
+		ret = setup_drain(d);
 	return ret;
 }
 
@@ -148,7 +185,7 @@ static int run_loop(struct daemon *d)
 		ret = loop__run_once(d->loop, -1);
 		if (ret < 0)
 			return ret;
-		if (d->sync_soon) {
+		if (d->sync_soon && !upgrade__paused(d)) {
 			d->sync_soon = false;
 			daemon__sync_listeners(d);
 		}
@@ -189,29 +226,31 @@ static int open_ca(struct daemon *d, struct nt_err *err)
  * namespace that now holds the daemon (or is no longer below its root) is
  * turned off in memory; its file keeps the saved mode until the next
  * change, so a start from a fit place enforces it again. */
-static void reconcile_namespaces(struct daemon *d)
+void daemon__reconcile_ns(struct daemon *d, struct ns *ns)
+{
+	struct nt_err err = {};
+
+	if (cgroup__id(ns->cgroup, &ns->cgroup_id)) {
+		pr_warn("namespace %s: cgroup %s does not exist; not enforced",
+			ns->name, ns->cgroup);
+		ns->cgroup_id = 0;
+		return;
+	}
+	if (ns->mode != NT_MODE_OFF &&
+	    cgroup__may_enroll(&d->cg, ns->cgroup, &err)) {
+		pr_warn("namespace %s: not enforced: %s", ns->name, err.msg);
+		ns->mode = NT_MODE_OFF;
+	}
+	ns__apply(d, ns);
+}
+
+void daemon__reconcile_namespaces(struct daemon *d)
 {
 	uint64_t ids[NT_MAX_NAMESPACES];
-	struct nt_err err = {};
 	size_t i, n;
-	struct ns *ns;
 
-	for (i = 0; i < ns_table__count(d->ns); i++) {
-		ns = ns_table__at(d->ns, i);
-		if (cgroup__id(ns->cgroup, &ns->cgroup_id)) {
-			pr_warn("namespace %s: cgroup %s is gone; not enforced",
-				ns->name, ns->cgroup);
-			ns->cgroup_id = 0;
-			continue;
-		}
-		if (ns->mode != NT_MODE_OFF &&
-		    cgroup__may_enroll(&d->cg, ns->cgroup, &err)) {
-			pr_warn("namespace %s: not enforced: %s", ns->name,
-				err.msg);
-			ns->mode = NT_MODE_OFF;
-		}
-		ns__apply(d, ns);
-	}
+	for (i = 0; i < ns_table__count(d->ns); i++)
+		daemon__reconcile_ns(d, ns_table__at(d->ns, i));
 	n = datapath__ns_ids(d->dp, ids, ARRAY_SIZE(ids));
 	for (i = 0; i < n; i++)
 		if (!ns_table__by_cgroup(d->ns, ids[i]))
@@ -259,7 +298,8 @@ static int open_identity(struct daemon *d, struct nt_err *err)
 		ret = attest_registry__load(d->entries, d->entries_path, err);
 	if (!ret && (spiffe_ids__new(&d->ids) || identity__new(&d->identity, d) ||
 		     svid_cache__new(&d->svids, d->ca) ||
-		     flow_table__new(&d->flows, d->ids)))
+		     flow_table__new(&d->flows, d->ids, d->opts.flow_table_size ?:
+				     FLOW_TABLE_DEFAULT)))
 		ret = nt_err_set(err, -ENOMEM, "out of memory");
 	return ret;
 }
@@ -306,14 +346,18 @@ static int start(struct daemon *d, struct nt_err *err)
 		ret = policy_holder__init(d, err);
 	if (ret)
 		return ret;
-	reconcile_namespaces(d);
+	daemon__reconcile_namespaces(d);
 	ret = datapath__events_open(d->dp, events__on_event, d);
 	if (ret)
 		return nt_err_set(err, ret, "failed to open the event ring buffer");
 	ret = setup_loop(d);
 	if (ret)
 		return nt_err_set(err, ret, "event loop: %s", strerror(-ret));
-	ret = open_proxy(d, err);
+	ret = operator__open(d, err);
+	if (!ret)
+		ret = open_proxy(d, err);
+	if (!ret && o->takeover_fd >= 0)
+		ret = takeover__begin(d, err);
 	if (!ret)
 		ret = netns__restore(d, err);
 	if (ret)
@@ -332,6 +376,7 @@ static void stop(struct daemon *d)
 	control__close(d);
 	fleet__close(d);
 	proxy__free(d->proxy);		/* its flows close into the table */
+	operator__close(d);
 	flow_table__free(d->flows);
 	identity__free(d->identity);
 	spiffe_ids__free(d->ids);	/* no holder is left */
@@ -346,78 +391,34 @@ static void stop(struct daemon *d)
 		close(d->sig_h.fd);
 	if (d->timer_h.fd >= 0)
 		close(d->timer_h.fd);
+	if (d->drain_h.fd >= 0)
+		close(d->drain_h.fd);
 	loop__free(d->loop);
 	fdlimit__fini();
 }
 
 /* ---- arguments ----------------------------------------------------------- */
 
-static void usage(FILE *out)
+static int takeover_arg(const char *s, struct daemon_opts *o,
+			struct nt_err *err)
 {
-	fprintf(out,
-		"Usage: nametagd [OPTIONS]\n"
-		"\n"
-		"The nametag node daemon: loads and pins the BPF datapath, keeps the node\n"
-		"CA rotated, turns kernel evidence into SPIFFE identities, runs the node\n"
-		"proxy (TLS 1.3 mTLS, kTLS) and answers nametag(8) on its control socket.\n"
-		"\n"
-		"Options:\n"
-		"  --state-dir DIR     CA, bundles, namespaces, entries (default %s)\n"
-		"  --run-dir DIR       control socket (default %s)\n"
-		"  --cgroup-root PATH  the cgroup v2 subtree to manage (default: the root)\n"
-		"  --bpffs DIR         bpffs mount for pins (default %s)\n"
-		"  --trust-domain TD   create the CA for TD if the state dir has none\n"
-		"  --config FILE       the options above from a JSON file (Config file)\n"
-		"  --manual-netns      serve only network namespaces added with\n"
-		"                      'nametag proxy add' (default: also every netns an\n"
-		"                      enrolled permissive/strict workload lives in)\n"
-		"  --no-ktls           keep TLS records in userspace even where the kernel\n"
-		"                      has kTLS (flows then show ktls off)\n"
-		"  --no-mesh-reuse     a TLS handshake for every proxied connection: no\n"
-		"                      NT2 streams, in either direction (docs/mesh-protocol.md)\n"
-		"  --etcd URL          fleet mode: namespaces, entries and policy come from\n"
-		"                      etcd (docs/fleet.md); needs --node\n"
-		"  --node NAME         this node's name in the fleet\n"
-		"  --join-token TOKEN  first start only: asks the signer for the node CA\n"
-		"  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE\n"
-		"                      TLS to etcd (a client certificate without CN)\n"
-		"  --etcd-user USER, --etcd-password-file FILE\n"
-		"                      etcd auth (one user and role per node)\n"
-		"  --lease-ttl DURATION\n"
-		"                      the node record's lease (default 30s)\n"
-		"  --cleanup           remove every pinned program and map, then exit\n"
-		"  -d, --debug         debug logging, libbpf included\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n"
-		"\n"
-		"Config file:\n"
-		"  A JSON object with any of the keys %s, each a\n"
-		"  non-empty string, as the options of the same names; an unknown key\n"
-		"  or a duplicate one is an error.\n"
-		"\n"
-		"Signals:\n"
-		"  SIGTERM, SIGINT, SIGHUP\n"
-		"      exit: proxied connections end with a reset, the pinned programs\n"
-		"      and maps stay in force (fail closed); --cleanup removes them\n"
-		"\n"
-		"Files:\n"
-		"  %s\n"
-		"      the state dir: node CA keys (0600), bundles, namespaces.json,\n"
-		"      entries.json, policy.json, proxies.json (docs/state-dir.md)\n"
-		"  %s/%s\n"
-		"      the control socket, root only (docs/control.md)\n"
-		"  %s/%s\n"
-		"      pinned programs, maps and links (docs/datapath.md)\n",
-		STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT, NT_BPFFS_DEFAULT,
-		daemon_config__keys(), STATE_DIR_DEFAULT, CTL_RUN_DIR_DEFAULT,
-		CTL_SOCK_NAME, NT_BPFFS_DEFAULT, NT_PIN_DIR);
+	char *end;
+	long fd = strtol(s, &end, 10);
+
+	if (*end || fd < 3 || fd > 1024)
+		return nt_err_set(err, -EINVAL, "--takeover %s: not a descriptor", s);
+	o->takeover_fd = fd;
+	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct daemon_opts *o)
+/* @err says what is wrong; -EINVAL with an empty @err: getopt said it. */
+int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
+		       struct nt_err *err)
 {
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
-	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_ETCD, O_NODE, O_JOIN, O_ECA,
-	       O_ECERT, O_EKEY, O_EUSER, O_EPASS, O_LEASE };
+	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
+	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS, O_ETCD, O_NODE, O_JOIN,
+	       O_ECA, O_ECERT, O_EKEY, O_EUSER, O_EPASS, O_LEASE };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -429,6 +430,13 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "manual-netns", no_argument,	    NULL, O_MANUAL },
 		{ "no-ktls",	 no_argument,	    NULL, O_NO_KTLS },
 		{ "no-mesh-reuse", no_argument,	    NULL, O_NO_REUSE },
+		{ "metrics",	 required_argument, NULL, O_METRICS },
+		{ "audit-log",	 required_argument, NULL, O_AUDIT },
+		{ "log-format",	 required_argument, NULL, O_LOGFMT },
+		{ "log-file",	 required_argument, NULL, O_LOG },
+		{ "drain-timeout", required_argument, NULL, O_DRAIN },
+		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
+		{ "flow-table-size", required_argument, NULL, O_FLOWS },
 		{ "etcd",	 required_argument, NULL, O_ETCD },
 		{ "node",	 required_argument, NULL, O_NODE },
 		{ "join-token",	 required_argument, NULL, O_JOIN },
@@ -443,7 +451,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ 0 }
 	};
-	struct nt_err err = {};
+	enum nt_log_format fmt = NT_LOG_FORMAT_TEXT;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "dVh", longopts, NULL)) >= 0) {
@@ -457,6 +465,11 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_MANUAL: o->manual_netns = true; break;
 		case O_NO_KTLS: o->no_ktls = true; break;
 		case O_NO_REUSE: o->no_mesh_reuse = true; break;
+		case O_METRICS: o->metrics = optarg; break;
+		case O_AUDIT: o->audit_log = optarg; break;
+		case O_LOGFMT: o->log_format = optarg; break;
+		case O_LOG: o->log_file = optarg; break;
+		case O_DRAIN: o->drain_timeout = optarg; break;
 		case O_ETCD: o->fleet.etcd = optarg; break;
 		case O_NODE: o->fleet.node = optarg; break;
 		case O_JOIN: o->fleet.join_token = optarg; break;
@@ -466,23 +479,73 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case O_EUSER: o->fleet.etcd_user = optarg; break;
 		case O_EPASS: o->fleet.etcd_password_file = optarg; break;
 		case O_LEASE: o->fleet.lease_ttl = optarg; break;
-		case O_CONFIG:
-			if (daemon_config__load(o, optarg, &err)) {
-				fprintf(stderr, "nametagd: %s\n", err.msg);
+		case O_TAKEOVER:
+			if (takeover_arg(optarg, o, err))
 				return -EINVAL;
-			}
 			break;
-		case 'd': nt_log_level = NT_LOG_DEBUG; break;
+		case O_FLOWS:
+			if (daemon_config__flow_table_size(optarg, &o->flow_table_size,
+							   err))
+				return -EINVAL;
+			break;
+		case O_CONFIG:
+			if (daemon_config__load(o, optarg, err))
+				return -EINVAL;
+			break;
+		case 'd': o->debug = true; break;
 		case 'V': printf("nametagd v%s\n", NAMETAG_VERSION); exit(0);
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -EINVAL;
+		case 'h': daemon__usage(stdout); exit(0);
+		default: return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "nametagd: unexpected argument '%s'\n", argv[optind]);
+	if (optind < argc)
+		return nt_err_set(err, -EINVAL, "unexpected argument '%s'",
+				  argv[optind]);
+	if (o->log_format && log__parse_format(o->log_format, &fmt))
+		return nt_err_set(err, -EINVAL, "--log-format %s: expected text or json",
+				  o->log_format);
+	log__set_format(fmt);
+	/* An empty root would be the mount's: the whole machine. */
+	if (o->cgroup_root && !o->cgroup_root[0])
+		return nt_err_set(err, -EINVAL, "--cgroup-root is empty (give a cgroup below the cgroup v2 mount)");
+	if (o->metrics && metrics_http__check(o->metrics, err))
 		return -EINVAL;
-	}
+	if (o->debug)
+		nt_log_level = NT_LOG_DEBUG;
 	return 0;
+}
+
+/* Before anything can go wrong where only the log would say it: the
+ * command line, the config, the log file. An upgrade's new process tells
+ * the old one why it will not start. */
+static int prepare(struct daemon *d, int argc, char **argv, struct nt_err *err)
+{
+	ssize_t n;
+	int ret;
+
+	d->argc = argc;
+	d->argv = argv;
+	n = readlink("/proc/self/exe", d->exe, sizeof(d->exe) - 1);
+	if (n > 0)
+		d->exe[n] = '\0';
+	ret = daemon__parse_args(argc, argv, &d->opts, err);
+	if (ret && !err->msg[0])
+		daemon__usage(stderr);
+	if (!ret)
+		ret = daemon_config__check(&d->opts, err);
+	if (!ret && d->opts.log_file)
+		ret = daemon__open_log(d->opts.log_file, err);
+	return ret;
+}
+
+static bool is_takeover(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--takeover", 10))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -494,33 +557,50 @@ int main(int argc, char **argv)
 			.bpffs = NT_BPFFS_DEFAULT,
 		},
 		.sig_h = { .fd = -1 }, .timer_h = { .fd = -1 },
+		.drain_h = { .fd = -1 },
+		.handed_ctl_fd = -1,
 	};
+	struct start_undo undo;
 	struct nt_err err = {};
 	int ret;
 
-	if (parse_args(argc, argv, &d.opts))
+	d.opts.takeover_fd = -1;
+	if (prepare(&d, argc, argv, &err)) {
+		if (err.msg[0])
+			fprintf(stderr, "nametagd: %s\n", err.msg);
+		/* --takeover may be what failed to parse: the fd is ours. */
+		if (d.opts.takeover_fd < 0 && is_takeover(argc, argv))
+			d.opts.takeover_fd = UPGRADE_FD;
+		takeover__fail(&d, err.msg[0] ? err.msg : "invalid command line");
 		return 2;
+	}
 	libbpf_set_print(libbpf_log);
 	if (d.opts.cleanup) {
 		ret = datapath__cleanup(d.opts.bpffs, &err);
 		if (ret)
-			pr_warn("%s", err.msg);
+			pr_err("%s", err.msg);
 		else
 			pr_info("removed every pin under %s/%s: programs detached",
 				d.opts.bpffs, NT_PIN_DIR);
 		return ret ? 1 : 0;
 	}
 	d.started = time(NULL);
+	start_undo__note(&undo, &d.opts);
 	ret = start(&d, &err);
 	if (ret) {
-		pr_warn("%s", err.msg);
+		pr_err("%s", err.msg);
+		takeover__fail(&d, err.msg);
 		stop(&d);
+		start_undo__run(&undo, &d.opts);
 		return 1;
 	}
+	start_undo__free(&undo);
 	pr_info("ready: trust domain %s, cgroup root %s, control %s/%s",
 		node_ca__trust_domain(d.ca), d.cg.root, d.opts.run_dir,
 		CTL_SOCK_NAME);
+	takeover__ready(&d);
 	ret = run_loop(&d);
 	stop(&d);
-	return ret ? 1 : 0;
+	/* Only a requested stop is a success (Restart=always either way). */
+	return ret || !d.stop_requested ? 1 : 0;
 }

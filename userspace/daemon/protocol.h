@@ -61,6 +61,11 @@
 #define CTL_NETNS_DEL		"netns.del"	/* NETNS */
 #define CTL_NETNS_LIST		"netns.list"
 
+/* The daemon itself (`nametag daemon`, docs/process-model.md). */
+#define CTL_DAEMON_STATUS	"daemon.status"
+#define CTL_DAEMON_RELOAD	"daemon.reload"
+#define CTL_DAEMON_UPGRADE	"daemon.upgrade"	/* then one {"upgrade":
+							 * {...}} line */
 /* Fleet mode: this node's view of etcd (`nametag node status`). */
 #define CTL_NODE_STATUS		"node.status"
 
@@ -115,8 +120,52 @@
 #define CTL_R_CONNECTIONS	"connections"
 #define CTL_R_IDLE_MESH		"idle_mesh_connections"
 #define CTL_R_ADMISSION		"admission"
+/* daemon.status, daemon.upgrade, daemon.reload */
+#define CTL_R_PID		"pid"
+#define CTL_R_EXE		"exe"
+#define CTL_R_STATE		"state"		/* serving, upgrading, draining */
+#define CTL_R_OTHER_PID		"other_pid"	/* the new process (0: none) */
+#define CTL_R_DRAIN_LEFT	"drain_left"	/* connections left to drain */
+#define CTL_R_DRAIN_TIMEOUT	"drain_timeout_s"
+#define CTL_R_UPGRADE		"upgrade"	/* the outcome: {pid} or {error} */
+#define CTL_R_RELOADED		"reloaded"
+#define CTL_R_WARNINGS		"warnings"	/* policy.load, ns.enable: lints */
+/* status: the operator's part (ctl_status.c); "namespaces" is an array of
+ * {name, mode} there, "proxies" the served netns as netns.list has them */
+#define CTL_ST_PID		"pid"
+#define CTL_ST_STARTED		"started"
+#define CTL_ST_UPTIME		"uptime_s"
+#define CTL_ST_CA		"ca"		/* {not_after, expires_in_s, ...} */
+#define CTL_ST_NOT_AFTER	"not_after"
+#define CTL_ST_EXPIRES_IN	"expires_in_s"
+#define CTL_ST_UPSTREAM		"upstream"
+#define CTL_ST_BUNDLE_SEQUENCE	"bundle_sequence"
+#define CTL_ST_KTLS		"ktls"		/* {available, enabled} */
+#define CTL_ST_AVAILABLE	"available"
+#define CTL_ST_ENABLED		"enabled"
+#define CTL_ST_METRICS		"metrics"	/* "ADDR:PORT" or null */
+#define CTL_ST_AUDIT_LOG	"audit_log"	/* a path or null */
+#define CTL_ST_FLOW_TABLE_SIZE	"flow_table_size"
+#define CTL_ST_FLOWS		"flows"		/* records held now */
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
+
+/* A fleet node's view of etcd (node.status, in "fleet"; docs/fleet.md). */
+#define CTL_FL_NODE		"node"
+#define CTL_FL_ETCD		"etcd"
+#define CTL_FL_IN_SYNC		"in_sync"
+#define CTL_FL_STALE		"stale_s"	/* since etcd was lost; 0 */
+#define CTL_FL_SYNC_ERROR	"sync_error"
+#define CTL_FL_REVISION		"revision"	/* of the config in force */
+#define CTL_FL_APPLIED_AT	"applied_at"	/* null: none yet */
+#define CTL_FL_RELISTS		"relists"
+#define CTL_FL_BAD_KEY		"bad_key"	/* a refused value's key */
+#define CTL_FL_BAD_ERROR	"bad_error"
+#define CTL_FL_LEASE		"lease"		/* the node record's; 0 */
+#define CTL_FL_CA_SERIAL	"ca_serial"
+#define CTL_FL_CA_NOT_AFTER	"ca_not_after"
+#define CTL_FL_CA_RENEW_AT	"ca_renew_at"
+#define CTL_FL_SIGNER		"signer"	/* "ok", "asked" or why not */
 
 /* A namespace. */
 #define CTL_NS_NAME		"name"
@@ -126,15 +175,27 @@
 #define CTL_NS_ID		"id"
 #define CTL_NS_TEMPLATE		"template"
 
-/* A served network namespace (netns.*). */
+/* A served network namespace (netns.*), and a datapath proxy entry
+ * (status's datapath.proxies): one name for one thing in both. */
 #define CTL_PX_PATH		"path"
 #define CTL_PX_NETNS		"netns"
-#define CTL_PX_OUTBOUND_PORT	"outbound_port"
+#define CTL_PX_OUTBOUND4_PORT	"outbound4_port"	/* connect4's target */
+#define CTL_PX_OUTBOUND6_PORT	"outbound6_port"	/* connect6's target */
 #define CTL_PX_MESH_PORT	"mesh_port"
 #define CTL_PX_OUTBOUND4_BOUND	"outbound4_bound"
 #define CTL_PX_OUTBOUND6_BOUND	"outbound6_bound"
 #define CTL_PX_MESH_BOUND	"mesh_bound"
 #define CTL_PX_OVERFLOW		"listener_overflow"
+#define CTL_PX_SLOT		"slot"
+#define CTL_PX_SERVED		"served"
+
+/* The datapath (proxy.set, status). */
+#define CTL_DP_PIN_DIR		"pin_dir"
+#define CTL_DP_CGROUP_ID	"cgroup_id"
+#define CTL_DP_LINKS		"links"
+#define CTL_DP_MAX_NETNS	"max_netns"
+#define CTL_DP_LISTENERS	"listeners_per_netns"
+#define CTL_DP_PROXIES		"proxies"
 
 /* The mesh port's admission (status). */
 #define CTL_ADM_FD_LIMIT	"fd_limit"
@@ -179,6 +240,7 @@
 #define CTL_FLOW_AGE		"age_s"
 #define CTL_FLOW_TYPE		"type"
 #define CTL_FLOW_SRC		"src"
+#define CTL_FLOW_REDIRECT_SRC	"redirect_src"
 #define CTL_FLOW_DST		"dst"
 #define CTL_FLOW_SOCKET		"socket"
 #define CTL_FLOW_REDIRECTED	"redirected"

@@ -23,7 +23,7 @@ static int caller(void *ctx, int fd, struct proxy_caller *c,
 
 	if (nt_addr__of_socket(fd, true, &t.src) ||
 	    nt_addr__of_socket(fd, false, &t.dst) ||
-	    datapath__sock_by_tuple(d->dp, &t, &c->ev))
+	    datapath__take_sock_by_tuple(d->dp, &t, &c->ev))
 		return -ENOENT;
 	n = ns_table__by_cgroup(d->ns, c->ev.ev.ns_cgroup_id);
 	snprintf(c->ns, sizeof(c->ns), "%s", n ? n->name : "");

@@ -21,6 +21,8 @@ struct svid_slot {
 
 struct svid_cache {
 	struct node_ca *ca;
+	svid_minted_fn minted;
+	void *minted_arg;
 	struct svid_slot *v;
 	size_t n, cap;
 };
@@ -32,6 +34,12 @@ int svid_cache__new(struct svid_cache **c, struct node_ca *ca)
 		return -ENOMEM;
 	(*c)->ca = ca;
 	return 0;
+}
+
+void svid_cache__on_mint(struct svid_cache *c, svid_minted_fn fn, void *arg)
+{
+	c->minted = fn;
+	c->minted_arg = arg;
 }
 
 void svid_cache__free(struct svid_cache *c)
@@ -99,6 +107,8 @@ const struct svid *svid_cache__get(struct svid_cache *c,
 	x509__validity(fresh->leaf, &s->not_before, &s->not_after);
 	s->uses++;
 	pr_info("minted SVID for %s", id->str);
+	if (c->minted)
+		c->minted(fresh, c->minted_arg);
 	return fresh;
 }
 

@@ -85,15 +85,16 @@ static int pid_evidence(const struct listing *l, uint32_t pid,
 		ev->netns_ino = st.st_ino;
 	if (!datapath__proc(l->d->dp, pid, &proc) &&
 	    proc.start_boottime / ns_per_tick == start) {
-		ev->exe_ino = proc.exe_ino;
-		ev->exe_dev = proc.exe_dev;
+		ev->exe = proc.exe;
 		return 1;	/* kernel exec record */
 	}
+	/* No exec record: the image as /proc shows it now, with no
+	 * version, so attestation checks it against the live process. */
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
 	if (stat(path, &st))
 		return -errno;
-	ev->exe_ino = st.st_ino;
-	ev->exe_dev = (major(st.st_dev) << 20) | minor(st.st_dev);
+	ev->exe.ino = st.st_ino;
+	ev->exe.dev = (major(st.st_dev) << 20) | minor(st.st_dev);
 	return 0;
 }
 

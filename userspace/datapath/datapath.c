@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -391,6 +393,11 @@ int datapath__open(struct datapath **out, const char *cgroup_root,
 	if (!dp)
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	dp->cgroup_fd = -1;
+	/* Generations differ from an earlier daemon's, whose proxy sockets
+	 * died with it. */
+	if (getrandom(&dp->proxy_gen, sizeof(dp->proxy_gen), 0) !=
+	    sizeof(dp->proxy_gen))
+		dp->proxy_gen = (uint32_t)time(NULL);
 	dp->max_netns = NT_MAX_NETNS;
 	dp->listeners_per_netns = NT_LISTENERS_PER_NETNS;
 	dp->netns = calloc(dp->max_netns, sizeof(*dp->netns));
@@ -520,17 +527,49 @@ size_t datapath__ns_ids(const struct datapath *dp, uint64_t *ids, size_t max)
 	return n;
 }
 
-int datapath__sock_by_tuple(const struct datapath *dp, const struct nt_tuple *t,
-			    struct nt_sock_value *v)
+/*
+ * The evidence of a redirected connection, taken: each is used once, so a
+ * client that closed before the proxy accepted (the entry outlives it,
+ * NT_SOCK_CLOSED) leaves nothing for a later connection on the same tuple.
+ * Evidence made for an earlier set of proxy sockets (gen) is stale: its
+ * connection died with those sockets.
+ */
+int datapath__take_sock_by_tuple(struct datapath *dp, const struct nt_tuple *t,
+				 struct nt_sock_value *v)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sock_by_tuple),
-				   t, v) ? -errno : 0;
+	int fd = bpf_map__fd(dp->skel->maps.sock_by_tuple);
+	struct nt_proxy p;
+
+	if (bpf_map_lookup_elem(fd, t, v))
+		return -errno;
+	bpf_map_delete_elem(fd, t);
+	if ((v->flags & NT_SOCK_REDIRECTED) &&
+	    (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.proxies),
+				 &v->ev.netns_ino, &p) || p.gen != v->proxy_gen))
+		return -ENOENT;
+	return 0;
 }
 
 int datapath__proc(const struct datapath *dp, uint32_t tgid, struct nt_proc *p)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.procs), &tgid,
 				   p) ? -errno : 0;
+}
+
+int datapath__exec_name(const struct datapath *dp, const struct nt_exe *x,
+			char *buf, size_t size)
+{
+	struct nt_exec_key k = { .tgid = x->exec_tgid, .ktime = x->exec_ktime };
+	struct nt_exec_name n;
+
+	if (!(x->flags & NT_EXE_NAMED))
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.exec_names), &k, &n))
+		return -errno;
+	n.path[sizeof(n.path) - 1] = '\0';
+	if (snprintf(buf, size, "%s", n.path) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 void datapath__status(const struct datapath *dp, struct dp_status *st)

@@ -68,11 +68,16 @@ size_t datapath__ns_ids(const struct datapath *dp, uint64_t *ids, size_t max);
 int datapath__set_egress(struct datapath *dp, const struct nt_egress_key *keys,
 			 size_t n);
 /* The evidence of a connection the kernel redirected, by the 4-tuple the
- * proxy sees on accept (sock_by_tuple); -ENOENT when there is none. */
-int datapath__sock_by_tuple(const struct datapath *dp, const struct nt_tuple *t,
-			    struct nt_sock_value *v);
+ * proxy sees on accept (sock_by_tuple), taken out of the map: -ENOENT
+ * when there is none, or it is for an earlier set of proxy sockets. */
+int datapath__take_sock_by_tuple(struct datapath *dp, const struct nt_tuple *t,
+				 struct nt_sock_value *v);
 /* The process table's entry of @tgid (exec-time exe); -ENOENT. */
 int datapath__proc(const struct datapath *dp, uint32_t tgid, struct nt_proc *p);
+/* The name the image @x was exec'd by (exec_names; kept after the process
+ * exits), into @buf; -ENOENT when the kernel has none (any more). */
+int datapath__exec_name(const struct datapath *dp, const struct nt_exe *x,
+			char *buf, size_t size);
 /* What the kernel recorded about the socket @fd (sock_ev storage). */
 int datapath__socket_evidence(const struct datapath *dp, int fd,
 			      struct nt_sock_value *v);
@@ -97,6 +102,13 @@ int datapath__guard_netns(struct datapath *dp, int netns_fd,
 			  struct nt_err *err);
 /* Listener records of @netns_ino that did not fit its table. */
 uint64_t datapath__overflow(const struct datapath *dp, uint32_t netns_ino);
+/* What the datapath lost (stats.c), for metrics: events the programs
+ * could not queue (ring buffer full), listener records that did not fit. */
+struct dp_stats {
+	uint64_t events_lost;
+	uint64_t listener_records_lost;
+};
+void datapath__stats(const struct datapath *dp, struct dp_stats *st);
 /* Logs the listener tables that lost records since last said. */
 void datapath__report_overflow(struct datapath *dp);
 /* Every proxies entry; @fn returning non-zero stops and is returned. */

@@ -35,6 +35,7 @@ struct datapath {
 	uint32_t max_netns;
 	uint32_t listeners_per_netns;
 	struct netns_inst *netns;	/* max_netns of them */
+	uint32_t proxy_gen;		/* the last nt_proxy.gen handed out */
 };
 
 int pin_path(char *buf, size_t size, const struct datapath *dp,

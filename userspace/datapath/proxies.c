@@ -78,6 +78,7 @@ static int reuse_maps(struct datapath *dp, struct lookup_bpf *l)
 		{ l->maps.listen_socks, dp->skel->maps.listen_socks },
 		{ l->maps.tickets, dp->skel->maps.tickets },
 		{ l->maps.events, dp->skel->maps.events },
+		{ l->maps.stats, dp->skel->maps.stats },
 	};
 	size_t i;
 	int ret = 0;
@@ -279,6 +280,9 @@ int datapath__set_proxy(struct datapath *dp, int netns_fd,
 		p.outbound6 = px->target6;
 	p.mesh_port = px->net_fd >= 0 ? px->mesh_port : 0;
 	p.flags = NT_PROXY_SERVED;
+	/* New sockets: connections queued on the old ones died with them,
+	 * and their evidence must not be taken for a later connection. */
+	p.gen = ++dp->proxy_gen;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.proxies), &ino, &p,
 				BPF_ANY))
 		return nt_err_set(err, -errno, "failed to update proxies map: %s",

@@ -65,9 +65,9 @@ static void dial(struct pconn *c, bool use_pool)
 	c->tls = &c->b;
 	if (use_pool && tunnel__take(c, clock__mono_s())) {
 		c->reused = true;
+		pflow__wire_src(c);
 		pflow__tls(c);
 		pflow__ktls(c, c->b.ktls);
-		pflow__publish(c);
 		pconn__open_stream(c);
 		return;
 	}
@@ -78,6 +78,7 @@ static void dial(struct pconn *c, bool use_pool)
 		pconn__close(c, true, "error");
 		return;
 	}
+	pflow__wire_src(c);
 	c->st = PS_CONNECT;
 }
 
@@ -157,19 +158,24 @@ void pconn__accept_outbound(struct proxy *px, int fd, uint32_t netns)
 }
 
 /*
- * The destination has no node proxy (its mesh port refused us). Permissive
+ * No mTLS to the destination: its node runs no nametag proxy (the mesh
+ * port refused us), or its port has no enrolled listener. Permissive
  * mode goes plaintext; strict mode only where the policy explicitly allows
  * plaintext egress to that address and port.
  */
 void pconn__outbound_fallback(struct pconn *c, const char *why)
 {
+	char reason[NT_ERR_MSG_MAX];
 	struct decision d;
 	bool allowed = proxy__egress_decide(c->px, c->ns, c->mode, c->src,
 					    &c->orig_dst, &d);
 
 	pflow__verdict(c, &d);
 	if (!allowed) {
-		pflow__reason(c, "strict mode: destination has no node proxy and no egress rule allows plaintext to it");
+		snprintf(reason, sizeof(reason),
+			 "strict mode: %.200s, and no egress rule allows plaintext to it",
+			 why);
+		pflow__reason(c, reason);
 		pconn__close(c, true, "refused");
 		return;
 	}
@@ -184,6 +190,8 @@ void pconn__outbound_fallback(struct pconn *c, const char *why)
 		pconn__close(c, true, "egress connect failed");
 		return;
 	}
+	pflow__wire_src(c);
+	pflow__publish(c);
 	c->st = PS_DELIVER;
 }
 
@@ -281,9 +289,10 @@ void pconn__mesh_verdict(struct pconn *c)
 		return;
 	}
 	pflow__verdict(c, &d);
-	/* Kept for the ALLOW line sent once the workload answers. */
-	snprintf(c->status, sizeof(c->status), "%.*s",
-		 (int)sizeof(c->status) - 16, d.reason);
+	pflow__publish(c);
+	/* Kept for the ALLOW line sent once the workload answers; in observe
+	 * and permissive it says what strict would decide. */
+	proxy__dry_run(c->status, sizeof(c->status) - 16, &d);
 	deliver(c, &local);
 }
 
@@ -315,18 +324,14 @@ void pconn__accept_plain(struct proxy *px, int fd, uint32_t netns)
 	c->port = local.port;
 	set_listener(c, &pl);
 	pflow__plaintext(c);
-	if (c->mode == NT_MODE_STRICT) {
-		d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
-				       .rule = -1 };
-		snprintf(d.reason, sizeof(d.reason),
-			 "strict mode: plaintext refused");
-		pconn__deny(c, &d);
-		return;
-	}
-	if (!decide(c, &d)) {
+	/* Strict refuses plaintext whatever the rules say; permissive lets
+	 * it in and records that refusal as a would-deny. */
+	proxy__plaintext_decision(c->mode, &d);
+	if (d.enforced) {
 		pconn__deny(c, &d);
 		return;
 	}
 	pflow__verdict(c, &d);
+	pflow__publish(c);
 	deliver(c, &local);
 }

@@ -234,8 +234,8 @@ static void on_mesh_connected(struct pconn *c, int ret)
 {
 	if (ret) {
 		pconn__outbound_fallback(c, ret == -ECONNREFUSED ?
-					 "no node proxy at the destination" :
-					 "destination mesh port unreachable");
+					 "the destination node runs no nametag proxy" :
+					 "the destination node's mesh port is unreachable");
 		return;
 	}
 	if (!SSL_set_fd(c->b.ssl, c->b.h.fd)) {

@@ -58,6 +58,9 @@ void pflow__open(struct pconn *c, struct workload *who)
 	if (!nt_addr__of_socket(c->a.h.fd, true, &f->src))
 		f->has |= FLOW_HAS_SRC;
 	if (c->kind == PCONN_OUTBOUND) {
+		/* Until side B connects, the source is the workload's leg. */
+		f->redirect_src = f->src;
+		f->has |= FLOW_HAS_REDIRECT_SRC;
 		f->dst = c->orig_dst;
 		f->has |= FLOW_HAS_DST;
 	} else if (!nt_addr__of_socket(c->a.h.fd, false, &f->dst)) {
@@ -69,6 +72,20 @@ void pflow__open(struct pconn *c, struct workload *who)
 	f->transport = FLOW_MTLS;
 	f->state = "open";
 	c->flow_id = f->id;
+}
+
+/*
+ * An outbound flow's source: the address its bytes leave the pod from
+ * (side B's, the one the destination records), not the workload's
+ * loopback leg to the redirect target. A stream on a reused connection
+ * shares its source.
+ */
+void pflow__wire_src(struct pconn *c)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (f && !nt_addr__of_socket(c->b.h.fd, false, &f->src))
+		f->has |= FLOW_HAS_SRC;
 }
 
 void pflow__reason(struct pconn *c, const char *why)
@@ -83,8 +100,17 @@ void pflow__namespace(struct pconn *c)
 {
 	struct flow_record *f = flow_of(c);
 
-	if (f)
-		snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	if (!f)
+		return;
+	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
+	f->mode = c->mode;
+}
+
+enum flow_verdict proxy__flow_verdict(const struct decision *d)
+{
+	if (d->enforced)
+		return d->verdict == VERDICT_ALLOW ? FLOW_ALLOW : FLOW_DENY;
+	return d->verdict == VERDICT_ALLOW ? FLOW_WOULD_ALLOW : FLOW_WOULD_DENY;
 }
 
 void pflow__verdict(struct pconn *c, const struct decision *d)
@@ -93,23 +119,28 @@ void pflow__verdict(struct pconn *c, const struct decision *d)
 
 	if (!f)
 		return;
-	if (d->verdict == VERDICT_ALLOW)
-		f->verdict = FLOW_ALLOW;
-	else
-		f->verdict = d->enforced ? FLOW_DENY : FLOW_WOULD_DENY;
+	f->verdict = proxy__flow_verdict(d);
 	snprintf(f->reason, sizeof(f->reason), "%s", d->reason);
 	snprintf(f->ns, sizeof(f->ns), "%s", c->ns);
 	f->mode = c->mode;
 	set_ids(c, f);
 }
 
+/*
+ * The peer's verdict. A peer whose destination is in observe or
+ * permissive lets the stream through and says what strict would have
+ * decided: "ALLOW would-deny: <reason>" (wire.c, proxy__dry_run).
+ */
 void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason)
 {
 	struct flow_record *f = flow_of(c);
+	bool would_allow;
 
 	if (!f)
 		return;
 	f->verdict = allow ? FLOW_ALLOW : FLOW_DENY;
+	if (allow && proxy__dry_run_parse(&reason, &would_allow))
+		f->verdict = would_allow ? FLOW_WOULD_ALLOW : FLOW_WOULD_DENY;
 	if (reason[0])
 		snprintf(f->reason, sizeof(f->reason), "%s", reason);
 }

@@ -76,18 +76,33 @@ static bool unenrolled_peer(void)
  * else how the connection ended. */
 static const char *handshake_error(SSL *ssl, int ssl_err)
 {
-	static char why[256];
+	static char why[NT_ERR_MSG_MAX];
 	const char *r = proxy_tls__verify_error(ssl);
 	unsigned long l = ERR_peek_last_error();
 
-	if (r[0])
-		return r;
-	r = l ? ERR_reason_error_string(l) : NULL;
+	if (!r[0] && l && ERR_GET_REASON(l) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		r = "no client certificate (the peer did not return a certificate)";
+	if (!r[0])
+		r = l ? ERR_reason_error_string(l) : NULL;
 	if (!r)
 		r = ssl_err == SSL_ERROR_SYSCALL ? "connection closed by the peer" :
 		    "unknown error";
 	snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
 	return why;
+}
+
+/* Server side: the listener's namespace and mode, as soon as the
+ * ClientHello named it, so even a failed handshake's flow shows them. */
+static void listener_ns(struct pconn *c, SSL *ssl)
+{
+	enum nt_mode mode;
+	const char *ns = proxy_tls__local_ns(ssl, &mode);
+
+	if (!ns)
+		return;
+	snprintf(c->ns, sizeof(c->ns), "%s", ns);
+	c->mode = mode;
+	pflow__namespace(c);
 }
 
 /* What the flows of every stream on this connection say about it; read
@@ -123,15 +138,17 @@ void pconn__handshake(struct pconn *c)
 		}
 		why = handshake_error(s->ssl, e);
 		if (!server && unenrolled_peer()) {
-			pconn__outbound_fallback(c, "destination node runs nametag but the destination is not enrolled");
+			pconn__outbound_fallback(c, "the destination port has no enrolled listener (its node runs nametag)");
 			return;
 		}
 		/* The daemon's one thread shares OpenSSL's error queue: left
 		 * there, these errors would turn the next connection's
 		 * WANT_READ into a failure (SSL_get_error peeks the queue). */
 		ERR_clear_error();
-		if (server)
+		if (server) {
 			admit__sample_flow(c);
+			listener_ns(c, s->ssl);
+		}
 		pflow__reason(c, why);
 		pconn__close(c, true, "handshake failed");
 		return;
@@ -143,8 +160,10 @@ void pconn__handshake(struct pconn *c)
 	if (server && !c->flow_id)
 		pflow__open(c, NULL);
 	record_tls(c, s);
-	if (server)
+	if (server) {
 		c->port = proxy_tls__orig_port(s->ssl);
+		listener_ns(c, s->ssl);
+	}
 	peer = proxy_tls__peer_id(s->ssl);
 	if (peer && pconn__hold_id(c, server ? &c->src : &c->dst, peer, NULL)) {
 		pconn__close(c, true, "out of memory");
@@ -162,9 +181,9 @@ void pconn__handshake(struct pconn *c)
 		pconn__close(c, true, "error");
 		return;
 	}
+	/* Watchers hear of the flow with its verdict, not before. */
 	pflow__tls(c);
 	pflow__ktls(c, s->ktls);
-	pflow__publish(c);
 	if (!server) {
 		pconn__open_stream(c);
 		return;

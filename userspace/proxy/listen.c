@@ -165,10 +165,29 @@ static int bind_listener(struct proxy *px, struct served *s, int fd,
 	return 0;
 }
 
+/* A listener an earlier nametagd handed over (drain.c): the same socket,
+ * its backlog and its place in proxy_socks kept. */
+static int adopted(struct served *s, enum proxy_lkind kind, int fd)
+{
+	struct nt_addr got;
+
+	if (nt_addr__of_socket(fd, false, &got))
+		return -errno;
+	s->pub.bound[kind] = got.port;
+	return 0;
+}
+
 static int listen_on(struct proxy *px, struct served *s, enum proxy_lkind kind)
 {
 	int one = 1, zero = 0, fd, ret;
 
+	fd = proxy__adopted_fd(px, s->pub.netns_ino, kind);
+	if (fd >= 0) {
+		ret = adopted(s, kind, fd);
+		if (!ret)
+			goto listening;
+		close(fd);
+	}
 	fd = netns__socket(s->pub.netns_fd,
 			   kind == PROXY_L_OUT4 ? AF_INET : AF_INET6,
 			   SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -184,6 +203,7 @@ static int listen_on(struct proxy *px, struct served *s, enum proxy_lkind kind)
 		close(fd);
 		return ret;
 	}
+listening:
 	s->l[kind] = (struct listener){ .h.fd = fd, .h.on_event = on_listener,
 					.px = px, .kind = kind,
 					.netns = s->pub.netns_ino };
@@ -342,5 +362,38 @@ void proxy__unserve_all(struct proxy *px)
 		if (px->served[i])
 			served_free(px, px->served[i]);
 		px->served[i] = NULL;
+	}
+}
+
+/* ---- an upgrade in place (drain.c) --------------------------------------------- */
+
+int proxy__listen_fds(const struct proxy *px, uint32_t netns_ino,
+		      int fds[PROXY_L_MAX])
+{
+	struct served *s = find_served(px, netns_ino);
+	int k;
+
+	for (k = 0; k < PROXY_L_MAX; k++)
+		fds[k] = s ? s->l[k].h.fd : -1;
+	return s ? 0 : -ENOENT;
+}
+
+/* The sockets stay open (and in proxy_socks): only this process stops
+ * taking connections from them, or takes them again. */
+void proxy__pause_listeners(struct proxy *px, bool pause)
+{
+	struct served *s;
+	int i, k;
+
+	for (i = 0; i < PROXY_MAX_SERVED; i++) {
+		s = px->served[i];
+		for (k = 0; s && k < PROXY_L_MAX; k++) {
+			if (s->l[k].h.fd < 0)
+				continue;
+			if (pause)
+				loop__del(px->loop, &s->l[k].h);
+			else
+				loop__add(px->loop, &s->l[k].h, EPOLLIN);
+		}
 	}
 }

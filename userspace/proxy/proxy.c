@@ -40,6 +40,7 @@ void proxy__free(struct proxy *px)
 		return;
 	pconn__close_all(px);
 	proxy__unserve_all(px);
+	proxy__adopt_done(px);
 	proxy_tls__fini(px);
 	free(px);
 }

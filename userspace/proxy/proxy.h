@@ -70,7 +70,11 @@ enum flow_type {
 	FLOW_TYPE_MAX,
 };
 
-enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY };
+/* What was decided: applied (strict), or what strict would decide, only
+ * recorded (observe, permissive); unknown where observe cannot know the
+ * destination's identity. */
+enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY,
+		    FLOW_WOULD_ALLOW, FLOW_UNKNOWN };
 enum flow_transport { FLOW_TRANSPORT_NONE, FLOW_MTLS, FLOW_PLAINTEXT };
 /* Which workload a record describes: the caller, or (for a refused SYN)
  * the listener it protected. */
@@ -88,6 +92,7 @@ enum flow_who { FLOW_WHO_NONE, FLOW_WHO_CALLER, FLOW_WHO_LISTENER };
 #define FLOW_HAS_KTLS		(1u << 8)
 #define FLOW_HAS_SPLICE		(1u << 9)
 #define FLOW_HAS_BYTES		(1u << 10)
+#define FLOW_HAS_REDIRECT_SRC	(1u << 11)	/* redirect_src */
 
 /* The daemon's description of a workload (opaque here): a flow record
  * holds a reference, which the daemon gives back when it frees it. */
@@ -99,7 +104,11 @@ struct flow_record {
 	uint64_t start_mono_ns;		/* ... monotonic, for its age */
 	enum flow_type type;
 	uint32_t has;			/* FLOW_HAS_* */
-	struct nt_addr src, dst;	/* the workload's view (port 0: none) */
+	struct nt_addr src, dst;	/* the workload's view (port 0: none);
+					 * outbound: src is the pod's address
+					 * on the wire */
+	struct nt_addr redirect_src;	/* outbound: the workload's own end of
+					 * its redirected connection */
 	uint32_t socket_info;		/* family << 16 | type << 8 | protocol */
 	bool redirected;
 	enum flow_who who_key;
@@ -124,6 +133,12 @@ struct flow_record {
 	const char *fallback;		/* a string literal; NULL: none */
 	uint64_t bytes_up, bytes_down;
 };
+
+/* A decision as a flow's verdict: applied, or only a would-be one. */
+enum flow_verdict proxy__flow_verdict(const struct decision *d);
+/* The verdict strict gives plaintext to an enrolled listener (refused,
+ * whatever the rules say), applied under @mode or only recorded. */
+void proxy__plaintext_decision(enum nt_mode mode, struct decision *d);
 
 /* ---- what the proxy asks the daemon ------------------------------------------ */
 
@@ -231,6 +246,34 @@ struct proxy_netns {
 int proxy__foreach_netns(const struct proxy *px,
 			 int (*fn)(const struct proxy_netns *n, void *arg),
 			 void *arg);
+
+/* ---- an upgrade in place (listen.c, drain.c; docs/process-model.md) ---------------- */
+
+/* The listening sockets of served netns @netns_ino, by kind (-1: none). */
+int proxy__listen_fds(const struct proxy *px, uint32_t netns_ino,
+		      int fds[PROXY_L_MAX]);
+/* This process stops (or resumes) accepting; the sockets stay open, in
+ * proxy_socks, and other processes holding them accept from them. */
+void proxy__pause_listeners(struct proxy *px, bool pause);
+/* Listening sockets an earlier nametagd handed over (fds, -1 for none,
+ * taken over by the proxy): proxy__serve of @netns_ino uses them rather
+ * than opening new ones, so no queued connection is lost. */
+int proxy__adopt_listeners(struct proxy *px, uint32_t netns_ino,
+			   const int fds[PROXY_L_MAX]);
+/* Closes the handed-over listeners no proxy__serve took. */
+void proxy__adopt_done(struct proxy *px);
+/* Another process serves now: stop accepting, close the idle NT2
+ * connections cleanly (pooled, and server sides between streams), and
+ * close each connection cleanly when its stream ends instead of keeping
+ * it for the next one. */
+void proxy__drain(struct proxy *px);
+/* Connections still open, idle ones included. */
+size_t proxy__drain_left(const struct proxy *px);
+/* The drain's deadline: every connection left is closed cleanly
+ * (close_notify where TLS, then FIN; no reset). How many there were. */
+size_t proxy__drain_close(struct proxy *px);
+/* Trust bundles read again now (a reload), changed or not. */
+void proxy__reload_trust(struct proxy *px);
 
 /* ---- open connections and the rules (recheck.c) ------------------------------------ */
 

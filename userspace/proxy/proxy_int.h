@@ -53,6 +53,10 @@ struct proxy {
 	struct tunnel *idle_head, *idle_tail;	/* tunnel.c, newest first */
 	size_t nidle;
 	struct proxy_admit adm;		/* admit.c */
+	/* drain.c: listeners handed over by an earlier nametagd, until
+	 * proxy__serve takes them; and whether this one drains. */
+	struct adopted_listener *adopted;
+	bool draining;
 	/* Bytes are read into one scratch buffer (relay.c) and written on at
 	 * once; only what the far side cannot take yet is copied. */
 	char scratch[PROXY_BUF];
@@ -178,6 +182,9 @@ void pconn__side_close(struct side *s, bool reset);
  * @why (a string literal) is the flow's state. */
 void pconn__close(struct pconn *c, bool reset, const char *why);
 void pconn__close_all(struct proxy *px);
+/* Closes both sides without a reset: close_notify where TLS, FIN, what
+ * is unread discarded first (drain.c). */
+void pconn__close_clean(struct pconn *c, const char *why);
 void pconn__tick(struct proxy *px);
 /* Takes a reference on the interned copy of @id into @slot (whose old
  * reference is given back); pconn__close() gives it back. */
@@ -200,6 +207,9 @@ enum enforce_mode proxy__mode(enum nt_mode m);
 int proxy__netns_fd(const struct proxy *px, uint32_t netns_ino);
 /* At exit: every listener closes. */
 void proxy__unserve_all(struct proxy *px);
+/* A listener of kind @k in netns @ino handed over by an earlier nametagd,
+ * now the caller's; -1 when there is none (drain.c). */
+int proxy__adopted_fd(struct proxy *px, uint32_t ino, enum proxy_lkind k);
 
 /* ---- accept.c: the three kinds of connection up to their verdict -------------------- */
 
@@ -238,6 +248,10 @@ int proxy__sni_port(const unsigned char *ext, size_t len, uint16_t *port);
  * allowed; *@reason is what follows the word ("" when nothing does), or,
  * for anything else, a reason of ours. */
 bool proxy__verdict_parse(const char *v, const char **reason);
+/* An ALLOW's reason for a verdict only recorded: "would-deny: <reason>"
+ * (observe, permissive), and back. */
+void proxy__dry_run(char *buf, size_t size, const struct decision *d);
+bool proxy__dry_run_parse(const char **reason, bool *would_allow);
 
 /* ---- frame.c: I/O on one side, plain, TLS or kTLS, framed or not ---------------------- */
 
@@ -336,6 +350,9 @@ const char *proxy_tls__verify_error(SSL *ssl);
 /* The ID of the SVID this end presented; NULL if none. */
 const struct spiffe_id *proxy_tls__local_id(SSL *ssl);
 /* Server side: the port the client asked for (from SNI). */
+/* Server side, once the ClientHello named a port: the namespace of the
+ * listener it reaches, and its mode; NULL before. */
+const char *proxy_tls__local_ns(SSL *ssl, enum nt_mode *mode);
 uint16_t proxy_tls__orig_port(SSL *ssl);
 /* Both ends agreed on NT2 (ALPN "nt2"). */
 bool proxy_tls__framed(SSL *ssl);
@@ -351,6 +368,7 @@ void proxy_tls__handshake_done(SSL *ssl);
 /* Opens the record; @who (held, may be NULL) goes to it. */
 void pflow__open(struct pconn *c, struct workload *who);
 void pflow__reason(struct pconn *c, const char *why);
+void pflow__wire_src(struct pconn *c);
 void pflow__verdict(struct pconn *c, const struct decision *d);
 /* The verdict the peer proxy sent (outbound). */
 void pflow__peer_verdict(struct pconn *c, bool allow, const char *reason);

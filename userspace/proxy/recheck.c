@@ -38,6 +38,13 @@ bool proxy__egress_decide(const struct proxy *px, const char *ns,
 	return mode != NT_MODE_STRICT || d->verdict == VERDICT_ALLOW;
 }
 
+void proxy__plaintext_decision(enum nt_mode mode, struct decision *d)
+{
+	*d = (struct decision){ .verdict = VERDICT_DENY, .rule = -1,
+				.enforced = mode == NT_MODE_STRICT };
+	snprintf(d->reason, sizeof(d->reason), "strict mode: plaintext refused");
+}
+
 /* The connection's namespace as it is now; one deleted since is off. */
 static enum nt_mode mode_now(const struct pconn *c)
 {
@@ -57,12 +64,9 @@ static bool judge(const struct pconn *c, enum nt_mode mode, struct decision *d)
 	if (c->kind == PCONN_EGRESS)
 		return proxy__egress_decide(c->px, c->ns, mode, c->src,
 					    &c->orig_dst, d);
-	if (c->kind == PCONN_PLAIN_IN && mode == NT_MODE_STRICT) {
-		*d = (struct decision){ .verdict = VERDICT_DENY, .enforced = true,
-					.rule = -1 };
-		snprintf(d->reason, sizeof(d->reason),
-			 "strict mode: plaintext refused");
-		return false;
+	if (c->kind == PCONN_PLAIN_IN) {
+		proxy__plaintext_decision(mode, d);
+		return !d->enforced;
 	}
 	policy__decide(c->px->env.policy(c->px->env.ctx), &in, d);
 	return !(d->verdict == VERDICT_DENY && d->enforced);

@@ -23,6 +23,7 @@ static bool apply_verdict(struct pconn *c, const char *v)
 		pconn__close(c, true, "denied by peer");
 		return false;
 	}
+	pflow__publish(c);
 	if (relay__start(c)) {
 		pconn__close(c, true, "out of memory");
 		return false;
@@ -203,13 +204,16 @@ void pconn__read_open(struct pconn *c)
 		pflow__open(c, NULL);
 		pflow__tls(c);
 		pflow__ktls(c, c->tls->ktls);
-		pflow__publish(c);
 	}
 	pconn__mesh_verdict(c);
 }
 
 void pconn__stream_done(struct pconn *c)
 {
+	if (c->px->draining) {	/* no next stream here: drain.c */
+		pconn__close_clean(c, "closed");
+		return;
+	}
 	if (c->kind == PCONN_OUTBOUND) {
 		tunnel__park(c, clock__mono_s());
 		pconn__close(c, false, "closed");

@@ -31,6 +31,8 @@ struct tls_state {
 	char verify_error[sizeof(((struct nt_err *)0)->msg)];
 	struct spiffe_id local;
 	bool has_local;
+	char local_ns[NT_NS_NAME_MAX];	/* the listener's namespace, and */
+	enum nt_mode local_mode;	/* its mode (server side) */
 	uint16_t orig_port;
 	uint32_t netns;
 };
@@ -103,16 +105,20 @@ static int verify_peer(X509_STORE_CTX *xs, void *arg)
 	struct tls_state *st = ssl ? state_of(ssl) : NULL;
 	const struct proxy *px = arg;
 	struct nt_err err = {};
+	int ret;
 
 	if (!st || !px->tls.trust) {
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
 		return 0;
 	}
-	if (svid__verify(X509_STORE_CTX_get0_cert(xs),
-			 X509_STORE_CTX_get0_untrusted(xs), px->tls.trust, &opts,
-			 &st->peer, &err)) {
-		snprintf(st->verify_error, sizeof(st->verify_error), "%s",
-			 err.msg);
+	ret = svid__verify(X509_STORE_CTX_get0_cert(xs),
+			   X509_STORE_CTX_get0_untrusted(xs), px->tls.trust,
+			   &opts, &st->peer, &err);
+	if (ret) {
+		/* The cause first, in an operator's words, then the detail. */
+		snprintf(st->verify_error, sizeof(st->verify_error), "%s: %.*s",
+			 svid__failure_cause(ret, err.msg),
+			 (int)sizeof(st->verify_error) - 64, err.msg);
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return 0;
 	}
@@ -172,6 +178,8 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 	}
 	st->local = pl.id;
 	st->has_local = true;
+	snprintf(st->local_ns, sizeof(st->local_ns), "%s", pl.ns);
+	st->local_mode = pl.mode;
 	if (use_svid(ssl, svid)) {
 		*alert = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
@@ -335,6 +343,16 @@ const struct spiffe_id *proxy_tls__local_id(SSL *ssl)
 	struct tls_state *st = state_of(ssl);
 
 	return st && st->has_local ? &st->local : NULL;
+}
+
+const char *proxy_tls__local_ns(SSL *ssl, enum nt_mode *mode)
+{
+	struct tls_state *st = state_of(ssl);
+
+	if (!st || !st->local_ns[0])
+		return NULL;
+	*mode = st->local_mode;
+	return st->local_ns;
 }
 
 uint16_t proxy_tls__orig_port(SSL *ssl)

@@ -7,6 +7,7 @@
  * pure functions here, unit-tested and fuzzed (tests/fuzz/fuzz_wire.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "userspace/proxy/proxy_int.h"
@@ -40,6 +41,36 @@ int proxy__sni_port(const unsigned char *p, size_t len, uint16_t *port)
 		return -EINVAL;
 	*port = v;
 	return 0;
+}
+
+#define DRY_ALLOW	"would-allow: "
+#define DRY_DENY	"would-deny: "
+
+/* The reason an ALLOW line carries: the rule, or for a verdict only
+ * recorded (observe, permissive) what strict would decide, marked. */
+void proxy__dry_run(char *buf, size_t size, const struct decision *d)
+{
+	const char *mark = d->enforced ? "" :
+			   d->verdict == VERDICT_ALLOW ? DRY_ALLOW : DRY_DENY;
+
+	snprintf(buf, size, "%s%s", mark, d->reason);
+}
+
+/* Whether *@reason is marked as a would-be verdict; if so, skips the mark
+ * and says which. */
+bool proxy__dry_run_parse(const char **reason, bool *would_allow)
+{
+	if (!strncmp(*reason, DRY_ALLOW, strlen(DRY_ALLOW))) {
+		*reason += strlen(DRY_ALLOW);
+		*would_allow = true;
+		return true;
+	}
+	if (!strncmp(*reason, DRY_DENY, strlen(DRY_DENY))) {
+		*reason += strlen(DRY_DENY);
+		*would_allow = false;
+		return true;
+	}
+	return false;
 }
 
 /* "ALLOW <rule>" or "DENY <reason>": true when allowed. */

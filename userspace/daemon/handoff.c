@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The messages between an old and a new nametagd during an upgrade
+ * (upgrade.h): fixed-size records on a SOCK_SEQPACKET socketpair, each
+ * with its descriptors in one SCM_RIGHTS. The pair is made by old and
+ * inherited by new through exec, so no third process can be on it; the
+ * magic and version only catch a binary of another make.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "userspace/daemon/upgrade.h"
+
+void handoff__init(struct handoff_msg *m, enum handoff_type type,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(m, 0, sizeof(*m));
+	m->magic = HANDOFF_MAGIC;
+	m->version = HANDOFF_VERSION;
+	m->type = type;
+	m->pid = getpid();
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(m->text, sizeof(m->text), fmt, ap);
+	va_end(ap);
+}
+
+int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
+		  int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)] = {};
+	struct iovec iov = { (void *)m, sizeof(*m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (nfds < 0 || nfds > HANDOFF_MAX_FDS)
+		return -EINVAL;
+	if (nfds) {
+		msg.msg_control = cbuf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*m))
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int handoff__recv(int sock, struct handoff_msg *m, int fds[HANDOFF_MAX_FDS],
+		  int *nfds, int timeout_ms)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	ssize_t n;
+	int i;
+
+	*nfds = 0;
+	for (;;) {
+		n = poll(&pfd, 1, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -ETIMEDOUT;
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		break;
+	}
+	if (n < 0)
+		return -errno;
+	ctl__take_fds(&msg, fds, nfds, HANDOFF_MAX_FDS);
+	if (!n)
+		return -EPIPE;
+	if (n == (ssize_t)sizeof(*m) && m->magic == HANDOFF_MAGIC &&
+	    m->version == HANDOFF_VERSION && !(msg.msg_flags & MSG_CTRUNC)) {
+		m->text[sizeof(m->text) - 1] = '\0';
+		return 0;
+	}
+	for (i = 0; i < *nfds; i++)
+		close(fds[i]);
+	*nfds = 0;
+	return -EPROTO;
+}
