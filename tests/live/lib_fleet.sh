@@ -113,7 +113,7 @@ signer_start() {
 		--upstream-key "$FLEET_PKI/root.key" >>"$LIVE_DIR/signer.log" 2>&1 &
 	SIGNER_PID=$!
 	LIVE_PIDS+=("$SIGNER_PID")
-	wait_for 10 op policy show
+	wait_for 10 eval 'op policy show >/dev/null'
 }
 
 # fleet_up: PKI, etcd's namespace, etcd, its users and roles, the signer.
@@ -144,31 +144,15 @@ node_up() {
 		--etcd-key $FLEET_PKI/client.key --etcd-user $name
 		--etcd-password-file $FLEET_PKI/$name.pw --lease-ttl 10s
 		${token:+--join-token $token}"
-	# start_daemon makes the netns; the veth must be there before the
-	# daemon asks etcd, so the netns is made here first.
+	# The veth must be there before the daemon asks etcd: the netns is
+	# made here, not by start_daemon.
 	netns_add ns "node-$name" || return 1
 	veth_pair "$ETCD_NS" "$(fleet_ip "$i")/24" "$ns" "10.77.$i.2/24" || return 1
 	FLEET_NODE_NS[$name]=$ns
 	mkcg "$name"
-	start_daemon_in "$name" "$ns" "$LIVE_CG/$name" "$FLEET_TD"
+	DAEMON_NETNS=$ns start_daemon "$name" "$LIVE_CG/$name" "$FLEET_TD"
 }
 declare -A FLEET_NODE_NS=()
-
-# start_daemon_in NAME NETNS CGROUP_ROOT TD: lib.sh's start_daemon in a
-# network namespace made beforehand.
-start_daemon_in() {
-	local name=$1 d=$LIVE_DIR/$1
-	mkdir -p "$d/bpffs" "$3"
-	mountpoint -q "$d/bpffs" || mount -t bpf bpf "$d/bpffs" || return 1
-	D_DIR[$name]=$d
-	D_CG[$name]=$3
-	D_TD[$name]=$4
-	D_ARGS[$name]=$DAEMON_ARGS
-	D_RUNCG[$name]=""
-	D_CGNS[$name]=""
-	D_NS[$name]=$2
-	launch_daemon "$name"
-}
 
 # node_status NAME: `nametag node status -j` of node NAME.
 node_status() {
