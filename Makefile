@@ -46,7 +46,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wredundant-decls -Wno-unused-parameter \
 	-fno-strict-aliasing -D_GNU_SOURCE -DNAMETAG_VERSION='"$(VERSION)"' \
 	-I. -I$(O) -I/usr/include/libnl3
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c -pthread
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lcjson -lnl-3 -lnghttp2 -lprotobuf-c -pthread -lcurl
 
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -78,9 +78,10 @@ LIB_DATAPATH := $(O)/libdatapath.a
 LIB_PROXY := $(O)/libproxy.a
 # userspace/workload_api: its rules are below, with its generated code.
 WLAPI_LIB := $(O)/libworkload_api.a
+LIB_ETCD := $(O)/libetcd.a
 # In link order: a library before the ones it uses.
 LIBS := $(LIB_ATTEST) $(LIB_ENFORCE) $(LIB_CA) $(LIB_NTCORE)
-USERSPACE_LIBS := $(WLAPI_LIB) $(LIB_PROXY) $(LIB_DATAPATH)
+USERSPACE_LIBS := $(WLAPI_LIB) $(LIB_PROXY) $(LIB_DATAPATH) $(LIB_ETCD)
 
 $(LIB_NTCORE): $(call lib_objs,lib)
 $(LIB_CA): $(call lib_objs,ca)
@@ -88,6 +89,7 @@ $(LIB_ATTEST): $(call lib_objs,attest)
 $(LIB_ENFORCE): $(call lib_objs,enforce)
 $(LIB_DATAPATH): $(call lib_objs,userspace/datapath)
 $(LIB_PROXY): $(call lib_objs,userspace/proxy)
+$(LIB_ETCD): $(call lib_objs,userspace/etcd)
 $(LIBS) $(USERSPACE_LIBS):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -135,9 +137,9 @@ all: $(O)/nametag $(O)/nametagd
 
 # The CLI's Workload API client takes only the protobuf-c code generated
 # into libworkload_api.a, never the server.
-$(O)/nametag: $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS)
+$(O)/nametag: $(TOOL_OBJS) $(WLAPI_LIB) $(LIB_ETCD) $(LIBS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(WLAPI_LIB) $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJS) $(WLAPI_LIB) $(LIB_ETCD) $(LIBS) $(LDLIBS) -o $@
 
 $(O)/nametagd: $(DAEMON_OBJS) $(USERSPACE_LIBS) $(LIBS)
 	$(call msg,LINK,$@)
@@ -278,6 +280,16 @@ $(NPM_DIR)/node_modules/.installed: tests/workload_api/package.json \
 		--loglevel=error >/dev/null
 	$(Q)touch $@
 
+# make bench-etcd: propagation to 50 light watchers and etcd's cost
+# (docs/fleet.md "Scale").
+$(O)/bench/etcd_%: $(O)/bench/etcd_%.o $(LIB_ETCD) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB_ETCD) $(LIBS) $(LDLIBS) -o $@
+
+.PHONY: bench-etcd
+bench-etcd: $(O)/bench/etcd_fanout
+	$(Q)ETCD_FANOUT=$(O)/bench/etcd_fanout bench/etcd-fanout.sh
+
 # ---- tests/vm: kTLS on Debian's kernel under qemu ---------------------------
 KTLS_SELFTEST := $(O)/tests/ktls_selftest
 unit: $(KTLS_SELFTEST)
@@ -297,11 +309,12 @@ vm-test: $(KTLS_SELFTEST) all
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \
 	     libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev \
-	     libnl-route-3-dev libclang-rt-14-dev \
+	     libnl-route-3-dev libclang-rt-14-dev libcurl4-openssl-dev \
 	     libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
 DEB_TEST := iproute2 procps jq python3 python3-cryptography util-linux curl tcpdump \
 	    qemu-system-x86 busybox-static cpio kmod iperf3 stunnel4 haproxy \
-	    prometheus python3-grpcio python3-protobuf protobuf-compiler python3-h2
+	    prometheus python3-grpcio python3-protobuf protobuf-compiler python3-h2 \
+	    etcd-server etcd-client
 
 .PHONY: deps
 deps:

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,28 @@ int64_t node_ca__ca_ttl(const struct node_ca *ca)
 bool node_ca__is_upstream(const struct node_ca *ca)
 {
 	return ca->up_cert != NULL;
+}
+
+bool node_ca__is_fleet(const struct node_ca *ca)
+{
+	return ca->node != NULL;
+}
+
+const char *node_ca__node(const struct node_ca *ca)
+{
+	return ca->node;
+}
+
+const struct ca_scope *node_ca__scope(const struct node_ca *ca)
+{
+	return ca->set.gen[0]->scope;
+}
+
+int node_ca__current(const struct node_ca *ca, struct ca_issued *out)
+{
+	snprintf(out->serial, sizeof(out->serial), "%s", ca->set.gen[0]->serial);
+	out->not_after = ca->set.gen[0]->not_after;
+	return 0;
 }
 
 size_t node_ca__count(const struct node_ca *ca)
@@ -314,6 +337,28 @@ static int ca_activate(struct node_ca *ca, time_t now, struct nt_err *err)
 	return ca__commit(ca, &next, err);
 }
 
+/* Fleet mode: a CA the signer issued becomes current at once. The bundle
+ * holds the upstream root, which does not change, so peers trust it
+ * already; and a new scope must not wait. The old current CA retires. */
+int ca__activate_fresh(struct node_ca *ca, struct ca_gen *fresh, time_t now,
+		       struct nt_err *err)
+{
+	struct ca_set next = { .n = 0 };
+	size_t retired = 0;
+
+	ca__set_push(&next, fresh, CA_SLOT_CURRENT);
+	if (ca->set.n && ca->set.gen[0]->not_after > now) {
+		ca__set_push(&next, ca->set.gen[0], CA_SLOT_RETIRED);
+		retired++;
+	}
+	retired += set_push_retired(&next, ca, now);
+	if (retired > CA_RETIRED_MAX)
+		return nt_err_set(err, -E2BIG,
+				  "%zu retired CAs would still be valid, at most %d are kept",
+				  retired, CA_RETIRED_MAX);
+	return ca__commit(ca, &next, err);
+}
+
 static int ca_prune(struct node_ca *ca, time_t now, struct nt_err *err)
 {
 	struct ca_set next = { .n = 0 };
@@ -381,8 +426,8 @@ static int ca_reload(struct node_ca *ca, struct nt_err *err)
 }
 
 /* The state dir and STATE/ca must exist and be private; state__mkdir
- * checks exactly that for an existing directory. */
-static int check_dirs(const char *dir, struct nt_err *err)
+ * checks exactly that for an existing directory (and makes a missing one). */
+int ca__dirs(const char *dir, struct nt_err *err)
 {
 	char path[PATH_MAX];
 	int ret;
@@ -408,7 +453,7 @@ int node_ca__open(struct node_ca **out, const char *state_dir,
 	free(raw);
 	raw = NULL;
 	if (!ret)
-		ret = check_dirs(state_dir, err);
+		ret = ca__dirs(state_dir, err);
 	if (!ret)
 		ret = ca__lock(state_dir, &fd, err);
 	if (!ret)
@@ -430,6 +475,13 @@ void node_ca__close(struct node_ca *ca)
 int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
 		  time_t now, struct svid **out, struct nt_err *err)
 {
+	const struct ca_scope *scope = ca->set.gen[0]->scope;
+
+	/* Peers would refuse it anyway (svid__verify); say so here. */
+	if (scope && !ca_scope__covers(scope, id))
+		return nt_err_set(err, -EPERM,
+				  "%s is outside this node CA's scope (node '%s')",
+				  id->str, scope->node);
 	/* Always the current CA. The next one is in the bundle from the
 	 * moment it exists but signs only once activated, by which time
 	 * peers have long fetched it. */
@@ -459,6 +511,11 @@ static time_t prepare_at(const struct ca_gen *g)
 	return g->not_after - (t > CA_PREPARE_CAP ? CA_PREPARE_CAP : t);
 }
 
+time_t node_ca__renew_at(const struct node_ca *ca)
+{
+	return prepare_at(ca->set.gen[0]);
+}
+
 static time_t activate_at(const struct ca_gen *g)
 {
 	int64_t t = (g->not_after - g->not_before) / 6;
@@ -472,6 +529,9 @@ int node_ca__rotate(struct node_ca *ca, time_t now, enum ca_step *step,
 	enum ca_step done = CA_STEP_NONE;
 	int fd = -1, ret;
 
+	if (ca->node)
+		return nt_err_set(err, -EOPNOTSUPP,
+				  "a fleet node CA is renewed by the signer, not rotated locally");
 	ret = ca__lock(ca->dir, &fd, err);
 	if (!ret)
 		ret = ca_reload(ca, err);
@@ -494,6 +554,10 @@ static int maintain_locked(struct node_ca *ca, time_t now,
 	time_t cur_end = ca->set.gen[0]->not_after;
 	int ret;
 
+	/* Fleet mode: new CAs come from the signer (node_ca__accept); here
+	 * only expired ones are pruned. */
+	if (ca->node)
+		return ca_prune(ca, now, err);
 	if (has_next(ca)) {
 		if (now < activate_at(ca->set.gen[0]))
 			return ca_prune(ca, now, err);

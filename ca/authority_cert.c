@@ -91,16 +91,54 @@ static int upstream_check_signer(const struct ca_upstream *up,
 	return 0;
 }
 
+/* RFC 5280 path validation of chain[0] at @now, with the rest of @chain as
+ * untrusted intermediates and @anchors as the only trust anchors. */
+int ca__chain_verify(STACK_OF(X509) *chain, STACK_OF(X509) *anchors,
+		     time_t now, struct nt_err *err)
+{
+	int n = sk_X509_num(chain), i, ret = 0;
+	STACK_OF(X509) *mid = sk_X509_new_null();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_STORE *store = X509_STORE_new();
+
+	if (!store || !ctx || !mid || n < 1) {
+		ret = nt_err_set(err, -ENOMEM, "failed to set up chain check");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(anchors); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(anchors, i))) {
+			ret = nt_err_ssl(err, -ENOMEM, "failed to set up chain check");
+			goto out;
+		}
+	for (i = 1; i < n; i++)
+		if (!sk_X509_push(mid, sk_X509_value(chain, i))) {
+			ret = nt_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	if (!X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), mid)) {
+		ret = nt_err_ssl(err, -ENOMEM, "failed to set up chain check");
+		goto out;
+	}
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
+	if (X509_verify_cert(ctx) != 1)
+		ret = nt_err_set(err, -EKEYREJECTED, "the chain does not verify: %s",
+				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+	ERR_clear_error();
+	sk_X509_free(mid);	/* borrowed pointers */
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return ret;
+}
+
 /* The file must be a complete chain, in order, valid now, ending in a
  * self-signed root: that root is what we publish in the bundle. */
 static int upstream_check_chain(struct ca_upstream *up, time_t now,
 				struct nt_err *err)
 {
-	int n = sk_X509_num(up->certs), i, ret = 0;
+	int n = sk_X509_num(up->certs), i, ret;
 	X509 *root = sk_X509_value(up->certs, n - 1);
-	STACK_OF(X509) *mid = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	X509_STORE *store = NULL;
+	STACK_OF(X509) *anchors;
 	time_t na;
 
 	if (X509_self_signed(root, 1) != 1) {
@@ -109,48 +147,25 @@ static int upstream_check_chain(struct ca_upstream *up, time_t now,
 				  "%s: the last certificate must be the self-signed root",
 				  up->cert_path);
 	}
-	store = X509_STORE_new();
-	ctx = X509_STORE_CTX_new();
-	mid = sk_X509_new_null();
-	if (!store || !ctx || !mid || !X509_STORE_add_cert(store, root)) {
-		ret = nt_err_ssl(err, -ENOMEM, "failed to set up chain check");
-		goto out;
+	anchors = sk_X509_new_null();
+	if (!anchors || !sk_X509_push(anchors, root)) {
+		sk_X509_free(anchors);
+		return nt_err_set(err, -ENOMEM, "out of memory");
 	}
-	for (i = 1; i < n - 1; i++) {
-		if (!sk_X509_push(mid, sk_X509_value(up->certs, i))) {
-			ret = nt_err_set(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (!X509_STORE_CTX_init(ctx, store, sk_X509_value(up->certs, 0), mid)) {
-		ret = nt_err_ssl(err, -ENOMEM, "failed to set up chain check");
-		goto out;
-	}
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
-	if (X509_verify_cert(ctx) != 1) {
-		ret = nt_err_set(err, -EINVAL,
-				 "%s: the chain does not verify: %s",
-				 up->cert_path,
-				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		ERR_clear_error();
-		goto out;
-	}
+	ret = ca__chain_verify(up->certs, anchors, now, err);
+	sk_X509_free(anchors);
+	if (ret)
+		return nt_err_prefix(err, -EINVAL, up->cert_path);
 	/* A chain is only valid while all of it is. */
 	up->not_after = 0;
 	for (i = 0; i < n; i++) {
-		if (x509__validity(sk_X509_value(up->certs, i), NULL, &na)) {
-			ret = nt_err_set(err, -EINVAL, "%s: unreadable validity",
-					 up->cert_path);
-			goto out;
-		}
+		if (x509__validity(sk_X509_value(up->certs, i), NULL, &na))
+			return nt_err_set(err, -EINVAL, "%s: unreadable validity",
+					  up->cert_path);
 		if (!up->not_after || na < up->not_after)
 			up->not_after = na;
 	}
-out:
-	sk_X509_free(mid);	/* borrowed pointers */
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return ret;
+	return 0;
 }
 
 int ca__upstream_load(const char *cert_path, const char *key_path, time_t now,
@@ -180,13 +195,14 @@ void ca__gen_free(struct ca_gen *g)
 	sk_X509_pop_free(g->above, X509_free);
 	EVP_PKEY_free(g->key);
 	ca__jwt_free(g, true);
+	ca_scope__free(g->scope);
 	free(g);
 }
 
 /* Derives the cached fields from g->certs. */
 int ca__gen_finish(struct ca_gen *g)
 {
-	int n = sk_X509_num(g->certs), i;
+	int n = sk_X509_num(g->certs), i, ret;
 	X509 *x;
 
 	g->above = sk_X509_new_null();
@@ -203,7 +219,8 @@ int ca__gen_finish(struct ca_gen *g)
 	}
 	if (x509__validity(ca_gen__cert(g), &g->not_before, &g->not_after))
 		return -EINVAL;
-	return 0;
+	ret = ca_scope__from_cert(ca_gen__cert(g), &g->scope, NULL);
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /* Random, positive, 127-bit serial whose top bits are fixed to 01, so the
@@ -231,9 +248,10 @@ static int set_serial(X509 *x, char *hex, size_t size, struct nt_err *err)
 }
 
 /* O=nametag, CN=nametag node CA <first 8 hex digits of the serial>: each
- * generation gets its own subject, so chains never confuse two of them. */
+ * generation gets its own subject, so chains never confuse two of them. A
+ * fleet node CA adds OU=<node name>. */
 static int set_names(X509 *x, X509 *issuer, const char *serial,
-		     struct nt_err *err)
+		     const struct ca_scope *scope, struct nt_err *err)
 {
 	X509_NAME *name = X509_get_subject_name(x);
 	char cn[64];
@@ -242,6 +260,9 @@ static int set_names(X509 *x, X509 *issuer, const char *serial,
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 					(const unsigned char *)"nametag", -1,
 					-1, 0) ||
+	    (scope && !X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC,
+						  (const unsigned char *)scope->node,
+						  -1, -1, 0)) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 					(const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
@@ -392,42 +413,52 @@ static X509 *reparse(X509 *x)
 	return y;
 }
 
-static int gen_build_cert(const struct node_ca *ca,
-			  const struct ca_upstream *up, EVP_PKEY *key,
-			  time_t now, char *serial, X509 **out,
-			  struct nt_err *err)
+static int add_scope(X509 *x, const struct ca_scope *scope,
+		     struct nt_err *err)
 {
-	X509 *issuer = up ? sk_X509_value(up->certs, 0) : NULL;
-	EVP_PKEY *signing_key = up ? up->key : key;
+	X509_EXTENSION *ext = NULL;
+	int ret;
+
+	if (!scope)
+		return 0;
+	ret = ca__scope_ext(scope, &ext, err);
+	if (!ret && !X509_add_ext(x, ext, -1))
+		ret = nt_err_ssl(err, -ENOMEM, "failed to add the scope");
+	X509_EXTENSION_free(ext);
+	return ret;
+}
+
+int ca__cert_build(const struct ca_cert_params *p, char *serial, X509 **out,
+		   struct nt_err *err)
+{
 	X509 *x = X509_new();
-	time_t nb, na;
 	int ret;
 
 	if (!x)
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	ret = gen_window(ca, up, now, &nb, &na, err);
-	if (ret)
-		goto fail;
-	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_pubkey(x, key) ||
-	    !ASN1_TIME_set(X509_getm_notBefore(x), nb) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(x), na)) {
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_pubkey(x, p->pubkey) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), p->not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), p->not_after)) {
 		ret = nt_err_ssl(err, -ENOMEM, "failed to fill the certificate");
 		goto fail;
 	}
 	ret = set_serial(x, serial, CA_SERIAL_HEX_MAX + 1, err);
 	if (!ret)
-		ret = set_names(x, issuer, serial, err);
+		ret = set_names(x, p->issuer, serial, p->scope, err);
 	if (!ret)
 		ret = add_basic_constraints(x, err);
 	if (!ret)
 		ret = add_key_usage(x, err);
 	if (!ret)
-		ret = add_key_ids(x, issuer, err);
+		ret = add_key_ids(x, p->issuer, err);
 	if (!ret)
-		ret = add_san(x, ca->td, err);
+		ret = add_san(x, p->td, err);
+	if (!ret)
+		ret = add_scope(x, p->scope, err);
 	if (ret)
 		goto fail;
-	if (!X509_sign(x, signing_key, EVP_sha256())) {
+	if (!X509_sign(x, p->signing_key, EVP_sha256())) {
 		ret = nt_err_ssl(err, -EIO, "failed to sign the CA certificate");
 		goto fail;
 	}
@@ -438,6 +469,24 @@ static int gen_build_cert(const struct node_ca *ca,
 	return 0;
 fail:
 	X509_free(x);
+	return ret;
+}
+
+static int gen_build_cert(const struct node_ca *ca,
+			  const struct ca_upstream *up, EVP_PKEY *key,
+			  time_t now, char *serial, X509 **out,
+			  struct nt_err *err)
+{
+	struct ca_cert_params p = {
+		.td = ca->td, .pubkey = key,
+		.issuer = up ? sk_X509_value(up->certs, 0) : NULL,
+		.signing_key = up ? up->key : key,
+	};
+	int ret;
+
+	ret = gen_window(ca, up, now, &p.not_before, &p.not_after, err);
+	if (!ret)
+		ret = ca__cert_build(&p, serial, out, err);
 	return ret;
 }
 

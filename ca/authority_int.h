@@ -52,6 +52,7 @@ struct ca_gen {
 	EVP_PKEY *jwt_pub;		/* public part, kept while published */
 	EVP_PKEY *jwt_key;		/* private; NULL once retired */
 	char jwt_kid[JWT_KID_LEN + 1];	/* RFC 7638 thumbprint of jwt_pub */
+	struct ca_scope *scope;		/* fleet mode: of certs[0] */
 };
 
 static inline X509 *ca_gen__cert(const struct ca_gen *g)
@@ -77,6 +78,7 @@ struct node_ca {
 	char td[SPIFFE_TD_MAX + 1];
 	int64_t ca_ttl, svid_ttl;
 	char *up_cert, *up_key;		/* absolute paths; NULL: self-signed */
+	char *node;			/* fleet mode: this node's name */
 	struct ca_set set;
 	/* ca.json as last read or written, to notice another process's
 	 * rotation before acting on a stale view. */
@@ -96,10 +98,24 @@ struct ca_upstream {
 	time_t not_after;		/* earliest notAfter of the chain */
 };
 
+/* What a CA certificate is made of (authority_cert.c). */
+struct ca_cert_params {
+	const char *td;
+	EVP_PKEY *pubkey;		/* the new CA's key */
+	X509 *issuer;			/* NULL: self-signed with signing_key */
+	EVP_PKEY *signing_key;
+	time_t not_before, not_after;
+	const struct ca_scope *scope;	/* fleet: names the node (OU) and
+					 * adds the scope extension */
+};
+
 /* authority.c */
 void ca__set_push(struct ca_set *set, struct ca_gen *g, enum ca_slot slot);
 int ca__commit(struct node_ca *ca, const struct ca_set *next,
 	       struct nt_err *err);
+int ca__dirs(const char *dir, struct nt_err *err);
+int ca__activate_fresh(struct node_ca *ca, struct ca_gen *fresh, time_t now,
+		       struct nt_err *err);
 
 /* authority_cert.c */
 int ca__upstream_load(const char *cert_path, const char *key_path, time_t now,
@@ -108,6 +124,34 @@ void ca__upstream_free(struct ca_upstream *up);
 int ca__gen_create(const struct node_ca *ca, const struct ca_upstream *up,
 		   time_t now, struct ca_gen **out, struct nt_err *err);
 int ca__gen_finish(struct ca_gen *g);
+int ca__cert_build(const struct ca_cert_params *p, char *serial,
+		   X509 **out, struct nt_err *err);
+int ca__chain_verify(STACK_OF(X509) *chain, STACK_OF(X509) *anchors,
+		     time_t now, struct nt_err *err);
+
+/* authority_scope.c */
+int ca__scope_ext(const struct ca_scope *s, X509_EXTENSION **out,
+		  struct nt_err *err);
+
+/* authority_req.c */
+#define CA_REQ_CONTEXT		"nametag node CA request v1"
+int ca__req_tbs(const char *node, int64_t created, enum ca_auth auth,
+		X509_REQ *csr, unsigned char **tbs, size_t *len,
+		struct nt_err *err);
+int ca__req_id(const unsigned char *tbs, size_t len, char id[65]);
+int ca__token_key(const char *token, const char *node, EVP_PKEY **key,
+		  struct nt_err *err);
+const char *ca__auth_name(enum ca_auth a);
+struct cJSON;
+int ca__json_int(const struct cJSON *o, const char *key, int64_t min,
+		 int64_t max, int64_t *out, const char *what,
+		 struct nt_err *err);
+const char *ca__json_str(const struct cJSON *o, const char *key, size_t max,
+			 const char *what, struct nt_err *err);
+int ca__record_verifier(const char *json, size_t len, const char *node,
+			time_t now, EVP_PKEY **key, struct nt_err *err);
+int ca__answer_build(const struct ca_request *r, const char *chain_pem,
+		     const char *why, char **answer, struct nt_err *err);
 void ca__gen_free(struct ca_gen *g);
 
 /* authority_jwt.c */

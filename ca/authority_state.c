@@ -26,13 +26,14 @@
 
 static const char *const index_keys_v1[] = {
 	"version", "trust_domain", "ca_ttl", "svid_ttl", "upstream",
-	"current", "next", "retired", NULL
+	"current", "next", "retired", "fleet", NULL
 };
 static const char *const index_keys[] = {
 	"version", "trust_domain", "ca_ttl", "svid_ttl", "upstream",
 	"current", "next", "retired", "jwt", NULL
 };
 static const char *const upstream_keys[] = { "cert", "key", NULL };
+static const char *const fleet_keys[] = { "node", NULL };
 
 int ca__path(char *buf, size_t size, const char *dir, const char *rel,
 	     struct nt_err *err)
@@ -141,19 +142,7 @@ static int index_int(const cJSON *root, const char *key, int64_t min,
 		     int64_t max, int64_t *out, const char *file,
 		     struct nt_err *err)
 {
-	const cJSON *it = index_item(root, key, file, err);
-	double d;
-
-	if (!it)
-		return -EINVAL;
-	d = cJSON_IsNumber(it) ? it->valuedouble : (double)min - 1;
-	/* The range test first, so the cast below is defined. */
-	if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d)
-		return nt_err_set(err, -EINVAL,
-				  "%s: key \"%s\" must be an integer from %lld to %lld",
-				  file, key, (long long)min, (long long)max);
-	*out = (int64_t)d;
-	return 0;
+	return ca__json_int(root, key, min, max, out, file, err);
 }
 
 static int index_add_serial(struct index_gens *ig, const cJSON *it,
@@ -213,6 +202,34 @@ static int index_upstream(struct node_ca *ca, const cJSON *root,
 	if (!ret)
 		ret = index_abs_path(up, "key", &ca->up_key, file, err);
 	return ret;
+}
+
+/* "fleet": {"node": NAME}, present only in fleet mode (docs/fleet.md), so
+ * the index of the other modes reads as it always did. */
+static int index_fleet(struct node_ca *ca, const cJSON *root,
+		       const char *file, struct nt_err *err)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "fleet");
+	const cJSON *node;
+	int ret;
+
+	if (!f)
+		return 0;
+	if (!cJSON_IsObject(f) || ca->up_cert)
+		return nt_err_set(err, -EINVAL,
+				  "%s: key \"fleet\" must be an object, and excludes \"upstream\"",
+				  file);
+	ret = json__only_keys(f, fleet_keys, "fleet", err);
+	if (ret)
+		return nt_err_prefix(err, ret, file);
+	node = index_item(f, "node", file, err);
+	if (!node)
+		return -EINVAL;
+	if (!cJSON_IsString(node) || node_name__check(node->valuestring, err))
+		return nt_err_set(err, -EINVAL,
+				  "%s: key \"fleet.node\" must be a node name", file);
+	ca->node = strdup(node->valuestring);
+	return ca->node ? 0 : nt_err_set(err, -ENOMEM, "out of memory");
 }
 
 static int index_serials(struct index_gens *ig, const cJSON *root,
@@ -339,6 +356,8 @@ static int index_parse(struct node_ca *ca, struct index_gens *ig,
 	if (!ret)
 		ret = index_upstream(ca, root, file, err);
 	if (!ret)
+		ret = index_fleet(ca, root, file, err);
+	if (!ret)
 		ret = index_serials(ig, root, file, err);
 	if (!ret && version > 1)
 		ret = index_jwt(ig, root, file, err);
@@ -347,6 +366,28 @@ static int index_parse(struct node_ca *ca, struct index_gens *ig,
 }
 
 /* ---- generations: reading ----------------------------------------------- */
+
+/* Fleet mode: the node CA signed by the chain after it, carrying a scope
+ * for this node. */
+static int gen_check_fleet(const struct node_ca *ca, const struct ca_gen *g,
+			   const char *file, struct nt_err *err)
+{
+	X509 *cert = ca_gen__cert(g);
+
+	if (sk_X509_num(g->certs) < 2 ||
+	    X509_check_issued(sk_X509_value(g->certs, 1), cert) != X509_V_OK ||
+	    X509_verify(cert, X509_get0_pubkey(sk_X509_value(g->certs, 1))) != 1) {
+		ERR_clear_error();
+		return nt_err_set(err, -EINVAL,
+				  "%s: expected the node CA followed by the chain that signed it",
+				  file);
+	}
+	if (!g->scope || strcmp(g->scope->node, ca->node))
+		return nt_err_set(err, -EINVAL,
+				  "%s: the certificate carries no scope for node '%s'",
+				  file, ca->node);
+	return 0;
+}
 
 /* The mode of the index and the shape of the file must agree, and the
  * certificate must be the signing certificate of this trust domain. */
@@ -372,6 +413,8 @@ static int gen_check(const struct node_ca *ca, const struct ca_gen *g,
 	if (X509_check_ca(cert) != 1)
 		return nt_err_set(err, -EINVAL, "%s: not a CA certificate",
 				  file);
+	if (ca->node)
+		return gen_check_fleet(ca, g, file, err);
 	if (!ca->up_cert && (n != 1 || X509_self_signed(cert, 1) != 1))
 		goto mode;
 	if (ca->up_cert &&
@@ -468,6 +511,7 @@ void ca__free(struct node_ca *ca)
 	free(ca->index_raw);
 	free(ca->up_cert);
 	free(ca->up_key);
+	free(ca->node);
 	free(ca->dir);
 	free(ca);
 }
@@ -530,6 +574,10 @@ static cJSON *index_build(const struct node_ca *ca, const struct ca_set *set)
 		     cJSON_AddStringToObject(up, "key", ca->up_key);
 	} else {
 		ok = ok && cJSON_AddNullToObject(root, "upstream");
+	}
+	if (ok && ca->node) {
+		up = cJSON_AddObjectToObject(root, "fleet");
+		ok = up && cJSON_AddStringToObject(up, "node", ca->node);
 	}
 	ok = ok && cJSON_AddStringToObject(root, "current", set->gen[0]->serial);
 	if (ok && set->n > 1 && set->slot[1] == CA_SLOT_NEXT)

@@ -407,10 +407,203 @@ int node_ca__maintain(struct node_ca *ca, time_t now, enum ca_step *step,
 /* The local trust domain's bundle as last written (borrowed). */
 const struct bundle *node_ca__bundle(const struct node_ca *ca);
 
+/* ---- fleet mode: node CAs signed elsewhere, with a scope (docs/fleet.md) - */
+
+/*
+ * In fleet mode no node holds the upstream key. A node makes its CA key
+ * itself and posts a request (JSON around a PKCS#10 CSR) through etcd; the
+ * signer (`nametag ca signer`, where the upstream key is) checks it and
+ * answers with the node CA certificate. The first request of a node is
+ * signed with a key derived from a one-time join token, every later one
+ * with the node's current CA key.
+ *
+ * A fleet node CA certificate carries a scope: a non-critical private
+ * extension (CA_SCOPE_OID) naming the node and the SPIFFE ID prefixes it may
+ * issue. nametag's verifier refuses a leaf outside the scope of any CA of
+ * its chain; other X.509 verifiers ignore the extension.
+ */
+
+/* 2.25 is the UUID arc (ITU-T X.667): an OID nobody else can hold,
+ * with no registration. .1 under it is the scope extension. */
+#define CA_SCOPE_OID	"2.25.297689187190348403671260159122940356932.1"
+#define CA_SCOPE_MAX	64	/* prefixes in one scope */
+#define CA_NODE_MAX	63	/* bytes of a node name */
+
+/* A node name: 1 to 63 bytes of [a-z0-9.-], starting and ending with a
+ * letter or digit, no "..": a DNS name, an etcd key segment and an etcd
+ * user name at once. */
+int node_name__check(const char *name, struct nt_err *err);
+
+struct ca_scope {
+	char node[CA_NODE_MAX + 1];
+	size_t n;
+	struct spiffe_id *prefix;	/* n of them, sorted, no duplicate */
+};
+
+/* A scope for @node from SPIFFE ID strings of one trust domain @td. A
+ * prefix covers itself and every ID below it, segment by segment
+ * ("spiffe://td/ns/a" covers ".../ns/a/x", not ".../ns/ab"); the trust
+ * domain's root ID covers the whole domain. Duplicates are merged. */
+int ca_scope__new(struct ca_scope **out, const char *td, const char *node,
+		  const char *const *prefixes, size_t n, struct nt_err *err);
+void ca_scope__free(struct ca_scope *s);
+bool ca_scope__covers(const struct ca_scope *s, const struct spiffe_id *id);
+/* True when every prefix of @inner is covered by @outer. */
+bool ca_scope__within(const struct ca_scope *inner,
+		      const struct ca_scope *outer);
+/* The scope extension of @x: -ENOENT when it has none, -EINVAL when it is
+ * malformed (not DER, not canonical, a bad name or prefix, critical). */
+int ca_scope__from_cert(X509 *x, struct ca_scope **out, struct nt_err *err);
+/* The extension's value (DER of the ASN.1 of docs/fleet.md). */
+int ca_scope__parse_der(const unsigned char *der, size_t len,
+			struct ca_scope **out, struct nt_err *err);
+int ca_scope__to_der(const struct ca_scope *s, unsigned char **der,
+		     size_t *len, struct nt_err *err);
+
+/* Join tokens: "ntjoin1." + 43 base64url characters (256 random bits).
+ * Only a record with a verifier is stored (an Ed25519 public key derived
+ * from the token and the node name), which proves a request without
+ * revealing or storing the token. */
+#define JOIN_TOKEN_PREFIX	"ntjoin1."
+#define JOIN_TOKEN_LEN		(sizeof(JOIN_TOKEN_PREFIX) - 1 + 43)
+#define JOIN_TOKEN_TTL_MAX	(7LL * 24 * 3600)
+
+/* A fresh token for @node valid @ttl seconds from @now; @record receives
+ * the malloc'd JSON to store (docs/fleet.md). */
+int join_token__create(const char *node, int64_t ttl, time_t now,
+		       char token[JOIN_TOKEN_LEN + 1], char **record,
+		       struct nt_err *err);
+
+enum ca_auth {
+	CA_AUTH_JOIN_TOKEN,		/* signed with the join token's key */
+	CA_AUTH_NODE_CA,		/* signed with the current node CA key */
+};
+
+/* A node CA request as parsed from etcd. Parsing checks its form and the
+ * CSR's own signature (possession of the new key), not who sent it: that
+ * is ca_signer__sign's job. */
+struct ca_request {
+	char id[65];			/* hex SHA-256 of what was signed */
+	char node[CA_NODE_MAX + 1];
+	char td[SPIFFE_TD_MAX + 1];
+	int64_t created;
+	enum ca_auth auth;
+	X509_REQ *csr;
+	struct ca_scope *scope;		/* requested */
+	STACK_OF(X509) *node_ca;	/* CA_AUTH_NODE_CA: the current node
+					 * CA, then its chain */
+	unsigned char *tbs, *sig;
+	size_t tbs_len, sig_len;
+};
+
+#define CA_REQUEST_MAX_BYTES	(64u << 10)
+
+int ca_request__parse(const char *json, size_t len, struct ca_request **out,
+		      struct nt_err *err);
+void ca_request__free(struct ca_request *r);
+
+/* The signer: the upstream CA (chain file, signing certificate first, root
+ * last; key file 0600), checked as `ca init --upstream-*` checks it. */
+struct ca_signer;
+
+int ca_signer__open(struct ca_signer **s, const char *trust_domain,
+		    const char *cert_path, const char *key_path, time_t now,
+		    struct nt_err *err);
+void ca_signer__close(struct ca_signer *s);
+/* The trust domain's bundle: the upstream root, which nodes trust. */
+int ca_signer__bundle(const struct ca_signer *s, struct bundle **out,
+		      struct nt_err *err);
+
+struct ca_sign_opts {
+	time_t now;
+	int64_t ca_ttl;			/* 0: CA_TTL_DEFAULT */
+	const struct ca_scope *grant;	/* what the operator lets this node
+					 * hold; the request must be within */
+	/* CA_AUTH_JOIN_TOKEN: the stored record of the node's token. */
+	const char *join_record;
+	size_t join_record_len;
+	/* CA_AUTH_NODE_CA: the serial of the node CA last issued to the node;
+	 * the request must be signed by that one. NULL: any valid one. */
+	const char *current_serial;
+	int64_t max_age;		/* of a request; 0: 24 h */
+};
+
+struct ca_issued {
+	char serial[41];
+	time_t not_after;
+};
+
+/* Checks @r (authentication, trust domain, scope within the grant) and
+ * issues the node CA; @answer receives the malloc'd JSON to write back. */
+int ca_signer__sign(struct ca_signer *s, const struct ca_request *r,
+		    const struct ca_sign_opts *o, char **answer,
+		    struct ca_issued *issued, struct nt_err *err);
+
+/* An answer that tells the node why it was refused. */
+int ca_answer__refusal(const struct ca_request *r, const char *why,
+		       char **answer, struct nt_err *err);
+
+/* A parsed answer: the chain (node CA first, root last) or a refusal. */
+struct ca_answer {
+	char node[CA_NODE_MAX + 1];
+	char request[65];
+	STACK_OF(X509) *chain;		/* NULL for a refusal */
+	char error[256];
+};
+
+#define CA_ANSWER_MAX_BYTES	(64u << 10)
+
+int ca_answer__parse(const char *json, size_t len, struct ca_answer **out,
+		     struct nt_err *err);
+void ca_answer__free(struct ca_answer *a);
+
+/* The node's side. */
+struct ca_fleet_opts {
+	const char *trust_domain;	/* first request; later the CA's own */
+	const char *node;
+	const char *const *scope;	/* SPIFFE ID prefixes wanted */
+	size_t nscope;
+	const char *join_token;		/* NULL: sign with the current CA */
+	int64_t ca_ttl;			/* 0: CA_TTL_DEFAULT (index only; the
+					 * signer decides the certificate's) */
+	int64_t svid_ttl;		/* 0: SVID_TTL_DEFAULT */
+	time_t now;
+};
+
+/* Makes a fresh CA key, keeps it as STATE/ca/pending.key (0600) with
+ * STATE/ca/pending.json, and returns the request to post (malloc'd JSON).
+ * A second call replaces the pending request. */
+int node_ca__request(const char *state_dir, const struct ca_fleet_opts *o,
+		     char **request, size_t *len, struct nt_err *err);
+
+/* Takes the signer's answer to the pending request: the chain must verify
+ * against @trust (the trust domain's bundle), end at one of its
+ * authorities, hold the pending key, and name this node and trust domain.
+ * Creates the CA at a node's first answer; later, the new CA becomes
+ * current at once and the old one is retired. A refusal is -EACCES with
+ * the signer's reason. Handles open on @state_dir see the change at their
+ * next maintain call. */
+int node_ca__accept(const char *state_dir, const char *answer, size_t len,
+		    const struct bundle *trust, time_t now,
+		    struct nt_err *err);
+
+bool node_ca__is_fleet(const struct node_ca *ca);
+/* The node name of a fleet CA, else NULL. */
+const char *node_ca__node(const struct node_ca *ca);
+/* The current CA's scope (borrowed), NULL outside fleet mode. */
+const struct ca_scope *node_ca__scope(const struct node_ca *ca);
+/* When a fleet node should ask for its next CA: half-way through the
+ * current one's life (capped as rotation is). */
+time_t node_ca__renew_at(const struct node_ca *ca);
+/* Serial and notAfter of the current CA. */
+int node_ca__current(const struct node_ca *ca, struct ca_issued *out);
+
 /* Paths in the state dir (docs/state-dir.md). */
 #define STATE_DIR_DEFAULT	"/var/lib/nametag"
 #define STATE_CA_DIR		"ca"
 #define STATE_CA_FILE		"ca/ca.json"
+#define STATE_CA_PENDING_KEY	"ca/pending.key"
+#define STATE_CA_PENDING_FILE	"ca/pending.json"
 #define STATE_BUNDLE_FILE	"bundle.json"
 #define STATE_FEDERATION_DIR	"bundles"
 

@@ -20,13 +20,7 @@
 
 #include "ca/ca.h"
 
-/* x5c is standard base64 with padding (@url false); JWS parts and JWK
- * members are base64url without padding (@url true). -EINVAL for any other
- * spelling, -ENOMEM. *out is malloc'd. */
-int b64__decode(const char *s, size_t len, bool url, unsigned char **out,
-		size_t *out_len);
-/* NULL when out of memory. */
-char *b64__encode(const unsigned char *p, size_t n, bool url);
+/* base64: b64__decode and b64__encode in lib/ntcore.h. */
 
 /* The public members of a key as a JWK spells them. */
 struct jwk_key {

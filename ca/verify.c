@@ -7,8 +7,9 @@
  *
  * Return codes: -EINVAL when the leaf breaks an X509-SVID rule (or an
  * argument is bad), -ENOKEY when no bundle is held for the leaf's trust
- * domain, -EKEYREJECTED when the chain does not validate or a signing
- * certificate breaks a SPIFFE rule, -EKEYEXPIRED when a certificate of the
+ * domain, -EKEYREJECTED when the chain does not validate, a signing
+ * certificate breaks a SPIFFE rule or the leaf is outside the scope of a
+ * fleet node CA above it (docs/fleet.md), -EKEYEXPIRED when a certificate of the
  * chain is outside its validity at @now (+/- skew), -ENOMEM / -EIO for
  * local failures.
  */
@@ -345,6 +346,33 @@ static int check_signer(X509 *x, int depth, const struct spiffe_id *leaf,
 	return ret;
 }
 
+/* A fleet node CA's scope (docs/fleet.md): the leaf must be inside it. A
+ * scope we cannot read fails closed: it was put there to restrict. */
+static int check_scope(X509 *x, int depth, const struct spiffe_id *leaf,
+		       struct nt_err *err)
+{
+	char label[SUBJECT_SHOWN + 64];
+	struct nt_err why = { "" };
+	struct ca_scope *scope = NULL;
+	int ret;
+
+	ret = ca_scope__from_cert(x, &scope, &why);
+	if (ret == -ENOENT)
+		return 0;
+	cert_label(x, depth, label, sizeof(label));
+	if (ret)
+		return nt_err_set(err, -EKEYREJECTED,
+				  "%s has an unreadable nametag scope: %s", label,
+				  why.msg);
+	if (!ca_scope__covers(scope, leaf))
+		ret = nt_err_set(err, -EKEYREJECTED,
+				 "leaf id %s is outside the scope of %s (node '%s' may issue %s%s)",
+				 leaf->str, label, scope->node, scope->prefix[0].str,
+				 scope->n > 1 ? " and more" : "");
+	ca_scope__free(scope);
+	return ret;
+}
+
 /* Every certificate above the leaf, trust anchor included. */
 static int check_signers(STACK_OF(X509) *chain, const struct spiffe_id *leaf,
 			 struct nt_err *err)
@@ -356,8 +384,11 @@ static int check_signers(STACK_OF(X509) *chain, const struct spiffe_id *leaf,
 	if (sk_X509_num(chain) < 2)
 		return nt_err_set(err, -EKEYREJECTED,
 				  "leaf is itself in the trust bundle: a leaf must be issued by a bundle authority");
-	for (i = 1; !ret && i < sk_X509_num(chain); i++)
+	for (i = 1; !ret && i < sk_X509_num(chain); i++) {
 		ret = check_signer(sk_X509_value(chain, i), i, leaf, err);
+		if (!ret)
+			ret = check_scope(sk_X509_value(chain, i), i, leaf, err);
+	}
 	return ret;
 }
 

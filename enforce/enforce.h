@@ -122,4 +122,93 @@ int policy__foreach_egress(const struct policy *p, const char *ns,
 size_t policy__namespaces(const struct policy *p);
 size_t policy__rules(const struct policy *p, const char *ns);
 
+/* ---- fleet mode: what etcd holds under /nametag/v1/ (docs/fleet.md) ---- */
+
+/*
+ * The operator's CLI writes these values, every node reads them, the
+ * signer derives each node's grant from them: one parser for the three.
+ * Values are JSON objects, strictly parsed (unknown keys refused), so a
+ * node can name the key and the field of a bad value.
+ */
+#define FLEET_ROOT		"/nametag/v1/"
+#define FLEET_CONFIG		FLEET_ROOT "config/"
+#define FLEET_NS		FLEET_CONFIG "namespaces/"
+#define FLEET_ENTRIES		FLEET_CONFIG "entries/"
+#define FLEET_POLICY		FLEET_CONFIG "policy"
+#define FLEET_BUNDLE		FLEET_CONFIG "bundle"
+#define FLEET_NODES		FLEET_ROOT "nodes/"
+#define FLEET_REQUESTS		FLEET_ROOT "ca/requests/"
+#define FLEET_ANSWERS		FLEET_ROOT "ca/answers/"
+#define FLEET_ISSUED		FLEET_ROOT "ca/issued/"
+#define FLEET_JOIN		FLEET_ROOT "join/"
+#define FLEET_VALUE_MAX		(1u << 20)
+#define FLEET_HOSTS_MAX		64
+#define FLEET_SELECTORS_MAX	16
+#define FLEET_TEMPLATE_DEFAULT	"ns/{ns}/sa/{service}"
+
+/* Which nodes a namespace or an entry applies on: node names, or "*". */
+struct fleet_hosts {
+	size_t n;
+	char v[FLEET_HOSTS_MAX][CA_NODE_MAX + 1];
+};
+
+/* config/namespaces/<name>: {"cgroup": "shop", "mode": "strict",
+ * "template": "...", "hosts": ["*"]}. The cgroup is relative: each node
+ * puts it below its own --cgroup-root (no leading '/', no "." or ".."
+ * segment). "template" and "hosts" are optional ("" and ["*"]). */
+struct fleet_ns {
+	char name[NT_NS_NAME_MAX];
+	char cgroup[256];
+	enum nt_mode mode;
+	char template[256];
+	struct fleet_hosts hosts;
+};
+
+int fleet_ns__parse(struct fleet_ns *n, const char *name, const char *json,
+		    size_t len, struct nt_err *err);
+int fleet_ns__to_json(const struct fleet_ns *n, char **json,
+		      struct nt_err *err);
+
+/* config/entries/<SPIFFE ID>: {"spiffe_id": ID, "selectors": [...],
+ * "hosts": [...]}; the key's ID and the value's must be the same.
+ * Selectors are checked by their reader (attest/). */
+struct fleet_entry {
+	struct spiffe_id id;
+	size_t nselectors;
+	char selectors[FLEET_SELECTORS_MAX][256];
+	struct fleet_hosts hosts;
+};
+
+int fleet_entry__parse(struct fleet_entry *e, const char *id,
+		       const char *json, size_t len, struct nt_err *err);
+int fleet_entry__to_json(const struct fleet_entry *e, char **json,
+			 struct nt_err *err);
+
+/* "a,b,c" or "*" into @h (names checked). */
+int fleet_hosts__parse(struct fleet_hosts *h, const char *list,
+		       struct nt_err *err);
+bool fleet_hosts__has(const struct fleet_hosts *h, const char *node);
+
+/* The SPIFFE ID prefix a namespace's IDs start with in trust domain @td:
+ * its template's leading segments up to the first placeholder other than
+ * {ns} ("ns/{ns}/sa/{service}" -> spiffe://td/ns/NAME). What a node CA
+ * hosting the namespace must be allowed to issue. */
+int fleet_ns__prefix(const struct fleet_ns *n, const char *td,
+		     struct spiffe_id *out, struct nt_err *err);
+
+/* What config key @key (value @json) adds to @node's scope: 1 and *@out
+ * for a namespace or entry whose hosts name the node, 0 for any other
+ * key, or an error for a bad value. The node asks for, and the signer
+ * grants, the union over config/. */
+int fleet_key__prefix(const char *key, const char *json, size_t len,
+		      const char *td, const char *node, struct spiffe_id *out,
+		      struct nt_err *err);
+
+/* config/bundle: {"trust_domain": TD, "bundle": <SPIFFE bundle>}, as the
+ * signer publishes it: the trust domain's X.509 authorities. */
+int fleet_bundle__parse(const char *json, size_t len, struct bundle **out,
+			struct nt_err *err);
+int fleet_bundle__to_json(const struct bundle *b, char **json,
+			  struct nt_err *err);
+
 #endif /* NAMETAG_ENFORCE_H */

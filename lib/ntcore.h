@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib/ — libntcore, what every folder of nametag shares: errors, strict
- * JSON, state files, durations, addresses, time, the cgroup walker,
+ * JSON, strict base64, state files, durations, addresses, time, the cgroup walker,
  * logging, the event loop, descriptor limits, network namespace sockets,
  * SOCK_DESTROY and the kernel feature probes. This header is the
  * library's whole interface (docs/architecture.md).
@@ -41,6 +41,17 @@ int array__grow(void **v, size_t *cap, size_t n, size_t size, size_t max);
 struct cJSON;
 struct sockaddr_storage;
 struct inet_diag_sockid;
+
+/* ---- base64 (RFC 4648) --------------------------------------------------- */
+
+/* Strict decoding: only the alphabet (standard '+/' or url '-_'), padding
+ * required for the standard alphabet and refused for url, no whitespace,
+ * and unused low bits zero, so each byte string has one accepted spelling.
+ * *out is malloc'd with one NUL byte after *out_len (not counted). */
+int b64__decode(const char *s, size_t len, bool url, unsigned char **out,
+		size_t *out_len);
+/* malloc'd, NUL-terminated; NULL when out of memory. */
+char *b64__encode(const unsigned char *p, size_t n, bool url);
 
 /* ---- errors ------------------------------------------------------------- */
 

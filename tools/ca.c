@@ -204,12 +204,16 @@ static int do_help(int argc, char **argv)
 		"                  [--upstream-cert FILE --upstream-key FILE]\n"
 		"       %s ca { show | list }\n"
 		"       %s ca rotate\n"
+		"       %s --etcd URL ca signer --trust-domain TD --upstream-cert FILE\n"
+		"                  --upstream-key FILE [--ca-ttl DURATION]\n"
 		"       %s ca help\n"
 		"\n"
 		"       'ca rotate' advances one step: the first prepares the next CA and\n"
 		"       publishes it in the bundle, the second makes it sign.\n"
-		"       DURATION := e.g. 90s, 15m, 1h, 1h30m, 2d (CA default 24h, SVID 1h)\n",
-		bin_name, bin_name, bin_name, bin_name);
+		"       DURATION := e.g. 90s, 15m, 1h, 1h30m, 2d (CA default 24h, SVID 1h)\n"
+		"       'ca signer' signs fleet node CAs where the upstream key is\n"
+		"       (docs/fleet.md); it runs until killed.\n",
+		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 
 static const struct cmd cmds[] = {
@@ -217,6 +221,7 @@ static const struct cmd cmds[] = {
 	{ "list",	do_show },
 	{ "init",	do_init },
 	{ "rotate",	do_rotate },
+	{ "signer",	do_signer },
 	{ "help",	do_help },
 	{ 0 }
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* nametag entry: registration entries, a SPIFFE ID for the workloads that
  * match all of its selectors. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/main.h"
@@ -14,6 +15,41 @@ static void print_entry(const cJSON *e)
 		printf("\t%s\n", cJSON_GetStringValue(s));
 }
 
+/* entry add with --etcd: the same arguments, plus --hosts. */
+static int fleet_add(int argc, char **argv)
+{
+	struct fleet_entry *e = calloc(1, sizeof(*e));
+	const char *hosts = "*";
+	struct nt_err err = {};
+	int ret = 0;
+
+	if (!e)
+		return p_err("out of memory");
+	if (spiffe_id__parse(&e->id, *argv, strlen(*argv), &err))
+		ret = p_err("invalid SPIFFE ID: %s", err.msg);
+	for (NEXT_ARG(); !ret && argc > 0; argc -= 2, argv += 2) {
+		if (argc < 2)
+			ret = p_err("%s needs a value", *argv);
+		else if (!strcmp(*argv, "--hosts"))
+			hosts = argv[1];
+		else if (strcmp(*argv, "--selector"))
+			ret = p_err("unknown argument '%s' for 'entry add'", *argv);
+		else if (e->nselectors == FLEET_SELECTORS_MAX ||
+			 strlen(argv[1]) >= sizeof(e->selectors[0]))
+			ret = p_err("too many or too long selectors");
+		else
+			strcpy(e->selectors[e->nselectors++], argv[1]);
+	}
+	if (!ret && !e->nselectors)
+		ret = p_err("'entry add' needs at least one --selector TYPE:KEY:VALUE");
+	if (!ret && fleet_hosts__parse(&e->hosts, hosts, &err))
+		ret = p_err("--hosts: %s", err.msg);
+	if (!ret)
+		ret = fleet_entry_write(e, false);
+	free(e);
+	return ret;
+}
+
 static int do_add(int argc, char **argv)
 {
 	struct nt_err err = {};
@@ -22,6 +58,8 @@ static int do_add(int argc, char **argv)
 	const char *sel;
 
 	REQ_ARGS(1);
+	if (etcd_cli.url)
+		return fleet_add(argc, argv);
 	/* Check here too, so a typo fails before the daemon is asked. */
 	if (spiffe_id__parse(&id, *argv, strlen(*argv), &err))
 		return p_err("invalid SPIFFE ID: %s", err.msg);
@@ -62,6 +100,14 @@ static int do_del(int argc, char **argv)
 	NO_MORE_ARGS(1);
 	if (no_options(argc, argv))
 		return -1;
+	if (etcd_cli.url) {
+		static struct fleet_entry e;
+		struct nt_err err = {};
+
+		if (spiffe_id__parse(&e.id, argv[0], strlen(argv[0]), &err))
+			return p_err("invalid SPIFFE ID: %s", err.msg);
+		return fleet_entry_write(&e, true);
+	}
 	return ctl_delete(CTL_ENTRY_DEL, CTL_K_SPIFFE_ID, argv[0], "entry");
 }
 
@@ -77,7 +123,8 @@ static int do_help(int argc, char **argv)
 		"                     unix:path | unix:sha256 | cgroup:path |\n"
 		"                     systemd:unit | netns:ino | ns:name }\n"
 		"       A workload gets the ID of the matching entry with the most\n"
-		"       selectors; an entry that would tie with another is refused.\n",
+		"       selectors; an entry that would tie with another is refused.\n"
+		"       With --etcd URL, add also takes --hosts NODE,... (default *).\n",
 		bin_name, bin_name, bin_name, bin_name);
 }
 

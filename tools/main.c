@@ -152,10 +152,12 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"       OBJECT := { status | id | ca | svid | bundle | ns | entry |\n"
 		"                   workload | flow | policy | proxy | daemon | prog |\n"
-		"                   map | feature | jwt }\n"
+		"                   map | feature | jwt | node }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
-		"                    --bpffs DIR }\n"
+		"                    --bpffs DIR | --etcd URL [--etcd-ca F --etcd-cert F\n"
+		"                    --etcd-key F --etcd-user U --etcd-password-file F] }\n"
+		"       With --etcd, ns, entry and policy write to the fleet (docs/fleet.md).\n"
 		"\n"
 		"       NAMETAG_STATE_DIR and NAMETAG_RUN_DIR in the environment are the\n"
 		"       defaults of --state-dir and --run-dir.\n",
@@ -195,11 +197,13 @@ static const struct cmd objects[] = {
 	{ "map",	do_map },
 	{ "feature",	do_feature },
 	{ "jwt",	do_jwt },
+	{ "node",	do_node },
 	{ "version",	do_version },
 	{ 0 }
 };
 
-enum { OPT_STATE_DIR = 256, OPT_BPFFS, OPT_RUN_DIR };
+enum { OPT_STATE_DIR = 256, OPT_BPFFS, OPT_RUN_DIR, OPT_ETCD, OPT_ETCD_CA,
+       OPT_ETCD_CERT, OPT_ETCD_KEY, OPT_ETCD_USER, OPT_ETCD_PW };
 
 static const struct option options[] = {
 	{ "json",	no_argument,		NULL, 'j' },
@@ -210,6 +214,12 @@ static const struct option options[] = {
 	{ "state-dir",	required_argument,	NULL, OPT_STATE_DIR },
 	{ "bpffs",	required_argument,	NULL, OPT_BPFFS },
 	{ "run-dir",	required_argument,	NULL, OPT_RUN_DIR },
+	{ "etcd",	required_argument,	NULL, OPT_ETCD },
+	{ "etcd-ca",	required_argument,	NULL, OPT_ETCD_CA },
+	{ "etcd-cert",	required_argument,	NULL, OPT_ETCD_CERT },
+	{ "etcd-key",	required_argument,	NULL, OPT_ETCD_KEY },
+	{ "etcd-user",	required_argument,	NULL, OPT_ETCD_USER },
+	{ "etcd-password-file", required_argument, NULL, OPT_ETCD_PW },
 	{ 0 }
 };
 
@@ -250,6 +260,12 @@ int main(int argc, char **argv)
 		case OPT_RUN_DIR:
 			run_dir = optarg;
 			break;
+		case OPT_ETCD: etcd_cli.url = optarg; break;
+		case OPT_ETCD_CA: etcd_cli.ca = optarg; break;
+		case OPT_ETCD_CERT: etcd_cli.cert = optarg; break;
+		case OPT_ETCD_KEY: etcd_cli.key = optarg; break;
+		case OPT_ETCD_USER: etcd_cli.user = optarg; break;
+		case OPT_ETCD_PW: etcd_cli.password_file = optarg; break;
 		default:
 			p_err("unrecognized option '%s'", argv[optind - 1]);
 			return 1;

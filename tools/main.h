@@ -14,7 +14,9 @@
 #include <cjson/cJSON.h>
 
 #include "ca/ca.h"
+#include "enforce/enforce.h"
 #include "userspace/daemon/protocol.h"
+#include "userspace/etcd/etcd.h"
 
 struct cmd {
 	const char *name;
@@ -127,6 +129,40 @@ const char *wlc_status_name(int status);
 /* --socket's value, or SPIFFE_ENDPOINT_SOCKET, or the default; a connected
  * socket, or p_err(). */
 int wlc_open(const char *opt);
+/* The fleet in etcd (tools/fleet.c): --etcd URL and its TLS and auth. */
+struct etcd_cli {
+	const char *url, *ca, *cert, *key, *user, *password_file;
+};
+extern struct etcd_cli etcd_cli;
+
+struct fleet_kv {
+	char *key, *value;		/* value NUL-terminated, len bytes */
+	size_t len;
+	int64_t mod_revision;		/* 0: absent */
+	int64_t lease;
+};
+
+int fleet_client(struct etcd_client **c, struct nt_err *err);
+struct etcd_runner *fleet_runner(void);
+int fleet_range(const char *key, bool prefix, struct fleet_kv **kvs,
+		size_t *n, int64_t *revision, struct nt_err *err);
+int fleet_get(const char *key, struct fleet_kv *out, struct nt_err *err);
+void fleet_kvs__free(struct fleet_kv *v, size_t n);
+/* -ECANCELED with the key's current revision when a condition failed. */
+int fleet_txn(const struct etcd_cond *conds, size_t nconds,
+	      const struct etcd_op *ops, size_t nops, int64_t *revision,
+	      struct nt_err *err);
+int fleet_lease(int64_t ttl, int64_t *id, struct nt_err *err);
+/* @verb: "add", "set" (enable/disable) or "del"; NULL arguments keep the
+ * value's. @revision: --revision, the mod_revision to write against. */
+int fleet_ns_write(const char *verb, const char *name, const char *cgroup,
+		   const char *tmpl, const char *mode, const char *hosts,
+		   const char *revision);
+int fleet_entry_write(const struct fleet_entry *e, bool del);
+int fleet_policy_write(const char *text, const char *revision);
+int fleet_policy_show(void);
+/* nametag ca signer (tools/signer.c). */
+int do_signer(int argc, char **argv);
 
 /* Objects. */
 int do_id(int argc, char **argv);
@@ -143,6 +179,7 @@ int do_daemon(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
+int do_node(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_jwt(int argc, char **argv);
 /* svid fetch (tools/svid_fetch.c) */

@@ -26,7 +26,7 @@ static int call_and_print_ns(cJSON *req)
 
 static int do_add(int argc, char **argv)
 {
-	const char *name, *cgroup = NULL, *tmpl = NULL;
+	const char *name, *cgroup = NULL, *tmpl = NULL, *hosts = NULL;
 	cJSON *req;
 
 	REQ_ARGS(1);
@@ -37,11 +37,15 @@ static int do_add(int argc, char **argv)
 			GET_VALUE(cgroup);
 		else if (!strcmp(*argv, "--template"))
 			GET_VALUE(tmpl);
+		else if (etcd_cli.url && !strcmp(*argv, "--hosts"))
+			GET_VALUE(hosts);
 		else
 			return p_err("unknown argument '%s' for 'ns add'", *argv);
 	}
 	if (!cgroup)
 		return p_err("'ns add' needs --cgroup PATH");
+	if (etcd_cli.url)
+		return fleet_ns_write("add", name, cgroup, tmpl, NULL, hosts, NULL);
 	req = ctl_request(CTL_NS_ADD);
 	cJSON_AddStringToObject(req, CTL_K_NAME, name);
 	cJSON_AddStringToObject(req, CTL_K_CGROUP, cgroup);
@@ -52,7 +56,7 @@ static int do_add(int argc, char **argv)
 
 static int do_enable(int argc, char **argv)
 {
-	const char *name, *mode = NULL;
+	const char *name, *mode = NULL, *rev = NULL;
 	cJSON *req;
 
 	REQ_ARGS(1);
@@ -61,11 +65,17 @@ static int do_enable(int argc, char **argv)
 	while (argc > 0) {
 		if (!strcmp(*argv, "--mode"))
 			GET_VALUE(mode);
+		else if (etcd_cli.url && !strcmp(*argv, "--revision"))
+			GET_VALUE(rev);
 		else
 			return p_err("unknown argument '%s' for 'ns enable'", *argv);
 	}
 	if (!mode)
 		return p_err("'ns enable' needs --mode observe|permissive|strict");
+	if (etcd_cli.url)
+		return strcmp(mode, "off") ?
+		       fleet_ns_write("set", name, NULL, NULL, mode, NULL, rev) :
+		       p_err("mode 'off': use 'ns disable'");
 	req = ctl_request(CTL_NS_ENABLE);
 	cJSON_AddStringToObject(req, CTL_K_NAME, name);
 	cJSON_AddStringToObject(req, CTL_K_MODE, mode);
@@ -80,6 +90,8 @@ static int do_disable(int argc, char **argv)
 	NO_MORE_ARGS(1);
 	if (no_options(argc, argv))
 		return -1;
+	if (etcd_cli.url)
+		return fleet_ns_write("set", argv[0], NULL, NULL, "off", NULL, NULL);
 	req = ctl_request(CTL_NS_DISABLE);
 	cJSON_AddStringToObject(req, CTL_K_NAME, argv[0]);
 	return call_and_print_ns(req);
@@ -106,6 +118,8 @@ static int do_del(int argc, char **argv)
 	NO_MORE_ARGS(1);
 	if (no_options(argc, argv))
 		return -1;
+	if (etcd_cli.url)
+		return fleet_ns_write("del", argv[0], NULL, NULL, NULL, NULL, NULL);
 	return ctl_delete(CTL_NS_DEL, CTL_K_NAME, argv[0], "namespace");
 }
 
@@ -125,7 +139,10 @@ static int do_help(int argc, char **argv)
 		"       TEMPLATE is the SPIFFE ID path, default ns/{ns}/sa/{service};\n"
 		"       placeholders {ns} {service} {uid} {user}. {service} is the\n"
 		"       first cgroup below PATH; a process of PATH itself gets the\n"
-		"       ID without the {service} segments (ns/{ns}/sa).\n",
+		"       ID without the {service} segments (ns/{ns}/sa).\n"
+		"       With --etcd URL (docs/fleet.md): add also takes --hosts NODE,...\n"
+		"       (default *), PATH is relative to each node's --cgroup-root, enable\n"
+		"       takes --revision REV (write only if unchanged since REV).\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 

@@ -39,8 +39,14 @@ static int do_load(int argc, char **argv)
 	cJSON *req;
 	size_t len;
 
+	const char *rev = NULL;
+	int ret;
+
 	REQ_ARGS(1);
-	NO_MORE_ARGS(1);
+	if (etcd_cli.url && argc == 3 && !strcmp(argv[1], "--revision"))
+		rev = argv[2];
+	else
+		NO_MORE_ARGS(1);
 	if (state__read(argv[0], POLICY_FILE_MAX, false, &buf, &len, &err))
 		return p_err("%s", err.msg);
 	/* Validate here first, for an error that names the place before the
@@ -51,6 +57,11 @@ static int do_load(int argc, char **argv)
 			     err.msg);
 	}
 	policy__free(p);
+	if (etcd_cli.url) {
+		ret = fleet_policy_write(buf, rev);
+		free(buf);
+		return ret;
+	}
 	req = ctl_request(CTL_POLICY_LOAD);
 	cJSON_AddStringToObject(req, CTL_K_POLICY, buf);
 	free(buf);
@@ -60,6 +71,8 @@ static int do_load(int argc, char **argv)
 static int do_show(int argc, char **argv)
 {
 	NO_MORE_ARGS(0);
+	if (etcd_cli.url)
+		return fleet_policy_show();
 	return ctl_print(ctl_request(CTL_POLICY_SHOW), CTL_R_POLICY, print_policy);
 }
 
@@ -110,7 +123,9 @@ static int do_help(int argc, char **argv)
 		"       invalid file changes nothing. Flows the new policy denies are closed.\n"
 		"       check is a dry run in strict mode: FROM is a SPIFFE ID or '-' (no\n"
 		"       verified peer), TO a SPIFFE ID; the namespace comes from TO's\n"
-		"       ns/NAME path unless --ns is given. File format: docs/policy.md.\n",
+		"       ns/NAME path unless --ns is given. File format: docs/policy.md.\n"
+		"       With --etcd URL: show prints the policy's revision, load writes\n"
+		"       the fleet's (load FILE --revision REV: only if unchanged since REV).\n",
 		bin_name, bin_name, bin_name, bin_name);
 }
 

@@ -7,8 +7,8 @@
 #  - only userspace/datapath uses the skeletons, and no map is found by
 #    its name;
 #  - JSON is built only at the edges (the control socket's ctl_*.c, the
-#    state files, the audit log, the CLI), never in the datapath or the
-#    proxy; the metrics are Prometheus text, not JSON;
+#    state files, etcd's values in fleet*.c, the audit log, the CLI), never in
+#    the datapath or the proxy; the metrics are Prometheus text, not JSON;
 #  - the control protocol's command names are written once (protocol.h);
 #  - no prototype pasted into a .c file, and the Makefile keeps
 #    -Wmissing-prototypes -Wredundant-decls -Werror;
@@ -53,11 +53,13 @@ only_includes "userspace/proxy/" \
 only_includes "userspace/workload_api/" \
 	'userspace/workload_api/.*|ca/ca\.h|lib/ntcore\.h|workload\.pb-c\.h' \
 	userspace/workload_api/*.[ch]
+only_includes "userspace/etcd/" 'userspace/etcd/.*|lib/ntcore\.h' \
+	userspace/etcd/*.[ch]
 only_includes "userspace/daemon/" \
-	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/workload_api/workload_api\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
+	'userspace/daemon/.*|userspace/proxy/proxy\.h|userspace/datapath/datapath\.h|userspace/workload_api/workload_api\.h|userspace/etcd/etcd\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|attest/attest\.h|enforce/enforce\.h' \
 	userspace/daemon/*.[ch]
 only_includes "tools/" \
-	'tools/main\.h|userspace/daemon/protocol\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h|workload\.pb-c\.h' \
+	'tools/main\.h|userspace/daemon/protocol\.h|userspace/etcd/etcd\.h|lib/ntcore\.h|bpf/nametag\.h|ca/ca\.h|enforce/enforce\.h|workload\.pb-c\.h' \
 	tools/*.[ch]
 t_check "no daemon header in userspace/proxy, userspace/datapath or userspace/workload_api" \
 	not grep -rn '#include "userspace/daemon/' userspace/proxy userspace/datapath \
@@ -102,8 +104,10 @@ compile_alone proxy userspace/proxy userspace/proxy userspace/datapath/datapath.
 compile_alone workload_api userspace/workload_api userspace/workload_api \
 	ca/ca.h lib bpf/nametag.h build/proto/workload.pb-c.h=workload.pb-c.h \
 	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
+compile_alone etcd userspace/etcd userspace/etcd lib bpf/nametag.h
 compile_alone tools tools tools userspace/daemon/protocol.h lib bpf/nametag.h \
-	ca/ca.h enforce/enforce.h build/proto/workload.pb-c.h=workload.pb-c.h \
+	ca/ca.h enforce/enforce.h userspace/etcd/etcd.h \
+	build/proto/workload.pb-c.h=workload.pb-c.h \
 	build/proto/google/protobuf/struct.pb-c.h=google/protobuf/struct.pb-c.h
 
 # Maps only through the skeleton: no lookup by name, no map name in a
@@ -123,8 +127,8 @@ t_check "no JSON in the datapath or the proxy" \
 t_check "the Workload API builds no JSON" \
 	not grep -rln 'cJSON_Create\|cJSON_Add' userspace/workload_api
 json=$(grep -l 'cJSON_Create\|cJSON_Add' userspace/daemon/*.c |
-	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|audit)\.c$')
-t_check "in the daemon, JSON only in ctl_*.c, the state files and the audit log" test -z "$json"
+	grep -v '/ctl_[a-z]*\.c$' | grep -vE '/(control|namespaces|netns|config|audit|fleet|fleet_config)\.c$')
+t_check "in the daemon, JSON only in ctl_*.c, the state files, etcd's values and the audit log" test -z "$json"
 [ -z "$json" ] || echo "    $json"
 
 # One protocol header: no command name spelled outside it (the dotted

@@ -166,8 +166,9 @@ wait_for() {
 # proxy of its own netns, and the machine's must stay untouched). Its log
 # is $LIVE_DIR/NAME/log. $DAEMON_ARGS, if set, adds nametagd options;
 # $DAEMON_CGROUP, if set, is the cgroup the daemon runs in (else the
-# suite's own), and $DAEMON_CGROUPNS=1 gives it a cgroup namespace rooted
-# there.
+# suite's own), $DAEMON_CGROUPNS=1 gives it a cgroup namespace rooted
+# there, and $DAEMON_NETNS, if set, is its network namespace, made
+# beforehand (else start_daemon makes one).
 start_daemon() {
 	local name=$1 cg=$2 d node
 	d=$LIVE_DIR/$name
@@ -179,7 +180,11 @@ start_daemon() {
 	D_ARGS[$name]=${DAEMON_ARGS:-}
 	D_RUNCG[$name]=${DAEMON_CGROUP:-}
 	D_CGNS[$name]=${DAEMON_CGROUPNS:-}
-	netns_add node "node-$name" || return 1
+	if [ -n "${DAEMON_NETNS:-}" ]; then
+		node=$DAEMON_NETNS
+	else
+		netns_add node "node-$name" || return 1
+	fi
 	D_NS[$name]=$node
 	launch_daemon "$name"
 }

@@ -57,6 +57,16 @@ void daemon__usage(FILE *out)
 		"                      %u to %u; the oldest goes first)\n"
 		"  --workers N         threads that move proxied bytes (default 1: the main\n"
 		"                      thread does it all; docs/performance.md)\n"
+		"  --etcd URL          fleet mode: namespaces, entries and policy come from\n"
+		"                      etcd (docs/fleet.md); needs --node\n"
+		"  --node NAME         this node's name in the fleet\n"
+		"  --join-token TOKEN  first start only: asks the signer for the node CA\n"
+		"  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE\n"
+		"                      TLS to etcd (a client certificate without CN)\n"
+		"  --etcd-user USER, --etcd-password-file FILE\n"
+		"                      etcd auth (one user and role per node)\n"
+		"  --lease-ttl DURATION\n"
+		"                      the node record's lease (default 30s)\n"
 		"  --workload-api PATH serve the SPIFFE Workload API on the unix socket PATH\n"
 		"                      (off by default; the usual PATH is\n"
 		"                      " WORKLOAD_API_DEFAULT ", docs/workload-api.md)\n"
@@ -88,6 +98,8 @@ void daemon__usage(FILE *out)
 		"      namespaces, the trust bundles; what cannot be read is logged and\n"
 		"      the rest stays in force ('nametag daemon reload' does the same);\n"
 		"      the audit log is opened again (after logrotate moved it)\n"
+		"      With --etcd, policy.json and entries.json are not read: they are\n"
+		"      the last good copy of etcd's, whose snapshot is applied again\n"
 		"  SIGUSR2\n"
 		"      upgrade in place: start the binary on disk, hand it the listeners\n"
 		"      and the control socket, let this process's connections finish,\n"
@@ -132,7 +144,9 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
 	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
-	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS };
+	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS,
+	       O_ETCD, O_NODE, O_JOIN, O_ECA, O_ECERT, O_EKEY, O_EUSER, O_EPASS,
+	       O_LEASE };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -152,6 +166,15 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
 		{ "workers",	 required_argument, NULL, O_WORKERS },
+		{ "etcd",	 required_argument, NULL, O_ETCD },
+		{ "node",	 required_argument, NULL, O_NODE },
+		{ "join-token",	 required_argument, NULL, O_JOIN },
+		{ "etcd-ca",	 required_argument, NULL, O_ECA },
+		{ "etcd-cert",	 required_argument, NULL, O_ECERT },
+		{ "etcd-key",	 required_argument, NULL, O_EKEY },
+		{ "etcd-user",	 required_argument, NULL, O_EUSER },
+		{ "etcd-password-file", required_argument, NULL, O_EPASS },
+		{ "lease-ttl",	 required_argument, NULL, O_LEASE },
 		{ "workload-api", required_argument, NULL, O_WLAPI },
 		{ "max-netns",	 required_argument, NULL, O_MAX_NETNS },
 		{ "listeners-per-netns", required_argument, NULL, O_LISTENERS },
@@ -201,6 +224,15 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 							   err))
 				return -EINVAL;
 			break;
+		case O_ETCD: o->fleet.etcd = optarg; break;
+		case O_NODE: o->fleet.node = optarg; break;
+		case O_JOIN: o->fleet.join_token = optarg; break;
+		case O_ECA: o->fleet.etcd_ca = optarg; break;
+		case O_ECERT: o->fleet.etcd_cert = optarg; break;
+		case O_EKEY: o->fleet.etcd_key = optarg; break;
+		case O_EUSER: o->fleet.etcd_user = optarg; break;
+		case O_EPASS: o->fleet.etcd_password_file = optarg; break;
+		case O_LEASE: o->fleet.lease_ttl = optarg; break;
 		case O_WORKERS:
 			if (daemon_config__workers(optarg, &o->workers, err))
 				return -EINVAL;

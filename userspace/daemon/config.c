@@ -49,6 +49,15 @@ static const struct {
 	{ "drain_timeout", K_STRING, offsetof(struct daemon_opts, drain_timeout), 0, 0 },
 	/* A path, or true for its usual place (docs/workload-api.md). */
 	{ "workload_api",  K_STRING, offsetof(struct daemon_opts, workload_api), 0, 0 },
+	{ "etcd",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd), 0, 0 },
+	{ "node",	   K_STRING, offsetof(struct daemon_opts, fleet.node), 0, 0 },
+	{ "join_token",	   K_STRING, offsetof(struct daemon_opts, fleet.join_token), 0, 0 },
+	{ "etcd_ca",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_ca), 0, 0 },
+	{ "etcd_cert",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_cert), 0, 0 },
+	{ "etcd_key",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_key), 0, 0 },
+	{ "etcd_user",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_user), 0, 0 },
+	{ "etcd_password_file", K_STRING, offsetof(struct daemon_opts, fleet.etcd_password_file), 0, 0 },
+	{ "lease_ttl",	   K_STRING, offsetof(struct daemon_opts, fleet.lease_ttl), 0, 0 },
 };
 
 /* Every string a config file gave, kept reachable: a reload replaces the
@@ -80,7 +89,7 @@ static enum key_type key_type_of(enum daemon_config_type type)
 
 const char *daemon_config__keys(enum daemon_config_type type)
 {
-	static char list[3][256];
+	static char list[3][512];
 	char *l = list[key_type_of(type)];
 	size_t i, n = 0;
 

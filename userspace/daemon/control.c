@@ -44,6 +44,7 @@ struct control {
 static const struct ctl_cmd *const tables[] = {
 	ctl_ns_cmds, ctl_entry_cmds, ctl_workload_cmds, ctl_flow_cmds,
 	ctl_svid_cmds, ctl_policy_cmds, ctl_proxy_cmds, ctl_daemon_cmds,
+	ctl_node_cmds,
 };
 
 static ctl_handler_fn find_cmd(const char *cmd)
@@ -159,6 +160,10 @@ static int handle_request(struct ctl_client *c, const char *line, size_t len)
 	fn = cJSON_IsString(cmd) ? find_cmd(cmd->valuestring) : NULL;
 	if (!fn) {
 		sent = reply_error(c->h.fd, "unknown or missing \"cmd\"");
+		goto out;
+	}
+	if (fleet__refuse(c->ctl->d, cmd->valuestring, &err)) {
+		sent = reply_error(c->h.fd, err.msg);
 		goto out;
 	}
 	r.req = req;

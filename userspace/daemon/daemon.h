@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,6 +33,16 @@
 #include "userspace/workload_api/workload_api.h"
 
 struct daemon;
+
+/* Fleet mode (fleet*.c, docs/fleet.md): etcd is the source of truth. */
+struct daemon_fleet_opts {
+	const char *etcd;		/* URL; NULL: a single node */
+	const char *node;
+	const char *join_token;		/* first start only */
+	const char *etcd_ca, *etcd_cert, *etcd_key;
+	const char *etcd_user, *etcd_password_file;
+	const char *lease_ttl;		/* of the node record; "30s" */
+};
 
 struct daemon_opts {
 	const char *state_dir;
@@ -56,6 +67,7 @@ struct daemon_opts {
 	const char *workload_api;	/* socket path; NULL: not served */
 	unsigned int max_netns;		/* network namespaces served at most */
 	unsigned int listeners_per_netns;	/* listener table of each */
+	struct daemon_fleet_opts fleet;
 };
 
 #define DRAIN_TIMEOUT_DEFAULT	600	/* s: 10 min (docs/process-model.md) */
@@ -97,6 +109,9 @@ int daemon__reload(struct daemon *d, struct nt_err *err);
 int daemon__open_log(const char *path, struct nt_err *err);
 /* Cgroup ids again, each namespace re-applied (main.c). */
 void daemon__reconcile_namespaces(struct daemon *d);
+struct ns;
+/* One namespace: its cgroup looked up, enrolled if it may be, applied. */
+void daemon__reconcile_ns(struct daemon *d, struct ns *ns);
 /* --flow-table-size @s: a whole number in FLOW_TABLE_MIN..FLOW_TABLE_MAX. */
 int daemon_config__flow_table_size(const char *s, unsigned int *out,
 				   struct nt_err *err);
@@ -150,6 +165,8 @@ struct ns_table;
 
 int ns_table__load(struct ns_table **t, const char *state_dir,
 		   struct nt_err *err);
+/* An empty table that saves to STATE/namespaces.json. */
+int ns_table__new(struct ns_table **t, const char *state_dir);
 void ns_table__free(struct ns_table *t);
 size_t ns_table__count(const struct ns_table *t);
 struct ns *ns_table__at(struct ns_table *t, size_t i);
@@ -157,6 +174,7 @@ struct ns *ns_table__find(struct ns_table *t, const char *name);
 struct ns *ns_table__by_cgroup(struct ns_table *t, uint64_t cgroup_id);
 /* 1 to NT_NS_NAME_MAX - 1 of [a-z0-9-], no '-' at either end. */
 int ns__check_name(const char *name, struct nt_err *err);
+/* @n->id is kept when non-zero and free, else the next one is given. */
 int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err);
 int ns_table__del(struct ns_table *t, const char *name);
 int ns_table__save(const struct ns_table *t, struct nt_err *err);
@@ -408,6 +426,33 @@ void daemon_wlapi__tick(struct daemon *d);
  */
 void strict__sweep(struct daemon *d, const struct ns *switched);
 
+/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c) ---------------------------------------- */
+
+struct fleet;
+
+/* Before the node CA is opened: a node without a CA asks the signer for
+ * one (join token) and waits for it. */
+int fleet__bootstrap(struct daemon *d, struct nt_err *err);
+/* Once the loop runs: the etcd client on it, the config mirror, the node
+ * record on its lease, the node CA loop. */
+int fleet__open(struct daemon *d, struct nt_err *err);
+void fleet__close(struct daemon *d);
+/* Once a second (renewals, retries). */
+void fleet__tick(struct daemon *d);
+/* Writes a fleet node takes from etcd only: -EROFS with the reason. */
+int fleet__refuse(struct daemon *d, const char *cmd, struct nt_err *err);
+/* SIGHUP in fleet mode: the etcd snapshot applied again; false: not a
+ * fleet node (the state files are reloaded instead). */
+bool fleet__reload(struct daemon *d);
+/* For the metrics; -ENOENT: not a fleet node. */
+struct fleet_gauges {
+	bool in_sync, bad_value;
+	int64_t stale_seconds, revision;
+	time_t applied_at;
+	unsigned int relists;
+};
+int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
+
 /* ---- the control socket (control.c, ctl_*.c) ------------------------------------------------ */
 
 struct ctl_client;
@@ -434,7 +479,8 @@ struct ctl_cmd {
 /* One table per CLI object, each ctl_<object>.c's, ended by { NULL }. */
 extern const struct ctl_cmd ctl_ns_cmds[], ctl_entry_cmds[],
 	ctl_workload_cmds[], ctl_flow_cmds[], ctl_svid_cmds[],
-	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_daemon_cmds[];
+	ctl_policy_cmds[], ctl_proxy_cmds[], ctl_daemon_cmds[],
+	ctl_node_cmds[];
 
 int control__open(struct daemon *d, struct nt_err *err);
 void control__close(struct daemon *d);
@@ -571,6 +617,8 @@ struct daemon {
 	struct spiffe_ids *ids;		/* the IDs connections and flows hold */
 	struct policy *policy;		/* in force; never NULL once started */
 	struct control *control;
+	struct fleet *fleet;		/* NULL: a single node */
+	time_t started;
 	struct metrics *metrics;
 	struct metrics_http *metrics_http;	/* NULL: --metrics not given */
 	struct audit_log *audit;		/* NULL: --audit-log not given */

@@ -138,7 +138,9 @@ void start_undo__run(struct start_undo *u, const struct daemon_opts *o)
 	char path[PATH_MAX];
 	bool ca, pins;
 
-	snprintf(path, sizeof(path), "%s/%s", o->state_dir, STATE_CA_FILE);
+	/* The directory, not ca.json: a fleet node refused by the signer
+	 * has made only its pending key there. */
+	snprintf(path, sizeof(path), "%s/%s", o->state_dir, STATE_CA_DIR);
 	ca = u->ca_new && exists(path);
 	snprintf(path, sizeof(path), "%s/%s", o->bpffs, NT_PIN_DIR);
 	pins = (u->pins_new && exists(path)) ||

@@ -104,6 +104,7 @@ static void on_timer(struct loop_handler *h, uint32_t events)
 	}
 	if (d->ticks++ % CA_CHECK_TICKS == 0)
 		maintain_ca(d);
+	fleet__tick(d);
 }
 
 static void on_events(struct loop_handler *h, uint32_t events)
@@ -218,7 +219,8 @@ static int open_ca(struct daemon *d, struct nt_err *err)
 	int ret;
 
 	ret = node_ca__open(&d->ca, o->state_dir, err);
-	if (ret == -ENOENT && o->trust_domain) {
+	/* A fleet node's CA comes from the signer only (fleet__bootstrap). */
+	if (ret == -ENOENT && o->trust_domain && !o->fleet.etcd) {
 		pr_info("no CA in %s: creating one for %s", o->state_dir,
 			o->trust_domain);
 		ret = node_ca__init(o->state_dir, &init, err);
@@ -240,29 +242,31 @@ static int open_ca(struct daemon *d, struct nt_err *err)
  * namespace that now holds the daemon (or is no longer below its root) is
  * turned off in memory; its file keeps the saved mode until the next
  * change, so a start from a fit place enforces it again. */
+void daemon__reconcile_ns(struct daemon *d, struct ns *ns)
+{
+	struct nt_err err = {};
+
+	if (cgroup__id(ns->cgroup, &ns->cgroup_id)) {
+		pr_warn("namespace %s: cgroup %s does not exist; not enforced",
+			ns->name, ns->cgroup);
+		ns->cgroup_id = 0;
+		return;
+	}
+	if (ns->mode != NT_MODE_OFF &&
+	    cgroup__may_enroll(&d->cg, ns->cgroup, &err)) {
+		pr_warn("namespace %s: not enforced: %s", ns->name, err.msg);
+		ns->mode = NT_MODE_OFF;
+	}
+	ns__apply(d, ns);
+}
+
 void daemon__reconcile_namespaces(struct daemon *d)
 {
 	uint64_t ids[NT_MAX_NAMESPACES];
-	struct nt_err err = {};
 	size_t i, n;
-	struct ns *ns;
 
-	for (i = 0; i < ns_table__count(d->ns); i++) {
-		ns = ns_table__at(d->ns, i);
-		if (cgroup__id(ns->cgroup, &ns->cgroup_id)) {
-			pr_warn("namespace %s: cgroup %s is gone; not enforced",
-				ns->name, ns->cgroup);
-			ns->cgroup_id = 0;
-			continue;
-		}
-		if (ns->mode != NT_MODE_OFF &&
-		    cgroup__may_enroll(&d->cg, ns->cgroup, &err)) {
-			pr_warn("namespace %s: not enforced: %s", ns->name,
-				err.msg);
-			ns->mode = NT_MODE_OFF;
-		}
-		ns__apply(d, ns);
-	}
+	for (i = 0; i < ns_table__count(d->ns); i++)
+		daemon__reconcile_ns(d, ns_table__at(d->ns, i));
 	n = datapath__ns_ids(d->dp, ids, ARRAY_SIZE(ids));
 	for (i = 0; i < n; i++)
 		if (!ns_table__by_cgroup(d->ns, ids[i]))
@@ -339,6 +343,8 @@ static int start(struct daemon *d, struct nt_err *err)
 	/* First: everything after opens descriptors. */
 	ret = fdlimit__init(err);
 	if (!ret)
+		ret = fleet__bootstrap(d, err);	/* fleet mode: the node CA */
+	if (!ret)
 		ret = open_ca(d, err);
 	if (ret)
 		return ret;
@@ -383,6 +389,8 @@ static int start(struct daemon *d, struct nt_err *err)
 	/* Listeners that were there before the daemon (or its namespaces). */
 	daemon__sync_listeners(d);
 	ret = daemon_wlapi__open(d, err);
+	if (!ret)
+		ret = fleet__open(d, err);
 	if (ret)
 		return ret;
 	return control__open(d, err);
@@ -395,6 +403,7 @@ static void stop(struct daemon *d)
 	daemon_wlapi__close(d);		/* borrows the proxy's bundles */
 	if (d->server_fd >= 0)		/* strict refuses at once again */
 		close(d->server_fd);
+	fleet__close(d);
 	proxy__free(d->proxy);		/* its flows close into the table */
 	operator__close(d);
 	flow_table__free(d->flows);
@@ -489,6 +498,7 @@ int main(int argc, char **argv)
 				d.opts.bpffs, NT_PIN_DIR);
 		return ret ? 1 : 0;
 	}
+	d.started = time(NULL);
 	start_undo__note(&undo, &d.opts);
 	ret = start(&d, &err);
 	if (ret) {

@@ -414,6 +414,27 @@ static void put_node(struct out *o, struct daemon *d)
 	}
 }
 
+/* Fleet mode only: how stale the node's view of etcd is (docs/fleet.md). */
+static void put_fleet(struct out *o, struct daemon *d)
+{
+	struct fleet_gauges g;
+
+	if (fleet__gauges(d, &g))
+		return;
+	head(o, "nametag_fleet_in_sync", "gauge",
+	     "1 while the node's mirror of etcd's config/ is in sync.");
+	put(o, "nametag_fleet_in_sync %d\n", g.in_sync);
+	head(o, "nametag_fleet_stale_seconds", "gauge",
+	     "Seconds since the node lost etcd (0 in sync): how old its view may be.");
+	put(o, "nametag_fleet_stale_seconds %lld\n", (long long)g.stale_seconds);
+	head(o, "nametag_fleet_revision", "gauge",
+	     "etcd revision of the configuration in force.");
+	put(o, "nametag_fleet_revision %lld\n", (long long)g.revision);
+	head(o, "nametag_fleet_bad_value", "gauge",
+	     "1 while a value in etcd is refused and the last good configuration stays in force.");
+	put(o, "nametag_fleet_bad_value %d\n", g.bad_value);
+}
+
 int metrics__render(struct daemon *d, char **buf, size_t *len)
 {
 	struct metrics *m = d->metrics;
@@ -424,6 +445,7 @@ int metrics__render(struct daemon *d, char **buf, size_t *len)
 	put_handshakes(&o, m);
 	put_identity(&o, d);
 	put_node(&o, d);
+	put_fleet(&o, d);
 	head(&o, "nametag_start_time_seconds", "gauge",
 	     "When nametagd started, in seconds since the epoch.");
 	put(&o, "nametag_start_time_seconds %lld\n", (long long)m->started);

@@ -97,6 +97,7 @@ int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err)
 {
 	uint32_t max_id = 0;
 	struct ns copy = *n;
+	bool id_free = n->id != 0;
 	size_t i;
 	int ret;
 
@@ -115,8 +116,13 @@ int ns_table__add(struct ns_table *t, const struct ns *n, struct nt_err *err)
 					  t->v[i].cgroup);
 		if (t->v[i].id > max_id)
 			max_id = t->v[i].id;
+		if (t->v[i].id == n->id)
+			id_free = false;
 	}
-	copy.id = max_id + 1;
+	/* A namespace keeps its id across fleet snapshots (egress entries
+	 * are keyed by it); a new one gets the next. */
+	if (!id_free)
+		copy.id = max_id + 1;
 	if (push(t, &copy))
 		return nt_err_set(err, -ENOMEM, "out of memory");
 	return 0;
@@ -236,17 +242,27 @@ static int parse(struct ns_table *t, const char *buf, size_t len,
 	return ret;
 }
 
+int ns_table__new(struct ns_table **out, const char *state_dir)
+{
+	struct ns_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	snprintf(t->path, sizeof(t->path), "%s/%s", state_dir, NS_FILE);
+	*out = t;
+	return 0;
+}
+
 int ns_table__load(struct ns_table **out, const char *state_dir,
 		   struct nt_err *err)
 {
-	struct ns_table *t = calloc(1, sizeof(*t));
+	struct ns_table *t;
 	char *buf = NULL;
 	size_t len;
 	int ret;
 
-	if (!t)
+	if (ns_table__new(&t, state_dir))
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	snprintf(t->path, sizeof(t->path), "%s/%s", state_dir, NS_FILE);
 	ret = state__read(t->path, NS_FILE_MAX, false, &buf, &len, err);
 	if (ret == -ENOENT)
 		ret = 0;	/* a fresh node enrolls nothing */

@@ -70,6 +70,8 @@
 #define CTL_DAEMON_RELOAD	"daemon.reload"
 #define CTL_DAEMON_UPGRADE	"daemon.upgrade"	/* then one {"upgrade":
 							 * {...}} line */
+/* Fleet mode: this node's view of etcd (`nametag node status`). */
+#define CTL_NODE_STATUS		"node.status"
 
 /* Request keys. */
 #define CTL_K_NAME		"name"
@@ -115,6 +117,7 @@
 #define CTL_R_PROXIES		"proxies"	/* netns.*: the served netns */
 #define CTL_R_DATAPATH		"datapath"	/* proxy.set, status */
 /* status */
+#define CTL_R_FLEET		"fleet"		/* node.status */
 #define CTL_R_VERSION		"version"
 #define CTL_R_TRUST_DOMAIN	"trust_domain"
 #define CTL_R_CGROUP_ROOT	"cgroup_root"
@@ -156,6 +159,23 @@
 #define CTL_DP_NETNS_GUARDED	"netns_guarded"
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
+
+/* A fleet node's view of etcd (node.status, in "fleet"; docs/fleet.md). */
+#define CTL_FL_NODE		"node"
+#define CTL_FL_ETCD		"etcd"
+#define CTL_FL_IN_SYNC		"in_sync"
+#define CTL_FL_STALE		"stale_s"	/* since etcd was lost; 0 */
+#define CTL_FL_SYNC_ERROR	"sync_error"
+#define CTL_FL_REVISION		"revision"	/* of the config in force */
+#define CTL_FL_APPLIED_AT	"applied_at"	/* null: none yet */
+#define CTL_FL_RELISTS		"relists"
+#define CTL_FL_BAD_KEY		"bad_key"	/* a refused value's key */
+#define CTL_FL_BAD_ERROR	"bad_error"
+#define CTL_FL_LEASE		"lease"		/* the node record's; 0 */
+#define CTL_FL_CA_SERIAL	"ca_serial"
+#define CTL_FL_CA_NOT_AFTER	"ca_not_after"
+#define CTL_FL_CA_RENEW_AT	"ca_renew_at"
+#define CTL_FL_SIGNER		"signer"	/* "ok", "asked" or why not */
 
 /* A namespace. */
 #define CTL_NS_NAME		"name"

@@ -82,6 +82,8 @@ static int reload_config(struct daemon *d, struct nt_err *err)
 	said_later("trust_domain", was->trust_domain, o.trust_domain);
 	said_later("metrics", was->metrics, o.metrics);
 	said_later("audit_log", was->audit_log, o.audit_log);
+	said_later("etcd", was->fleet.etcd, o.fleet.etcd);
+	said_later("node", was->fleet.node, o.fleet.node);
 	if (o.log_file) {
 		ret = daemon__open_log(o.log_file, err);
 		if (ret)
@@ -145,10 +147,13 @@ int daemon__reload(struct daemon *d, struct nt_err *err)
 	};
 	static const char *const names[] = { "config", "policy", "entries" };
 	struct nt_err e2;
-	size_t i;
+	size_t i, nparts = ARRAY_SIZE(parts);
 	int failed = 0;
 
-	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+	/* A fleet node's policy and entries are etcd's (fleet__reload). */
+	if (d->opts.fleet.etcd)
+		nparts = 1;
+	for (i = 0; i < nparts; i++) {
 		e2 = (struct nt_err){};
 		if (!parts[i](d, &e2))
 			continue;
@@ -159,6 +164,7 @@ int daemon__reload(struct daemon *d, struct nt_err *err)
 	/* What lives outside the state dir: the cgroups and the network
 	 * namespaces of the workloads, the listeners, the bundles. */
 	if (!upgrade__paused(d)) {
+		fleet__reload(d);
 		daemon__reconcile_namespaces(d);
 		netns__sync(d);
 		daemon__sync_listeners(d);

@@ -143,6 +143,7 @@ static void on_ready(struct upgrade *up, pid_t pid)
 	pr_info("upgrade: pid %d serves now; this process (pid %d) stops accepting and drains for at most %llds",
 		(int)pid, (int)getpid(), (long long)d->opts.drain_secs);
 	proxy__drain(d->proxy);
+	fleet__close(d);	/* etcd is the new process's to follow */
 	ctl_daemon__upgrade_done(d, pid, NULL);
 }
 

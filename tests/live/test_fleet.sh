@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Fleet mode end to end (issue #15, docs/fleet.md): a real etcd 3.4 with
+# TLS client certificates and auth roles in a network namespace of its
+# own, three nodes (one nametagd each, in its own network namespace with a
+# veth to etcd's), the signer holding the upstream key, and the operator's
+# CLI. n1 and n2 host namespace shop (frontend and intruder on n1,
+# catalogue on n2, joined by a veth), n3 hosts pay.
+#
+# Cases: join with a one-time token (a reuse is refused), the scope of a
+# node CA, no upstream key on a node, a policy written once reaching every
+# node and enforced across nodes (mTLS, strict), two writers on one
+# mod_revision, a bad value in etcd, etcd killed (enforcement holds, a
+# restart comes up from the last good copy, the nodes resync), node list,
+# what etcd's roles let a node do, and the propagation time from a CLI
+# write to every node (FLEET_RUNS writes; medians printed). Needs root.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/live/lib.sh
+. tests/live/lib_fleet.sh
+skip_unless_root
+skip_unless_tools etcd etcdctl openssl curl
+live_init
+write_helpers
+FLEET_RUNS=${FLEET_RUNS:-10}
+PORT=8080
+ID_FRONTEND=spiffe://$FLEET_TD/ns/shop/sa/frontend
+ID_CATALOGUE=spiffe://$FLEET_TD/ns/shop/sa/catalogue
+N1_ADDR=10.78.0.1
+N2_ADDR=10.78.0.2
+
+if ! fleet_up; then
+	t_fail "etcd (TLS, roles) and the signer come up"
+	live_finish
+	exit 1
+fi
+t_ok "etcd (TLS, client certificates, roles) and the signer are up"
+
+# ---- configuration written once, before any node --------------------------------
+mkcg n1/shop/frontend n1/shop/intruder n2/shop/catalogue n3/pay/api
+expect_ok "operator: ns add shop for n1 and n2" op ns add shop --cgroup shop --hosts n1,n2
+expect_ok "operator: ns add pay for n3" op ns add pay --cgroup pay --hosts n3
+allow_policy() {
+	cat <<EOF
+{"namespaces": {"shop": {"rules": [
+  {"action": "allow", "from": ["$ID_FRONTEND"], "to": ["$ID_CATALOGUE"],
+   "ports": [$PORT]}]}, "pay": {"rules": []}}}
+EOF
+}
+# The same policy with a harmless difference, for propagation runs.
+allow_policy_n() {
+	allow_policy | sed "s|\"pay\": {\"rules\": \[\]}|\"pay\": {\"rules\": [{\"action\": \"deny\", \"from\": [\"spiffe://$FLEET_TD/ns/x/sa/r$1\"], \"to\": [\"spiffe://$FLEET_TD/ns/pay/sa/api\"]}]}|"
+}
+allow_policy >"$LIVE_DIR/allow.json"
+expect_ok "operator: policy load" op policy load "$LIVE_DIR/allow.json"
+expect_ok "operator: shop strict" op ns enable shop --mode strict
+
+# ---- join ------------------------------------------------------------------------
+declare -A TOKEN=()
+for i in 1 2 3; do
+	n=${FLEET_NODES[$i-1]}
+	TOKEN[$n]=$(op node token create "$n" --ttl 10m 2>/dev/null)
+	t_check "a join token for $n" grep -q '^ntjoin1\.' <<<"${TOKEN[$n]}"
+done
+t_check "etcd holds no join token itself, only its verifier" \
+	not ectl nametag-admin get --prefix /nametag/v1/join/ --print-value-only \
+	| grep -qF "${TOKEN[n1]#ntjoin1.}"
+for i in 1 2 3; do
+	n=${FLEET_NODES[$i-1]}
+	if node_up "$i" "${TOKEN[$n]}"; then
+		t_ok "$n joins with its token (node CA from the signer)"
+	else
+		t_fail "$n joins with its token"
+		live_finish
+		exit 1
+	fi
+done
+veth_pair "${FLEET_NODE_NS[n1]}" "$N1_ADDR/24" "${FLEET_NODE_NS[n2]}" "$N2_ADDR/24" ||
+	t_fail "n1 and n2 joined by a veth"
+# Served from the start, not from the first enrolled process seen there:
+# each call is a new process, and the first would race the discovery.
+for n in n1 n2; do
+	ntd "$n" proxy add "/run/netns/${FLEET_NODE_NS[$n]}" >/dev/null ||
+		t_fail "$n serves its network namespace"
+done
+t_check "the signer deleted each token's record (one-time)" \
+	test -z "$(ectl nametag-admin get --prefix /nametag/v1/join/ --keys-only)"
+
+# A second process with n1's token and an empty state dir: refused.
+dup=$LIVE_DIR/dup
+mkdir -p "$dup"
+timeout 30 nsenter --net="/run/netns/${FLEET_NODE_NS[n1]}" "$NAMETAGD" \
+	--state-dir "$dup/state" --run-dir "$dup/run" --bpffs "$dup/bpffs" \
+	--cgroup-root "$LIVE_CG/n1" --etcd "https://$(fleet_ip 1):2379" --node n1 \
+	--etcd-ca "$FLEET_PKI/ca.crt" --etcd-cert "$FLEET_PKI/client.crt" \
+	--etcd-key "$FLEET_PKI/client.key" --etcd-user n1 \
+	--etcd-password-file "$FLEET_PKI/n1.pw" --join-token "${TOKEN[n1]}" \
+	>"$dup/log" 2>&1
+rc=$?
+t_check "a reused join token is refused (exit $rc)" \
+	grep -q "no join token is outstanding for node 'n1'" "$dup/log"
+t_check "... and its failed first start leaves no key in its state dir" test ! -e "$dup/state/ca"
+
+# ---- the node CAs: scope, and no upstream key on a node -------------------------
+t_check "no node's state dir holds the upstream key" \
+	not grep -rqF "$(sed -n 2p "$FLEET_PKI/root.key")" "$LIVE_DIR"/n[123]/state
+expect_ok "n3 mints an SVID of pay, which it hosts" \
+	"$NAMETAG" --state-dir "$LIVE_DIR/n3/state" svid mint \
+	"spiffe://$FLEET_TD/ns/pay/sa/api" --out "$LIVE_DIR/n3-pay"
+expect_fail "n3 cannot mint an SVID of shop: outside its node CA's scope" scope \
+	"$NAMETAG" --state-dir "$LIVE_DIR/n3/state" svid mint \
+	"$ID_FRONTEND" --out "$LIVE_DIR/n3-shop"
+
+# ---- the policy reaches every node and is enforced ------------------------------
+REV=$(op -j policy show | jq -r .revision)
+all_at() {	# all_at REV: every node enforces revision REV or later
+	local n r
+	for n in "${FLEET_NODES[@]}"; do
+		r=$(node_revision "$n") || return 1
+		[ "$r" -ge "$1" ] || return 1
+	done
+}
+t_check "every node enforces the revision written (>= $REV)" wait_for 10 all_at "$REV"
+start_server catalogue 0.0.0.0 "$PORT" "${FLEET_NODE_NS[n2]}" "$LIVE_CG/n2/shop/catalogue" ||
+	t_fail "catalogue listens on n2"
+# call CALLER: CALLER on n1 (cgroup shop/CALLER) to catalogue on n2;
+# prints what came back ("srv:CALLER" when the bytes got through).
+call() {
+	run_in_cgroup "$LIVE_CG/n1/shop/$1" ip netns exec "${FLEET_NODE_NS[n1]}" \
+		"$PY" "$LIVE_DIR/client.py" "$N2_ADDR" "$PORT" "$1" 2>/dev/null |
+		awk '{ print $3 }'
+}
+enforced() {	# frontend through, intruder not
+	[ "$(call frontend)" = srv:frontend ] && [ "$(call intruder)" != srv:intruder ]
+}
+t_check "strict, across nodes: frontend (n1) reaches catalogue (n2) over mTLS" \
+	wait_for 10 eval '[ "$(call frontend)" = srv:frontend ]'
+t_check "strict: intruder (n1), denied by the fleet's policy, does not" \
+	[ "$(call intruder)" != srv:intruder ]
+t_check "n2 recorded the allowed flow with both identities" \
+	eval 'flows n2 | jq -e --arg f "$ID_FRONTEND" --arg c "$ID_CATALOGUE" \
+		"any(.[]; .src_spiffe_id == \$f and .dst_spiffe_id == \$c and .verdict == \"allow\")" >/dev/null'
+
+# The policy written again without the allow rule: frontend refused too.
+echo '{"namespaces": {"shop": {"rules": []}, "pay": {"rules": []}}}' >"$LIVE_DIR/deny.json"
+expect_ok "operator: a policy without the allow rule" op policy load "$LIVE_DIR/deny.json"
+t_check "... enforced: frontend is refused now" \
+	wait_for 10 eval '[ "$(call frontend)" != srv:frontend ]'
+expect_ok "operator: the allow rule back" op policy load "$LIVE_DIR/allow.json"
+t_check "... frontend gets through again" wait_for 10 eval '[ "$(call frontend)" = srv:frontend ]'
+
+t_check "a local write on a fleet node is refused (etcd is the source of truth)" \
+	eval 'ntd n1 ns add extra --cgroup "$LIVE_CG/n1/shop" 2>&1 | grep -q "takes its configuration from etcd"'
+
+# ---- two writers on one revision ---------------------------------------------------
+REV=$(op -j policy show | jq -r .revision)
+allow_policy_n a >"$LIVE_DIR/a.json"
+allow_policy_n b >"$LIVE_DIR/b.json"
+expect_ok "writer A: policy load --revision $REV" op policy load "$LIVE_DIR/a.json" --revision "$REV"
+expect_fail "writer B, who read the same revision, is refused with the reason" \
+	"changed since it was read" op policy load "$LIVE_DIR/b.json" --revision "$REV"
+t_check "... and A's policy stands" \
+	eval 'op -j policy show | jq -e ".policy.namespaces.pay.rules[0].from[0] | endswith(\"/ra\")" >/dev/null'
+
+# ---- propagation: a CLI write to enforcement on every node ----------------------------
+# One poller per node asks its nametagd for the revision in force, in a
+# loop (a CLI call and 20 ms are the resolution), and notes when it passes the
+# one before the write. A node enforces a revision when it says so: the
+# swap into the kernel happens before the revision is recorded.
+poll_past() {	# poll_past NAME REV OUT: the time (ns) NAME enforces > REV
+	local deadline=$((SECONDS + 10)) r
+	while [ $SECONDS -lt "$deadline" ]; do
+		r=$(ntd "$1" -j node status 2>/dev/null | grep -o '"revision":[0-9]*' | cut -d: -f2)
+		if [ -n "$r" ] && [ "$r" -gt "$2" ]; then
+			date +%s%N >"$3"
+			return 0
+		fi
+		sleep 0.02	# two cores for three pollers, etcd and three nodes
+	done
+	return 1
+}
+declare -A PROP=() AFTER=()
+WRITE_MS=""
+for ((run = 0; run < FLEET_RUNS; run++)); do
+	allow_policy_n "$run" >"$LIVE_DIR/p.json"
+	pids=()
+	for n in "${FLEET_NODES[@]}"; do
+		rm -f "$LIVE_DIR/prop.$n"
+		poll_past "$n" "$(node_revision "$n")" "$LIVE_DIR/prop.$n" &
+		pids+=($!)
+	done
+	t0=$(date +%s%N)
+	op policy load "$LIVE_DIR/p.json" >/dev/null 2>&1
+	t1=$(date +%s%N)
+	WRITE_MS+=" $(((t1 - t0) / 1000000))"
+	wait "${pids[@]}"
+	for n in "${FLEET_NODES[@]}"; do
+		[ -s "$LIVE_DIR/prop.$n" ] || continue
+		PROP[$n]+=" $((($(cat "$LIVE_DIR/prop.$n") - t0) / 1000000))"
+		AFTER[$n]+=" $((($(cat "$LIVE_DIR/prop.$n") - t1) / 1000000))"
+	done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+maximum() { tr ' ' '\n' | grep . | sort -n | tail -n 1; }
+echo "    the CLI's write itself (auth, range, txn): median $(median <<<"$WRITE_MS") ms"
+for n in "${FLEET_NODES[@]}"; do
+	cnt=$(wc -w <<<"${PROP[$n]:-}")
+	t_check "propagation to $n: $cnt of $FLEET_RUNS writes within 10 s" [ "$cnt" = "$FLEET_RUNS" ]
+	echo "    propagation, CLI write to $n enforcing it: median $(median <<<"${PROP[$n]:-}") ms, max $(maximum <<<"${PROP[$n]:-}") ms; after the write returned: median $(median <<<"${AFTER[$n]:-}") ms, max $(maximum <<<"${AFTER[$n]:-}") ms ($FLEET_RUNS runs)"
+done
+allow_policy >"$LIVE_DIR/allow.json"
+op policy load "$LIVE_DIR/allow.json" >/dev/null
+
+# ---- a bad value in etcd changes nothing and is reported ------------------------------
+REV=$(node_revision n1)
+ectl nametag-admin put /nametag/v1/config/policy '{"namespaces": {"shop": {"rules": [{"action": "maybe"}]}}}' >/dev/null
+bad_reported() {
+	local n
+	for n in "${FLEET_NODES[@]}"; do
+		node_status "$n" | jq -e '.bad_key == "/nametag/v1/config/policy" and (.bad_error | length > 0)' >/dev/null || return 1
+	done
+}
+t_check "a malformed policy in etcd is reported by every node with its key" wait_for 10 bad_reported
+t_check "... each keeps the revision it enforced ($REV)" \
+	eval '[ "$(node_revision n1)" = "$REV" ] && [ "$(node_revision n2)" = "$REV" ]'
+t_check "... and enforcement is unchanged" enforced
+t_check "... and the log names the key" grep -q "refused, still enforcing revision $REV: /nametag/v1/config/policy" "$LIVE_DIR/n2/log"
+expect_ok "operator: the policy fixed" op policy load "$LIVE_DIR/allow.json"
+t_check "... the report clears" \
+	wait_for 10 eval 'node_status n1 | jq -e "has(\"bad_key\") | not" >/dev/null'
+
+# ---- node list -------------------------------------------------------------------------
+expect_ok "operator: node list" op -j node list
+t_check "node list shows the three nodes" eval 'jq -e "[.[].node] | sort == [\"n1\", \"n2\", \"n3\"]" <<<"$OUT" >/dev/null'
+t_check "... with the namespaces each serves and its node CA" \
+	eval 'jq -e "(.[] | select(.node == \"n3\") | .record.namespaces) == [\"pay\"] and all(.[]; .record.ca_serial | length > 0)" <<<"$OUT" >/dev/null'
+
+# ---- what etcd's roles let a node do ----------------------------------------------------
+t_check "roles: n1 reads the configuration" ectl n1 get /nametag/v1/config/policy
+t_check "roles: n1 writes its own record" ectl n1 put /nametag/v1/nodes/n1 '{}'
+t_check "roles: n1 cannot write the configuration" not ectl n1 put /nametag/v1/config/policy '{}'
+t_check "roles: n1 cannot write n2's record" not ectl n1 put /nametag/v1/nodes/n2 '{}'
+t_check "roles: n1 cannot read n2's CA answer" not ectl n1 get /nametag/v1/ca/answers/n2
+t_check "roles: n1 cannot post n2's CA request" not ectl n1 put /nametag/v1/ca/requests/n2 '{}'
+t_check "TLS: a client without a certificate does not get in" \
+	not ip netns exec "$ETCD_NS" curl -sf --max-time 2 --cacert "$FLEET_PKI/ca.crt" \
+	-X POST -d '{"key":"AA=="}' https://127.0.0.1:2379/v3/kv/range
+ntd n1 daemon reload >/dev/null 2>&1	# the record n1's test write replaced
+
+# ---- etcd killed: the nodes hold, a restart comes up from the last good copy ------------
+REV=$(node_revision n2)
+etcd_stop
+out_of_sync() { node_status "$1" | jq -e '.in_sync == false' >/dev/null; }
+t_check "etcd killed: the nodes notice" wait_for 15 eval 'out_of_sync n1 && out_of_sync n2'
+t_check "... and keep enforcing: frontend in, intruder out" enforced
+t_check "... node status says how stale" \
+	wait_for 5 eval 'node_status n1 | jq -e ".stale_s >= 1 and (.sync_error | length > 0)" >/dev/null'
+stop_daemon n2
+launch_daemon n2
+t_check "n2 restarted without etcd: it enforces revision $REV from its last good copy" \
+	[ "$(node_revision n2)" = "$REV" ]
+t_check "... frontend in, intruder out, across the restart" wait_for 10 enforced
+etcd_start || t_fail "etcd restarts"
+t_check "etcd back: every node is in sync again" \
+	wait_for 20 eval '! out_of_sync n1 && ! out_of_sync n2 && ! out_of_sync n3'
+echo '{"namespaces": {"shop": {"rules": []}, "pay": {"rules": []}}}' >"$LIVE_DIR/deny.json"
+REV=$(op -j policy load "$LIVE_DIR/deny.json" | jq -r .revision)
+t_check "... and a change written then reaches every node" wait_for 10 all_at "$REV"
+t_check "... enforced: frontend refused" wait_for 10 eval '[ "$(call frontend)" != srv:frontend ]'
+
+# ---- SIGHUP on a fleet node: etcd's snapshot again, not the state files --------------
+echo '{"namespaces": {}}' >"$LIVE_DIR/n1/state/policy.json"
+reloads=$(grep -c "reloaded" "$LIVE_DIR/n1/log")
+kill -HUP "${D_PID[n1]}"
+t_check "SIGHUP on n1: a reload" \
+	wait_for 10 eval '[ "$(grep -c reloaded "$LIVE_DIR/n1/log")" -gt "$reloads" ]'
+t_check "... that applies etcd's snapshot, not a hand-edited policy.json" \
+	eval '[ "$(ntd n1 -j policy show | jq ".namespaces | length")" = 2 ]'
+
+# ---- teardown -------------------------------------------------------------------------
+kill -TERM "$SIGNER_PID" 2>/dev/null
+wait "$SIGNER_PID" 2>/dev/null
+etcd_stop
+t_check "no etcd or signer process left" \
+	not pgrep -f -- "$LIVE_DIR/(etcd.data|pki/nametag-admin.pw)"
+live_finish

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Control command of `nametag node status`: how this fleet node sees etcd
+ * (how stale its view is, which revision it enforces, a value it refused,
+ * its node CA and the signer). */
+#include <errno.h>
+#include <time.h>
+
+#include "userspace/daemon/fleet_int.h"
+
+static void add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[TIME_ISO8601_MAX];
+
+	if (!t) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time__iso8601(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static int node_status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
+{
+	struct fleet *f = r->d->fleet;
+	struct ca_issued cur = {};
+	time_t now = time(NULL);
+	cJSON *o;
+
+	if (!f)
+		return nt_err_set(err, -ENOTCONN,
+				  "not a fleet node (nametagd runs without --etcd)");
+	o = cJSON_AddObjectToObject(resp, CTL_R_FLEET);
+	cJSON_AddStringToObject(o, CTL_FL_NODE, f->node);
+	cJSON_AddStringToObject(o, CTL_FL_ETCD, r->d->opts.fleet.etcd);
+	cJSON_AddBoolToObject(o, CTL_FL_IN_SYNC, f->in_sync);
+	json__add_u64(o, CTL_FL_STALE,
+		      f->stale_since ? (uint64_t)(now - f->stale_since) : 0);
+	if (!f->in_sync && f->sync_error[0])
+		cJSON_AddStringToObject(o, CTL_FL_SYNC_ERROR, f->sync_error);
+	json__add_u64(o, CTL_FL_REVISION, (uint64_t)f->applied_revision);
+	add_time(o, CTL_FL_APPLIED_AT, f->applied_at);
+	json__add_u64(o, CTL_FL_RELISTS,
+		      f->config ? etcd_mirror__relists(f->config) : 0);
+	if (f->bad_key[0]) {
+		cJSON_AddStringToObject(o, CTL_FL_BAD_KEY, f->bad_key);
+		cJSON_AddStringToObject(o, CTL_FL_BAD_ERROR, f->bad_error);
+	}
+	json__add_u64(o, CTL_FL_LEASE,
+		      f->lease ? (uint64_t)etcd_lease__id(f->lease) : 0);
+	if (!node_ca__current(r->d->ca, &cur)) {
+		cJSON_AddStringToObject(o, CTL_FL_CA_SERIAL, cur.serial);
+		add_time(o, CTL_FL_CA_NOT_AFTER, cur.not_after);
+		add_time(o, CTL_FL_CA_RENEW_AT, node_ca__renew_at(r->d->ca));
+	}
+	cJSON_AddStringToObject(o, CTL_FL_SIGNER, f->ca_error[0] ? f->ca_error :
+				f->ca_asked ? "asked" : "ok");
+	return 0;
+}
+
+const struct ctl_cmd ctl_node_cmds[] = {
+	{ CTL_NODE_STATUS,	node_status },
+	{ NULL, NULL }
+};

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fleet mode inside nametagd (docs/fleet.md), private to fleet*.c and
+ * ctl_node.c: the etcd client on the daemon's loop (fleet.c), the config
+ * mirror validated and swapped in (fleet_config.c), the node CA requested
+ * from the signer (fleet_ca.c). The rest of the daemon sees only the
+ * fleet__ calls of daemon.h.
+ */
+#ifndef NAMETAG_DAEMON_FLEET_INT_H
+#define NAMETAG_DAEMON_FLEET_INT_H
+
+#include "userspace/daemon/daemon.h"
+#include "userspace/etcd/etcd.h"
+
+#define FLEET_STATE_FILE	"fleet.json"	/* the last snapshot applied */
+#define FLEET_SCOPE_MAX		CA_SCOPE_MAX
+
+struct fleet_fd;
+
+struct fleet {
+	struct daemon *d;
+	char node[CA_NODE_MAX + 1];
+	struct etcd_client *c;
+	struct loop_handler timer_h;	/* the etcd client's one timer */
+	struct fleet_fd **fds;
+	size_t nfds, fds_cap;
+	struct etcd_mirror *config, *answers;
+	struct etcd_lease *lease;
+	int64_t lease_ttl;
+
+	/* The view of etcd, for status and the node record. */
+	bool in_sync;
+	time_t stale_since;		/* not in sync since; 0 when in sync */
+	char sync_error[NT_ERR_MSG_MAX];
+	int64_t applied_revision;	/* of the snapshot in force */
+	time_t applied_at;
+	char bad_key[512], bad_error[NT_ERR_MSG_MAX];	/* a value refused; "" none */
+	struct bundle *trust;		/* config/bundle, for node CA answers */
+	char *scope[FLEET_SCOPE_MAX];	/* what the hosted namespaces need */
+	size_t nscope;
+
+	/* The node CA loop (fleet_ca.c). */
+	bool ca_asked;			/* a request is out */
+	time_t ca_asked_at, ca_retry_at;
+	char ca_error[NT_ERR_MSG_MAX + 64];	/* the signer's refusal, or why not asked */
+	bool record_dirty;		/* the node record wants a rewrite */
+};
+
+/* fleet.c */
+int fleet__write_record(struct fleet *f);
+int fleet__etcd_config(const struct daemon_fleet_opts *o,
+		       struct etcd_config *cfg, char **password,
+		       struct nt_err *err);
+
+/* fleet_config.c: a whole snapshot of config/ into scratch state, then
+ * swapped in and saved; a bad value leaves everything as it was and is
+ * reported (f->bad_key). */
+void fleet_config__update(struct fleet *f, const struct etcd_mirror *m);
+/* STATE/fleet.json of the last snapshot applied (revision, time). */
+void fleet_config__load_applied(struct fleet *f);
+/* The scope prefixes for @node from the namespaces and entries of a
+ * config listing (fleet_config.c; the bootstrap's, before any mirror). */
+int fleet_config__scope(const struct etcd_kv *kvs, size_t n, const char *td,
+			const char *node, char **out, size_t *nout,
+			struct nt_err *err);
+void fleet_scope__free(char **v, size_t n);
+
+/* fleet_ca.c */
+int fleet_ca__start(struct fleet *f, struct nt_err *err);
+void fleet_ca__tick(struct fleet *f, time_t now);
+/* The scope wanted changed: ask again when the CA's does not cover it. */
+void fleet_ca__scope_changed(struct fleet *f);
+
+#endif
