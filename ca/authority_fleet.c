@@ -452,6 +452,7 @@ static int gen_from_answer(struct ca_answer *a, struct pending *p,
 			   struct ca_gen **out, struct nt_err *err)
 {
 	struct ca_gen *g = calloc(1, sizeof(*g));
+	int ret;
 
 	if (!g)
 		return nt_err_set(err, -ENOMEM, "out of memory");
@@ -463,6 +464,13 @@ static int gen_from_answer(struct ca_answer *a, struct pending *p,
 	    ca__gen_finish(g)) {
 		ca__gen_free(g);
 		return nt_err_set(err, -EINVAL, "answer: unusable certificate");
+	}
+	/* Every generation signs JWT-SVIDs with a key of its own, made here
+	 * on the node: the signer never sees it (docs/fleet.md). */
+	ret = ca__jwt_create(g, err);
+	if (ret) {
+		ca__gen_free(g);
+		return ret;
 	}
 	*out = g;
 	return 0;

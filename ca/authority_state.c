@@ -30,7 +30,7 @@ static const char *const index_keys_v1[] = {
 };
 static const char *const index_keys[] = {
 	"version", "trust_domain", "ca_ttl", "svid_ttl", "upstream",
-	"current", "next", "retired", "jwt", NULL
+	"current", "next", "retired", "jwt", "fleet", NULL
 };
 static const char *const upstream_keys[] = { "cert", "key", NULL };
 static const char *const fleet_keys[] = { "node", NULL };
