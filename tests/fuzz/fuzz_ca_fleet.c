@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "ca/authority_int.h"
+#include "tests/fuzz/fuzz.h"
 
 static void fail(const char *what)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "userspace/etcd/etcd.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
