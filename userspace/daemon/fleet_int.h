@@ -44,6 +44,17 @@ struct fleet {
 	time_t ca_asked_at, ca_retry_at;
 	char ca_error[NT_ERR_MSG_MAX + 64];	/* the signer's refusal, or why not asked */
 	bool record_dirty;		/* the node record wants a rewrite */
+
+	/* JWT-SVID keys across the fleet (fleet_jwt.c). */
+	struct etcd_mirror *jwt;	/* jwt/ */
+	char *jwt_published, *jwt_pending;	/* our JWKS as put on jwt/<node> */
+	bool jwt_putting;
+	struct bundle *jwt_peers;	/* the other nodes' keys; NULL: not yet */
+	unsigned int jwt_nodes;		/* how many nodes they come from */
+	unsigned int jwt_gen;		/* grows when jwt_peers changes */
+	struct bundle_set *jwt_trust;	/* the Workload API's bundles */
+	unsigned int jwt_trust_base, jwt_trust_gen;	/* what it was built of */
+	char jwt_bad_key[512], jwt_bad_error[NT_ERR_MSG_MAX];	/* "" none */
 };
 
 /* fleet.c */
@@ -70,5 +81,12 @@ int fleet_ca__start(struct fleet *f, struct nt_err *err);
 void fleet_ca__tick(struct fleet *f, time_t now);
 /* The scope wanted changed: ask again when the CA's does not cover it. */
 void fleet_ca__scope_changed(struct fleet *f);
+
+/* fleet_jwt.c: our keys on jwt/<node> (again when they change), the
+ * other nodes' from the jwt/ mirror (each value checked on its own). */
+int fleet_jwt__start(struct fleet *f, struct nt_err *err);
+void fleet_jwt__publish(struct fleet *f);
+void fleet_jwt__update(struct fleet *f);
+void fleet_jwt__free(struct fleet *f);
 
 #endif
