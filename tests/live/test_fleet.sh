@@ -213,13 +213,21 @@ t_check "a malformed jwt/n9 is reported by n2 with its key" \
 	wait_for 10 eval 'node_status n2 | jq -e ".jwt_bad_key == \"/nametag/v1/jwt/n9\" and (.jwt_bad_error | length > 0)" >/dev/null'
 t_check "... and n1's token still validates on n2" \
 	eval 'jwt_valid_n2 "$TOK" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
+ectl nametag-admin put /nametag/v1/jwt/n8 '{"keys": []}' >/dev/null
+t_check "... a second one (n8) is logged too" \
+	wait_for 10 grep -q "JWT keys ignored: /nametag/v1/jwt/n8" "$LIVE_DIR/n2/log"
+t_check "... and n9's is logged once, not at every revision" \
+	[ "$(grep -c "JWT keys ignored: /nametag/v1/jwt/n9" "$LIVE_DIR/n2/log")" = 1 ]
+ectl nametag-admin del /nametag/v1/jwt/n8 >/dev/null
 ectl nametag-admin del /nametag/v1/jwt/n9 >/dev/null
 t_check "... the report clears when it is deleted" \
 	wait_for 10 eval 'node_status n2 | jq -e "has(\"jwt_bad_key\") | not" >/dev/null'
 N1_KID=$(n1_kids | head -n 1)
+t0=$(date +%s%N)
 ectl nametag-admin del /nametag/v1/jwt/n1 >/dev/null
 t_check "n1's entry deleted: n2 refuses n1's token" \
 	wait_for 10 eval 'jwt_valid_n2 "$TOK" 2>&1 | grep -q "no jwt-svid key with this kid"'
+echo "    n1's entry deleted to n2 refusing its token: $((($(date +%s%N) - t0) / 1000000)) ms (a ValidateJWTSVID call is the resolution)"
 t_check "... and n2's FetchJWTBundles no longer has n1's kid" \
 	eval '! n2_jwt_kids | grep -qxF "$N1_KID"'
 

@@ -16,6 +16,7 @@
 #define FLEET_SCOPE_MAX		CA_SCOPE_MAX
 
 struct fleet_fd;
+struct fleet_jwt_value;
 
 struct fleet {
 	struct daemon *d;
@@ -49,6 +50,8 @@ struct fleet {
 	struct etcd_mirror *jwt;	/* jwt/ */
 	char *jwt_published, *jwt_pending;	/* our JWKS as put on jwt/<node> */
 	bool jwt_putting;
+	struct fleet_jwt_value *jwt_values;	/* each node's, parsed */
+	size_t njwt_values;
 	struct bundle *jwt_peers;	/* the other nodes' keys; NULL: not yet */
 	unsigned int jwt_nodes;		/* how many nodes they come from */
 	unsigned int jwt_gen;		/* grows when jwt_peers changes */
