@@ -426,7 +426,7 @@ void daemon_wlapi__tick(struct daemon *d);
  */
 void strict__sweep(struct daemon *d, const struct ns *switched);
 
-/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c) ---------------------------------------- */
+/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c, fleet_jwt.c) -------------------------- */
 
 struct fleet;
 

@@ -3,8 +3,9 @@
  * Fleet mode inside nametagd (docs/fleet.md), private to fleet*.c and
  * ctl_node.c: the etcd client on the daemon's loop (fleet.c), the config
  * mirror validated and swapped in (fleet_config.c), the node CA requested
- * from the signer (fleet_ca.c). The rest of the daemon sees only the
- * fleet__ calls of daemon.h.
+ * from the signer (fleet_ca.c), the JWT-SVID keys of every node
+ * (fleet_jwt.c). The rest of the daemon sees only the fleet__ calls of
+ * daemon.h.
  */
 #ifndef NAMETAG_DAEMON_FLEET_INT_H
 #define NAMETAG_DAEMON_FLEET_INT_H
