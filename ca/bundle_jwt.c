@@ -94,6 +94,23 @@ int bundle__add_jwt_authority(struct bundle *b, const char *kid, EVP_PKEY *key,
 	return 1;
 }
 
+int bundle__jwt_kids_are_thumbprints(const struct bundle *b,
+				     struct nt_err *err)
+{
+	char tp[JWT_KID_LEN + 1];
+	size_t i;
+
+	for (i = 0; b && i < b->jwt_count; i++) {
+		if (jwk__thumbprint(b->jwt_authorities[i].key, tp, sizeof(tp)))
+			return nt_err_set(err, -ENOMEM, "out of memory");
+		if (strcmp(tp, b->jwt_authorities[i].kid))
+			return nt_err_set(err, -EINVAL,
+					  "kid \"%.64s\" is not the RFC 7638 thumbprint of its key",
+					  b->jwt_authorities[i].kid);
+	}
+	return 0;
+}
+
 bool bundle_jwt__same(const struct bundle *a, const struct bundle *b)
 {
 	const struct jwt_authority *o;

@@ -187,6 +187,12 @@ int bundle__add_jwt_authority(struct bundle *b, const char *kid, EVP_PKEY *key,
 const struct jwt_authority *bundle__jwt_authority(const struct bundle *b,
 						  const char *kid, size_t len);
 
+/* -EINVAL unless every jwt-svid kid of @b is the RFC 7638 thumbprint of
+ * its key, as nametag names its own keys: a kid that cannot name another
+ * key (fleet mode reads the other nodes' keys this way). */
+int bundle__jwt_kids_are_thumbprints(const struct bundle *b,
+				     struct nt_err *err);
+
 /* True when both hold the same set of authorities, X.509 and JWT. */
 bool bundle__same_authorities(const struct bundle *a, const struct bundle *b);
 

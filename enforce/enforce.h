@@ -137,6 +137,7 @@ size_t policy__rules(const struct policy *p, const char *ns);
 #define FLEET_POLICY		FLEET_CONFIG "policy"
 #define FLEET_BUNDLE		FLEET_CONFIG "bundle"
 #define FLEET_NODES		FLEET_ROOT "nodes/"
+#define FLEET_JWT		FLEET_ROOT "jwt/"
 #define FLEET_REQUESTS		FLEET_ROOT "ca/requests/"
 #define FLEET_ANSWERS		FLEET_ROOT "ca/answers/"
 #define FLEET_ISSUED		FLEET_ROOT "ca/issued/"

@@ -9,7 +9,8 @@
 # Cases: join with a one-time token (a reuse is refused), the scope of a
 # node CA, no upstream key on a node, a policy written once reaching every
 # node and enforced across nodes (mTLS, strict), two writers on one
-# mod_revision, a bad value in etcd, etcd killed (enforcement holds, a
+# mod_revision, JWT-SVIDs minted on one node validated on another (keys
+# in jwt/<node>), a bad value in etcd, etcd killed (enforcement holds, a
 # restart comes up from the last good copy, the nodes resync), node list,
 # what etcd's roles let a node do, and the propagation time from a CLI
 # write to every node (FLEET_RUNS writes; medians printed). Needs root.
@@ -151,6 +152,85 @@ t_check "... frontend gets through again" wait_for 10 eval '[ "$(call frontend)"
 t_check "a local write on a fleet node is refused (etcd is the source of truth)" \
 	eval 'ntd n1 ns add extra --cgroup "$LIVE_CG/n1/shop" 2>&1 | grep -q "takes its configuration from etcd"'
 
+# ---- JWT-SVIDs across nodes: keys in jwt/<node>, mirrored by every node -------------
+# A token fetched by frontend on n1 validates on n2 (asked by catalogue);
+# one signed by a key not in etcd does not; n1's entry deleted, n1's
+# tokens are refused on n2 too.
+wl_sock() { echo "$LIVE_DIR/$1/wl/api.sock"; }
+jwt_fetch() {	# jwt_fetch: a JWT-SVID of frontend on n1, audience vault
+	run_in_cgroup "$LIVE_CG/n1/shop/frontend" "$NAMETAG" jwt fetch \
+		--audience vault --socket "$(wl_sock n1)"
+}
+jwt_valid_n2() {	# jwt_valid_n2 TOKEN: ValidateJWTSVID on n2 (as catalogue)
+	run_in_cgroup "$LIVE_CG/n2/shop/catalogue" "$NAMETAG" -j jwt validate "$1" \
+		--audience vault --socket "$(wl_sock n2)"
+}
+n1_kids() { ectl nametag-admin get /nametag/v1/jwt/n1 --print-value-only | jq -r '.keys[].kid'; }
+n2_jwt_kids() {	# FetchJWTBundles on n2: every kid
+	run_in_cgroup "$LIVE_CG/n2/shop/catalogue" "$PY" tests/live/wlapi_client.py \
+		"$(wl_sock n2)" bundles | jq -r '.kids[]'
+}
+n2_has_n1_kids() {
+	local k have kids
+	kids=$(n1_kids) && [ -n "$kids" ] || return 1
+	have=$(n2_jwt_kids) || return 1
+	for k in $kids; do
+		grep -qxF "$k" <<<"$have" || return 1
+	done
+}
+t_check "n1 wrote its JWT keys to /nametag/v1/jwt/n1 (kids)" wait_for 10 eval '[ -n "$(n1_kids)" ]'
+t_check "n2's FetchJWTBundles has n1's kids" wait_for 10 n2_has_n1_kids
+TOK=$(jwt_fetch)
+t_check "a JWT-SVID fetched by frontend on n1" test "$(tr -cd . <<<"$TOK" | wc -c)" = 2
+t_check "... validates on n2 (ValidateJWTSVID): frontend's ID" \
+	eval 'jwt_valid_n2 "$TOK" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
+# forge KID: a token for frontend signed by a fresh P-256 key, header kid
+# KID ("" for the key's own RFC 7638 thumbprint).
+forge() {
+	"$PY" - "$1" "$ID_FRONTEND" <<'EOF'
+import base64, hashlib, json, sys, time
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+k = ec.generate_private_key(ec.SECP256R1())
+n = k.public_key().public_numbers()
+jwk = {"crv": "P-256", "kty": "EC", "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
+kid = sys.argv[1] or b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())
+h = b64(json.dumps({"alg": "ES256", "kid": kid, "typ": "JWT"}).encode())
+p = b64(json.dumps({"sub": sys.argv[2], "aud": "vault", "exp": int(time.time()) + 300}).encode())
+r, s = utils.decode_dss_signature(k.sign(f"{h}.{p}".encode(), ec.ECDSA(hashes.SHA256())))
+print(f"{h}.{p}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}")
+EOF
+}
+expect_fail "a token signed by a key not in etcd is refused on n2" "no jwt-svid key with this kid" \
+	jwt_valid_n2 "$(forge "")"
+expect_fail "... and one signed by another key under n1's kid" "signature does not verify" \
+	jwt_valid_n2 "$(forge "$(n1_kids | head -n 1)")"
+# A bad value of one node's keys is reported and ignored; the others stay.
+ectl nametag-admin put /nametag/v1/jwt/n9 '{"keys": [{"kty": "EC", "use": "jwt-svid", "kid": "x"}]}' >/dev/null
+t_check "a malformed jwt/n9 is reported by n2 with its key" \
+	wait_for 10 eval 'node_status n2 | jq -e ".jwt_bad_key == \"/nametag/v1/jwt/n9\" and (.jwt_bad_error | length > 0)" >/dev/null'
+t_check "... and n1's token still validates on n2" \
+	eval 'jwt_valid_n2 "$TOK" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
+ectl nametag-admin put /nametag/v1/jwt/n8 '{"keys": []}' >/dev/null
+t_check "... a second one (n8) is logged too" \
+	wait_for 10 grep -q "JWT keys ignored: /nametag/v1/jwt/n8" "$LIVE_DIR/n2/log"
+t_check "... and n9's is logged once, not at every revision" \
+	[ "$(grep -c "JWT keys ignored: /nametag/v1/jwt/n9" "$LIVE_DIR/n2/log")" = 1 ]
+ectl nametag-admin del /nametag/v1/jwt/n8 >/dev/null
+ectl nametag-admin del /nametag/v1/jwt/n9 >/dev/null
+t_check "... the report clears when it is deleted" \
+	wait_for 10 eval 'node_status n2 | jq -e "has(\"jwt_bad_key\") | not" >/dev/null'
+N1_KID=$(n1_kids | head -n 1)
+t0=$(date +%s%N)
+ectl nametag-admin del /nametag/v1/jwt/n1 >/dev/null
+t_check "n1's entry deleted: n2 refuses n1's token" \
+	wait_for 10 eval 'jwt_valid_n2 "$TOK" 2>&1 | grep -q "no jwt-svid key with this kid"'
+echo "    n1's entry deleted to n2 refusing its token: $((($(date +%s%N) - t0) / 1000000)) ms (a ValidateJWTSVID call is the resolution)"
+t_check "... and n2's FetchJWTBundles no longer has n1's kid" \
+	eval '! n2_jwt_kids | grep -qxF "$N1_KID"'
+
 # ---- two writers on one revision ---------------------------------------------------
 REV=$(op -j policy show | jq -r .revision)
 allow_policy_n a >"$LIVE_DIR/a.json"
@@ -241,6 +321,7 @@ t_check "roles: n1 cannot write the configuration" not ectl n1 put /nametag/v1/c
 t_check "roles: n1 cannot write n2's record" not ectl n1 put /nametag/v1/nodes/n2 '{}'
 t_check "roles: n1 cannot read n2's CA answer" not ectl n1 get /nametag/v1/ca/answers/n2
 t_check "roles: n1 cannot post n2's CA request" not ectl n1 put /nametag/v1/ca/requests/n2 '{}'
+t_check "roles: n1 cannot write n2's JWT keys" not ectl n1 put /nametag/v1/jwt/n2 '{"keys": []}'
 t_check "TLS: a client without a certificate does not get in" \
 	not ip netns exec "$ETCD_NS" curl -sf --max-time 2 --cacert "$FLEET_PKI/ca.crt" \
 	-X POST -d '{"key":"AA=="}' https://127.0.0.1:2379/v3/kv/range

@@ -13,13 +13,14 @@
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
+#include "ca/jwk_int.h"
 #include "tests/unit/fixture_bundle.h"
 #include "tests/unit/harness.h"
 
-#define USE_JWT		"\"use\":\"jwt-svid\""
-#define J256(kid)	"{" USE_JWT ",\"kid\":\"" kid "\"," JWK_256 "}"
-#define J384(kid)	"{" USE_JWT ",\"kid\":\"" kid "\"," JWK_384 "}"
-#define JRSA(kid)	"{" USE_JWT ",\"kid\":\"" kid "\"," JWK_RSA "}"
+#define JSON_USE_JWT		"\"use\":\"jwt-svid\""
+#define J256(kid)	"{" JSON_USE_JWT ",\"kid\":\"" kid "\"," JWK_256 "}"
+#define J384(kid)	"{" JSON_USE_JWT ",\"kid\":\"" kid "\"," JWK_384 "}"
+#define JRSA(kid)	"{" JSON_USE_JWT ",\"kid\":\"" kid "\"," JWK_RSA "}"
 #define EC_XY(x, y)	"\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" x "\",\"y\":\"" y "\""
 
 /* 32 zero bytes and 32 0xff bytes in base64url: neither gives a point on
@@ -50,61 +51,61 @@ static const struct jwt_case jwt_cases[] = {
 	  0, NULL, 1, 0 },
 	{ "same key, two kids", KEYS(J256("a") "," J256("b")), 0, NULL, 2, 0 },
 	{ "alg and unknown members kept out of the way",
-	  KEYS("{" USE_JWT ",\"kid\":\"k\",\"alg\":\"ES256\",\"x-v\":[1]," JWK_256 "}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"k\",\"alg\":\"ES256\",\"x-v\":[1]," JWK_256 "}"),
 	  0, NULL, 1, 0 },
 	{ "kid with unicode", KEYS(J256("cl\\u00e9")), 0, NULL, 1, 0 },
 	{ "kid of 255 bytes", KEYS(J256(K64 K64 K64 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk")),
 	  0, NULL, 1, 0 },
 	{ "unknown kty ignored, kid or not",
-	  KEYS("{" USE_JWT ",\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\"}"),
 	  0, NULL, 0, 1 },
 	{ "oct ignored: never an HMAC key",
-	  KEYS("{" USE_JWT ",\"kid\":\"h\",\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"h\",\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}"),
 	  0, NULL, 0, 1 },
 
 	/* the kid */
-	{ "no kid", KEYS("{" USE_JWT "," JWK_256 "}"),
+	{ "no kid", KEYS("{" JSON_USE_JWT "," JWK_256 "}"),
 	  -EINVAL, "keys[0]: jwt-svid entries need a non-empty \"kid\"", 0, 0 },
 	{ "empty kid", KEYS(J256("")),
 	  -EINVAL, "keys[0]: jwt-svid entries need a non-empty \"kid\"", 0, 0 },
-	{ "kid a number", KEYS("{" USE_JWT ",\"kid\":1," JWK_256 "}"),
+	{ "kid a number", KEYS("{" JSON_USE_JWT ",\"kid\":1," JWK_256 "}"),
 	  -EINVAL, "need a non-empty \"kid\"", 0, 0 },
 	{ "kid too long", KEYS(J256(KID256)),
 	  -EINVAL, "keys[0]: \"kid\" is longer than 255 bytes", 0, 0 },
 	{ "kid names two keys", KEYS(J256("a") "," E256 "," J384("a")),
 	  -EINVAL, "keys[2]: its \"kid\" already names another key", 0, 0 },
-	{ "kty missing", KEYS("{" USE_JWT ",\"kid\":\"a\"}"),
+	{ "kty missing", KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"}"),
 	  -EINVAL, "keys[0]: \"kty\" is required", 0, 0 },
 
 	/* the key */
-	{ "private d", KEYS("{" USE_JWT ",\"kid\":\"a\"," JWK_256 ",\"d\":\"AA\"}"),
+	{ "private d", KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"," JWK_256 ",\"d\":\"AA\"}"),
 	  -EINVAL, "keys[0]: \"d\" is a private key member", 0, 0 },
 	{ "curve unknown",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"secp256k1\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"secp256k1\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
 	  -EINVAL, "curve \"secp256k1\" is not P-256", 0, 0 },
 	{ "crv missing",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
 	  -EINVAL, "keys[0]: \"crv\" is required", 0, 0 },
 	{ "x of the wrong size",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"@X256@\",\"y\":\"@Y256@\"}"),
 	  -EINVAL, "keys[0]: \"x\" must be 48 bytes", 0, 0 },
 	{ "y missing",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"@X256@\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"@X256@\"}"),
 	  -EINVAL, "keys[0]: \"y\" is required", 0, 0 },
-	{ "not on the curve", KEYS("{" USE_JWT ",\"kid\":\"a\"," EC_XY("@X256@", ZERO32) "}"),
+	{ "not on the curve", KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"," EC_XY("@X256@", ZERO32) "}"),
 	  -EINVAL, "keys[0]: x and y are not a point on P-256", 0, 0 },
-	{ "coordinates out of the field", KEYS("{" USE_JWT ",\"kid\":\"a\"," EC_XY(FF32, FF32) "}"),
+	{ "coordinates out of the field", KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"," EC_XY(FF32, FF32) "}"),
 	  -EINVAL, "not a point on P-256", 0, 0 },
-	{ "x padded", KEYS("{" USE_JWT ",\"kid\":\"a\"," EC_XY("@X256@=", "@Y256@") "}"),
+	{ "x padded", KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"," EC_XY("@X256@=", "@Y256@") "}"),
 	  -EINVAL, "keys[0]: \"x\" is not base64url without padding", 0, 0 },
 	{ "x in standard base64",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\"," EC_XY("+++++++++++++++++++++++++++++++++++++++++++", "@Y256@") "}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\"," EC_XY("+++++++++++++++++++++++++++++++++++++++++++", "@Y256@") "}"),
 	  -EINVAL, "\"x\" is not base64url", 0, 0 },
 	{ "rsa too short",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}"),
 	  -EINVAL, "keys[0]: RSA keys must have 2048 to 8192 bits", 0, 0 },
 	{ "rsa e missing",
-	  KEYS("{" USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"@N@\"}"),
+	  KEYS("{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"@N@\"}"),
 	  -EINVAL, "keys[0]: \"e\" is required", 0, 0 },
 };
 
@@ -175,7 +176,7 @@ static void test_rsa_leading_zero(void)
 	buf[0] = 0;
 	CHECK(len > 0 && BN_bn2bin(n, buf + 1) == len);
 	nb = b64url(buf, (size_t)len + 1);
-	CHECK(asprintf(&json, "{\"keys\":[{" USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"}]}",
+	CHECK(asprintf(&json, "{\"keys\":[{" JSON_USE_JWT ",\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"}]}",
 		       nb, fx.e) > 0);
 	CHECK(bundle__parse(&b, "example.org", json, strlen(json), &err) ==
 	      -EINVAL);
@@ -304,6 +305,36 @@ out:
 	bundle__free(b);
 }
 
+/* Fleet mode reads other nodes' keys only under their own thumbprints. */
+static void test_kids_thumbprints(void)
+{
+	struct nt_err err = { "" };
+	char tp[JWT_KID_LEN + 1];
+	struct bundle *b;
+
+	fixture();
+	if (bundle__new(&b, "example.org", &err))
+		die(err.msg);
+	CHECK(!bundle__jwt_kids_are_thumbprints(b, &err));
+	CHECK(!jwk__thumbprint(fx.k256, tp, sizeof(tp)));
+	CHECK(bundle__add_jwt_authority(b, tp, fx.k256, &err) == 1);
+	CHECK(!jwk__thumbprint(fx.krsa, tp, sizeof(tp)));
+	CHECK(bundle__add_jwt_authority(b, tp, fx.krsa, &err) == 1);
+	CHECK(!bundle__jwt_kids_are_thumbprints(b, &err));
+	/* Another key under a valid thumbprint: the one of k256's. */
+	CHECK(!jwk__thumbprint(fx.k256, tp, sizeof(tp)));
+	bundle__free(b);
+	if (bundle__new(&b, "example.org", &err))
+		die(err.msg);
+	CHECK(bundle__add_jwt_authority(b, tp, fx.k384, &err) == 1);
+	CHECK(bundle__jwt_kids_are_thumbprints(b, &err) == -EINVAL);
+	CHECKF(strstr(err.msg, "not the RFC 7638 thumbprint"), "message %s", err.msg);
+	bundle__free(b);
+	b = jwt_bundle();	/* kids "k256", "krsa" */
+	CHECK(bundle__jwt_kids_are_thumbprints(b, &err) == -EINVAL);
+	bundle__free(b);
+}
+
 T_MAIN("bundle/jwt",
        T(test_parse_table),
        T(test_parse_keys),
@@ -311,4 +342,5 @@ T_MAIN("bundle/jwt",
        T(test_add),
        T(test_round_trip),
        T(test_same),
-       T(test_jwks));
+       T(test_jwks),
+       T(test_kids_thumbprints));

@@ -45,6 +45,11 @@ static int node_status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 		cJSON_AddStringToObject(o, CTL_FL_BAD_KEY, f->bad_key);
 		cJSON_AddStringToObject(o, CTL_FL_BAD_ERROR, f->bad_error);
 	}
+	json__add_u64(o, CTL_FL_JWT_NODES, f->jwt_nodes);
+	if (f->jwt_bad_key[0]) {
+		cJSON_AddStringToObject(o, CTL_FL_JWT_BAD_KEY, f->jwt_bad_key);
+		cJSON_AddStringToObject(o, CTL_FL_JWT_BAD_ERROR, f->jwt_bad_error);
+	}
 	json__add_u64(o, CTL_FL_LEASE,
 		      f->lease ? (uint64_t)etcd_lease__id(f->lease) : 0);
 	if (!node_ca__current(r->d->ca, &cur)) {

@@ -426,7 +426,7 @@ void daemon_wlapi__tick(struct daemon *d);
  */
 void strict__sweep(struct daemon *d, const struct ns *switched);
 
-/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c) ---------------------------------------- */
+/* ---- fleet mode (fleet.c, fleet_config.c, fleet_ca.c, fleet_jwt.c) -------------------------- */
 
 struct fleet;
 
@@ -452,6 +452,12 @@ struct fleet_gauges {
 	unsigned int relists;
 };
 int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
+/* The Workload API's bundles (fleet_jwt.c): @base, the proxy's of
+ * generation @gen, with the other nodes' JWT-SVID keys in our trust
+ * domain's bundle. @base when not a fleet node. Borrowed until the next. */
+const struct bundle_set *fleet__wlapi_trust(struct daemon *d,
+					    const struct bundle_set *base,
+					    unsigned int gen);
 
 /* ---- the control socket (control.c, ctl_*.c) ------------------------------------------------ */
 

@@ -321,6 +321,8 @@ int fleet__open(struct daemon *d, struct nt_err *err)
 		ret = etcd_lease__start(f->c, ttl, &lease_ops, f, &f->lease, err);
 	if (!ret)
 		ret = fleet_ca__start(f, err);
+	if (!ret)
+		ret = fleet_jwt__start(f, err);
 	if (ret)
 		return nt_err_prefix(err, ret, "fleet");
 	pr_info("fleet: node %s, etcd %s; enforcing revision %lld until the first listing",
@@ -348,6 +350,7 @@ void fleet__close(struct daemon *d)
 		close(f->timer_h.fd);
 	}
 	bundle__free(f->trust);
+	fleet_jwt__free(f);
 	fleet_scope__free(f->scope, f->nscope);
 	free(f);
 	d->fleet = NULL;
@@ -360,6 +363,11 @@ void fleet__tick(struct daemon *d)
 	if (!f)
 		return;
 	fleet_ca__tick(f, time(NULL));
+	/* A rotation or a CA from the signer changes our keys; a CA that
+	 * came after the first listing of jwt/ lets it be read. */
+	fleet_jwt__publish(f);
+	if (!f->jwt_peers)
+		fleet_jwt__update(f);
 	if (f->record_dirty)
 		fleet__write_record(f);
 }

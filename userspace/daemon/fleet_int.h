@@ -3,8 +3,9 @@
  * Fleet mode inside nametagd (docs/fleet.md), private to fleet*.c and
  * ctl_node.c: the etcd client on the daemon's loop (fleet.c), the config
  * mirror validated and swapped in (fleet_config.c), the node CA requested
- * from the signer (fleet_ca.c). The rest of the daemon sees only the
- * fleet__ calls of daemon.h.
+ * from the signer (fleet_ca.c), the JWT-SVID keys of every node
+ * (fleet_jwt.c). The rest of the daemon sees only the fleet__ calls of
+ * daemon.h.
  */
 #ifndef NAMETAG_DAEMON_FLEET_INT_H
 #define NAMETAG_DAEMON_FLEET_INT_H
@@ -16,6 +17,7 @@
 #define FLEET_SCOPE_MAX		CA_SCOPE_MAX
 
 struct fleet_fd;
+struct fleet_jwt_value;
 
 struct fleet {
 	struct daemon *d;
@@ -44,6 +46,19 @@ struct fleet {
 	time_t ca_asked_at, ca_retry_at;
 	char ca_error[NT_ERR_MSG_MAX + 64];	/* the signer's refusal, or why not asked */
 	bool record_dirty;		/* the node record wants a rewrite */
+
+	/* JWT-SVID keys across the fleet (fleet_jwt.c). */
+	struct etcd_mirror *jwt;	/* jwt/ */
+	char *jwt_published, *jwt_pending;	/* our JWKS as put on jwt/<node> */
+	bool jwt_putting;
+	struct fleet_jwt_value *jwt_values;	/* each node's, parsed */
+	size_t njwt_values;
+	struct bundle *jwt_peers;	/* the other nodes' keys; NULL: not yet */
+	unsigned int jwt_nodes;		/* how many nodes they come from */
+	unsigned int jwt_gen;		/* grows when jwt_peers changes */
+	struct bundle_set *jwt_trust;	/* the Workload API's bundles */
+	unsigned int jwt_trust_base, jwt_trust_gen;	/* what it was built of */
+	char jwt_bad_key[512], jwt_bad_error[NT_ERR_MSG_MAX];	/* "" none */
 };
 
 /* fleet.c */
@@ -70,5 +85,12 @@ int fleet_ca__start(struct fleet *f, struct nt_err *err);
 void fleet_ca__tick(struct fleet *f, time_t now);
 /* The scope wanted changed: ask again when the CA's does not cover it. */
 void fleet_ca__scope_changed(struct fleet *f);
+
+/* fleet_jwt.c: our keys on jwt/<node> (again when they change), the
+ * other nodes' from the jwt/ mirror (each value checked on its own). */
+int fleet_jwt__start(struct fleet *f, struct nt_err *err);
+void fleet_jwt__publish(struct fleet *f);
+void fleet_jwt__update(struct fleet *f);
+void fleet_jwt__free(struct fleet *f);
 
 #endif

@@ -171,6 +171,9 @@
 #define CTL_FL_RELISTS		"relists"
 #define CTL_FL_BAD_KEY		"bad_key"	/* a refused value's key */
 #define CTL_FL_BAD_ERROR	"bad_error"
+#define CTL_FL_JWT_NODES	"jwt_nodes"	/* other nodes' JWT keys in use */
+#define CTL_FL_JWT_BAD_KEY	"jwt_bad_key"	/* a jwt/ value ignored */
+#define CTL_FL_JWT_BAD_ERROR	"jwt_bad_error"
 #define CTL_FL_LEASE		"lease"		/* the node record's; 0 */
 #define CTL_FL_CA_SERIAL	"ca_serial"
 #define CTL_FL_CA_NOT_AFTER	"ca_not_after"

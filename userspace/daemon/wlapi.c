@@ -256,8 +256,10 @@ static int bundles(void *ctx, void *caller, const struct bundle_set **set,
 		   const char **local_td)
 {
 	struct daemon *d = ctx;
+	unsigned int gen;
 
-	*set = proxy__trust(d->proxy, NULL);
+	*set = proxy__trust(d->proxy, &gen);
+	*set = fleet__wlapi_trust(d, *set, gen);
 	*local_td = node_ca__trust_domain(d->ca);
 	return *set ? 0 : -EAGAIN;
 }

@@ -387,7 +387,9 @@ void etcd__free(struct etcd_client *c)
 
 	if (!c)
 		return;
-	c->depth = 0;
+	/* Deferred until every object is stopped: a mirror's stop cancels
+	 * its watch, which may have been stopped (and freed) before it. */
+	c->depth = 1;
 	while (c->objs)
 		c->objs->stop(c->objs);
 	free_list(c, c->reqs, true);
