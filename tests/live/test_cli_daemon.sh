@@ -43,7 +43,7 @@ objects=$("$NAMETAG" help 2>&1 | sed -n '/OBJECT :=/,/}/p' | tr -d '{}|' |
 t_check "help lists the objects" [ -n "$objects" ]
 for obj in $objects; do
 	expect_ok "$obj help" "$NAMETAG" "$obj" help
-	t_check "$obj help has a usage line" grep -q "Usage: nametag $obj" <<<"$ERR$OUT"
+	t_check "$obj help has a usage line" grep -qE "Usage: nametag (--etcd URL )?$obj" <<<"$ERR$OUT"
 	expect_ok "$obj help json" "$NAMETAG" -j "$obj" help
 	t_check "$obj help json parses" jqt '.help | type == "string" and length > 0'
 done
@@ -70,7 +70,9 @@ expect_ok "ns list json" nt -j ns list
 t_check "ns list json" jqt 'type == "array" and length == 1 and .[0].name == "shop"'
 expect_ok "ns show json" nt -j ns show shop
 t_check "ns show json" jqt '.name == "shop" and (.cgroup_id | type) == "number"'
-expect_ok "ns prefix match" nt -j n l
+# "n" is ns and node since fleet mode: ambiguous, and said so.
+expect_fail "an ambiguous object prefix is refused" "'n' is ambiguous: it could be ns, node" nt n l
+expect_ok "ns prefix match" nt -j ns l
 t_check "ns prefix match json" jqt 'length == 1'
 expect_ok "entry add json" nt -j entry add spiffe://example.org/billing \
 	--selector unix:uid:4242 --selector ns:name:shop
