@@ -44,6 +44,14 @@ EOF
 expect_ok "policy: frontend, payments and billing may call catalogue" ntd $N policy load "$POLICY"
 start_server cat "$MESH_B" 8080 "$NSB" "$CG_CATALOGUE" ||
 	t_fail "catalogue listens on $MESH_B:8080"
+# The short-lived clients below run while nametagd is stopped (SIGSTOP), so
+# pod A must be served before, as a pod with a long-lived process is: an
+# enrolled exec there makes nametagd serve it, and its netns file keeps it
+# served (docs/datapath.md). A strict connect in a pod not served yet is
+# held until nametagd serves it, which a stopped nametagd never does.
+in_pod "$CG_FRONTEND" "$NSA" true
+t_check "pod A is served before nametagd is stopped" wait_for 10 eval \
+	"ntd $N -j proxy list | jq -e --argjson i $(stat -L -c %i "/run/netns/$NSA") 'any(.[]; .netns == \$i)' >/dev/null"
 
 # Copies of bash with bytes of their own appended (they still run, each
 # with a hash of its own): bypath is payments by its path (in intruder's
