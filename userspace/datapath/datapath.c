@@ -585,7 +585,9 @@ size_t datapath__ns_ids(const struct datapath *dp, uint64_t *ids, size_t max)
  * client that closed before the proxy accepted (the entry outlives it,
  * NT_SOCK_CLOSED) leaves nothing for a later connection on the same tuple.
  * Evidence made for an earlier set of proxy sockets (gen) is stale: its
- * connection died with those sockets.
+ * connection died with those sockets. A held connect (NT_SOCK_HELD) was
+ * queued on no proxy socket: its SYN reaches whichever set serves the
+ * netns once it is served, so no generation applies to it.
  */
 int datapath__take_sock_by_tuple(struct datapath *dp, const struct nt_tuple *t,
 				 struct nt_sock_value *v)
@@ -596,7 +598,7 @@ int datapath__take_sock_by_tuple(struct datapath *dp, const struct nt_tuple *t,
 	if (bpf_map_lookup_elem(fd, t, v))
 		return -errno;
 	bpf_map_delete_elem(fd, t);
-	if ((v->flags & NT_SOCK_REDIRECTED) &&
+	if ((v->flags & NT_SOCK_REDIRECTED) && !(v->flags & NT_SOCK_HELD) &&
 	    (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.proxies),
 				 &v->ev.netns_ino, &p) || p.gen != v->proxy_gen))
 		return -ENOENT;
