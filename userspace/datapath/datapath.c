@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <linux/perf_event.h>
@@ -406,11 +407,32 @@ static int unix_hook_choose(struct datapath *dp)
 			(enum bpf_attach_type)NT_ATTACH_CGROUP_UNIX_CONNECT);
 }
 
+/* CONFIG_HZ (bpf/serve.bpf.h) is a weak Kconfig extern, yet libbpf fails
+ * the load when no kernel config is readable (Debian's under qemu): then
+ * it is given 0, which the program reads as unknown (1000). */
+static const char *kconfig_fallback(void)
+{
+	struct utsname u;
+	char path[128];
+
+	if (!access("/proc/config.gz", R_OK))
+		return NULL;
+	if (!uname(&u)) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if (!access(path, R_OK))
+			return NULL;
+	}
+	return "CONFIG_HZ=0\n";
+}
+
 static int load(struct datapath *dp, struct nt_err *err)
 {
 	int ret;
 
-	dp->skel = nametag_bpf__open();
+	dp->skel = nametag_bpf__open_opts(&(struct bpf_object_open_opts){
+		.sz = sizeof(struct bpf_object_open_opts),
+		.kconfig = kconfig_fallback(),
+	});
 	if (!dp->skel)
 		return nt_err_set(err, -errno, "failed to open the BPF object: %s",
 				  strerror(errno));
