@@ -179,7 +179,7 @@ n2_has_n1_kids() {
 	done
 }
 t_check "n1 wrote its JWT keys to /nametag/v1/jwt/n1 (kids)" wait_for 10 eval '[ -n "$(n1_kids)" ]'
-t_check "n2's FetchJWTBundles has n1's kids" wait_for 10 n2_has_n1_kids
+t_check "n2's FetchJWTBundles has n1's kids" wait_for 30 n2_has_n1_kids
 TOK=$(jwt_fetch)
 t_check "a JWT-SVID fetched by frontend on n1" test "$(tr -cd . <<<"$TOK" | wc -c)" = 2
 t_check "... validates on n2 (ValidateJWTSVID): frontend's ID" \
