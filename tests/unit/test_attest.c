@@ -23,50 +23,13 @@
 #include <unistd.h>
 
 #include "attest/attest_int.h"
+#include "tests/unit/fixture_attest.h"
 #include "tests/unit/harness.h"
 
 #define NO_SUCH_PID	4194305		/* above the kernel's PID_MAX_LIMIT */
 #define HELLO_SHA256	"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static const char *tmp_path(const char *rel)
-{
-	static char buf[8][PATH_MAX];
-	static int slot;
-	char *out = buf[slot++ & 7];
-
-	if (snprintf(out, PATH_MAX, "%s/%s", t_tmpdir(), rel) >= PATH_MAX)
-		abort();
-	return out;
-}
-
-static void mkdirs(const char *rel)
-{
-	char cmd[PATH_MAX + 32];
-
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tmp_path(rel));
-	if (system(cmd) != 0)
-		abort();
-}
-
-static void write_file(const char *path, const char *data, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-
-	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
-		abort();
-	close(fd);
-}
-
-static uint64_t ino_of(const char *rel)
-{
-	struct stat st;
-
-	if (stat(tmp_path(rel), &st))
-		abort();
-	return st.st_ino;
-}
 
 /* The kernel's dev_t encoding, computed here independently of the
  * library's. */
@@ -120,32 +83,6 @@ static void evidence_of(pid_t pid, struct attest_evidence *ev)
 	ev->exe_ino = st.st_ino;
 	ev->exe_dev = kdev(st.st_dev);
 	ev->start_boottime = start_ticks(pid) * ns_per_tick();
-}
-
-/* `sha256sum FILE`, as an outside reference for the library's digest. */
-static void sha256sum(const char *file, char hex[65])
-{
-	char cmd[PATH_MAX + 32];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p || fscanf(p, "%64s", hex) != 1)
-		abort();
-	pclose(p);
-}
-
-static const char *find_sel(const struct attest_result *res, const char *type,
-			    const char *key)
-{
-	size_t i, klen = strlen(key);
-
-	for (i = 0; i < res->nselectors; i++)
-		if (!strcmp(res->selectors[i].type, type) &&
-		    !strncmp(res->selectors[i].value, key, klen) &&
-		    res->selectors[i].value[klen] == ':')
-			return res->selectors[i].value + klen + 1;
-	return NULL;
 }
 
 static struct attest_ctx *new_ctx(uint64_t max_hash, const char *proc)

@@ -14,51 +14,10 @@
 #include <unistd.h>
 
 #include "attest/attest_int.h"
+#include "tests/unit/fixture_attest.h"
 #include "tests/unit/harness.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static const char *tmp_path(const char *rel)
-{
-	static char buf[8][PATH_MAX];
-	static int slot;
-	char *out = buf[slot++ & 7];
-
-	if (snprintf(out, PATH_MAX, "%s/%s", t_tmpdir(), rel) >= PATH_MAX)
-		abort();
-	return out;
-}
-
-static void mkdirs(const char *rel)
-{
-	char cmd[PATH_MAX + 32];
-
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tmp_path(rel));
-	if (system(cmd) != 0)
-		abort();
-}
-
-static uint64_t ino_of(const char *rel)
-{
-	struct stat st;
-
-	if (stat(tmp_path(rel), &st))
-		abort();
-	return st.st_ino;
-}
-
-static const char *find_sel(const struct attest_result *res, const char *type,
-			    const char *key)
-{
-	size_t i, klen = strlen(key);
-
-	for (i = 0; i < res->nselectors; i++)
-		if (!strcmp(res->selectors[i].type, type) &&
-		    !strncmp(res->selectors[i].value, key, klen) &&
-		    res->selectors[i].value[klen] == ':')
-			return res->selectors[i].value + klen + 1;
-	return NULL;
-}
 
 /* No process in the evidence (tgid 0): only the cgroup matters here. */
 static struct attest_ctx *new_ctx(void)

@@ -20,18 +20,8 @@
 #include <unistd.h>
 
 #include "attest/attest_int.h"
+#include "tests/unit/fixture_attest.h"
 #include "tests/unit/harness.h"
-
-static const char *tmp_path(const char *rel)
-{
-	static char buf[4][PATH_MAX];
-	static int slot;
-	char *out = buf[slot++ & 3];
-
-	if (snprintf(out, PATH_MAX, "%s/%s", t_tmpdir(), rel) >= PATH_MAX)
-		abort();
-	return out;
-}
 
 /* A shell command with @arg as $1. */
 static void sh(const char *script, const char *arg)
@@ -43,28 +33,10 @@ static void sh(const char *script, const char *arg)
 		abort();
 }
 
-static void sha256sum(const char *file, char hex[65])
+/* Every selector this file asks about is of type "unix". */
+static const char *unix_sel(const struct attest_result *res, const char *key)
 {
-	char cmd[PATH_MAX + 32];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p || fscanf(p, "%64s", hex) != 1)
-		abort();
-	pclose(p);
-}
-
-static const char *find_sel(const struct attest_result *res, const char *key)
-{
-	size_t i, klen = strlen(key);
-
-	for (i = 0; i < res->nselectors; i++)
-		if (!strcmp(res->selectors[i].type, "unix") &&
-		    !strncmp(res->selectors[i].value, key, klen) &&
-		    res->selectors[i].value[klen] == ':')
-			return res->selectors[i].value + klen + 1;
-	return NULL;
+	return find_sel(res, "unix", key);
 }
 
 static struct attest_ctx *new_ctx(void)
@@ -159,9 +131,9 @@ static void test_exited(void)
 		abort();
 	record(&ev, ran_and_exited(copy), copy);
 	attest(ctx, &ev, &res);
-	CHECKF(find_sel(&res, "path") && !strcmp(find_sel(&res, "path"), real),
+	CHECKF(unix_sel(&res, "path") && !strcmp(unix_sel(&res, "path"), real),
 	       "unix:path '%s' (%s)", res.exe_path, res.path_skipped);
-	CHECKF(find_sel(&res, "sha256") && !strcmp(res.sha256, want),
+	CHECKF(unix_sel(&res, "sha256") && !strcmp(res.sha256, want),
 	       "sha256 '%s' (%s)", res.sha256, res.sha256_skipped);
 	CHECK(ctx->hash_misses == 1);
 	/* The cache answers by the recorded version: no file needed. */
@@ -172,7 +144,7 @@ static void test_exited(void)
 	/* A relative name is not looked up here. */
 	ev.exe_name = "sleeper";
 	attest(ctx, &ev, &res);
-	CHECKF(!find_sel(&res, "path") && strstr(res.path_skipped, "relative"),
+	CHECKF(!unix_sel(&res, "path") && strstr(res.path_skipped, "relative"),
 	       "'%s'", res.path_skipped);
 	attest__free(ctx);
 }
@@ -192,12 +164,12 @@ static void test_modified(void)
 	attest(warm, &ev, &res);	/* hashed while it was that version */
 	sh("printf x >>\"$1\"", copy);
 	attest(ctx, &ev, &res);
-	CHECK(!find_sel(&res, "sha256") && !res.sha256[0]);
+	CHECK(!unix_sel(&res, "sha256") && !res.sha256[0]);
 	CHECKF(strstr(res.sha256_skipped, "modified or replaced since exec"),
 	       "'%s'", res.sha256_skipped);
 	/* Nor a name: with the process gone, the inode number may be
 	 * another file's now. */
-	CHECKF(!find_sel(&res, "path") &&
+	CHECKF(!unix_sel(&res, "path") &&
 	       strstr(res.path_skipped, "modified or replaced since exec"),
 	       "'%s'", res.path_skipped);
 	/* Hashed before the change: the hash of the version that ran. */
@@ -221,7 +193,7 @@ static void test_replaced(void)
 	usleep(20000);	/* a clock tick: the new file's ctime differs */
 	sh("cp --remove-destination /bin/sleep \"$1\"", copy);
 	attest(ctx, &ev, &res);
-	CHECK(!find_sel(&res, "path") && !find_sel(&res, "sha256"));
+	CHECK(!unix_sel(&res, "path") && !unix_sel(&res, "sha256"));
 	CHECKF(strstr(res.path_skipped, "names another file") ||
 	       strstr(res.path_skipped, "replaced since exec"), "'%s'",
 	       res.path_skipped);
