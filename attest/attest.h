@@ -136,6 +136,10 @@ int attest__selectors(struct attest_ctx *ctx, const struct attest_evidence *ev,
 		      const struct attest_ns *ns, struct attest_result *res,
 		      struct nt_err *err);
 
+/* VALUE of the result's TYPE:KEY:VALUE selector; NULL when it has none. */
+const char *attest_result__selector(const struct attest_result *res,
+				    const char *type, const char *key);
+
 /* Registration entries: a SPIFFE ID and the selectors that all must
  * match. */
 struct attest_entry {

@@ -76,9 +76,8 @@ static int best_entry(const struct attest_registry *reg,
 	return 0;
 }
 
-/* VALUE of the workload's TYPE:KEY selector, NULL when it has none. */
-static const char *selector_value(const struct attest_result *res,
-				  const char *type, const char *key)
+const char *attest_result__selector(const struct attest_result *res,
+				    const char *type, const char *key)
 {
 	size_t i, klen = strlen(key);
 
@@ -112,10 +111,10 @@ static const char *placeholder(const struct spiffe_seg *seg,
 		v = res->service;
 		*why = "the workload's cgroup is unknown or not below its namespace's";
 	} else if (seg_is(seg, "{uid}")) {
-		v = selector_value(res, "unix", "uid");
+		v = attest_result__selector(res, "unix", "uid");
 		*why = "the workload has no uid";
 	} else if (seg_is(seg, "{user}")) {
-		v = selector_value(res, "unix", "user");
+		v = attest_result__selector(res, "unix", "user");
 		*why = "the workload's uid has no user name";
 	}
 	return v && *v ? v : NULL;

@@ -76,14 +76,7 @@ static inline void sha256sum(const char *file, char hex[65])
 static inline const char *find_sel(const struct attest_result *res,
 				   const char *type, const char *key)
 {
-	size_t i, klen = strlen(key);
-
-	for (i = 0; i < res->nselectors; i++)
-		if (!strcmp(res->selectors[i].type, type) &&
-		    !strncmp(res->selectors[i].value, key, klen) &&
-		    res->selectors[i].value[klen] == ':')
-			return res->selectors[i].value + klen + 1;
-	return NULL;
+	return attest_result__selector(res, type, key);
 }
 
 #endif
