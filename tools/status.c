@@ -54,6 +54,23 @@ static void print_list(const char *title, const cJSON *arr, const char *k1,
 	printf("%s\n", n ? "" : "none");
 }
 
+static void print_wlapi(const cJSON *w)
+{
+	if (!cJSON_IsObject(w)) {
+		printf("%-14soff (nametagd --workload-api PATH)\n", "workload api");
+		return;
+	}
+	printf("%-14s%s (caller evidence: %s)\n", "workload api",
+	       str(w, CTL_WA_SOCKET), str(w, CTL_WA_EVIDENCE));
+	printf("%-14s%.0f open, %.0f streams; %.0f calls, %.0f errors; "
+	       "refused %.0f at the limit, %.0f per uid, %.0f timed out, "
+	       "%.0f over memory\n", "",
+	       num(w, CTL_WA_CONNECTIONS), num(w, CTL_WA_STREAMS),
+	       num(w, CTL_WA_CALLS), num(w, CTL_WA_ERRORS),
+	       num(w, CTL_WA_REFUSED_LIMIT), num(w, CTL_WA_REFUSED_UID),
+	       num(w, CTL_WA_TIMEOUTS), num(w, CTL_WA_OVER_BUDGET));
+}
+
 static void print_status(const cJSON *r)
 {
 	const cJSON *ca = get(r, CTL_ST_CA), *k = get(r, CTL_ST_KTLS);
@@ -89,6 +106,7 @@ static void print_status(const cJSON *r)
 		printf("%-14s%s\n", "audit log", str(r, CTL_ST_AUDIT_LOG));
 	else
 		printf("%-14snone (nametagd --audit-log FILE)\n", "audit log");
+	print_wlapi(get(r, CTL_ST_WORKLOAD_API));
 }
 
 static int do_show(int argc, char **argv)

@@ -27,7 +27,8 @@ MPORT=19477
 PPORT=19090
 AUDIT=$LIVE_DIR/audit/audit.log
 mkdir -p "$LIVE_DIR/audit"
-DAEMON_ARGS="--metrics 127.0.0.1:$MPORT --audit-log $AUDIT"
+WLSOCK=$LIVE_DIR/wl/api.sock
+DAEMON_ARGS="--metrics 127.0.0.1:$MPORT --audit-log $AUDIT --workload-api $WLSOCK"
 mesh_up_strict "8080"
 
 WWW=$LIVE_DIR/www
@@ -73,6 +74,13 @@ t_check "a caller outside the mesh cannot send plaintext into strict shop" \
 flow_wait "$id0" '.type == "inbound-plaintext" and .state != "open"'
 t_flow "its flow is inbound-plaintext, deny" '.verdict == "deny" and .mode == "strict"'
 
+# A Workload API call and a refused one (the intruder's namespace is enrolled,
+# outside's is not).
+run_in_cgroup "$CG_FRONTEND" "$NAMETAG" svid fetch --socket "$WLSOCK" >/dev/null ||
+	t_fail "frontend fetches its SVID over the Workload API"
+not run_in_cgroup "$CG_OUTSIDE" "$NAMETAG" svid fetch --socket "$WLSOCK" 2>/dev/null ||
+	t_fail "a process outside the mesh gets no SVID"
+
 # ---- the scrape ------------------------------------------------------------------
 t_check "GET /metrics answers" scrape
 t_check "promtool check metrics: the scrape is valid exposition format" \
@@ -98,6 +106,12 @@ caexp=$(metric nametag_ca_expiry_timestamp_seconds)
 t_check "the CA's expiry is in the future" [ "${caexp:-0}" -gt "$(date +%s)" ]
 t_check "bundle sequence present" [ -n "$(metric nametag_bundle_sequence)" ]
 t_check "events lost present and 0" [ "$(metric nametag_bpf_events_lost_total)" = 0 ]
+wcalls=$(metric nametag_workload_api_calls_total)
+t_check "Workload API calls counted (${wcalls:-none})" [ "${wcalls:-0}" -ge 2 ]
+werr=$(metric nametag_workload_api_errors_total)
+t_check "Workload API errors counted: the refused caller (${werr:-none})" [ "${werr:-0}" -ge 1 ]
+t_check "Workload API refusals by limit present" \
+	[ -n "$(metric 'nametag_workload_api_refused_total{limit="per_uid"}')" ]
 t_check "open proxied connections gauge present" [ -n "$(metric nametag_proxy_connections)" ]
 t_check "idle mesh connections gauge present" [ -n "$(metric nametag_mesh_idle_connections)" ]
 t_check "bytes counted" [ "$(metric 'nametag_bytes_total{namespace="shop",direction="down"}')" -gt 0 ]

@@ -196,6 +196,15 @@ suite() {
 		jq_ok "$out" '.garbage_closed == true and .streams_served == 200'
 	out=$(client shop/web x509)
 	t_check "... and the daemon still serves" jq_ok "$out" '.status == "OK"'
+	# The operator sees it: nametag status counts calls, errors and what
+	# the limits closed (docs/json.md).
+	st=$(ntd $N -j status)
+	ev=$([ $HOOK = 1 ] && echo connect_hook || echo peercred)
+	t_check "nametag status: the socket, the caller evidence ($ev), calls and errors counted" \
+		jq_ok "$st" ".workload_api.socket == \"$SOCK\" and .workload_api.caller_evidence == \"$ev\" and .workload_api.calls >= 5 and .workload_api.errors >= 4 and .workload_api.accepted >= 1 and .workload_api.streams == 0" ||
+		echo "    $(jq -c .workload_api <<<"$st")"
+	t_check "nametag status (text): a workload api line" \
+		eval "ntd $N status | grep -q '^workload api  $SOCK (caller evidence: '"
 
 	# PID reuse (spire#6035): M connects from temp, hands the socket over and
 	# exits; a process of shop/web gets M's pid; M's connection asks for an

@@ -2,7 +2,8 @@
 /*
  * The operator's part of the status reply (`nametag status`): how long
  * the daemon has run, its CA's expiry, the namespaces and their modes,
- * kTLS, where the metrics and the audit log are, the flow table. The
+ * kTLS, where the metrics and the audit log are, the flow table, the
+ * Workload API's counters. The
  * proxy's part (connections, admission, the datapath) is ctl_proxy.c's;
  * the schema of the whole is docs/json.md's.
  */
@@ -62,6 +63,35 @@ static cJSON *namespaces_json(struct daemon *d)
 	return arr;
 }
 
+/* `nametag status`'s workload_api: null when not served. */
+static cJSON *wlapi_json(const struct daemon *d)
+{
+	struct wlapi_stats st;
+	cJSON *o;
+
+	if (!d->wlapi)
+		return cJSON_CreateNull();
+	wlapi__stats(d->wlapi, &st);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, CTL_WA_SOCKET, d->opts.workload_api);
+	cJSON_AddStringToObject(o, CTL_WA_EVIDENCE,
+				datapath__has_unix_hook(d->dp) ?
+				"connect_hook" : "peercred");
+	json__add_u64(o, CTL_WA_CONNECTIONS, st.conns);
+	json__add_u64(o, CTL_WA_STREAMS, st.streams);
+	json__add_u64(o, CTL_WA_MEMORY, st.mem);
+	json__add_u64(o, CTL_WA_ACCEPTED, st.accepted);
+	json__add_u64(o, CTL_WA_REFUSED_LIMIT, st.refused_total - st.refused_uid);
+	json__add_u64(o, CTL_WA_REFUSED_UID, st.refused_uid);
+	json__add_u64(o, CTL_WA_TIMEOUTS, st.timeouts);
+	json__add_u64(o, CTL_WA_OVER_BUDGET, st.over_budget);
+	json__add_u64(o, CTL_WA_CALLS, st.calls);
+	json__add_u64(o, CTL_WA_PUSHES, st.pushes);
+	json__add_u64(o, CTL_WA_ERRORS, st.errors);
+	json__add_u64(o, CTL_WA_NO_RECORD, d->wlapi_no_record);
+	return o;
+}
+
 static void add_or_null(cJSON *o, const char *key, const char *s)
 {
 	if (s)
@@ -88,4 +118,5 @@ void ctl_status__add(struct daemon *d, cJSON *resp)
 	add_or_null(resp, CTL_ST_AUDIT_LOG, audit__path(d));
 	json__add_u64(resp, CTL_ST_FLOW_TABLE_SIZE, flows__size(d->flows));
 	json__add_u64(resp, CTL_ST_FLOWS, flows__held(d->flows));
+	cJSON_AddItemToObject(resp, CTL_ST_WORKLOAD_API, wlapi_json(d));
 }

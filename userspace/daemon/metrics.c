@@ -435,6 +435,40 @@ static void put_fleet(struct out *o, struct daemon *d)
 	put(o, "nametag_fleet_bad_value %d\n", g.bad_value);
 }
 
+/* With --workload-api only: its connections and what became of them. */
+static void put_wlapi(struct out *o, struct daemon *d)
+{
+	struct wlapi_stats st;
+
+	if (!d->wlapi)
+		return;
+	wlapi__stats(d->wlapi, &st);
+	head(o, "nametag_workload_api_connections", "gauge",
+	     "Workload API connections open now.");
+	put(o, "nametag_workload_api_connections %u\n", st.conns);
+	head(o, "nametag_workload_api_streams", "gauge",
+	     "Workload API streams open now (watches of X.509-SVIDs and bundles).");
+	put(o, "nametag_workload_api_streams %u\n", st.streams);
+	head(o, "nametag_workload_api_calls_total", "counter",
+	     "Workload API requests dispatched to an RPC.");
+	put(o, "nametag_workload_api_calls_total %llu\n",
+	    (unsigned long long)st.calls);
+	head(o, "nametag_workload_api_errors_total", "counter",
+	     "Workload API calls that ended with a non-OK gRPC status.");
+	put(o, "nametag_workload_api_errors_total %llu\n",
+	    (unsigned long long)st.errors);
+	head(o, "nametag_workload_api_refused_total", "counter",
+	     "Workload API connections refused or closed by a limit, by limit.");
+	put(o, "nametag_workload_api_refused_total{limit=\"connections\"} %llu\n",
+	    (unsigned long long)(st.refused_total - st.refused_uid));
+	put(o, "nametag_workload_api_refused_total{limit=\"per_uid\"} %llu\n",
+	    (unsigned long long)st.refused_uid);
+	put(o, "nametag_workload_api_refused_total{limit=\"timeout\"} %llu\n",
+	    (unsigned long long)st.timeouts);
+	put(o, "nametag_workload_api_refused_total{limit=\"memory\"} %llu\n",
+	    (unsigned long long)st.over_budget);
+}
+
 int metrics__render(struct daemon *d, char **buf, size_t *len)
 {
 	struct metrics *m = d->metrics;
@@ -446,6 +480,7 @@ int metrics__render(struct daemon *d, char **buf, size_t *len)
 	put_identity(&o, d);
 	put_node(&o, d);
 	put_fleet(&o, d);
+	put_wlapi(&o, d);
 	head(&o, "nametag_start_time_seconds", "gauge",
 	     "When nametagd started, in seconds since the epoch.");
 	put(&o, "nametag_start_time_seconds %lld\n", (long long)m->started);

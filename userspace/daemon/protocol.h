@@ -152,6 +152,21 @@
 #define CTL_ST_AUDIT_LOG	"audit_log"	/* a path or null */
 #define CTL_ST_FLOW_TABLE_SIZE	"flow_table_size"
 #define CTL_ST_FLOWS		"flows"		/* records held now */
+#define CTL_ST_WORKLOAD_API	"workload_api"	/* {socket, ...} or null */
+#define CTL_WA_SOCKET		"socket"
+#define CTL_WA_EVIDENCE		"caller_evidence" /* "connect_hook", "peercred" */
+#define CTL_WA_CONNECTIONS	"connections"
+#define CTL_WA_STREAMS		"streams"
+#define CTL_WA_MEMORY		"memory_bytes"
+#define CTL_WA_ACCEPTED		"accepted"
+#define CTL_WA_REFUSED_LIMIT	"refused_limit"	/* the server's cap on connections */
+#define CTL_WA_REFUSED_UID	"refused_uid"	/* the per-uid cap */
+#define CTL_WA_TIMEOUTS		"timeouts"
+#define CTL_WA_OVER_BUDGET	"over_budget"
+#define CTL_WA_CALLS		"calls"
+#define CTL_WA_PUSHES		"pushes"
+#define CTL_WA_ERRORS		"errors"
+#define CTL_WA_NO_RECORD	"no_record"	/* callers the hook missed */
 /* status: in "datapath", the network namespaces served against the limit
  * (CTL_DP_MAX_NETNS) */
 #define CTL_R_NETNS_SERVED	"netns_served"
