@@ -41,6 +41,8 @@
  * not report. Read by the daemon for its metrics. */
 enum nt_stat {
 	NT_STAT_EVENTS_LOST = 0,	/* ring buffer full: an event dropped */
+	NT_STAT_UNSERVED_SYNS,		/* SYNs to a strict listener in a
+					 * netns not served yet, dropped */
 	NT_STAT_MAX,
 };
 /* Queued events that wake the daemon without an urgent one (1/16 of the

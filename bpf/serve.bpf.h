@@ -205,6 +205,64 @@ static __always_inline __u32 held_syn_rto(struct bpf_sock_ops *skops)
 	return (NT_HOLD_RTO_MS * hz + 999) / 1000;
 }
 
+/* The namespace of the socket @skb is for, by its cgroup or the nearest
+ * enrolled ancestor, as task_namespace() walks a task's. */
+static __always_inline struct nt_ns_value *skb_namespace(struct __sk_buff *skb)
+{
+	struct nt_ns_value *ns;
+	__u64 id;
+
+#pragma unroll
+	for (int k = NT_MAX_CGROUP_DEPTH; k >= 1; k--) {
+		id = bpf_skb_ancestor_cgroup_id(skb, k);
+		if (!id)
+			continue;	/* deeper than the socket's cgroup */
+		ns = bpf_map_lookup_elem(&ns_mode, &id);
+		if (ns && ns->mode != NT_MODE_OFF)
+			return ns;
+	}
+	return NULL;
+}
+
+/*
+ * A SYN for a listener of a strict namespace in a network namespace that is
+ * not served: no sk_lookup program there sends it to the proxy, so the
+ * listener would take a plaintext caller. That is the moments between a
+ * pod's first process and its netns being served (milliseconds; longer
+ * while nametagd is stopped or busy), or for good past --max-netns.
+ * Dropped: the caller's kernel sends the SYN again (1 s, then backing
+ * off), and by then the netns is served and the proxy judges it like any
+ * plaintext caller, or it never is and strict refuses. The listener is
+ * found by the kernel's socket lookup, so sk is the workload's own; in a
+ * served netns, whatever sk_lookup let through passes.
+ */
+SEC("cgroup_skb/ingress")
+int nt_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct nt_ns_value *ns;
+	struct tcp_sock *tp;
+	__u32 netns;
+
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->state != BPF_TCP_LISTEN)
+		return 1;
+	ns = skb_namespace(skb);
+	if (!ns || ns->mode != NT_MODE_STRICT)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 1;
+	netns = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net,
+			      ns.inum);
+	if (netns_served(netns))
+		return 1;
+	stat_inc(NT_STAT_UNSERVED_SYNS);
+	return 0;
+}
+
 /* A task moved into a cgroup (cgroup.procs, CLONE_INTO_CGROUP does not come
  * here: that is a fork). The tracepoint fires once the move is done. */
 SEC("tp_btf/cgroup_attach_task")

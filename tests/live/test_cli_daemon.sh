@@ -364,9 +364,9 @@ t_check "one tracepoint link each for exec, fork, exit, cgroup attach" \
 	jqt '[.[].links[] | select(.type == "raw_tracepoint" or .type == "tracing") | .pinned | split("/")[-1]] | sort == ["cgroup_attach", "exec", "exit", "fork"]'
 # connect_unix (the Workload API's caller evidence) where the kernel has
 # the hook (6.7+; `feature probe`).
-cg_links='"connect4", "connect6", "egress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
+cg_links='"connect4", "connect6", "egress", "ingress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
 "$NAMETAG" feature probe 2>/dev/null | grep -q "cgroup_unix_connect program type is available" &&
-	cg_links='"connect4", "connect6", "connect_unix", "egress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
+	cg_links='"connect4", "connect6", "connect_unix", "egress", "ingress", "sendmsg4", "sendmsg6", "sock_create", "sockops"'
 t_check "cgroup links kept: one per hook" \
 	jqt "[.[].links[] | select(.type == \"cgroup\") | .pinned | split(\"/\")[-1]] | sort == [$cg_links]"
 out=$(run_in_cgroup "$C/shop/frontend" ip netns exec "${D_NS[c1]}" "$PY" "$LIVE_DIR/client.py" 127.0.0.1 "$SRV_PORT" after)

@@ -206,6 +206,33 @@ echo "    held connect took ${ms:-?} ms"
 t_check "... until the daemon ran again (>= 7.9 s)" \
 	awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 7900) }'
 
+# Inbound, the other side of the same moments: with nametagd stopped, a
+# strict pod starts a listener in a fresh netns (not served, no sk_lookup
+# program yet). A plaintext caller from outside the mesh must not reach it
+# (the SYN is dropped; its retry would meet the proxy once the netns is
+# served).
+U=$((PODS + 10))
+add_pods "$U" 1 || t_fail "pod $U is made"
+UNSERVED_ADDR=10.88.$((U / 250 + 1)).$((U % 250 + 1))
+UNSERVED_PORT=9090
+t_check "pod $U's netns is not served (nothing lived there)" not_served "$(netns_ino "$TAG-p$U")"
+kill -STOP "${D_PID[$N]}"
+spawn pod_exec "$CG_SERVER" "$TAG-p$U" "$PY" "$LIVE_DIR/server.py" 0.0.0.0 \
+	"$UNSERVED_PORT" "$LIVE_DIR/unserved.log" >"$LIVE_DIR/unserved.out" 2>&1
+unserved_srv=$BG_PID
+wait_for 10 grep -q '^ready' "$LIVE_DIR/unserved.out" ||
+	t_fail "a strict pod listens in a netns not served yet"
+REPLY_LINE=$(ip netns exec "$SRVNS" timeout 3 "$NT_CONNECT" tcp "$UNSERVED_ADDR" \
+	"$UNSERVED_PORT" plain 2>&1)
+t_check "a strict listener in a netns not served yet takes no plaintext" \
+	eval '! reply_ok "$REPLY_LINE"'
+t_check "... nothing reached it" [ ! -s "$LIVE_DIR/unserved.log" ]
+kill -CONT "${D_PID[$N]}"
+ip netns pids "$TAG-p$U" | xargs -r kill 2>/dev/null
+wait "$unserved_srv" 2>/dev/null
+dropped=$(ntd "$N" -j status | jq '.datapath.unserved_syns_dropped')
+t_check "... its SYN was dropped and counted (${dropped:-none})" [ "${dropped:-0}" -ge 1 ]
+
 # A held connect whose nametagd dies: refused, never plaintext.
 kill -STOP "${D_PID[$N]}"
 before=$(grep -c . "$LIVE_DIR/server.log" 2>/dev/null || echo 0)

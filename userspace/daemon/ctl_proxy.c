@@ -65,8 +65,10 @@ static cJSON *datapath_json(const struct daemon *d)
 	cJSON *o = cJSON_CreateObject();
 	struct proxy_status ps;
 	struct dp_status st;
+	struct dp_stats ds;
 
 	datapath__status(d->dp, &st);
+	datapath__stats(d->dp, &ds);
 	proxy__status(d->proxy, &ps);
 	cJSON_AddStringToObject(o, CTL_DP_PIN_DIR, st.pin_dir);
 	json__add_u64(o, CTL_DP_CGROUP_ID, st.cgroup_id);
@@ -75,6 +77,7 @@ static cJSON *datapath_json(const struct daemon *d)
 	cJSON_AddNumberToObject(o, CTL_R_NETNS_SERVED, ps.netns_served);
 	json__add_u64(o, CTL_R_NETNS_REFUSED, ps.netns_refused);
 	cJSON_AddNumberToObject(o, CTL_DP_NETNS_GUARDED, st.netns_guarded);
+	json__add_u64(o, CTL_DP_UNSERVED_SYNS, ds.unserved_syns);
 	cJSON_AddNumberToObject(o, CTL_DP_LISTENERS, st.listeners_per_netns);
 	datapath__proxies_foreach(d->dp, proxy_entry_json,
 				  cJSON_AddArrayToObject(o, CTL_DP_PROXIES));

@@ -401,6 +401,10 @@ static void put_node(struct out *o, struct daemon *d)
 	     "Kernel events the BPF programs could not hand to nametagd (ring buffer full).");
 	put(o, "nametag_bpf_events_lost_total %llu\n",
 	    (unsigned long long)ds.events_lost);
+	head(o, "nametag_unserved_syns_dropped_total", "counter",
+	     "SYNs to a strict namespace's listener in a network namespace not served yet, dropped (the caller retries).");
+	put(o, "nametag_unserved_syns_dropped_total %llu\n",
+	    (unsigned long long)ds.unserved_syns);
 	head(o, "nametag_listener_records_lost_total", "counter",
 	     "Listener records that did not fit a network namespace's table: SYNs without one are refused.");
 	put(o, "nametag_listener_records_lost_total %llu\n",

@@ -172,6 +172,7 @@
 #define CTL_R_NETNS_SERVED	"netns_served"
 #define CTL_R_NETNS_REFUSED	"netns_refused"	/* at the limit, since start */
 #define CTL_DP_NETNS_GUARDED	"netns_guarded"
+#define CTL_DP_UNSERVED_SYNS	"unserved_syns_dropped" /* since the pins were made */
 
 /* ---- fields of the objects the replies carry -------------------------------------- */
 

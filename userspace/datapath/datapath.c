@@ -55,6 +55,7 @@ PROG_GETTER(nt_exit)
 PROG_GETTER(nt_sys_socket)
 PROG_GETTER(nt_connect_unix)
 PROG_GETTER(nt_egress)
+PROG_GETTER(nt_ingress)
 PROG_GETTER(nt_attach)
 
 #define NO_PACKET_KILL "strict mode cannot stop sockets of families the inet hooks never see (AF_PACKET)"
@@ -68,6 +69,7 @@ static const struct attach_spec attach_specs[] = {
 	{ "sock_create", ATTACH_CGROUP,	get_nt_sock_create, NULL },
 	{ "sockops",	ATTACH_CGROUP,	get_nt_sockops, NULL },
 	{ "egress",	ATTACH_CGROUP,	get_nt_egress, NULL },
+	{ "ingress",	ATTACH_CGROUP,	get_nt_ingress, NULL },
 	{ "exec",	ATTACH_TRACING,	get_nt_exec, NULL },
 	{ "fork",	ATTACH_TRACING,	get_nt_fork, NULL },
 	{ "exit",	ATTACH_TRACING,	get_nt_exit, NULL },

@@ -137,10 +137,12 @@ int datapath__flush_tables(struct datapath *dp);
 /* Listener records of @netns_ino that did not fit its table. */
 uint64_t datapath__overflow(const struct datapath *dp, uint32_t netns_ino);
 /* What the datapath lost (stats.c), for metrics: events the programs
- * could not queue (ring buffer full), listener records that did not fit. */
+ * could not queue (ring buffer full), listener records that did not fit,
+ * SYNs to strict listeners in a netns not served yet (dropped). */
 struct dp_stats {
 	uint64_t events_lost;
 	uint64_t listener_records_lost;
+	uint64_t unserved_syns;		/* to strict listeners, dropped */
 };
 void datapath__stats(const struct datapath *dp, struct dp_stats *st);
 /* Logs the listener tables that lost records since last said. */

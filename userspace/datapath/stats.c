@@ -38,6 +38,7 @@ void datapath__stats(const struct datapath *dp, struct dp_stats *st)
 	if (!dp || !dp->skel)
 		return;
 	st->events_lost = stat_sum(dp, NT_STAT_EVENTS_LOST);
+	st->unserved_syns = stat_sum(dp, NT_STAT_UNSERVED_SYNS);
 	for (i = 0; i < dp->max_netns; i++)
 		if (dp->netns[i].table_fd >= 0)
 			st->listener_records_lost +=
