@@ -345,8 +345,9 @@ cg_attach() {
 }
 ids_before=$(link_ids)
 cg_before=$(cg_attach)
-t_check "seven cgroup programs attached, each type once" \
-	jq -e 'length == 7 and (unique | length) == 7' <<<"$cg_before"
+t_check "eight cgroup programs attached, each type once (inbound SYNs too)" \
+	jq -e 'length == 8 and (unique | length) == 8 and index("cgroup_inet_ingress") != null' <<<"$cg_before" ||
+	echo "    $cg_before"
 stop_daemon c1
 t_check "SIGTERM: clean exit" [ $? = 0 ]
 t_check "pins stay while the daemon is down" [ "$(link_ids)" = "$ids_before" ]
