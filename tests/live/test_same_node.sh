@@ -35,6 +35,10 @@ MESH_AC=10.88.0.1
 
 expect_fail "a bad --same-node is refused, naming the choices" "expected mtls or direct" \
 	"$NAMETAGD" --same-node tls --state-dir "$LIVE_DIR/nostate" --version
+echo '{"same_node": "tls"}' >"$LIVE_DIR/bad.json"
+expect_fail "a bad same_node in the config file is refused, naming its place" \
+	'bad.json:1:2: "same_node" is "mtls" or "direct"' \
+	"$NAMETAGD" --config "$LIVE_DIR/bad.json" --version
 DAEMON_ARGS="--same-node direct" mesh_up_strict "8080, 9000"
 
 spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" -m http.server 8080 --bind "$MESH_B" \
