@@ -452,7 +452,9 @@ class Nametag(Contender):
         if self.server_node(variant) == "b":
             return ("two nametagd, one per node: A (client netns, outbound end), "
                     "B (server netns, inbound end); node CAs under one upstream root")
-        return "one nametagd (one node) serving both ends"
+        args = self.nodes["a"].args
+        return "one nametagd (one node) serving both ends" + (
+            " (%s)" % " ".join(args) if args else "")
 
     def fds_per_conn(self, variant):
         # Each end: the workload's or the server's socket, and the mesh one.

@@ -47,6 +47,7 @@ done
 for k in $skeys; do
 	v=x
 	[ "$k" = log_format ] && v=json
+	[ "$k" = same_node ] && v=direct
 	cfg="$cfg\"$k\": \"$v\","
 done
 for k in $bkeys; do

@@ -57,6 +57,10 @@ void daemon__usage(FILE *out)
 		"                      %u to %u; the oldest goes first)\n"
 		"  --workers N         threads that move proxied bytes (default 1: the main\n"
 		"                      thread does it all; docs/performance.md)\n"
+		"  --same-node MODE    mtls (default): a connection between two pods this\n"
+		"                      nametagd serves goes through mTLS like any other;\n"
+		"                      direct: both verdicts are given here and the bytes\n"
+		"                      relayed in memory, no TLS (docs/mesh-protocol.md)\n"
 		"  --etcd URL          fleet mode: namespaces, entries and policy come from\n"
 		"                      etcd (docs/fleet.md); needs --node\n"
 		"  --node NAME         this node's name in the fleet\n"
@@ -144,7 +148,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 	enum { O_STATE = 256, O_RUN, O_CG, O_BPFFS, O_TD, O_CONFIG, O_CLEANUP,
 	       O_MANUAL, O_NO_KTLS, O_NO_REUSE, O_METRICS, O_AUDIT, O_LOGFMT,
 	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
-	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS,
+	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS, O_SAME_NODE,
 	       O_ETCD, O_NODE, O_JOIN, O_ECA, O_ECERT, O_EKEY, O_EUSER, O_EPASS,
 	       O_LEASE };
 	static const struct option longopts[] = {
@@ -166,6 +170,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "takeover",	 required_argument, NULL, O_TAKEOVER },
 		{ "flow-table-size", required_argument, NULL, O_FLOWS },
 		{ "workers",	 required_argument, NULL, O_WORKERS },
+		{ "same-node",	 required_argument, NULL, O_SAME_NODE },
 		{ "etcd",	 required_argument, NULL, O_ETCD },
 		{ "node",	 required_argument, NULL, O_NODE },
 		{ "join-token",	 required_argument, NULL, O_JOIN },
@@ -201,6 +206,12 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_METRICS: o->metrics = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
 		case O_LOGFMT: o->log_format = optarg; break;
+		case O_SAME_NODE:
+			if (daemon_config__same_node(optarg, NULL))
+				return nt_err_set(err, -EINVAL, "--same-node %s: expected mtls or direct",
+						  optarg);
+			o->same_node = optarg;
+			break;
 		case O_LOG: o->log_file = optarg; break;
 		case O_DRAIN: o->drain_timeout = optarg; break;
 		case O_TAKEOVER:

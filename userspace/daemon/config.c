@@ -33,6 +33,7 @@ static const struct {
 	{ "metrics",	   K_STRING, offsetof(struct daemon_opts, metrics), 0, 0 },
 	{ "audit_log",	   K_STRING, offsetof(struct daemon_opts, audit_log), 0, 0 },
 	{ "log_format",	   K_STRING, offsetof(struct daemon_opts, log_format), 0, 0 },
+	{ "same_node",	   K_STRING, offsetof(struct daemon_opts, same_node), 0, 0 },
 	{ "flow_table_size", K_UINT, offsetof(struct daemon_opts, flow_table_size),
 	  FLOW_TABLE_MIN, FLOW_TABLE_MAX },
 	{ "max_netns",	   K_UINT,   offsetof(struct daemon_opts, max_netns),
@@ -132,6 +133,19 @@ int daemon_config__workers(const char *s, unsigned int *out,
 	return parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, err);
 }
 
+/* same_node: "mtls" (the default: every hop is mTLS, on one node too)
+ * or "direct" (docs/mesh-protocol.md, "Same node"). */
+int daemon_config__same_node(const char *s, bool *direct)
+{
+	bool d = !strcmp(s, "direct");
+
+	if (!d && strcmp(s, "mtls"))
+		return -EINVAL;
+	if (direct)
+		*direct = d;
+	return 0;
+}
+
 /* "FILE:LINE:COL: " of key @key, "FILE: " if it cannot be found. */
 static void place(char *buf, size_t size, const char *path, const char *text,
 		  size_t len, const char *key)
@@ -222,6 +236,11 @@ static int take_all(struct daemon_opts *o, const cJSON *root, const char *path,
 		ret = take(it, i, o, where, err);
 		if (ret)
 			return ret;
+	}
+	if (o->same_node && daemon_config__same_node(o->same_node, NULL)) {
+		place(where, sizeof(where), path, text, len, "same_node");
+		return nt_err_set(err, -EINVAL, "%s: \"same_node\" is \"mtls\" or \"direct\"",
+				  where);
 	}
 	if (o->log_format && log__parse_format(o->log_format, NULL)) {
 		place(where, sizeof(where), path, text, len, "log_format");

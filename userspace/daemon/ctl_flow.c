@@ -23,6 +23,11 @@ static const char *const type_names[FLOW_TYPE_MAX] = {
 	[FLOW_EGRESS] = "egress",
 };
 
+static const char *const transport_names[] = {
+	[FLOW_MTLS] = "mtls", [FLOW_PLAINTEXT] = "plaintext",
+	[FLOW_SAME_NODE] = "same-node",
+};
+
 static const char *const verdict_names[] = {
 	[FLOW_ALLOW] = "allow", [FLOW_DENY] = "deny",
 	[FLOW_WOULD_DENY] = "would-deny", [FLOW_WOULD_ALLOW] = "would-allow",
@@ -128,7 +133,7 @@ static cJSON *flow_json(const struct flow_record *f, bool age)
 	cJSON_AddStringToObject(o, CTL_FLOW_MODE, mode__name(f->mode));
 	if (f->transport != FLOW_TRANSPORT_NONE)
 		cJSON_AddStringToObject(o, CTL_FLOW_TRANSPORT,
-					f->transport == FLOW_MTLS ? "mtls" : "plaintext");
+					transport_names[f->transport]);
 	if (f->fallback)
 		cJSON_AddStringToObject(o, CTL_FLOW_FALLBACK, f->fallback);
 	if (f->verdict != FLOW_VERDICT_NONE)

@@ -57,6 +57,7 @@ struct daemon_opts {
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	const char *audit_log;		/* --audit-log FILE; NULL: none */
 	const char *log_format;		/* "text" (default) or "json" */
+	const char *same_node;		/* "mtls" (default) or "direct" */
 	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
 	unsigned int workers;		/* --workers; 0: 1, the main thread */
 	bool debug;
@@ -118,6 +119,9 @@ int daemon_config__flow_table_size(const char *s, unsigned int *out,
 /* @s, the value of option @what, as a number from 1 to @max. */
 int daemon_config__number(const char *what, const char *s, unsigned int max,
 			  unsigned int *out, struct nt_err *err);
+/* --same-node @s: 0 and *@direct (may be NULL) for "mtls" or "direct",
+ * else -EINVAL. */
+int daemon_config__same_node(const char *s, bool *direct);
 /* --workers @s: 1..PROXY_WORKERS_MAX. */
 int daemon_config__workers(const char *s, unsigned int *out,
 			   struct nt_err *err);

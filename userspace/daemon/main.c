@@ -329,6 +329,11 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 				.workers = d->opts.workers };
 	struct proxy_env env;
 
+	if (d->opts.same_node)
+		daemon_config__same_node(d->opts.same_node, &o.same_node_direct);
+	if (o.same_node_direct)
+		pr_info("same-node direct: connections between pods this nametagd serves are judged and relayed here, without mTLS");
+
 	proxy_env__init(d, &env);
 	return proxy__new(&d->proxy, &o, &env, d->loop, d->dp, err);
 }

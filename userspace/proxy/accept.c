@@ -38,7 +38,9 @@ int proxy__listener(struct proxy *px, uint32_t netns, const struct nt_addr *addr
 	return *svid ? 0 : -EIO;
 }
 
-static bool decide(struct pconn *c, struct decision *d)
+/* The mesh end's verdict on a stream: its destination namespace's rules
+ * and mode, for the caller's SPIFFE ID (direct.c gives the same). */
+bool pconn__decide(struct pconn *c, struct decision *d)
 {
 	struct decision_input in = {
 		.ns = c->ns, .mode = proxy__mode(c->mode),
@@ -154,7 +156,8 @@ void pconn__accept_outbound(struct proxy *px, int fd, uint32_t netns)
 	if (!c || !caller(c, fd))
 		return;
 	side__register(&c->a, 0);
-	dial(c, true);
+	if (!pconn__direct(c))
+		dial(c, true);
 }
 
 /*
@@ -284,7 +287,7 @@ void pconn__mesh_verdict(struct pconn *c)
 	if (!same_tunnel_identity(c))
 		return;
 	set_listener(c, &pl);
-	if (!decide(c, &d)) {
+	if (!pconn__decide(c, &d)) {
 		pconn__deny(c, &d);
 		return;
 	}

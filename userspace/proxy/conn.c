@@ -176,7 +176,7 @@ static int ticket(struct pconn *c, int fd, const struct nt_addr *to,
 		return ret;
 	c->deliver_dst = *to;
 	c->deliver_dst.port = port;
-	ret = datapath__ticket(c->px->dp, c->netns, &c->deliver_src,
+	ret = datapath__ticket(c->px->dp, pconn__b_netns(c), &c->deliver_src,
 			       &c->deliver_dst, c->dst_cookie);
 	if (!ret)
 		c->ticketed = true;
@@ -187,7 +187,7 @@ void pconn__unticket(struct pconn *c)
 {
 	if (!c->ticketed)
 		return;
-	datapath__unticket(c->px->dp, c->netns, &c->deliver_src,
+	datapath__unticket(c->px->dp, pconn__b_netns(c), &c->deliver_src,
 			   &c->deliver_dst);
 	c->ticketed = false;
 }
@@ -196,10 +196,11 @@ int pconn__connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = nt_addr__to_sockaddr(to, port, &ss);
-	bool local = c->kind == PCONN_MESH || c->kind == PCONN_PLAIN_IN;
+	bool local = c->kind == PCONN_MESH || c->kind == PCONN_PLAIN_IN ||
+		     c->kind == PCONN_DIRECT;
 	int nsfd, fd, ret;
 
-	nsfd = proxy__open_netns(c->px, c->netns);
+	nsfd = proxy__open_netns(c->px, pconn__b_netns(c));
 	if (nsfd < 0)
 		return nsfd;
 	fd = netns__socket(nsfd, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);

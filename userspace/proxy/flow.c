@@ -16,6 +16,7 @@ static const enum flow_type kind_types[] = {
 	[PCONN_MESH] = FLOW_INBOUND,
 	[PCONN_PLAIN_IN] = FLOW_INBOUND_PLAINTEXT,
 	[PCONN_EGRESS] = FLOW_EGRESS,
+	[PCONN_DIRECT] = FLOW_INBOUND,
 };
 
 static struct flow_record *flow_of(struct pconn *c)
@@ -210,10 +211,71 @@ void pflow__splice(struct pconn *c)
 	f->has |= FLOW_HAS_SPLICE;
 }
 
+/*
+ * Same-node direct: the caller's outbound record was opened at accept, as
+ * on the mTLS path; an inbound record, as the mesh end would have opened,
+ * now becomes the connection's own (its namespace is the destination's,
+ * whose verdict it carries), and the outbound one follows it (mirror).
+ */
+void pflow__direct(struct pconn *c, const struct nt_addr *wire_src)
+{
+	const struct proxy_env *env = &c->px->env;
+	struct flow_record *out = flow_of(c), *in;
+
+	if (out) {
+		out->src = *wire_src;
+		out->has |= FLOW_HAS_SRC;
+		out->transport = FLOW_SAME_NODE;
+		set_ids(c, out);
+	}
+	c->peer_flow_id = c->flow_id;
+	c->flow_id = 0;
+	in = env->flow_open(env->ctx);
+	if (!in)
+		return;
+	/* Looked up again: opening one may have pushed the other out. */
+	out = c->peer_flow_id ? env->flow(env->ctx, c->peer_flow_id) : NULL;
+	in->type = FLOW_INBOUND;
+	in->src = *wire_src;
+	in->dst = c->orig_dst;
+	in->has |= FLOW_HAS_SRC | FLOW_HAS_DST;
+	in->who_key = FLOW_WHO_CALLER;	/* unknown at a mesh end: null */
+	in->transport = FLOW_SAME_NODE;
+	in->state = "open";
+	c->flow_id = in->id;
+	if (!out)
+		c->peer_flow_id = 0;
+	pflow__namespace(c);
+	set_ids(c, in);
+}
+
+/* The outbound record of a direct connection says what its inbound one
+ * says: the verdict, why, how it ended, the bytes. */
+static void mirror(struct pconn *c)
+{
+	const struct proxy_env *env = &c->px->env;
+	struct flow_record *in = flow_of(c), *out;
+	const uint32_t copied = FLOW_HAS_BYTES | FLOW_HAS_SPLICE;
+
+	out = c->peer_flow_id ? env->flow(env->ctx, c->peer_flow_id) : NULL;
+	if (!in || !out)
+		return;
+	out->verdict = in->verdict;
+	memcpy(out->reason, in->reason, sizeof(out->reason));
+	out->state = in->state;
+	out->bytes_up = in->bytes_up;
+	out->bytes_down = in->bytes_down;
+	out->splice = in->splice;
+	out->has |= in->has & copied;
+	env->flow_publish(env->ctx, c->peer_flow_id);
+}
+
 void pflow__publish(struct pconn *c)
 {
 	const struct proxy_env *env = &c->px->env;
 
+	if (c->peer_flow_id)
+		mirror(c);
 	if (c->flow_id)
 		env->flow_publish(env->ctx, c->flow_id);
 }

@@ -76,7 +76,10 @@ enum flow_type {
  * destination's identity. */
 enum flow_verdict { FLOW_VERDICT_NONE, FLOW_ALLOW, FLOW_DENY, FLOW_WOULD_DENY,
 		    FLOW_WOULD_ALLOW, FLOW_UNKNOWN };
-enum flow_transport { FLOW_TRANSPORT_NONE, FLOW_MTLS, FLOW_PLAINTEXT };
+/* FLOW_SAME_NODE: both ends on this node, relayed in memory without TLS
+ * (proxy_opts.same_node_direct). */
+enum flow_transport { FLOW_TRANSPORT_NONE, FLOW_MTLS, FLOW_PLAINTEXT,
+		      FLOW_SAME_NODE };
 /* Which workload a record describes: the caller, or (for a refused SYN)
  * the listener it protected. */
 enum flow_who { FLOW_WHO_NONE, FLOW_WHO_CALLER, FLOW_WHO_LISTENER };
@@ -199,6 +202,9 @@ struct proxy_opts {
 	unsigned int max_netns;		/* network namespaces served at most */
 	unsigned int workers;		/* relay threads; 0, 1: relays run in
 					 * the loop given (docs/process-model.md) */
+	bool same_node_direct;		/* a destination workload this proxy
+					 * serves gets the verdicts and the
+					 * bytes here, no mTLS hop (direct.c) */
 };
 
 #define PROXY_WORKERS_MAX	64

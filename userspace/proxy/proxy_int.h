@@ -74,6 +74,8 @@ enum pconn_kind {
 	PCONN_MESH,		/* peer proxy (mTLS) -> us -> workload */
 	PCONN_PLAIN_IN,		/* plaintext client -> us -> workload */
 	PCONN_EGRESS,		/* workload -> us -> plaintext destination */
+	PCONN_DIRECT,		/* workload -> us -> workload this proxy
+				 * also serves (direct.c): no TLS */
 };
 
 /* NT2 frames: type, then a 24-bit big-endian payload length. */
@@ -157,7 +159,11 @@ struct pconn {
 	char status[PROXY_STATUS_MAX];
 	size_t status_len;
 	uint32_t netns;
+	uint32_t b_netns;		/* side B's netns when not @netns
+					 * (PCONN_DIRECT); 0: @netns */
 	uint64_t flow_id;
+	uint64_t peer_flow_id;		/* PCONN_DIRECT: the caller's outbound
+					 * record, kept in step with flow_id's */
 	uint64_t t_start, t_hs;		/* monotonic ns */
 	time_t deadline;		/* CLOCK_MONOTONIC seconds */
 	uint64_t bytes_up, bytes_down;
@@ -222,6 +228,11 @@ int pconn__hold_id(struct pconn *c, const struct spiffe_id **slot,
 /* Side B: a non-blocking connect from inside the connection's netns to
  * @to at @port; a delivery to a workload is ticketed first. */
 int pconn__connect_b(struct pconn *c, const struct nt_addr *to, uint16_t port);
+/* The netns side B lives in: the destination's for PCONN_DIRECT. */
+static inline uint32_t pconn__b_netns(const struct pconn *c)
+{
+	return c->b_netns ? c->b_netns : c->netns;
+}
 /* Drops the delivery's ticket once its SYN has been answered. */
 void pconn__unticket(struct pconn *c);
 /* TCP_NODELAY and friends on every proxy socket. */
@@ -249,6 +260,10 @@ int proxy__listener(struct proxy *px, uint32_t netns, const struct nt_addr *addr
 		    struct proxy_listener *out, const struct svid **svid,
 		    struct nt_err *err);
 void pconn__mesh_verdict(struct pconn *c);
+bool pconn__decide(struct pconn *c, struct decision *d);
+/* Outbound, same-node direct: true when the connection was taken (judged
+ * and delivered here, or closed); false: go on the mTLS way (direct.c). */
+bool pconn__direct(struct pconn *c);
 /* Outbound: asks for a verdict (an OPEN frame on NT2); a pooled
  * connection that failed before its verdict is replaced by a new one. */
 void pconn__open_stream(struct pconn *c);
@@ -433,6 +448,10 @@ void pflow__plaintext(struct pconn *c);
 void pflow__tls(struct pconn *c);
 void pflow__ktls(struct pconn *c, bool on);
 void pflow__splice(struct pconn *c);
+/* PCONN_DIRECT: the outbound record becomes the peer one, and an inbound
+ * record, as the mesh end would open, becomes the connection's; both go
+ * from @wire_src, transport same-node. */
+void pflow__direct(struct pconn *c, const struct nt_addr *wire_src);
 void pflow__close(struct pconn *c, const char *state);
 void pflow__publish(struct pconn *c);
 

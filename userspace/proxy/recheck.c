@@ -79,7 +79,8 @@ static bool rechecked(const struct pconn *c)
 {
 	if (c->kind == PCONN_PLAIN_IN || c->kind == PCONN_EGRESS)
 		return c->st == PS_DELIVER || c->st == PS_RELAY;
-	return c->kind == PCONN_MESH && c->st == PS_RELAY;
+	return (c->kind == PCONN_MESH || c->kind == PCONN_DIRECT) &&
+	       c->st == PS_RELAY;
 }
 
 void proxy__recheck(struct proxy *px, proxy_closed_fn closed, void *arg)
@@ -101,7 +102,7 @@ void proxy__recheck(struct proxy *px, proxy_closed_fn closed, void *arg)
 		}
 		c->mode = mode;
 		pflow__verdict(c, &d);
-		if (closed && c->kind != PCONN_MESH)
+		if (closed && c->kind != PCONN_MESH && c->kind != PCONN_DIRECT)
 			closed(c->ns, c->kind == PCONN_PLAIN_IN, arg);
 		pconn__close(c, true, to_strict ? "closed by strict" :
 			     "closed by policy");
@@ -135,17 +136,17 @@ int proxy__held_addrs(const struct proxy *px, uint32_t netns_ino,
 	size_t cap = 2;
 
 	for (c = px->conns; c; c = c->next)
-		cap += c->netns == netns_ino ? 2 : 0;
+		cap += (c->netns == netns_ino) + (pconn__b_netns(c) == netns_ino);
 	v = calloc(cap, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	*n = 0;
 	add_outbound_listeners(v, n);
 	for (c = px->conns; c; c = c->next) {
-		if (c->netns != netns_ino)
-			continue;
-		add_local(c->a.h.fd, v, n);
-		add_local(c->b.h.fd, v, n);
+		if (c->netns == netns_ino)
+			add_local(c->a.h.fd, v, n);
+		if (pconn__b_netns(c) == netns_ino)
+			add_local(c->b.h.fd, v, n);
 	}
 	qsort(v, *n, sizeof(*v), nt_addr__cmp);
 	*out = v;

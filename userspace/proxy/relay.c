@@ -372,10 +372,10 @@ void relay__free(struct pconn *c)
 
 int relay__start(struct pconn *c)
 {
-	/* kTLS on the TLS side: splice both ways, no copy to userspace (NT2
-	 * frame headers go with send() and recvmsg() between payloads). A
-	 * failed pipe just means copying. */
-	if (c->tls && c->tls->ktls) {
+	/* kTLS on the TLS side, or no TLS at all (same-node direct): splice
+	 * both ways, no copy to userspace (NT2 frame headers go with send()
+	 * and recvmsg() between payloads). A failed pipe just means copying. */
+	if ((c->tls && c->tls->ktls) || c->kind == PCONN_DIRECT) {
 		if (open_pipes(c))
 			pr_debug("no pipes for splice: copying instead");
 		else
