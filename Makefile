@@ -4,6 +4,7 @@
 #   make            build/nametag and build/nametagd
 #   make test       install missing Debian packages, build, run every suite
 #   make demo       the README's first command
+#   make demo-fleet the demo as two nodes and one etcd
 #   make deps       only the package step
 #   make install    PREFIX (/usr/local) and DESTDIR, as usual
 #   make fuzz       every fuzz target for FUZZ_SECONDS (default 300) each
@@ -353,10 +354,15 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory O=build/fuzz FUZZ=1 fuzz-bins
 	$(Q)tests/fuzz/run --seconds $(FUZZ_SECONDS) build/fuzz/fuzz/fuzz_*
 
-.PHONY: demo
+.PHONY: demo demo-fleet
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
+
+# The same as a fleet: one etcd, a signer, two nodes (docs/fleet.md).
+demo-fleet: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo_fleet.sh
 
 # ---- install ----------------------------------------------------------------
 PREFIX ?= /usr/local

@@ -611,7 +611,8 @@ int node_ca__current(const struct node_ca *ca, struct ca_issued *out);
 #define STATE_CA_PENDING_KEY	"ca/pending.key"
 #define STATE_CA_PENDING_FILE	"ca/pending.json"
 #define STATE_BUNDLE_FILE	"bundle.json"
-#define STATE_FEDERATION_DIR	"bundles"
+#define STATE_FEDERATION_DIR	"bundles"	/* a fleet node's: etcd's */
+#define STATE_FLEET_FILE	"fleet.json"	/* only on a fleet node */
 
 /* Loads the local bundle and every federated bundle of @state_dir. */
 int trust__load(const char *state_dir, struct bundle_set **set,

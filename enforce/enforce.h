@@ -212,4 +212,59 @@ int fleet_bundle__parse(const char *json, size_t len, struct bundle **out,
 int fleet_bundle__to_json(const struct bundle *b, char **json,
 			  struct nt_err *err);
 
+/* ---- federation (docs/fleet.md "Federation") ---- */
+
+#define FLEET_FEDERATION	FLEET_ROOT "federation/"	/* operator */
+#define FLEET_BUNDLES		FLEET_CONFIG "bundles/"	/* fetcher */
+#define FLEET_FETCHES		FLEET_ROOT "fetches/"	/* fetcher's status */
+#define FLEET_FED_URL_MAX	2048
+#define FLEET_FED_BODY_MAX	(256u << 10)	/* a bundle endpoint's answer */
+#define FLEET_FED_REFRESH_MIN	30		/* seconds, bounds of the */
+#define FLEET_FED_REFRESH_MAX	3600		/* refresh hint obeyed */
+#define FLEET_FED_STALE_FACTOR	3		/* hints without a fetch */
+
+/* federation/<td>: {"endpoint_url": "https://host/path", "profile":
+ * "https_web"}: where the fetcher gets the bundle of trust domain @td. */
+struct fleet_fed {
+	char td[SPIFFE_TD_MAX + 1];
+	char url[FLEET_FED_URL_MAX];
+};
+
+int fleet_fed__parse(struct fleet_fed *f, const char *td, const char *json,
+		     size_t len, struct nt_err *err);
+int fleet_fed__to_json(const struct fleet_fed *f, char **json,
+		       struct nt_err *err);
+/* https://, a host, no blank or control byte, at most FLEET_FED_URL_MAX. */
+int fleet_fed__check_url(const char *url, struct nt_err *err);
+
+/* config/bundles/<td>: {"trust_domain": TD, "bundle": {...},
+ * "endpoint_url": URL, "fetched_at": T, "refresh_hint": S}: the last
+ * good bundle fetched, when, and the refresh interval the fetcher keeps. */
+struct fleet_fed_bundle {
+	struct bundle *b;
+	char url[FLEET_FED_URL_MAX];
+	int64_t fetched_at;
+	int64_t refresh_hint;		/* seconds, as obeyed (bounded) */
+};
+
+/* The key's @td must be the value's, and not @own_td (NULL: unchecked). */
+int fleet_fed_bundle__parse(struct fleet_fed_bundle *fb, const char *td,
+			    const char *own_td, const char *json, size_t len,
+			    struct nt_err *err);
+int fleet_fed_bundle__to_json(const struct fleet_fed_bundle *fb, char **json,
+			      struct nt_err *err);
+void fleet_fed_bundle__release(struct fleet_fed_bundle *fb);
+
+/* What a bundle fetched for its trust domain must be: one authority at
+ * least (an empty answer would silently end the federation), and every
+ * X.509 authority that names a trust domain (URI SAN) names this one;
+ * never @own_td's (another domain must not speak for ours). */
+int fleet_fed__check_bundle(const struct bundle *b, const char *own_td,
+			    struct nt_err *err);
+/* The refresh interval for @b: its hint bounded to [@min,
+ * FLEET_FED_REFRESH_MAX], BUNDLE_REFRESH_HINT without one. */
+int64_t fleet_fed__refresh(const struct bundle *b, int64_t min);
+/* Not fetched for FLEET_FED_STALE_FACTOR refresh intervals. */
+bool fleet_fed__stale(const struct fleet_fed_bundle *fb, int64_t now);
+
 #endif /* NAMETAG_ENFORCE_H */

@@ -103,4 +103,16 @@ int addr__parse(const char *s, int *family, unsigned char addr[16]);
 bool cidr__contains(const struct cidr *c, int family,
 		    const unsigned char addr[16]);
 
+/* fleet.c: the strict JSON readers every fleet value uses (fleet_fed.c). */
+struct cJSON;
+int fleet__parse_root(const char *json, size_t len, const char *const *keys,
+		      struct cJSON **root, struct nt_err *err);
+int fleet__get_str(const struct cJSON *o, const char *key, char *out,
+		   size_t size, bool optional, struct nt_err *err);
+/* Prints @o compactly into *@json (malloc'd) and deletes @o. */
+int fleet__emit(struct cJSON *o, char **json, struct nt_err *err);
+int fleet__bundle_of(const struct cJSON *root, struct bundle **out,
+		     struct nt_err *err);
+struct cJSON *fleet__bundle_object(const struct bundle *b, struct nt_err *err);
+
 #endif /* NAMETAG_ENFORCE_INT_H */

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "enforce/enforce.h"
+#include "enforce/enforce_int.h"
 
 static int hosts_add(struct fleet_hosts *h, const char *name, size_t len,
 		     struct nt_err *err)
@@ -90,7 +90,7 @@ static cJSON *hosts_to_json(const struct fleet_hosts *h)
 }
 
 /* A string member no longer than @size - 1; absent is "" when @optional. */
-static int get_str(const cJSON *o, const char *key, char *out, size_t size,
+int fleet__get_str(const cJSON *o, const char *key, char *out, size_t size,
 		   bool optional, struct nt_err *err)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -130,7 +130,7 @@ static int cgroup_check(const char *cg, struct nt_err *err)
 	}
 }
 
-static int parse_root(const char *json, size_t len, const char *const *keys,
+int fleet__parse_root(const char *json, size_t len, const char *const *keys,
 		      cJSON **root, struct nt_err *err)
 {
 	int ret = json__parse_strict(json, len, root, err);
@@ -161,18 +161,18 @@ int fleet_ns__parse(struct fleet_ns *n, const char *name, const char *json,
 	if (strlen(name) >= sizeof(n->name))
 		return nt_err_set(err, -EINVAL, "namespace name too long");
 	strcpy(n->name, name);
-	ret = parse_root(json, len, keys, &root, err);
+	ret = fleet__parse_root(json, len, keys, &root, err);
 	if (ret)
 		return ret;
-	ret = get_str(root, "cgroup", n->cgroup, sizeof(n->cgroup), false, err);
+	ret = fleet__get_str(root, "cgroup", n->cgroup, sizeof(n->cgroup), false, err);
 	if (!ret)
 		ret = cgroup_check(n->cgroup, err);
 	if (!ret)
-		ret = get_str(root, "mode", mode, sizeof(mode), false, err);
+		ret = fleet__get_str(root, "mode", mode, sizeof(mode), false, err);
 	if (!ret && mode__parse(mode, &n->mode))
 		ret = nt_err_set(err, -EINVAL, "unknown mode '%s'", mode);
 	if (!ret)
-		ret = get_str(root, "template", n->template,
+		ret = fleet__get_str(root, "template", n->template,
 			      sizeof(n->template), true, err);
 	if (!ret)
 		ret = hosts_json(&n->hosts,
@@ -181,7 +181,7 @@ int fleet_ns__parse(struct fleet_ns *n, const char *name, const char *json,
 	return ret;
 }
 
-static int emit(cJSON *o, char **json, struct nt_err *err)
+int fleet__emit(cJSON *o, char **json, struct nt_err *err)
 {
 	*json = o ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
@@ -200,7 +200,7 @@ int fleet_ns__to_json(const struct fleet_ns *n, char **json,
 			cJSON_AddStringToObject(o, "template", n->template);
 		cJSON_AddItemToObject(o, "hosts", hosts_to_json(&n->hosts));
 	}
-	return emit(o, json, err);
+	return fleet__emit(o, json, err);
 }
 
 int fleet_entry__parse(struct fleet_entry *e, const char *id,
@@ -214,10 +214,10 @@ int fleet_entry__parse(struct fleet_entry *e, const char *id,
 	int ret;
 
 	memset(e, 0, sizeof(*e));
-	ret = parse_root(json, len, keys, &root, err);
+	ret = fleet__parse_root(json, len, keys, &root, err);
 	if (ret)
 		return ret;
-	ret = get_str(root, "spiffe_id", sid, sizeof(sid), false, err);
+	ret = fleet__get_str(root, "spiffe_id", sid, sizeof(sid), false, err);
 	if (!ret)
 		ret = spiffe_id__parse(&e->id, sid, strlen(sid), err);
 	if (!ret && strcmp(e->id.str, id))
@@ -262,7 +262,7 @@ int fleet_entry__to_json(const struct fleet_entry *e, char **json,
 			cJSON_AddItemToArray(arr, cJSON_CreateString(e->selectors[i]));
 		cJSON_AddItemToObject(o, "hosts", hosts_to_json(&e->hosts));
 	}
-	return emit(o, json, err);
+	return fleet__emit(o, json, err);
 }
 
 /* Template segments up to the first placeholder that is not {ns}; {ns}
@@ -320,18 +320,13 @@ int fleet_key__prefix(const char *key, const char *json, size_t len,
 	return ret;
 }
 
-int fleet_bundle__parse(const char *json, size_t len, struct bundle **out,
-			struct nt_err *err)
+/* "trust_domain" and "bundle" of a bundle value's object. */
+int fleet__bundle_of(const cJSON *root, struct bundle **out, struct nt_err *err)
 {
-	static const char *const keys[] = { "trust_domain", "bundle", NULL };
 	char td[SPIFFE_TD_MAX + 1], *b = NULL;
-	cJSON *root;
 	int ret;
 
-	ret = parse_root(json, len, keys, &root, err);
-	if (ret)
-		return ret;
-	ret = get_str(root, "trust_domain", td, sizeof(td), false, err);
+	ret = fleet__get_str(root, "trust_domain", td, sizeof(td), false, err);
 	if (!ret && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "bundle")))
 		ret = nt_err_set(err, -EINVAL, "\"bundle\" must be an object");
 	if (!ret) {
@@ -340,12 +335,26 @@ int fleet_bundle__parse(const char *json, size_t len, struct bundle **out,
 		      nt_err_set(err, -ENOMEM, "out of memory");
 	}
 	cJSON_free(b);
+	return ret;
+}
+
+int fleet_bundle__parse(const char *json, size_t len, struct bundle **out,
+			struct nt_err *err)
+{
+	static const char *const keys[] = { "trust_domain", "bundle", NULL };
+	cJSON *root;
+	int ret;
+
+	ret = fleet__parse_root(json, len, keys, &root, err);
+	if (ret)
+		return ret;
+	ret = fleet__bundle_of(root, out, err);
 	cJSON_Delete(root);
 	return ret;
 }
 
-int fleet_bundle__to_json(const struct bundle *b, char **json,
-			  struct nt_err *err)
+/* {"trust_domain": TD, "bundle": {...}}, to add to; NULL out of memory. */
+cJSON *fleet__bundle_object(const struct bundle *b, struct nt_err *err)
 {
 	cJSON *o = cJSON_CreateObject(), *inner = NULL;
 	char *s = NULL;
@@ -358,9 +367,19 @@ int fleet_bundle__to_json(const struct bundle *b, char **json,
 	if (ret || !o) {
 		cJSON_Delete(inner);
 		cJSON_Delete(o);
-		return ret ? ret : nt_err_set(err, -ENOMEM, "out of memory");
+		if (!ret)
+			nt_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	cJSON_AddStringToObject(o, "trust_domain", b->td);
 	cJSON_AddItemToObject(o, "bundle", inner);
-	return emit(o, json, err);
+	return o;
+}
+
+int fleet_bundle__to_json(const struct bundle *b, char **json,
+			  struct nt_err *err)
+{
+	cJSON *o = fleet__bundle_object(b, err);
+
+	return o ? fleet__emit(o, json, err) : -ENOMEM;
 }

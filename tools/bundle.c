@@ -25,6 +25,14 @@ static int own_trust_domain(char *buf, size_t size)
 static int federated_path(const char *td, char *buf, size_t size)
 {
 	struct nt_err err = {};
+	char fleet[PATH_MAX];
+
+	/* A fleet node's bundles/ mirrors etcd's config/bundles/: a file
+	 * written here would be removed at the next snapshot. */
+	snprintf(fleet, sizeof(fleet), "%s/%s", state_dir, STATE_FLEET_FILE);
+	if (!access(fleet, F_OK))
+		return p_err("this is a fleet node: its federated bundles come from etcd ('nametag --etcd URL federation add %s --url URL')",
+			     td);
 
 	if (spiffe_td__check(td, strlen(td), &err))
 		return p_err("invalid trust domain '%s': %s", td, err.msg);

@@ -206,13 +206,17 @@ static int do_help(int argc, char **argv)
 		"       %s ca rotate\n"
 		"       %s --etcd URL ca signer --trust-domain TD --upstream-cert FILE\n"
 		"                  --upstream-key FILE [--ca-ttl DURATION]\n"
+		"                  [--federation-ca FILE] [--federation-refresh-min DURATION]\n"
 		"       %s ca help\n"
 		"\n"
 		"       'ca rotate' advances one step: the first prepares the next CA and\n"
 		"       publishes it in the bundle, the second makes it sign.\n"
 		"       DURATION := e.g. 90s, 15m, 1h, 1h30m, 2d (CA default 24h, SVID 1h)\n"
 		"       'ca signer' signs fleet node CAs where the upstream key is\n"
-		"       (docs/fleet.md); it runs until killed.\n",
+		"       (docs/fleet.md) and fetches the bundles of 'federation add'; it runs\n"
+		"       until killed. --federation-ca: the CAs that authenticate bundle\n"
+		"       endpoints instead of the system's; --federation-refresh-min: the\n"
+		"       shortest refresh obeyed (default 30s; lower for tests only).\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 

@@ -152,12 +152,13 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"       OBJECT := { status | id | ca | svid | bundle | ns | entry |\n"
 		"                   workload | flow | policy | proxy | daemon | prog |\n"
-		"                   map | feature | jwt | node }\n"
+		"                   map | feature | jwt | node | federation }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |\n"
 		"                    {-V|--version} | --state-dir DIR | --run-dir DIR |\n"
 		"                    --bpffs DIR | --etcd URL [--etcd-ca F --etcd-cert F\n"
 		"                    --etcd-key F --etcd-user U --etcd-password-file F] }\n"
-		"       With --etcd, ns, entry and policy write to the fleet (docs/fleet.md).\n"
+		"       With --etcd, ns, entry and policy write to the fleet (docs/fleet.md);\n"
+		"       node and federation need it.\n"
 		"\n"
 		"       NAMETAG_STATE_DIR and NAMETAG_RUN_DIR in the environment are the\n"
 		"       defaults of --state-dir and --run-dir.\n",
@@ -198,6 +199,7 @@ static const struct cmd objects[] = {
 	{ "feature",	do_feature },
 	{ "jwt",	do_jwt },
 	{ "node",	do_node },
+	{ "federation",	do_federation },
 	{ "version",	do_version },
 	{ 0 }
 };

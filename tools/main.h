@@ -163,6 +163,14 @@ int fleet_policy_write(const char *text, const char *revision);
 int fleet_policy_show(void);
 /* nametag ca signer (tools/signer.c). */
 int do_signer(int argc, char **argv);
+/* Its federation bundle fetcher (tools/fetcher.c): watches federation/,
+ * sets *@wake when it changes; run() fetches what is due and returns when
+ * the next fetch is. */
+struct fetcher;
+int fetcher__start(struct fetcher **out, const char *own_td,
+		   const char *ca_file, int64_t refresh_min, volatile bool *wake,
+		   struct nt_err *err);
+time_t fetcher__run(struct fetcher *f, time_t now);
 
 /* Objects. */
 int do_id(int argc, char **argv);
@@ -180,6 +188,7 @@ int do_prog(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_feature(int argc, char **argv);
 int do_node(int argc, char **argv);
+int do_federation(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_jwt(int argc, char **argv);
 /* svid fetch (tools/svid_fetch.c) */

@@ -126,7 +126,7 @@ static int do_token(int argc, char **argv)
 
 static void print_status(const cJSON *reply)
 {
-	const cJSON *f = cJSON_GetObjectItem(reply, CTL_R_FLEET);
+	const cJSON *f = cJSON_GetObjectItem(reply, CTL_R_FLEET), *b;
 
 	printf("node %s, etcd %s: %s\n\trevision %.0f in force, stale for %.0fs, relisted %.0f times\n\tsigner: %s\n",
 	       cJSON_GetStringValue(cJSON_GetObjectItem(f, "node")),
@@ -140,6 +140,12 @@ static void print_status(const cJSON *reply)
 		printf("\trefused value: %s: %s\n",
 		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "bad_key")),
 		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "bad_error")));
+	cJSON_ArrayForEach(b, cJSON_GetObjectItem(f, CTL_FL_FEDERATION))
+		printf("\tfederated %s: fetched %.0fs ago, refresh %.0fs%s\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(b, CTL_FED_TD)),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(b, CTL_FED_AGE)),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(b, CTL_FED_REFRESH)),
+		       cJSON_IsTrue(cJSON_GetObjectItem(b, CTL_FED_STALE)) ? " (STALE)" : "");
 }
 
 static int do_node_status(int argc, char **argv)

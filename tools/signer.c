@@ -22,12 +22,14 @@ struct signer {
 	int64_t ca_ttl;
 	struct etcd_mirror *requests;
 	bool work;
+	volatile bool wake;		/* anything for the loop below */
 };
 
 static void on_requests(void *arg, const struct etcd_mirror *m, bool relisted,
 			const struct etcd_event *ev, size_t n)
 {
 	((struct signer *)arg)->work = true;
+	((struct signer *)arg)->wake = true;
 }
 
 static void on_sync(void *arg, bool in_sync, int status, const struct nt_err *err)
@@ -213,6 +215,10 @@ static int publish_bundle(struct signer *g, struct nt_err *err)
 int do_signer(int argc, char **argv)
 {
 	const char *cert = NULL, *key = NULL, *td = NULL, *ttl = NULL;
+	const char *fed_ca = NULL, *fed_min = NULL;
+	struct fetcher *fetch = NULL;
+	int64_t refresh_min = FLEET_FED_REFRESH_MIN;
+	time_t next_fetch;
 	struct signer g = {};
 	struct etcd_client *c;
 	struct nt_err err = {};
@@ -227,6 +233,10 @@ int do_signer(int argc, char **argv)
 			GET_VALUE(td);
 		else if (!strcmp(*argv, "--ca-ttl"))
 			GET_VALUE(ttl);
+		else if (!strcmp(*argv, "--federation-ca"))
+			GET_VALUE(fed_ca);
+		else if (!strcmp(*argv, "--federation-refresh-min"))
+			GET_VALUE(fed_min);
 		else
 			return p_err("unknown argument '%s' for 'ca signer'", *argv);
 	}
@@ -234,6 +244,10 @@ int do_signer(int argc, char **argv)
 		return p_err("'ca signer' needs --etcd URL, --trust-domain, --upstream-cert and --upstream-key");
 	if (ttl && duration__parse(ttl, &g.ca_ttl, &err))
 		return p_err("--ca-ttl: %s", err.msg);
+	if (fed_min && (duration__parse(fed_min, &refresh_min, &err) ||
+			refresh_min < 1))
+		return p_err("--federation-refresh-min: %s",
+			     err.msg[0] ? err.msg : "at least 1s");
 	snprintf(g.td, sizeof(g.td), "%s", td);
 	ret = ca_signer__open(&g.s, td, cert, key, time(NULL), &err);
 	if (!ret)
@@ -243,17 +257,25 @@ int do_signer(int argc, char **argv)
 	if (!ret)
 		ret = etcd_mirror__start(c, FLEET_REQUESTS, &request_ops, &g,
 					 &g.requests, &err);
+	if (!ret)
+		ret = fetcher__start(&fetch, g.td, fed_ca, refresh_min, &g.wake, &err);
 	if (ret) {
 		ca_signer__close(g.s);
 		return p_err("%s", err.msg);
 	}
 	fprintf(stderr, "signer: trust domain %s, bundle published, answering %s*\n",
 		td, FLEET_REQUESTS);
+	next_fetch = time(NULL);
 	for (;;) {
-		etcd_runner__run(fleet_runner(), &g.work, 5000);
+		time_t now = time(NULL);
+		int64_t wait = next_fetch > now ? (next_fetch - now) * 1000 : 0;
+
+		etcd_runner__run(fleet_runner(), &g.wake, wait < 5000 ? wait : 5000);
+		g.wake = false;
 		if (g.work) {
 			g.work = false;
 			work(&g);
 		}
+		next_fetch = fetcher__run(fetch, time(NULL));
 	}
 }

@@ -272,8 +272,11 @@ netns_add() {
 # inside the two namespaces (never in the host's), addressed and up.
 veth_pair() {
 	local a=$1 aa=$2 b=$3 ba=$4 va vb
-	va=${TAG}v${#LIVE_NETNS[@]}a
-	vb=${TAG}v${#LIVE_NETNS[@]}b
+	# Numbered by pair, not by netns: two pairs made between the same
+	# netns additions must not clash.
+	LIVE_VETHS=$((${LIVE_VETHS:-0} + 1))
+	va=${TAG}v${LIVE_VETHS}a
+	vb=${TAG}v${LIVE_VETHS}b
 	ip link add "$va" netns "$a" type veth peer name "$vb" netns "$b" || return 1
 	ip -n "$a" addr add "$aa" dev "$va"
 	ip -n "$b" addr add "$ba" dev "$vb"

@@ -102,7 +102,8 @@ op() {
 		--etcd-password-file "$FLEET_PKI/nametag-admin.pw" "$@"
 }
 
-# signer_start: `nametag ca signer` with the upstream key, in etcd's netns.
+# signer_start: `nametag ca signer` with the upstream key, in etcd's netns;
+# $SIGNER_ARGS, if set, adds options (the federation fetcher's).
 signer_start() {
 	ip netns exec "$ETCD_NS" "$NAMETAG" --etcd https://127.0.0.1:2379 \
 		--etcd-ca "$FLEET_PKI/ca.crt" --etcd-cert "$FLEET_PKI/client.crt" \
@@ -110,7 +111,8 @@ signer_start() {
 		--etcd-password-file "$FLEET_PKI/nametag-admin.pw" \
 		ca signer --trust-domain "$FLEET_TD" \
 		--upstream-cert "$FLEET_PKI/root.crt" \
-		--upstream-key "$FLEET_PKI/root.key" >>"$LIVE_DIR/signer.log" 2>&1 &
+		--upstream-key "$FLEET_PKI/root.key" ${SIGNER_ARGS:-} \
+		>>"$LIVE_DIR/signer.log" 2>&1 &
 	SIGNER_PID=$!
 	LIVE_PIDS+=("$SIGNER_PID")
 	wait_for 10 eval 'op policy show >/dev/null'

@@ -19,6 +19,31 @@ static void add_time(cJSON *o, const char *key, time_t t)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+/* The federated bundles in force, how old, stale or not. */
+static cJSON *federation(const struct fleet *f, time_t now)
+{
+	const struct fleet_fed_bundle *fb;
+	cJSON *arr = cJSON_CreateArray(), *o;
+	size_t i;
+
+	for (i = 0; arr && i < f->nfed; i++) {
+		fb = &f->fed[i];
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, CTL_FED_TD, fb->b->td);
+		cJSON_AddStringToObject(o, CTL_FED_URL, fb->url);
+		json__add_u64(o, CTL_FED_FETCHED_AT, (uint64_t)fb->fetched_at);
+		cJSON_AddNumberToObject(o, CTL_FED_AGE, (double)(now - fb->fetched_at));
+		json__add_u64(o, CTL_FED_REFRESH, (uint64_t)fb->refresh_hint);
+		cJSON_AddBoolToObject(o, CTL_FED_STALE, fleet_fed__stale(fb, now));
+		cJSON_AddNumberToObject(o, CTL_FED_X509,
+					sk_X509_num(fb->b->x509_authorities));
+		cJSON_AddNumberToObject(o, CTL_FED_JWT, (double)fb->b->jwt_count);
+		json__add_u64(o, CTL_FED_SEQUENCE, fb->b->sequence);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static int node_status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
 	struct fleet *f = r->d->fleet;
@@ -59,6 +84,7 @@ static int node_status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	}
 	cJSON_AddStringToObject(o, CTL_FL_SIGNER, f->ca_error[0] ? f->ca_error :
 				f->ca_asked ? "asked" : "ok");
+	cJSON_AddItemToObject(o, CTL_FL_FEDERATION, federation(f, now));
 	return 0;
 }
 

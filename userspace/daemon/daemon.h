@@ -454,6 +454,7 @@ struct fleet_gauges {
 	int64_t stale_seconds, revision;
 	time_t applied_at;
 	unsigned int relists;
+	unsigned int fed_bundles, fed_stale;	/* federated bundles */
 };
 int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
 /* The Workload API's bundles (fleet_jwt.c): @base, the proxy's of

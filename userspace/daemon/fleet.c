@@ -350,6 +350,8 @@ void fleet__close(struct daemon *d)
 		close(f->timer_h.fd);
 	}
 	bundle__free(f->trust);
+	fleet_fed__free(f->fed, f->nfed);
+	free(f->fed_stale);
 	fleet_jwt__free(f);
 	fleet_scope__free(f->scope, f->nscope);
 	free(f);
@@ -363,6 +365,7 @@ void fleet__tick(struct daemon *d)
 	if (!f)
 		return;
 	fleet_ca__tick(f, time(NULL));
+	fleet_fed__tick(f, time(NULL));
 	/* A rotation or a CA from the signer changes our keys; a CA that
 	 * came after the first listing of jwt/ lets it be read. */
 	fleet_jwt__publish(f);
@@ -420,5 +423,7 @@ int fleet__gauges(const struct daemon *d, struct fleet_gauges *g)
 	g->applied_at = f->applied_at;
 	g->bad_value = f->bad_key[0] != '\0';
 	g->relists = f->config ? etcd_mirror__relists(f->config) : 0;
+	g->fed_bundles = (unsigned int)f->nfed;
+	g->fed_stale = fleet_fed__count_stale(f, time(NULL));
 	return 0;
 }

@@ -2,7 +2,7 @@
 /*
  * A fleet node's configuration: the whole of config/ in etcd, as the
  * mirror holds it, parsed into scratch state (a namespace table, a
- * registry, a policy, the trust bundle) with the parsers `ns add`, `entry
+ * registry, a policy, the trust bundle, the federated bundles) with the parsers `ns add`, `entry
  * add` and `policy load` use. Only a snapshot that is valid as a whole
  * replaces what is in force; it is then saved as the state files a single
  * node keeps (namespaces.json, entries.json, policy.json: the last good
@@ -27,6 +27,8 @@ struct scratch {
 	struct bundle *trust;
 	char *scope[FLEET_SCOPE_MAX];
 	size_t nscope;
+	struct fleet_fed_bundle *fed;	/* config/bundles/ */
+	size_t nfed, fed_cap;
 };
 
 void fleet_scope__free(char **v, size_t n)
@@ -43,6 +45,7 @@ static void scratch_free(struct scratch *s)
 	policy__free(s->policy);
 	bundle__free(s->trust);
 	fleet_scope__free(s->scope, s->nscope);
+	fleet_fed__free(s->fed, s->nfed);
 }
 
 static int scope_add(char **v, size_t *n, const char *id, struct nt_err *err)
@@ -119,9 +122,9 @@ static int take(struct scratch *s, struct daemon *d, const char *td,
 					 s->trust->td, td);
 		return ret;
 	}
-	/* Federated bundles: for the bundle fetcher, which is not here yet. */
-	if (!strncmp(key, FLEET_CONFIG "bundles/", strlen(FLEET_CONFIG "bundles/")))
-		return 0;
+	if (!strncmp(key, FLEET_BUNDLES, strlen(FLEET_BUNDLES)))
+		return fleet_fed__take(&s->fed, &s->nfed, &s->fed_cap,
+				       key + strlen(FLEET_BUNDLES), td, kv, err);
 	return nt_err_set(err, -EINVAL, "unknown key");
 }
 
@@ -301,6 +304,9 @@ static void swap_in(struct fleet *f, struct scratch *s, int64_t revision)
 		f->trust = s->trust;
 		s->trust = NULL;
 	}
+	fleet_fed__swap(f, s->fed, s->nfed);
+	s->fed = NULL;
+	s->nfed = 0;
 	fleet_scope__free(f->scope, f->nscope);
 	memcpy(f->scope, s->scope, sizeof(s->scope));
 	f->nscope = s->nscope;

@@ -13,7 +13,7 @@
 #include "userspace/daemon/daemon.h"
 #include "userspace/etcd/etcd.h"
 
-#define FLEET_STATE_FILE	"fleet.json"	/* the last snapshot applied */
+#define FLEET_STATE_FILE	STATE_FLEET_FILE	/* the last snapshot applied */
 #define FLEET_SCOPE_MAX		CA_SCOPE_MAX
 
 struct fleet_fd;
@@ -59,6 +59,11 @@ struct fleet {
 	struct bundle_set *jwt_trust;	/* the Workload API's bundles */
 	unsigned int jwt_trust_base, jwt_trust_gen;	/* what it was built of */
 	char jwt_bad_key[512], jwt_bad_error[NT_ERR_MSG_MAX];	/* "" none */
+
+	/* Federated bundles in force (fleet_fed.c). */
+	struct fleet_fed_bundle *fed;
+	size_t nfed;
+	bool *fed_stale;		/* as last logged, one per fed[] */
 };
 
 /* fleet.c */
@@ -79,6 +84,16 @@ int fleet_config__scope(const struct etcd_kv *kvs, size_t n, const char *td,
 			const char *node, char **out, size_t *nout,
 			struct nt_err *err);
 void fleet_scope__free(char **v, size_t n);
+
+/* fleet_fed.c: config/bundles/<td> of a snapshot into @v (checked);
+ * swapped in as the state dir's bundles/ (taking @v), staleness logged. */
+int fleet_fed__take(struct fleet_fed_bundle **v, size_t *n, size_t *cap,
+		    const char *td, const char *own_td, const struct etcd_kv *kv,
+		    struct nt_err *err);
+void fleet_fed__free(struct fleet_fed_bundle *v, size_t n);
+void fleet_fed__swap(struct fleet *f, struct fleet_fed_bundle *v, size_t n);
+void fleet_fed__tick(struct fleet *f, time_t now);
+unsigned int fleet_fed__count_stale(const struct fleet *f, time_t now);
 
 /* fleet_ca.c */
 int fleet_ca__start(struct fleet *f, struct nt_err *err);

@@ -437,6 +437,12 @@ static void put_fleet(struct out *o, struct daemon *d)
 	head(o, "nametag_fleet_bad_value", "gauge",
 	     "1 while a value in etcd is refused and the last good configuration stays in force.");
 	put(o, "nametag_fleet_bad_value %d\n", g.bad_value);
+	head(o, "nametag_fleet_federated_bundles", "gauge",
+	     "Federated trust domains whose bundle (config/bundles/) is in force.");
+	put(o, "nametag_fleet_federated_bundles %u\n", g.fed_bundles);
+	head(o, "nametag_fleet_federated_stale", "gauge",
+	     "Federated bundles not refreshed for 3 refresh intervals (still in use).");
+	put(o, "nametag_fleet_federated_stale %u\n", g.fed_stale);
 }
 
 /* With --workload-api only: its connections and what became of them. */

@@ -195,6 +195,16 @@
 #define CTL_FL_CA_NOT_AFTER	"ca_not_after"
 #define CTL_FL_CA_RENEW_AT	"ca_renew_at"
 #define CTL_FL_SIGNER		"signer"	/* "ok", "asked" or why not */
+#define CTL_FL_FEDERATION	"federation"	/* array of: */
+#define CTL_FED_TD		"trust_domain"
+#define CTL_FED_URL		"endpoint_url"
+#define CTL_FED_FETCHED_AT	"fetched_at"	/* by the signer, Unix time */
+#define CTL_FED_AGE		"age_s"
+#define CTL_FED_REFRESH		"refresh_hint"	/* seconds, as obeyed */
+#define CTL_FED_STALE		"stale"		/* age > 3 refresh intervals */
+#define CTL_FED_X509		"x509_authorities"
+#define CTL_FED_JWT		"jwt_authorities"
+#define CTL_FED_SEQUENCE	"sequence"
 
 /* A namespace. */
 #define CTL_NS_NAME		"name"
