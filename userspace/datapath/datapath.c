@@ -651,16 +651,6 @@ int datapath__exec_name(const struct datapath *dp, const struct nt_exe *x,
 	return 0;
 }
 
-void datapath__status(const struct datapath *dp, struct dp_status *st)
-{
-	st->pin_dir = dp->pin;
-	st->cgroup_id = dp->cgroup_id;
-	st->links = dp->nlinks;
-	st->max_netns = dp->max_netns;
-	st->listeners_per_netns = dp->listeners_per_netns;
-	st->netns_guarded = dp->nguarded;
-}
-
 /*
  * The plaintext destinations strict namespaces may send datagrams to:
  * @keys replaces the egress trie. New entries go in before stale ones go,

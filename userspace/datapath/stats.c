@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What the datapath lost, for the daemon's metrics: events the programs
- * could not put in the ring buffer (the stats map, one counter per CPU)
- * and listener records that did not fit a network namespace's table.
+ * What the datapath reports: its state for `nametag status`, and what it
+ * lost or dropped, for the daemon's metrics: events the programs could not
+ * put in the ring buffer (the stats map, one counter per CPU), listener
+ * records that did not fit a network namespace's table, SYNs to strict
+ * listeners in a netns not served yet.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,4 +45,14 @@ void datapath__stats(const struct datapath *dp, struct dp_stats *st)
 		if (dp->netns[i].table_fd >= 0)
 			st->listener_records_lost +=
 				datapath__overflow(dp, dp->netns[i].netns_ino);
+}
+
+void datapath__status(const struct datapath *dp, struct dp_status *st)
+{
+	st->pin_dir = dp->pin;
+	st->cgroup_id = dp->cgroup_id;
+	st->links = dp->nlinks;
+	st->max_netns = dp->max_netns;
+	st->listeners_per_netns = dp->listeners_per_netns;
+	st->netns_guarded = dp->nguarded;
 }
