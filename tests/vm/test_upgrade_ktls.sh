@@ -186,5 +186,5 @@ if [ "$failed" -ne 0 ]; then
 	jq -c '.[] | {id, type, dst, state, reason, handed_over_from, ktls_tx, bytes_up, bytes_down}' "$D/flows.json" 2>/dev/null | tail -30
 fi
 kill "$NEW" 2>/dev/null
-wait_for 10 not kill -0 "$NEW"
+wait_for 10 not kill -0 "$NEW" 2>/dev/null
 done_
