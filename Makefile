@@ -306,6 +306,7 @@ vm-test: $(KTLS_SELFTEST) all
 	$(Q)tests/vm/run-in-vm.sh --timeout 240 -- \
 		env KTLS_SELFTEST=$(KTLS_SELFTEST) tests/vm/test_ktls.sh
 	$(Q)tests/vm/run-in-vm.sh --timeout 300 -- tests/vm/test_mesh_ktls.sh
+	$(Q)tests/vm/run-in-vm.sh --timeout 400 -- tests/vm/test_upgrade_ktls.sh
 
 # ---- dependencies: Debian 12 packages, installed only when missing ---------
 DEB_BUILD := gcc make clang llvm pkg-config libssl-dev openssl libcjson-dev \

@@ -55,6 +55,9 @@ static void print_flow(const cJSON *f)
 	if (num(f, CTL_FLOW_BYTES_UP) >= 0)
 		printf("\tbytes up %ld down %ld\n", num(f, CTL_FLOW_BYTES_UP),
 		       num(f, CTL_FLOW_BYTES_DOWN));
+	if (num(f, CTL_FLOW_HANDED_FROM) > 0)
+		printf("\thanded over at an upgrade by pid %ld\n",
+		       num(f, CTL_FLOW_HANDED_FROM));
 }
 
 /* `--ns NAME --verdict V --from ID|PREFIX --to ID|PREFIX --port N`: all

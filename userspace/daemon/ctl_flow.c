@@ -90,6 +90,9 @@ static void add_tls(cJSON *o, const struct flow_record *f)
 		json__add_u64(o, CTL_FLOW_BYTES_UP, f->bytes_up);
 		json__add_u64(o, CTL_FLOW_BYTES_DOWN, f->bytes_down);
 	}
+	/* An upgrade's old process opened it and handed it over. */
+	if (f->handed_from)
+		cJSON_AddNumberToObject(o, CTL_FLOW_HANDED_FROM, f->handed_from);
 }
 
 static void add_socket(cJSON *o, uint32_t info)

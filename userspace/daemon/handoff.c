@@ -2,7 +2,8 @@
 /*
  * The messages between an old and a new nametagd during an upgrade
  * (upgrade.h): fixed-size records on a SOCK_SEQPACKET socketpair, each
- * with its descriptors in one SCM_RIGHTS. The pair is made by old and
+ * with its descriptors in one SCM_RIGHTS; two sizes, one for a handed-over
+ * connection (HO_CONN) and one for everything else. The pair is made by old and
  * inherited by new through exec, so no third process can be on it; the
  * magic and version only catch a binary of another make.
  */
@@ -33,11 +34,11 @@ void handoff__init(struct handoff_msg *m, enum handoff_type type,
 	va_end(ap);
 }
 
-int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
-		  int nfds)
+static int send_fds(int sock, const void *m, size_t size, const int *fds,
+		    int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)] = {};
-	struct iovec iov = { (void *)m, sizeof(*m) };
+	struct iovec iov = { (void *)m, size };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 
@@ -53,18 +54,42 @@ int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
-		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*m))
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)size)
 			return 0;
 		if (errno != EINTR)
 			return -errno;
 	}
 }
 
-int handoff__recv(int sock, struct handoff_msg *m, int fds[HANDOFF_MAX_FDS],
-		  int *nfds, int timeout_ms)
+int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
+		  int nfds)
+{
+	return send_fds(sock, m, sizeof(*m), fds, nfds);
+}
+
+int handoff__send_conn(int sock, const struct proxy_handover *h,
+		       const int fds[2])
+{
+	struct handoff_conn m = { .magic = HANDOFF_MAGIC, .type = HO_CONN,
+				  .version = HANDOFF_VERSION, .h = *h };
+
+	return send_fds(sock, &m, sizeof(m), fds, 2);
+}
+
+/* Whole, of a known make, and the size of its type. */
+static bool well_formed(const union handoff_any *u, ssize_t n, int flags)
+{
+	if (n < (ssize_t)sizeof(uint64_t) || (flags & (MSG_CTRUNC | MSG_TRUNC)) ||
+	    u->m.magic != HANDOFF_MAGIC || u->m.version != HANDOFF_VERSION)
+		return false;
+	return n == (ssize_t)(u->m.type == HO_CONN ? sizeof(u->c) : sizeof(u->m));
+}
+
+int handoff__recv_any(int sock, union handoff_any *u,
+		      int fds[HANDOFF_MAX_FDS], int *nfds, int timeout_ms)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
-	struct iovec iov = { m, sizeof(*m) };
+	struct iovec iov = { u, sizeof(*u) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
@@ -91,13 +116,31 @@ int handoff__recv(int sock, struct handoff_msg *m, int fds[HANDOFF_MAX_FDS],
 	ctl__take_fds(&msg, fds, nfds, HANDOFF_MAX_FDS);
 	if (!n)
 		return -EPIPE;
-	if (n == (ssize_t)sizeof(*m) && m->magic == HANDOFF_MAGIC &&
-	    m->version == HANDOFF_VERSION && !(msg.msg_flags & MSG_CTRUNC)) {
-		m->text[sizeof(m->text) - 1] = '\0';
+	if (well_formed(u, n, msg.msg_flags)) {
+		if (u->m.type != HO_CONN)
+			u->m.text[sizeof(u->m.text) - 1] = '\0';
 		return 0;
 	}
 	for (i = 0; i < *nfds; i++)
 		close(fds[i]);
 	*nfds = 0;
 	return -EPROTO;
+}
+
+int handoff__recv(int sock, struct handoff_msg *m, int fds[HANDOFF_MAX_FDS],
+		  int *nfds, int timeout_ms)
+{
+	union handoff_any u;
+	int i, ret = handoff__recv_any(sock, &u, fds, nfds, timeout_ms);
+
+	if (ret)
+		return ret;
+	if (u.m.type == HO_CONN) {	/* not where one is expected */
+		for (i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		return -EPROTO;
+	}
+	*m = u.m;
+	return 0;
 }

@@ -307,5 +307,6 @@
 #define CTL_FLOW_FALLBACK	"fallback"
 #define CTL_FLOW_BYTES_UP	"bytes_up"
 #define CTL_FLOW_BYTES_DOWN	"bytes_down"
+#define CTL_FLOW_HANDED_FROM	"handed_over_from"
 
 #endif /* NAMETAG_PROTOCOL_H */

@@ -6,12 +6,14 @@
  * every namespace the old one served with the very same listeners, and
  * says READY. A failure at any step before READY is sent to the old
  * process as FAIL with the reason, which it logs and tells the CLI; it
- * never stopped serving.
+ * never stopped serving. After READY it adopts the kTLS connections the
+ * old process hands over (proxy__adopt_conn checks each).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -140,6 +142,106 @@ int takeover__control_fd(struct daemon *d)
 	return -1;
 }
 
+/* ---- after READY: the kTLS connections old hands over ------------------------------- */
+
+static struct adopter {
+	struct loop_handler h;		/* the socketpair, until END */
+	struct daemon *d;
+	pid_t old;			/* its SO_PEERCRED: the process that
+					 * made the pair */
+	size_t adopted, denied, reset, refused;
+} adopter = { .h.fd = -1 };
+
+static void adopt_end(struct adopter *a, const char *how)
+{
+	loop__del(a->d->loop, &a->h);
+	close(a->h.fd);
+	a->h.fd = -1;
+	pr_info("takeover: %zu kTLS connections adopted from pid %d, %zu ended by the policy in force, %zu reset meanwhile, %zu refused (%s)",
+		a->adopted, (int)a->old, a->denied, a->reset, a->refused, how);
+}
+
+static void adopt_one(struct adopter *a, const struct proxy_handover *h,
+		      int *fds, int nfds)
+{
+	struct nt_err err = {};
+	int ret, i;
+
+	if (nfds != 2 || h->pid != (uint32_t)a->old) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		a->refused++;
+		pr_warn("takeover: a handed-over connection refused: %d descriptors, from pid %u (want 2, from %d); closed",
+			nfds, h->pid, (int)a->old);
+		return;
+	}
+	ret = proxy__adopt_conn(a->d->proxy, h, fds, &err);
+	if (!ret) {
+		a->adopted++;
+		return;
+	}
+	/* One end of the other is gone (a denied one's peer on this node). */
+	if (ret == -ECONNRESET) {
+		a->reset++;
+		pr_info("takeover: a handed-over connection (pid %u's flow %llu) was %s",
+			h->pid, (unsigned long long)h->flow_id, err.msg);
+		return;
+	}
+	if (ret == -EACCES) {
+		a->denied++;
+		pr_info("takeover: a handed-over connection (pid %u's flow %llu) ended: %s",
+			h->pid, (unsigned long long)h->flow_id, err.msg);
+		return;
+	}
+	a->refused++;
+	pr_warn("takeover: a handed-over connection (pid %u's flow %llu) refused and closed: %s",
+		h->pid, (unsigned long long)h->flow_id, err.msg);
+}
+
+static void on_handoff(struct loop_handler *h, uint32_t events)
+{
+	struct adopter *a = (struct adopter *)h;
+	int fds[HANDOFF_MAX_FDS], nfds, ret;
+	union handoff_any u;
+
+	ret = handoff__recv_any(h->fd, &u, fds, &nfds, 0);
+	if (ret == -ETIMEDOUT || ret == -EAGAIN)
+		return;
+	if (ret) {
+		adopt_end(a, ret == -EPIPE ? "the old process closed the exchange" :
+			  strerror(-ret));
+		return;
+	}
+	if (u.m.type == HO_CONN) {
+		adopt_one(a, &u.c.h, fds, nfds);
+		return;
+	}
+	while (nfds > 0)
+		close(fds[--nfds]);
+	adopt_end(a, u.m.type == HO_END ? "done" : "a message out of turn");
+}
+
+/* From READY on, the socketpair is read in the loop: old hands its
+ * connections over while this process already serves. */
+static void adopt_begin(struct daemon *d, int sock)
+{
+	struct ucred cred = {};
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    cred.pid <= 0) {
+		close(sock);
+		return;
+	}
+	adopter.d = d;
+	adopter.old = cred.pid;
+	adopter.h = (struct loop_handler){ .fd = sock, .on_event = on_handoff };
+	if (loop__add(d->loop, &adopter.h, EPOLLIN)) {
+		close(sock);
+		adopter.h.fd = -1;
+	}
+}
+
 void takeover__ready(struct daemon *d)
 {
 	char state[64];
@@ -149,10 +251,14 @@ void takeover__ready(struct daemon *d)
 	proxy__adopt_done(d->proxy);
 	if (sock >= 0) {
 		handoff__init(&m, HO_READY, NULL);
-		if (handoff__send(sock, &m, NULL, 0))
-			pr_warn("takeover: the old process did not hear READY: it drains at its start deadline");
-		close(sock);
+		m.flags = HO_READY_ADOPTS;
 		d->opts.takeover_fd = -1;
+		if (handoff__send(sock, &m, NULL, 0)) {
+			pr_warn("takeover: the old process did not hear READY: it drains at its start deadline");
+			close(sock);
+		} else {
+			adopt_begin(d, sock);
+		}
 	}
 	snprintf(state, sizeof(state), "MAINPID=%d\nREADY=1", (int)getpid());
 	daemon__notify(state);

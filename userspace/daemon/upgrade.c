@@ -130,12 +130,41 @@ static int on_hello(struct upgrade *up)
 	return ret;
 }
 
-/* READY: new serves. This one stops accepting and drains. */
-static void on_ready(struct upgrade *up, pid_t pid)
+static int send_conn(const struct proxy_handover *h, const int fds[2],
+		     void *arg)
+{
+	struct upgrade *up = arg;
+
+	return handoff__send_conn(up->h.fd, h, fds);
+}
+
+/* Connections whose TLS state is the kernel's go to new (proxy.h,
+ * proxy__handover), then END. New reads them in its loop as they come;
+ * a send that waits longer than HANDOFF_SEND_TIMEOUT stops the hand-over
+ * and what is left drains here. */
+static void hand_over(struct upgrade *up, pid_t pid)
+{
+	struct timeval tv = { .tv_sec = HANDOFF_SEND_TIMEOUT };
+	struct handoff_msg m;
+	size_t n;
+
+	setsockopt(up->h.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = proxy__handover(up->d->proxy, send_conn, up);
+	handoff__init(&m, HO_END, NULL);
+	if (handoff__send(up->h.fd, &m, NULL, 0))
+		pr_warn("upgrade: pid %d did not hear the end of the hand-over",
+			(int)pid);
+	pr_info("upgrade: %zu kTLS connections handed over to pid %d, %zu left to drain here",
+		n, (int)pid, proxy__drain_left(up->d->proxy));
+}
+
+/* READY: new serves. This one stops accepting, hands its kTLS
+ * connections over if new takes them, and drains the rest. */
+static void on_ready(struct upgrade *up, const struct handoff_msg *r)
 {
 	struct daemon *d = up->d;
+	pid_t pid = r->pid;
 
-	close_sock(up);
 	control__stop_listening(d);
 	d->handed_over = true;
 	up->st = UP_DRAINING;
@@ -143,6 +172,9 @@ static void on_ready(struct upgrade *up, pid_t pid)
 	pr_info("upgrade: pid %d serves now; this process (pid %d) stops accepting and drains for at most %llds",
 		(int)pid, (int)getpid(), (long long)d->opts.drain_secs);
 	proxy__drain(d->proxy);
+	if (r->flags & HO_READY_ADOPTS)
+		hand_over(up, pid);
+	close_sock(up);
 	fleet__close(d);	/* etcd is the new process's to follow */
 	ctl_daemon__upgrade_done(d, pid, NULL);
 }
@@ -202,7 +234,7 @@ static void on_message(struct loop_handler *h, uint32_t events)
 		return;
 	case HO_READY:
 		if (up->st == UP_SENT) {
-			on_ready(up, m.pid);
+			on_ready(up, &m);
 			return;
 		}
 		break;

@@ -22,6 +22,7 @@
 
 #define UPGRADE_START_TIMEOUT	10	/* s, from the fork to READY */
 #define UPGRADE_FD		3	/* --takeover's descriptor in new */
+#define HANDOFF_SEND_TIMEOUT	2	/* s, one handed-over connection */
 
 /* ---- the messages (handoff.c) ------------------------------------------------- */
 
@@ -31,9 +32,16 @@ enum handoff_type {
 				 * the listeners of fds_mask's kinds */
 	HO_CONTROL,		/* old: the control socket's listener */
 	HO_END,			/* old: that was all */
-	HO_READY,		/* new: serving; old may drain */
+	HO_READY,		/* new: serving; old may drain; flags:
+				 * HO_READY_ADOPTS */
 	HO_FAIL,		/* new: not starting, text says why */
+	HO_CONN,		/* old, after READY: a kTLS connection
+				 * (struct handoff_conn); fds: side A, B */
 };
+
+/* In READY: new adopts kTLS connections (HO_CONN, then END). Without it
+ * (a binary from before) old drains them all, as before. */
+#define HO_READY_ADOPTS		(1u << 0)
 
 #define HANDOFF_MAGIC		0x6e74686fu	/* "ntho" */
 #define HANDOFF_VERSION		1
@@ -50,6 +58,21 @@ struct handoff_msg {
 	char text[PATH_MAX];		/* NETNS: its path; FAIL: why */
 };
 
+/* HO_CONN: one connection handed over (proxy.h, struct proxy_handover).
+ * Its header is struct handoff_msg's; its size tells it apart. */
+struct handoff_conn {
+	uint32_t magic;
+	uint16_t type;			/* HO_CONN */
+	uint16_t version;
+	struct proxy_handover h;
+};
+
+/* Either message, as received. */
+union handoff_any {
+	struct handoff_msg m;
+	struct handoff_conn c;
+};
+
 /* One message, with @nfds descriptors (duplicates go; the caller keeps
  * its own). 0 or -errno. */
 int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
@@ -59,6 +82,12 @@ int handoff__send(int sock, const struct handoff_msg *m, const int *fds,
  * -EPROTO for a message that is not one. */
 int handoff__recv(int sock, struct handoff_msg *m, int fds[HANDOFF_MAX_FDS],
 		  int *nfds, int timeout_ms);
+/* A message of either kind: HO_CONN in u->c, anything else in u->m.
+ * The same errors; -EPROTO too for a size that is not its type's. */
+int handoff__recv_any(int sock, union handoff_any *u,
+		      int fds[HANDOFF_MAX_FDS], int *nfds, int timeout_ms);
+int handoff__send_conn(int sock, const struct proxy_handover *h,
+		       const int fds[2]);
 /* A message of @type with @fmt as its text. */
 void handoff__init(struct handoff_msg *m, enum handoff_type type,
 		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -89,7 +118,8 @@ int takeover__begin(struct daemon *d, struct nt_err *err);
 /* The handed-over control listener for control__open, or -1 (the caller
  * owns it). */
 int takeover__control_fd(struct daemon *d);
-/* Serving: READY to old, MAINPID to systemd. */
+/* Serving: READY to old, MAINPID to systemd; then the kTLS connections
+ * old hands over are adopted as they come, in the loop. */
 void takeover__ready(struct daemon *d);
 /* Not starting: FAIL @why to old (which keeps serving). */
 void takeover__fail(struct daemon *d, const char *why);

@@ -294,3 +294,15 @@ void pflow__close(struct pconn *c, const char *state)
 		f->verdict = FLOW_DENY;
 	pflow__publish(c);
 }
+
+void pflow__adopted(struct pconn *c, uint32_t pid, enum flow_verdict v,
+		    const char *reason)
+{
+	struct flow_record *f = flow_of(c);
+
+	if (!f)
+		return;
+	f->handed_from = pid;
+	f->verdict = v;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+}

@@ -526,3 +526,59 @@ int ktls__send_close_notify(int fd)
 		return -errno;
 	return n == sizeof(alert) ? 0 : -EIO;
 }
+
+/* ---- a socket another process switched (an upgrade's hand-over) ---------------- */
+
+/* The header of what one direction was given: only the header is asked
+ * for, so the kernel copies no key out (tls_main.c answers a buffer of
+ * exactly sizeof(struct tls_crypto_info) with the header alone). */
+static int crypto_info(int fd, int dir, struct tls_crypto_info *ci)
+{
+	socklen_t len = sizeof(*ci);
+
+	if (getsockopt(fd, SOL_TLS, dir, ci, &len))
+		return -errno;
+	return len == sizeof(*ci) ? 0 : -EIO;
+}
+
+int ktls__check(int fd, const char **cipher, struct nt_err *err)
+{
+	struct tls_crypto_info tx, rx;
+	char ulp[16] = "";
+	socklen_t len = sizeof(ulp) - 1;
+	int ret;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len))
+		return nt_err_set(err, -errno, "TCP_ULP: %s", strerror(errno));
+	ulp[len < sizeof(ulp) ? len : sizeof(ulp) - 1] = '\0';
+	if (strcmp(ulp, "tls"))
+		return nt_err_set(err, -EPROTONOSUPPORT, "no kTLS on the socket (ULP \"%s\")",
+				  ulp);
+	ret = crypto_info(fd, TLS_TX, &tx);
+	if (!ret)
+		ret = crypto_info(fd, TLS_RX, &rx);
+	if (ret)
+		return nt_err_set(err, -EPROTONOSUPPORT, "kTLS not set both ways: %s",
+				  strerror(-ret));
+	if (tx.version != TLS_1_3_VERSION || rx.version != TLS_1_3_VERSION ||
+	    tx.cipher_type != rx.cipher_type)
+		return nt_err_set(err, -EPROTONOSUPPORT, "kTLS not TLS 1.3 with one suite both ways");
+	switch (tx.cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		*cipher = "TLS_AES_128_GCM_SHA256";
+		return 0;
+	case TLS_CIPHER_AES_GCM_256:
+		*cipher = "TLS_AES_256_GCM_SHA384";
+		return 0;
+	}
+	return nt_err_set(err, -EPROTONOSUPPORT, "kTLS cipher %u is not one of ours",
+			  tx.cipher_type);
+}
+
+bool ktls__ulp_none(int fd)
+{
+	char ulp[16];
+	socklen_t len = sizeof(ulp);
+
+	return !getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) && len == 0;
+}

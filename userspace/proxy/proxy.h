@@ -136,6 +136,8 @@ struct flow_record {
 	bool ktls, splice;
 	const char *fallback;		/* a string literal; NULL: none */
 	uint64_t bytes_up, bytes_down;
+	uint32_t handed_from;		/* an upgrade's old process handed its
+					 * connection over; 0: none */
 };
 
 /* A decision as a flow's verdict: applied, or only a would-be one. */
@@ -299,6 +301,68 @@ size_t proxy__drain_close(struct proxy *px);
 /* Trust bundles read again now (a reload), changed or not. */
 void proxy__reload_trust(struct proxy *px);
 
+/* ---- kTLS connections handed over at an upgrade (handover.c) ------------------------ */
+
+/*
+ * What the new process needs to go on relaying a connection whose TLS
+ * record layer is in the kernel (both directions), besides its two
+ * sockets: side A (accepted) and side B (dialled). Outbound: A is the
+ * workload's, B the kTLS one; mesh: A is the kTLS one, B the delivery to
+ * the workload. Fixed size, every string NUL-terminated in its array: it
+ * crosses the upgrade's socketpair as it is, and the receiver checks every
+ * field (proxy__adopt_conn).
+ */
+#define PROXY_HO_OUTBOUND	1
+#define PROXY_HO_MESH		2
+#define PROXY_HO_FRAMED		(1u << 0)	/* NT2 on the TLS side */
+#define PROXY_HO_A_RD_EOF	(1u << 1)	/* struct side's flags */
+#define PROXY_HO_A_WR_SHUT	(1u << 2)
+#define PROXY_HO_B_RD_EOF	(1u << 3)
+#define PROXY_HO_B_WR_SHUT	(1u << 4)
+#define PROXY_HO_FLAGS		0x1fu
+#define PROXY_HO_REASON_MAX	NT_ERR_MSG_MAX
+
+struct proxy_handover {
+	uint32_t pid;			/* the process that hands it over */
+	uint32_t kind;			/* PROXY_HO_OUTBOUND, PROXY_HO_MESH */
+	uint32_t netns;			/* the inode both sockets are in */
+	uint32_t mode;			/* enum nt_mode its namespace had */
+	uint32_t verdict;		/* enum flow_verdict of its stream */
+	uint32_t flags;			/* PROXY_HO_* */
+	uint32_t stream;		/* its place on its TLS connection, >= 1 */
+	uint32_t frame_left;		/* NT2: payload left in the frame read */
+	uint8_t hdr[4];			/* NT2: a frame header partly read, */
+	uint32_t hdr_len;		/* ... how much of it (< 4) */
+	uint16_t port;			/* the port its verdict judged */
+	uint16_t pad;
+	uint64_t flow_id;		/* the old process's record of it */
+	uint64_t bytes_up, bytes_down;
+	double handshake_ms;
+	struct nt_addr orig_dst;	/* outbound: where the workload dialled */
+	char ns[NT_NS_NAME_MAX];	/* "": none */
+	char reason[PROXY_HO_REASON_MAX];	/* its verdict's */
+	char src[SPIFFE_ID_MAX + 1], dst[SPIFFE_ID_MAX + 1];	/* "": unknown */
+};
+
+/* The old process, once another serves: every connection that relays
+ * with kTLS both ways and holds no byte of its own (nothing buffered in
+ * userspace or in a pipe) goes to @send with its two sockets (A, B); one
+ * @send took (0) is forgotten here: its descriptors close, the connection
+ * does not. The others drain. How many went. */
+typedef int (*proxy_handover_fn)(const struct proxy_handover *h,
+				 const int fds[2], void *arg);
+size_t proxy__handover(struct proxy *px, proxy_handover_fn send, void *arg);
+/* The new process: relays the connection @h describes on @fds (A, B; both
+ * the proxy's from now, closed on any error), with its own flow record,
+ * judged again by the policy in force. -EBADMSG for a record out of
+ * bounds, -ENOTSOCK, -EPROTONOSUPPORT, -ENOTCONN, -EXDEV for descriptors
+ * that are not a connected TCP socket with kTLS both ways and one
+ * without, in netns @h->netns; -ECONNRESET for one reset since it was
+ * sent (refused ones are closed with a reset); -EACCES: the policy in
+ * force denies it (it was ended as a reload ends one). */
+int proxy__adopt_conn(struct proxy *px, const struct proxy_handover *h,
+		      int fds[2], struct nt_err *err);
+
 /* ---- open connections and the rules (recheck.c) ------------------------------------ */
 
 /*
@@ -430,6 +494,14 @@ ssize_t ktls__recv(int fd, void *buf, size_t len, int *record_type);
 /* Sends a close_notify alert record. Follow with shutdown(fd, SHUT_WR).
  * Returns 0 or a negative errno (-EAGAIN on a full non-blocking socket). */
 int ktls__send_close_notify(int fd);
+
+/* A socket switched by another process (an upgrade's hand-over): 0 when
+ * it has the "tls" ULP with TLS 1.3 keys set both ways, one AES-GCM suite,
+ * whose name (OpenSSL's) goes to *@cipher; -EPROTONOSUPPORT otherwise.
+ * No key leaves the kernel. */
+int ktls__check(int fd, const char **cipher, struct nt_err *err);
+/* True when the TCP socket @fd has no ULP at all. */
+bool ktls__ulp_none(int fd);
 
 /*
  * HKDF-Expand-Label(@secret, "key", "", @key_len) into @key and

@@ -181,6 +181,8 @@ struct pconn {
 	unsigned int trust_gen;		/* the trust bundles it was verified with */
 	unsigned int stream;		/* 1 for the handshake's own stream */
 	bool reused;			/* outbound: taken from the pool */
+	bool adopted;			/* handed over by an earlier nametagd
+					 * (handover.c): its stream is its last */
 	const struct spiffe_id *tunnel_id;	/* mesh: the SVID we presented
 						 * (interned, held) */
 	/* Mesh, plain-in: the listening socket the verdict judged, and the
@@ -357,6 +359,14 @@ void pworkers__recall(struct proxy *px);
 char *pworker__scratch(struct pconn *c);
 unsigned int pworkers__count(const struct proxy *px);
 
+/* ---- recheck.c --------------------------------------------------------------------- */
+
+/* @c judged again as proxy__recheck judges each: 1 allowed (@d says
+ * why), 0 not judged here (an outbound stream: its peer judges), -1
+ * denied and closed with a reset. */
+int pconn__recheck(struct pconn *c, proxy_closed_fn closed, void *arg,
+		   struct decision *d);
+
 /* ---- tunnel.c: idle NT2 connections to peer proxies ----------------------------------- */
 
 /* Kept for the next stream of the same workload to the same destination. */
@@ -453,6 +463,9 @@ void pflow__splice(struct pconn *c);
  * from @wire_src, transport same-node. */
 void pflow__direct(struct pconn *c, const struct nt_addr *wire_src);
 void pflow__close(struct pconn *c, const char *state);
+/* Handed over by process @pid: the verdict its stream had there. */
+void pflow__adopted(struct pconn *c, uint32_t pid, enum flow_verdict v,
+		    const char *reason);
 void pflow__publish(struct pconn *c);
 
 #endif

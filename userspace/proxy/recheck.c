@@ -83,29 +83,37 @@ static bool rechecked(const struct pconn *c)
 	       c->st == PS_RELAY;
 }
 
+int pconn__recheck(struct pconn *c, proxy_closed_fn closed, void *arg,
+		   struct decision *d)
+{
+	enum nt_mode mode;
+	bool to_strict;
+
+	if (!rechecked(c))
+		return 0;
+	mode = mode_now(c);
+	to_strict = mode == NT_MODE_STRICT && c->mode != NT_MODE_STRICT;
+	if (judge(c, mode, d)) {
+		c->mode = mode;
+		return 1;
+	}
+	c->mode = mode;
+	pflow__verdict(c, d);
+	if (closed && c->kind != PCONN_MESH && c->kind != PCONN_DIRECT)
+		closed(c->ns, c->kind == PCONN_PLAIN_IN, arg);
+	pconn__close(c, true, to_strict ? "closed by strict" :
+		     "closed by policy");
+	return -1;
+}
+
 void proxy__recheck(struct proxy *px, proxy_closed_fn closed, void *arg)
 {
 	struct pconn *c, *next;
-	enum nt_mode mode;
 	struct decision d;
-	bool to_strict;
 
 	for (c = px->conns; c; c = next) {
 		next = c->next;
-		if (!rechecked(c))
-			continue;
-		mode = mode_now(c);
-		to_strict = mode == NT_MODE_STRICT && c->mode != NT_MODE_STRICT;
-		if (judge(c, mode, &d)) {
-			c->mode = mode;
-			continue;
-		}
-		c->mode = mode;
-		pflow__verdict(c, &d);
-		if (closed && c->kind != PCONN_MESH && c->kind != PCONN_DIRECT)
-			closed(c->ns, c->kind == PCONN_PLAIN_IN, arg);
-		pconn__close(c, true, to_strict ? "closed by strict" :
-			     "closed by policy");
+		pconn__recheck(c, closed, arg, &d);
 	}
 }
 

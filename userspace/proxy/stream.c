@@ -210,7 +210,9 @@ void pconn__read_open(struct pconn *c)
 
 void pconn__stream_done(struct pconn *c)
 {
-	if (c->px->draining) {	/* no next stream here: drain.c */
+	/* No next stream here: drain.c; nor on one handed over, whose
+	 * peer this process never verified (handover.c). */
+	if (c->px->draining || c->adopted) {
 		pconn__close_clean(c, "closed");
 		return;
 	}
