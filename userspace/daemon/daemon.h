@@ -450,6 +450,7 @@ struct fleet_gauges {
 	int64_t stale_seconds, revision;
 	time_t applied_at;
 	unsigned int relists;
+	int64_t ca_pending_seconds;	/* a node CA request unanswered; 0 */
 };
 int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
 /* The Workload API's bundles (fleet_jwt.c): @base, the proxy's of

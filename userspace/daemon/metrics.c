@@ -433,6 +433,13 @@ static void put_fleet(struct out *o, struct daemon *d)
 	head(o, "nametag_fleet_bad_value", "gauge",
 	     "1 while a value in etcd is refused and the last good configuration stays in force.");
 	put(o, "nametag_fleet_bad_value %d\n", g.bad_value);
+	head(o, "nametag_fleet_relists_total", "counter",
+	     "Listings of config/ after the first (a compaction outran a watch's resume).");
+	put(o, "nametag_fleet_relists_total %u\n", g.relists);
+	head(o, "nametag_fleet_ca_request_pending_seconds", "gauge",
+	     "Seconds the node's CA request has waited for the signer (0 none).");
+	put(o, "nametag_fleet_ca_request_pending_seconds %lld\n",
+	    (long long)g.ca_pending_seconds);
 }
 
 int metrics__render(struct daemon *d, char **buf, size_t *len)

@@ -179,6 +179,7 @@
 #define CTL_FL_CA_NOT_AFTER	"ca_not_after"
 #define CTL_FL_CA_RENEW_AT	"ca_renew_at"
 #define CTL_FL_SIGNER		"signer"	/* "ok", "asked" or why not */
+#define CTL_FL_CA_PENDING	"ca_pending_s"	/* a request unanswered since */
 
 /* A namespace. */
 #define CTL_NS_NAME		"name"
