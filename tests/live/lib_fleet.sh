@@ -139,7 +139,8 @@ fleet_up() {
 
 # node_up I TOKEN: node ${FLEET_NODES[I-1]}: its netns joined to etcd's by
 # a veth, nametagd with --etcd, its own etcd user, and TOKEN (first start);
-# the Workload API on $LIVE_DIR/NAME/wl/api.sock.
+# the Workload API on $LIVE_DIR/NAME/wl/api.sock; $FLEET_NODE_ARGS adds
+# nametagd options.
 node_up() {
 	local i=$1 token=$2 name=${FLEET_NODES[$1-1]} ns
 	DAEMON_ARGS="--etcd https://$(fleet_ip "$i"):2379 --node $name
@@ -147,7 +148,7 @@ node_up() {
 		--etcd-key $FLEET_PKI/client.key --etcd-user $name
 		--etcd-password-file $FLEET_PKI/$name.pw --lease-ttl 10s
 		--workload-api $LIVE_DIR/$name/wl/api.sock
-		${token:+--join-token $token}"
+		${token:+--join-token $token} ${FLEET_NODE_ARGS:-}"
 	# The veth must be there before the daemon asks etcd: the netns is
 	# made here, not by start_daemon.
 	netns_add ns "node-$name" || return 1

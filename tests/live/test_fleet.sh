@@ -18,6 +18,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/live/lib.sh
 . tests/live/lib_fleet.sh
+. tests/live/lib_fleet_cases.sh
 skip_unless_root
 skip_unless_tools etcd etcdctl openssl curl
 live_init
@@ -223,6 +224,7 @@ ectl nametag-admin del /nametag/v1/jwt/n9 >/dev/null
 t_check "... the report clears when it is deleted" \
 	wait_for 10 eval 'node_status n2 | jq -e "has(\"jwt_bad_key\") | not" >/dev/null'
 N1_KID=$(n1_kids | head -n 1)
+N1_JWKS=$(ectl nametag-admin get /nametag/v1/jwt/n1 --print-value-only)	# for fleet_case_jwt_*
 t0=$(date +%s%N)
 ectl nametag-admin del /nametag/v1/jwt/n1 >/dev/null
 t_check "n1's entry deleted: n2 refuses n1's token" \
@@ -265,7 +267,10 @@ for ((run = 0; run < FLEET_RUNS; run++)); do
 	pids=()
 	for n in "${FLEET_NODES[@]}"; do
 		rm -f "$LIVE_DIR/prop.$n"
-		poll_past "$n" "$(node_revision "$n")" "$LIVE_DIR/prop.$n" &
+		# Read before the write, not in the background job (which may
+		# run after it), and again if the call failed.
+		before=$(node_revision "$n") || before=$(node_revision "$n")
+		poll_past "$n" "$before" "$LIVE_DIR/prop.$n" &
 		pids+=($!)
 	done
 	t0=$(date +%s%N)
@@ -308,6 +313,14 @@ expect_ok "operator: the policy fixed" op policy load "$LIVE_DIR/allow.json"
 t_check "... the report clears" \
 	wait_for 10 eval 'node_status n1 | jq -e "has(\"bad_key\") | not" >/dev/null'
 
+# ---- failure cases (tests/live/lib_fleet_cases.sh) -------------------------------------
+fleet_case_forged_scope
+fleet_case_cgroup_late
+fleet_case_signer_down_begin
+fleet_case_compaction
+fleet_case_jwt_before_outage
+fleet_case_signer_down_end
+
 # ---- node list -------------------------------------------------------------------------
 expect_ok "operator: node list" op -j node list
 t_check "node list shows the three nodes" eval 'jq -e "[.[].node] | sort == [\"n1\", \"n2\", \"n3\"]" <<<"$OUT" >/dev/null'
@@ -340,6 +353,7 @@ launch_daemon n2
 t_check "n2 restarted without etcd: it enforces revision $REV from its last good copy" \
 	[ "$(node_revision n2)" = "$REV" ]
 t_check "... frontend in, intruder out, across the restart" wait_for 10 enforced
+fleet_case_jwt_after_restart
 etcd_start || t_fail "etcd restarts"
 t_check "etcd back: every node is in sync again" \
 	wait_for 20 eval '! out_of_sync n1 && ! out_of_sync n2 && ! out_of_sync n3'

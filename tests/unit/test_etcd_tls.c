@@ -135,6 +135,63 @@ static int put_as(struct tls_env *v, struct etcd_client *c, const char *key,
 	return r.status;
 }
 
+struct key_seen {
+	bool listed;
+	int status;			/* the last sync's */
+	size_t count;
+};
+
+static void k_update(void *arg, const struct etcd_mirror *m, bool relisted,
+		     const struct etcd_event *ev, size_t n)
+{
+	struct key_seen *s = arg;
+
+	s->listed = true;
+	s->count = etcd_mirror__count(m);
+}
+
+static void k_sync(void *arg, bool in_sync, int status,
+		   const struct nt_err *err)
+{
+	((struct key_seen *)arg)->status = status;
+}
+
+/* A node's role grants its CA answer as one key: a mirror of that key
+ * lists and follows it; a prefix mirror of the same name asks for a range
+ * the role does not grant, and never lists (nametagd's answers mirror was
+ * one, and no renewal on the loop was ever taken up). */
+static void test_answer_mirror(struct tls_env *v, struct etcd_client *admin,
+			       struct etcd_client *a)
+{
+	static const struct etcd_mirror_ops kops = { k_update, k_sync };
+	static const char key[] = "/nametag/v1/ca/answers/node-a";
+	struct key_seen one = { .listed = false }, pre = { .listed = false };
+	struct etcd_mirror *m1 = NULL, *m2 = NULL;
+	struct nt_err err = { "" };
+	bool never = false;
+
+	CHECK(t_put(&v->l, admin, key, "{}", NULL) == 0);
+	CHECK(etcd_mirror__start_key(a, key, &kops, &one, &m1, &err) == 0);
+	CHECK(etcd_mirror__start(a, key, &kops, &pre, &m2, &err) == 0);
+	CHECKF(t_spin(&v->l, &one.listed, 5000) && one.count == 1,
+	       "node-a's mirror of its answer: listed %d count %zu",
+	       one.listed, one.count);
+	t_spin(&v->l, &never, 500);
+	CHECKF(!pre.listed && pre.status == -EACCES,
+	       "a prefix mirror of it: listed %d status %d", pre.listed,
+	       pre.status);
+	CHECK(t_put(&v->l, admin, "/nametag/v1/ca/answers/node-ab", "{}", NULL) == 0);
+	CHECK(t_put(&v->l, admin, key, "{\"a\":1}", NULL) == 0);
+	one.listed = false;
+	t_spin(&v->l, &never, 500);
+	CHECKF(etcd_mirror__count(m1) == 1 &&
+	       etcd_mirror__get(m1, key, strlen(key))->value_len == 7,
+	       "the key's mirror follows it, and only it: %zu",
+	       etcd_mirror__count(m1));
+	etcd_mirror__stop(m1);
+	etcd_mirror__stop(m2);
+}
+
 static void test_roles(void)
 {
 	static const struct {
@@ -180,6 +237,7 @@ static void test_roles(void)
 	CHECK(t_range(&v.l, a, "/nametag/v1/config/", ETCD_PREFIX, &r) == 0 &&
 	      r.n == 1);
 	CHECK(t_range(&v.l, a, "/nametag/v1/nodes/", ETCD_PREFIX, &r) == -EACCES);
+	test_answer_mirror(&v, admin, a);
 	/* etcd's token lives 2 s here: the client fetches a new one and
 	 * sends the refused request again, once. */
 	{

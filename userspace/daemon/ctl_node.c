@@ -85,6 +85,9 @@ static int node_status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddStringToObject(o, CTL_FL_SIGNER, f->ca_error[0] ? f->ca_error :
 				f->ca_asked ? "asked" : "ok");
 	cJSON_AddItemToObject(o, CTL_FL_FEDERATION, federation(f, now));
+	if (f->ca_pending_since)
+		json__add_u64(o, CTL_FL_CA_PENDING,
+			      (uint64_t)(now - f->ca_pending_since));
 	return 0;
 }
 

@@ -455,6 +455,7 @@ struct fleet_gauges {
 	time_t applied_at;
 	unsigned int relists;
 	unsigned int fed_bundles, fed_stale;	/* federated bundles */
+	int64_t ca_pending_seconds;	/* a node CA request unanswered; 0 */
 };
 int fleet__gauges(const struct daemon *d, struct fleet_gauges *g);
 /* The Workload API's bundles (fleet_jwt.c): @base, the proxy's of

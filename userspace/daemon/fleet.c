@@ -232,7 +232,15 @@ static void config_update(void *arg, const struct etcd_mirror *m, bool relisted,
 			  const struct etcd_event *ev, size_t n)
 {
 	struct fleet *f = arg;
+	unsigned int relists = etcd_mirror__relists(m);
 
+	/* A listing after the first: a compaction outran the watch's resume,
+	 * or the watch could not go on. */
+	if (relisted && relists != f->relists_seen) {
+		f->relists_seen = relists;
+		pr_info("fleet: %s listed again at revision %lld (re-list %u)",
+			FLEET_CONFIG, (long long)etcd_mirror__revision(m), relists);
+	}
 	/* During an upgrade the kernel is the new process's, and the new
 	 * process has its own mirror of the same keys. */
 	if (upgrade__paused(f->d))
@@ -353,6 +361,7 @@ void fleet__close(struct daemon *d)
 	fleet_fed__free(f->fed, f->nfed);
 	free(f->fed_stale);
 	fleet_jwt__free(f);
+	fleet_ca__forget(f);
 	fleet_scope__free(f->scope, f->nscope);
 	free(f);
 	d->fleet = NULL;
@@ -366,10 +375,11 @@ void fleet__tick(struct daemon *d)
 		return;
 	fleet_ca__tick(f, time(NULL));
 	fleet_fed__tick(f, time(NULL));
+	fleet_config__recheck(f);
 	/* A rotation or a CA from the signer changes our keys; a CA that
 	 * came after the first listing of jwt/ lets it be read. */
 	fleet_jwt__publish(f);
-	if (!f->jwt_peers)
+	if (!f->jwt_listed)
 		fleet_jwt__update(f);
 	if (f->record_dirty)
 		fleet__write_record(f);
@@ -425,5 +435,7 @@ int fleet__gauges(const struct daemon *d, struct fleet_gauges *g)
 	g->relists = f->config ? etcd_mirror__relists(f->config) : 0;
 	g->fed_bundles = (unsigned int)f->nfed;
 	g->fed_stale = fleet_fed__count_stale(f, time(NULL));
+	g->ca_pending_seconds = f->ca_pending_since ?
+				time(NULL) - f->ca_pending_since : 0;
 	return 0;
 }

@@ -261,6 +261,35 @@ static void asked(void *arg, int status, const struct etcd_txn_result *r,
 	pr_warn("fleet: node CA %s", f->ca_error);
 }
 
+/* The scope wanted, as one string: a request made for another is not
+ * posted again. */
+static char *scope_str(const struct fleet *f)
+{
+	size_t i, len = 1;
+	char *s;
+
+	for (i = 0; i < f->nscope; i++)
+		len += strlen(f->scope[i]) + 1;
+	s = calloc(1, len);
+	for (i = 0; s && i < f->nscope; i++) {
+		strcat(s, f->scope[i]);
+		strcat(s, " ");
+	}
+	return s;
+}
+
+void fleet_ca__forget(struct fleet *f)
+{
+	free(f->ca_request);
+	free(f->ca_request_scope);
+	f->ca_request = f->ca_request_scope = NULL;
+}
+
+/* A request still unanswered for the same scope is posted again as it
+ * was, never replaced: a signer back from an outage may be answering it
+ * right now, and a new request (with a new key) would make that answer
+ * useless while the signer counts it as the node's current CA, refusing
+ * every later request signed by the old one. */
 static void ask(struct fleet *f, time_t now, const char *why)
 {
 	struct daemon *d = f->d;
@@ -268,16 +297,27 @@ static void ask(struct fleet *f, time_t now, const char *why)
 		.node = f->node, .scope = (const char *const *)f->scope,
 		.nscope = f->nscope, .now = now,
 	};
-	char key[256], *req = NULL;
+	char key[256], *req = NULL, *want = scope_str(f);
 	struct nt_err err = {};
+	bool again;
 	size_t len;
-	int ret;
+	int ret = want ? 0 : nt_err_set(&err, -ENOMEM, "out of memory");
 
-	ret = node_ca__request(d->opts.state_dir, &fo, &req, &len, &err);
+	again = !ret && f->ca_request && !strcmp(want, f->ca_request_scope);
+	if (!ret && !again) {
+		fleet_ca__forget(f);
+		ret = node_ca__request(d->opts.state_dir, &fo, &req, &len, &err);
+		if (!ret) {
+			f->ca_request = req;
+			f->ca_request_scope = want;
+			want = NULL;
+		}
+	}
+	free(want);
 	snprintf(key, sizeof(key), "%s%s", FLEET_REQUESTS, f->node);
 	if (!ret)
-		ret = etcd__put(f->c, key, req, len, 0, asked, f, &err);
-	free(req);
+		ret = etcd__put(f->c, key, f->ca_request, strlen(f->ca_request),
+				0, asked, f, &err);
 	if (ret) {
 		f->ca_retry_at = now + RETRY_AFTER;
 		snprintf(f->ca_error, sizeof(f->ca_error), "request not made: %s",
@@ -285,9 +325,12 @@ static void ask(struct fleet *f, time_t now, const char *why)
 		pr_warn("fleet: node CA %s", f->ca_error);
 		return;
 	}
-	pr_info("fleet: asked the signer for a new node CA (%s)", why);
+	pr_info("fleet: asked the signer for a new node CA (%s%s)", why,
+		again ? "; the same request again" : "");
 	f->ca_asked = true;
 	f->ca_asked_at = now;
+	if (!f->ca_pending_since)
+		f->ca_pending_since = now;
 }
 
 static void answered(void *arg, const struct etcd_mirror *m, bool relisted,
@@ -302,20 +345,25 @@ static void answered(void *arg, const struct etcd_mirror *m, bool relisted,
 	int ret;
 
 	snprintf(key, sizeof(key), "%s%s", FLEET_ANSWERS, f->node);
+	/* Also once the request is said unanswered (ca_asked false until
+	 * it is posted again): a signer back takes it from etcd, and
+	 * node_ca__accept knows whether the answer is to the pending one. */
 	kv = etcd_mirror__get(m, key, strlen(key));
-	if (!kv || !f->ca_asked || !f->trust)
+	if (!kv || !f->trust)
 		return;
 	ret = node_ca__accept(d->opts.state_dir, kv->value, kv->value_len,
 			      f->trust, time(NULL), &err);
 	if (ret == -ESTALE || ret == -ENOENT)
 		return;		/* the answer to an earlier request */
 	f->ca_asked = false;
+	fleet_ca__forget(f);	/* answered: a later ask makes a new one */
 	if (ret) {
 		f->ca_retry_at = time(NULL) + RETRY_AFTER;
 		snprintf(f->ca_error, sizeof(f->ca_error), "%s", err.msg);
 		pr_warn("fleet: the signer refused the node CA request: %s", err.msg);
 	} else {
 		f->ca_error[0] = '\0';
+		f->ca_pending_since = 0;
 		if (node_ca__maintain(d->ca, time(NULL), &step, &err))
 			pr_warn("fleet: new node CA not taken up yet: %s", err.msg);
 		else
@@ -325,9 +373,21 @@ static void answered(void *arg, const struct etcd_mirror *m, bool relisted,
 	fleet__write_record(f);
 }
 
+/* config/'s mirror reports etcd being away; this one says only what
+ * keeps it from reading the answer when etcd is there (roles). */
 static void answers_sync(void *arg, bool in_sync, int status,
 			 const struct nt_err *err)
 {
+	struct fleet *f = arg;
+
+	if (in_sync || !f->in_sync || status == -ESTALE) {
+		f->answers_said = f->answers_said && !in_sync;
+		return;
+	}
+	if (!f->answers_said)
+		pr_warn("fleet: %s%s is not readable: %s", FLEET_ANSWERS,
+			f->node, err && err->msg[0] ? err->msg : strerror(-status));
+	f->answers_said = true;
 }
 
 static const struct etcd_mirror_ops answer_ops = {
@@ -339,7 +399,8 @@ int fleet_ca__start(struct fleet *f, struct nt_err *err)
 	char key[256];
 
 	snprintf(key, sizeof(key), "%s%s", FLEET_ANSWERS, f->node);
-	return etcd_mirror__start(f->c, key, &answer_ops, f, &f->answers, err);
+	/* The node's role grants this one key, not a range below it. */
+	return etcd_mirror__start_key(f->c, key, &answer_ops, f, &f->answers, err);
 }
 
 /* True when the current CA's scope covers every prefix wanted. */
@@ -359,10 +420,16 @@ static bool scope_covered(struct fleet *f)
 	return ok;
 }
 
+/* Not while a request is out: its answer first (the tick asks again if
+ * that CA does not cover what is wanted by then). */
 void fleet_ca__scope_changed(struct fleet *f)
 {
-	if (!f->ca_asked && !scope_covered(f))
-		ask(f, time(NULL), "the namespaces hosted here left the CA's scope");
+	time_t now = time(NULL);
+
+	if (f->ca_asked || (f->ca_request && now < f->ca_retry_at))
+		return;
+	if (!scope_covered(f))
+		ask(f, now, "the namespaces hosted here left the CA's scope");
 }
 
 void fleet_ca__tick(struct fleet *f, time_t now)

@@ -8,7 +8,10 @@
  * node keeps (namespaces.json, entries.json, policy.json: the last good
  * copy a restart without etcd enforces) and its revision in fleet.json.
  * A bad value changes nothing: its key and the reason are logged and shown
- * in status until the key is fixed.
+ * in status until the key is fixed. A namespace whose cgroup is not there
+ * yet is enforced as soon as it appears (fleet_config__recheck, once a
+ * tick): etcd says which namespaces a node hosts, not when their cgroups
+ * are made.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "userspace/daemon/fleet_int.h"
+#include "userspace/daemon/upgrade.h"
 
 struct scratch {
 	struct fleet_ns *ns;		/* the namespaces this node hosts */
@@ -345,4 +349,37 @@ void fleet_config__update(struct fleet *f, const struct etcd_mirror *m)
 	}
 	scratch_free(&s);
 	fleet__write_record(f);
+}
+
+/* One stat() per namespace hosted here: a cgroup that was missing at the
+ * swap (cgroup_id 0), or was removed and made again (another id), is
+ * taken up as the swap would; a missing one stays quiet (reported once,
+ * at the swap). */
+void fleet_config__recheck(struct fleet *f)
+{
+	struct daemon *d = f->d;
+	bool changed = false;
+	struct ns *n;
+	uint64_t id;
+	size_t i;
+
+	if (!d->ns || upgrade__paused(d))
+		return;
+	for (i = 0; i < ns_table__count(d->ns); i++) {
+		n = ns_table__at(d->ns, i);
+		if (cgroup__id(n->cgroup, &id) || id == n->cgroup_id)
+			continue;
+		pr_info("fleet: namespace %s: cgroup %s %s; enforcing it now",
+			n->name, n->cgroup,
+			n->cgroup_id ? "was made again" : "appeared");
+		if (n->cgroup_id)
+			datapath__del_ns(d->dp, n->cgroup_id);
+		daemon__reconcile_ns(d, n);
+		changed = true;
+	}
+	if (!changed)
+		return;
+	identity__invalidate(d->identity);
+	netns__sync(d);
+	daemon__sync_listeners(d);
 }

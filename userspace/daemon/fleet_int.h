@@ -14,6 +14,7 @@
 #include "userspace/etcd/etcd.h"
 
 #define FLEET_STATE_FILE	STATE_FLEET_FILE	/* the last snapshot applied */
+#define FLEET_JWT_FILE		"fleet_jwt.json"	/* the other nodes' JWT keys */
 #define FLEET_SCOPE_MAX		CA_SCOPE_MAX
 
 struct fleet_fd;
@@ -37,6 +38,7 @@ struct fleet {
 	int64_t applied_revision;	/* of the snapshot in force */
 	time_t applied_at;
 	char bad_key[512], bad_error[NT_ERR_MSG_MAX];	/* a value refused; "" none */
+	unsigned int relists_seen;	/* re-lists of config/ logged */
 	struct bundle *trust;		/* config/bundle, for node CA answers */
 	char *scope[FLEET_SCOPE_MAX];	/* what the hosted namespaces need */
 	size_t nscope;
@@ -44,6 +46,10 @@ struct fleet {
 	/* The node CA loop (fleet_ca.c). */
 	bool ca_asked;			/* a request is out */
 	time_t ca_asked_at, ca_retry_at;
+	time_t ca_pending_since;	/* first ask not answered yet; 0 none */
+	bool answers_said;		/* ca/answers/<node> unreadable, logged */
+	char *ca_request;		/* the request out, as posted; NULL none */
+	char *ca_request_scope;		/* the scope it asks for */
 	char ca_error[NT_ERR_MSG_MAX + 64];	/* the signer's refusal, or why not asked */
 	bool record_dirty;		/* the node record wants a rewrite */
 
@@ -54,6 +60,7 @@ struct fleet {
 	struct fleet_jwt_value *jwt_values;	/* each node's, parsed */
 	size_t njwt_values;
 	struct bundle *jwt_peers;	/* the other nodes' keys; NULL: not yet */
+	bool jwt_listed;		/* jwt_peers is from etcd, not the last good copy */
 	unsigned int jwt_nodes;		/* how many nodes they come from */
 	unsigned int jwt_gen;		/* grows when jwt_peers changes */
 	struct bundle_set *jwt_trust;	/* the Workload API's bundles */
@@ -78,6 +85,9 @@ int fleet__etcd_config(const struct daemon_fleet_opts *o,
 void fleet_config__update(struct fleet *f, const struct etcd_mirror *m);
 /* STATE/fleet.json of the last snapshot applied (revision, time). */
 void fleet_config__load_applied(struct fleet *f);
+/* Namespaces whose cgroup appeared (or was made again) since the last
+ * swap are enforced now; once a tick. */
+void fleet_config__recheck(struct fleet *f);
 /* The scope prefixes for @node from the namespaces and entries of a
  * config listing (fleet_config.c; the bootstrap's, before any mirror). */
 int fleet_config__scope(const struct etcd_kv *kvs, size_t n, const char *td,
@@ -100,6 +110,7 @@ int fleet_ca__start(struct fleet *f, struct nt_err *err);
 void fleet_ca__tick(struct fleet *f, time_t now);
 /* The scope wanted changed: ask again when the CA's does not cover it. */
 void fleet_ca__scope_changed(struct fleet *f);
+void fleet_ca__forget(struct fleet *f);
 
 /* fleet_jwt.c: our keys on jwt/<node> (again when they change), the
  * other nodes' from the jwt/ mirror (each value checked on its own). */

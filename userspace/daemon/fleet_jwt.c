@@ -11,6 +11,10 @@
  * log) and ignored, the others still count. Keys of a node whose entry is
  * gone are dropped at once. The proxy never uses JWT keys: only the
  * Workload API's view of the bundles carries them.
+ *
+ * The other nodes' keys in force are saved with the configuration's last
+ * good copy (STATE/fleet_jwt.json), so a node restarted without etcd
+ * validates their tokens, not only its own, until jwt/ is listed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -96,24 +100,23 @@ static void values_free(struct fleet_jwt_value *v, size_t n)
 	free(v);
 }
 
-/* A JWK Set of jwt-svid keys only, at least one, each kid the thumbprint
- * of its key, on a key that names a node. */
-static int parse_value(const char *td, const struct etcd_kv *kv,
-		       struct bundle **out, struct nt_err *err)
+/* A JWK Set in @buf of jwt-svid keys only, at least @min, each kid the
+ * thumbprint of its key. */
+static int parse_jwks(const char *td, const char *buf, size_t len, size_t min,
+		      struct bundle **out, struct nt_err *err)
 {
 	struct bundle *b = NULL;
 	int ret;
 
-	ret = node_name__check(kv->key + strlen(FLEET_JWT), err);
-	if (!ret)
-		ret = bundle__parse(&b, td, kv->value, kv->value_len, err);
+	ret = bundle__parse(&b, td, buf, len, err);
 	if (ret)
 		return ret;
-	if (sk_X509_num(b->x509_authorities) > 0 || b->ignored_keys || !b->jwt_count)
+	if (sk_X509_num(b->x509_authorities) > 0 || b->ignored_keys ||
+	    b->jwt_count < min)
 		ret = nt_err_set(err, -EINVAL,
-				 "jwt-svid keys only, at least one (%d x509-svid, %u ignored, %zu jwt-svid)",
-				 sk_X509_num(b->x509_authorities), b->ignored_keys,
-				 b->jwt_count);
+				 "jwt-svid keys only, at least %zu (%d x509-svid, %u ignored, %zu jwt-svid)",
+				 min, sk_X509_num(b->x509_authorities),
+				 b->ignored_keys, b->jwt_count);
 	if (!ret)
 		ret = bundle__jwt_kids_are_thumbprints(b, err);
 	if (ret) {
@@ -122,6 +125,70 @@ static int parse_value(const char *td, const struct etcd_kv *kv,
 	}
 	*out = b;
 	return 0;
+}
+
+/* A node's value: at least one key, on a key that names a node. */
+static int parse_value(const char *td, const struct etcd_kv *kv,
+		       struct bundle **out, struct nt_err *err)
+{
+	int ret;
+
+	ret = node_name__check(kv->key + strlen(FLEET_JWT), err);
+	return ret ? ret : parse_jwks(td, kv->value, kv->value_len, 1, out, err);
+}
+
+/* ---- the last good copy ------------------------------------------------------ */
+
+#define JWT_FILE_MAX	(16 << 20)	/* 10,000 nodes' keys are ~4 MB */
+
+static void jwt_path(const struct fleet *f, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", f->d->opts.state_dir, FLEET_JWT_FILE);
+}
+
+/* After every change, an empty set too: a node deleted from jwt/ must not
+ * come back from the copy. */
+static void jwt_save(struct fleet *f)
+{
+	char path[PATH_MAX], *s = NULL;
+	struct nt_err err = {};
+
+	jwt_path(f, path, sizeof(path));
+	if (bundle__jwks_json(f->jwt_peers, &s, &err) ||
+	    state__write(path, s, strlen(s), 0600, &err))
+		pr_warn("fleet: the other nodes' JWT keys are not saved (a restart without etcd uses the copy before): %s",
+			err.msg);
+	free(s);
+}
+
+/* At start, until jwt/ is listed: what the node last had from etcd. */
+static void jwt_load(struct fleet *f)
+{
+	char path[PATH_MAX], *buf = NULL;
+	struct bundle *b = NULL;
+	struct nt_err err = {};
+	size_t len;
+	int ret;
+
+	if (!f->d->ca)
+		return;
+	jwt_path(f, path, sizeof(path));
+	ret = state__read(path, JWT_FILE_MAX, false, &buf, &len, &err);
+	if (ret == -ENOENT)
+		return;
+	if (!ret)
+		ret = parse_jwks(node_ca__trust_domain(f->d->ca), buf, len, 0,
+				 &b, &err);
+	free(buf);
+	if (ret) {
+		pr_warn("fleet: %s: %s: only this node's JWT keys until jwt/ is listed",
+			path, err.msg);
+		return;
+	}
+	f->jwt_peers = b;
+	f->jwt_gen++;
+	pr_info("fleet: %zu JWT key(s) of the other nodes from the last good copy, until jwt/ is listed",
+		b->jwt_count);
 }
 
 /* None of @b's kids named by us or an earlier node already: a node cannot
@@ -245,11 +312,13 @@ void fleet_jwt__update(struct fleet *f)
 	f->jwt_nodes = 0;
 	if (build_peers(f, f->jwt, was, &peers))
 		return;		/* the keys known stay */
+	f->jwt_listed = true;
 	same = f->jwt_peers && bundle__same_authorities(f->jwt_peers, peers);
 	bundle__free(f->jwt_peers);
 	f->jwt_peers = peers;
 	if (same)
 		return;
+	jwt_save(f);
 	f->jwt_gen++;
 	daemon_wlapi__changed(f->d, WLAPI_CHANGED_BUNDLES);
 	pr_info("fleet: JWT keys of %u other node(s) in force (%zu keys)",
@@ -270,6 +339,7 @@ static const struct etcd_mirror_ops jwt_ops = { .update = jwt_update };
 
 int fleet_jwt__start(struct fleet *f, struct nt_err *err)
 {
+	jwt_load(f);
 	fleet_jwt__publish(f);
 	return etcd_mirror__start(f->c, FLEET_JWT, &jwt_ops, f, &f->jwt, err);
 }

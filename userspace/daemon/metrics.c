@@ -443,6 +443,13 @@ static void put_fleet(struct out *o, struct daemon *d)
 	head(o, "nametag_fleet_federated_stale", "gauge",
 	     "Federated bundles not refreshed for 3 refresh intervals (still in use).");
 	put(o, "nametag_fleet_federated_stale %u\n", g.fed_stale);
+	head(o, "nametag_fleet_relists_total", "counter",
+	     "Listings of config/ after the first (a compaction outran a watch's resume).");
+	put(o, "nametag_fleet_relists_total %u\n", g.relists);
+	head(o, "nametag_fleet_ca_request_pending_seconds", "gauge",
+	     "Seconds the node's CA request has waited for the signer (0 none).");
+	put(o, "nametag_fleet_ca_request_pending_seconds %lld\n",
+	    (long long)g.ca_pending_seconds);
 }
 
 /* With --workload-api only: its connections and what became of them. */

@@ -205,6 +205,7 @@
 #define CTL_FED_X509		"x509_authorities"
 #define CTL_FED_JWT		"jwt_authorities"
 #define CTL_FED_SEQUENCE	"sequence"
+#define CTL_FL_CA_PENDING	"ca_pending_s"	/* a request unanswered since */
 
 /* A namespace. */
 #define CTL_NS_NAME		"name"

@@ -271,6 +271,11 @@ struct etcd_mirror_ops {
 int etcd_mirror__start(struct etcd_client *c, const char *prefix,
 		       const struct etcd_mirror_ops *ops, void *arg,
 		       struct etcd_mirror **out, struct nt_err *err);
+/* One key only, not the keys below it: what an etcd role that grants a
+ * single key (a node's ca/answers/<node>) lets a client read and watch. */
+int etcd_mirror__start_key(struct etcd_client *c, const char *key,
+			   const struct etcd_mirror_ops *ops, void *arg,
+			   struct etcd_mirror **out, struct nt_err *err);
 void etcd_mirror__stop(struct etcd_mirror *m);
 int64_t etcd_mirror__revision(const struct etcd_mirror *m);
 size_t etcd_mirror__count(const struct etcd_mirror *m);

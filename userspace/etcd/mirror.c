@@ -185,7 +185,7 @@ static void listed(struct etcd_mirror *m)
 	if (m->listed)
 		m->relists++;
 	m->listed = true;
-	ret = etcd__watch(m->c, m->prefix, m->prefix_len, ETCD_PREFIX,
+	ret = etcd__watch(m->c, m->prefix, m->prefix_len, m->end ? ETCD_PREFIX : 0,
 			  m->rev + 1, &mirror_watch_ops, m, &m->w, &err);
 	if (m->ops->update)
 		m->ops->update(m->arg, m, true, NULL, 0);
@@ -346,9 +346,11 @@ static void obj_stop(struct etcd_obj *o)
 	etcd_mirror__stop((struct etcd_mirror *)o);
 }
 
-int etcd_mirror__start(struct etcd_client *c, const char *prefix,
-		       const struct etcd_mirror_ops *ops, void *arg,
-		       struct etcd_mirror **out, struct nt_err *err)
+/* @exact: the key @prefix alone (no range_end: an etcd role that grants
+ * one key does not grant the range of keys below it). */
+static int mirror_start(struct etcd_client *c, const char *prefix, bool exact,
+			const struct etcd_mirror_ops *ops, void *arg,
+			struct etcd_mirror **out, struct nt_err *err)
 {
 	size_t len = prefix ? strlen(prefix) : 0;
 	struct etcd_mirror *m;
@@ -357,7 +359,7 @@ int etcd_mirror__start(struct etcd_client *c, const char *prefix,
 		return nt_err_set(err, -EINVAL, "etcd mirror: bad arguments");
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->prefix = strdup(prefix)) ||
-	    ej_prefix_end(prefix, len, &m->end, &m->end_len)) {
+	    (!exact && ej_prefix_end(prefix, len, &m->end, &m->end_len))) {
 		if (m)
 			free(m->prefix);
 		free(m);
@@ -372,6 +374,20 @@ int etcd_mirror__start(struct etcd_client *c, const char *prefix,
 	etcd__timer_arm(c, &m->t, 0);
 	*out = m;
 	return 0;
+}
+
+int etcd_mirror__start(struct etcd_client *c, const char *prefix,
+		       const struct etcd_mirror_ops *ops, void *arg,
+		       struct etcd_mirror **out, struct nt_err *err)
+{
+	return mirror_start(c, prefix, false, ops, arg, out, err);
+}
+
+int etcd_mirror__start_key(struct etcd_client *c, const char *key,
+			   const struct etcd_mirror_ops *ops, void *arg,
+			   struct etcd_mirror **out, struct nt_err *err)
+{
+	return mirror_start(c, key, true, ops, arg, out, err);
 }
 
 void etcd_mirror__stop(struct etcd_mirror *m)
