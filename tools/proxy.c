@@ -110,9 +110,20 @@ static void print_netns(const cJSON *dp)
 	       served >= max ? " (LIMIT REACHED: nametagd --max-netns)" : "");
 }
 
+/* TLS handshakes each relay thread made (none with one thread). */
+static void print_worker_hs(const cJSON *hs)
+{
+	const cJSON *w;
+	int i = 0;
+
+	cJSON_ArrayForEach(w, hs)
+		printf("  thread %d: %.0f handshakes, %.0f failed\n", i++,
+		       num(w, CTL_WHS_DONE), num(w, CTL_WHS_FAILED));
+}
+
 static int do_proxy_status(int argc, char **argv)
 {
-	cJSON *reply, *open, *idle, *adm, *dp, *out, *workers;
+	cJSON *reply, *open, *idle, *adm, *dp, *out, *workers, *hs;
 
 	NO_MORE_ARGS(0);
 	if (ctl_call(ctl_request(CTL_STATUS), &reply))
@@ -122,6 +133,7 @@ static int do_proxy_status(int argc, char **argv)
 	adm = cJSON_DetachItemFromObject(reply, CTL_R_ADMISSION);
 	dp = cJSON_DetachItemFromObject(reply, CTL_R_DATAPATH);
 	workers = cJSON_DetachItemFromObject(reply, CTL_R_WORKERS);
+	hs = cJSON_DetachItemFromObject(reply, CTL_R_WORKER_HS);
 	cJSON_Delete(reply);
 	if (!cJSON_IsNumber(open) || !cJSON_IsNumber(idle) ||
 	    !cJSON_IsObject(adm)) {
@@ -130,6 +142,7 @@ static int do_proxy_status(int argc, char **argv)
 		cJSON_Delete(adm);
 		cJSON_Delete(dp);
 		cJSON_Delete(workers);
+		cJSON_Delete(hs);
 		return p_err("reply from nametagd lacks the connection counts");
 	}
 	if (!json_output) {
@@ -137,8 +150,10 @@ static int do_proxy_status(int argc, char **argv)
 		       open->valueint, idle->valueint);
 		if (cJSON_IsNumber(workers))
 			printf("relay threads %d\n", workers->valueint);
+		print_worker_hs(hs);
 		print_admission(adm);
 		print_netns(dp);
+		cJSON_Delete(hs);
 		cJSON_Delete(open);
 		cJSON_Delete(idle);
 		cJSON_Delete(adm);
@@ -154,6 +169,8 @@ static int do_proxy_status(int argc, char **argv)
 		cJSON_AddItemToObject(out, CTL_R_DATAPATH, dp);
 	if (workers)
 		cJSON_AddItemToObject(out, CTL_R_WORKERS, workers);
+	if (hs)
+		cJSON_AddItemToObject(out, CTL_R_WORKER_HS, hs);
 	return json_emit(out);
 }
 
@@ -173,7 +190,8 @@ static int do_help(int argc, char **argv)
 		"       connections kept for the next stream of the same workload, the\n"
 		"       TLS handshakes pending on the mesh port against their caps, the\n"
 		"       descriptor limit and reserve, and the connections shed since\n"
-		"       nametagd started (docs/mesh-protocol.md, Admission).\n",
+		"       nametagd started (docs/mesh-protocol.md, Admission), and with\n"
+		"       relay threads the handshakes each made (docs/process-model.md).\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name);
 }
 

@@ -38,12 +38,16 @@ cp "$BIN/nametagd.real" "$BIN/nametagd"
 NAMETAGD=$BIN/nametagd
 CFG=$LIVE_DIR/config.json
 WLAPI=$LIVE_DIR/wlapi.sock
-cfg() { echo "{\"drain_timeout\": \"$1\", \"workload_api\": \"$WLAPI\"}" >"$CFG"; }
+# Two relay threads (UPGRADE_WORKERS): handshakes and relays on threads
+# while the listeners are handed over and old drains.
+cfg() { echo "{\"drain_timeout\": \"$1\", \"workload_api\": \"$WLAPI\", \"workers\": ${UPGRADE_WORKERS:-2}}" >"$CFG"; }
 cfg 10m
 DAEMON_ARGS="--config $CFG"
 mesh_up_strict "9000"
 unset DAEMON_ARGS
 LOG=${D_DIR[$N]}/log
+t_check "relay threads: ${UPGRADE_WORKERS:-2}" \
+	eval '[ "$(ntd $N -j proxy status | jq .workers)" = "${UPGRADE_WORKERS:-2}" ]'
 
 spawn_in_pod "$CG_CATALOGUE" "$NSB" "$PY" "$LIVE_DIR/meshsrv.py" "$MESH_B" \
 	9000:sink >"$LIVE_DIR/srv.log" 2>&1

@@ -9,6 +9,14 @@
 #   - a policy reload that denies a connection while a relay thread
 #     holds it ends it (the flow says "closed by policy"), and a new one
 #     is refused
+#   - TLS handshakes run on the threads: 24 connects at once are
+#     counted in `proxy status` (worker_handshakes) on at least two of
+#     them; a client with an expired SVID is counted as a failure there
+#     and its flow says why; a client that stops after its ClientHello
+#     gets the server's flight (made on a thread), then is cut at the
+#     handshake timeout and counted; no descriptor is left behind
+#   - policy loads and trust reloads (SIGHUP) while handshakes are in
+#     flight on the threads: every connect of the storm succeeds
 #   - SIGTERM with relays on the threads: exit 0 within seconds
 # Needs root; leaves nothing behind.
 set -u
@@ -71,7 +79,117 @@ t_check "its inbound flow was closed by policy" \
 t_check "a new connection to 9001 is refused" \
 	not in_pod "$CG_FRONTEND" "$NSA" "${CLI[@]}" send "$MESH_B" 9001 10
 
-# ---- 4. SIGTERM with relays held --------------------------------------------------------
+# ---- 4. handshakes on the threads -------------------------------------------------------
+hs_sum() { ntd $N -j proxy status | jq "[.worker_handshakes[].$1] | add"; }
+hs_busy() { ntd $N -j proxy status | jq "[.worker_handshakes[] | select(.done > 0)] | length"; }
+hs0=$(hs_sum done)
+# connects: COUNT sends of 1000 bytes at once to 9000; their reports in
+# $LIVE_DIR/c-TAG-I.json; prints how many succeeded.
+connects() {
+	local tag=$1 count=$2 i pids=()
+	for i in $(seq "$count"); do
+		in_pod "$CG_FRONTEND" "$NSA" "${CLI[@]}" send "$MESH_B" 9000 1000 \
+			>"$LIVE_DIR/c-$tag-$i.json" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$LIVE_DIR"/c-"$tag"-*.json | jq -s '[.[] | select(.ok)] | length'
+}
+ok=$(connects storm 24)
+t_check "24 connects at once all succeed ($ok)" [ "$ok" = 24 ]
+t_check "worker_handshakes: more handshakes done ($hs0 -> $(hs_sum done))" \
+	[ "$(hs_sum done)" -gt "${hs0:-0}" ]
+t_check "... on at least two of the three threads ($(ntd $N -j proxy status | jq -c .worker_handshakes))" \
+	[ "$(hs_busy)" -ge 2 ]
+wait_for 5 eval '[ "$(ntd $N -j proxy status | jq .connections)" = 0 ]'
+fd0=$(ls "/proc/${D_PID[$N]}/fd" | wc -l)
+
+# A client whose SVID expired: its chain is checked on a thread.
+C=$LIVE_DIR/certs
+mkdir -p "$C"
+sign_svid "$C/expired" "$ID_FRONTEND" "$(utc '-2 hours')" "$(utc '-1 hour')" ||
+	t_fail "an expired SVID is signed"
+f0=$(hs_sum failed)
+id0=$(last_flow_id)
+timeout 10 ip netns exec "$NSA" openssl s_client -connect "$MESH_B:15008" \
+	-servername p9000.nametag.invalid -cert "$C/expired.crt" \
+	-key "$C/expired.key" </dev/null >"$LIVE_DIR/sc-expired.out" 2>&1
+t_check "an expired client SVID: a failed handshake on a thread ($f0 -> $(hs_sum failed))" \
+	wait_for 3 eval '[ "$(hs_sum failed)" -gt "${f0:-0}" ]'
+t_check "... its flow says so" \
+	wait_for 3 eval '[ "$(flows_since_count "$id0" ".state == \"handshake failed\" and (.reason | test(\"expired\"))")" = 1 ]'
+
+# A client that sends its ClientHello and then nothing: the server's
+# flight comes from a thread; the main thread cuts it at the timeout.
+cat >"$LIVE_DIR/hello_only.py" <<'PY'
+import socket, ssl, sys, time
+host, port, sni, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inb, outb, server_hostname=sni)
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+s = socket.create_connection((host, port))
+s.sendall(outb.read())
+s.settimeout(hold)
+got, t0, how = 0, time.time(), "open"
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            how = "closed"
+            break
+        got += len(b)
+except socket.timeout:
+    how = "open"
+except ConnectionResetError:
+    how = "reset"
+print("%s %.1f %d" % (how, time.time() - t0, got), flush=True)
+PY
+chmod 644 "$LIVE_DIR/hello_only.py"
+to0=$(ntd $N -j proxy status | jq .admission.shed.handshake_timeout)
+ip netns exec "$NSA" "$PY" "$LIVE_DIR/hello_only.py" "$MESH_B" 15008 \
+	p9000.nametag.invalid 20 >"$LIVE_DIR/hello_only.out" 2>&1 &
+hpid=$!
+t_check "a stalled handshake is pending on the mesh port" \
+	wait_for 3 eval '[ "$(ntd $N -j proxy status | jq .admission.handshakes_pending)" = 1 ]'
+wait "$hpid"
+read -r how secs got <"$LIVE_DIR/hello_only.out"
+t_check "... it got the server's flight ($got bytes) and was cut ($how) after ${secs} s" \
+	eval '[ "${got:-0}" -gt 0 ] && [ "$how" != open ]'
+t_check "... at the handshake timeout, counted ($to0 -> $(ntd $N -j proxy status | jq .admission.shed.handshake_timeout))" \
+	[ "$(ntd $N -j proxy status | jq .admission.shed.handshake_timeout)" -gt "$to0" ]
+t_check "... nothing pending, no connection left" \
+	eval '[ "$(ntd $N -j proxy status | jq "[.admission.handshakes_pending, .connections] | add")" = 0 ]'
+t_check "no descriptor left behind ($fd0 before, $(ls "/proc/${D_PID[$N]}/fd" | wc -l) after)" \
+	[ "$(ls "/proc/${D_PID[$N]}/fd" | wc -l)" -le "$fd0" ]
+
+# ---- 5. policy and trust reloads while handshakes are in flight ----------------------------
+(
+	for i in 1 2 3 4 5 6; do
+		ntd $N policy load "$LIVE_DIR/p2.json" >/dev/null
+		kill -HUP "${D_PID[$N]}"
+		ntd $N policy load "$POLICY" >/dev/null
+		sleep 0.2
+	done
+) &
+rpid=$!
+ok=0
+for r in 1 2 3; do
+	ok=$((ok + $(connects "reload$r" 16)))
+done
+wait "$rpid"
+t_check "48 connects during policy and trust reloads all succeed ($ok)" [ "$ok" = 48 ]
+t_check "nametagd still runs" kill -0 "${D_PID[$N]}"
+t_check "no handshake failed meanwhile ($(hs_sum failed))" \
+	[ "$(hs_sum failed)" = "$(($f0 + 1))" ]
+
+# ---- 6. SIGTERM with relays held --------------------------------------------------------
 expect_ok "policy with 9001 loads again" ntd $N policy load "$POLICY"
 spawn_in_pod "$CG_FRONTEND" "$NSA" "${CLI[@]}" stream "$MESH_B" 9001 \
 	>"$LIVE_DIR/stream2.log" 2>&1

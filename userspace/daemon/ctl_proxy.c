@@ -224,6 +224,21 @@ static cJSON *admission_json(const struct proxy_status *st)
 	return o;
 }
 
+/* What each relay thread did of the handshakes (docs/process-model.md). */
+static cJSON *worker_hs_json(const struct proxy_status *st)
+{
+	cJSON *a = cJSON_CreateArray(), *o;
+	unsigned int i;
+
+	for (i = 0; a && st->workers > 1 && i < st->workers; i++) {
+		o = cJSON_CreateObject();
+		json__add_u64(o, CTL_WHS_DONE, st->hs_done[i]);
+		json__add_u64(o, CTL_WHS_FAILED, st->hs_failed[i]);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
 static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 {
 	struct daemon *d = r->d;
@@ -237,6 +252,7 @@ static int status(struct ctl_request *r, cJSON *resp, struct nt_err *err)
 	cJSON_AddNumberToObject(resp, CTL_R_CONNECTIONS, (double)st.connections);
 	cJSON_AddNumberToObject(resp, CTL_R_IDLE_MESH, (double)st.idle_mesh);
 	cJSON_AddNumberToObject(resp, CTL_R_WORKERS, st.workers);
+	cJSON_AddItemToObject(resp, CTL_R_WORKER_HS, worker_hs_json(&st));
 	cJSON_AddItemToObject(resp, CTL_R_ADMISSION, admission_json(&st));
 	cJSON_AddItemToObject(resp, CTL_R_DATAPATH, datapath_json(d));
 	ctl_status__add(d, resp);

@@ -124,6 +124,10 @@
 #define CTL_R_CONNECTIONS	"connections"
 #define CTL_R_IDLE_MESH		"idle_mesh_connections"
 #define CTL_R_WORKERS		"workers"
+/* One object a relay thread (workers > 1): handshakes it finished, failed. */
+#define CTL_R_WORKER_HS		"worker_handshakes"
+#define CTL_WHS_DONE		"done"
+#define CTL_WHS_FAILED		"failed"
 #define CTL_R_ADMISSION		"admission"
 /* daemon.status, daemon.upgrade, daemon.reload */
 #define CTL_R_PID		"pid"

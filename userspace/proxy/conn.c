@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,9 @@ void pconn__close(struct pconn *c, bool reset, const char *why)
 	if (c->st == PS_DONE)
 		return;
 	if (c->away) {	/* a relay thread's: it ends it (worker.c) */
+		/* A handshake shed or timed out is no longer pending, though
+		 * its descriptor is freed only once it is back. */
+		admit__done(c);
 		pworkers__kill(c, why);
 		return;
 	}
@@ -319,8 +323,10 @@ void pconn__tick(struct proxy *px)
 	admit__tick(px);
 	for (c = px->conns; c; c = next) {
 		next = c->next;
-		/* A relay thread keeps the deadlines of its own. */
-		if (c->away || now <= c->deadline)
+		/* A relay thread keeps the deadlines of its relays; those of
+		 * its handshakes are kept here (one ended is on its way). */
+		if ((c->away && (c->st == PS_RELAY || atomic_load(&c->kill))) ||
+		    now <= c->deadline)
 			continue;
 		pflow__reason(c, c->st == PS_RELAY ? "idle timeout" :
 			      "handshake or connect timeout");

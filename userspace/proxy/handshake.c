@@ -71,12 +71,12 @@ static bool unenrolled_peer(void)
 	return found;
 }
 
-/* Why a handshake failed, for the flow: our own verification's words, else
- * OpenSSL's ("unsupported protocol", "peer did not return a certificate"),
- * else how the connection ended. */
-static const char *handshake_error(SSL *ssl, int ssl_err)
+/* Why a handshake failed, for the flow (into c->hs_why): our own
+ * verification's words, else OpenSSL's ("unsupported protocol", "peer did
+ * not return a certificate"), else how the connection ended. Reads this
+ * thread's error queue. */
+static void handshake_error(struct pconn *c, SSL *ssl, int ssl_err)
 {
-	static char why[NT_ERR_MSG_MAX];
 	const char *r = proxy_tls__verify_error(ssl);
 	unsigned long l = ERR_peek_last_error();
 
@@ -87,8 +87,7 @@ static const char *handshake_error(SSL *ssl, int ssl_err)
 	if (!r)
 		r = ssl_err == SSL_ERROR_SYSCALL ? "connection closed by the peer" :
 		    "unknown error";
-	snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
-	return why;
+	snprintf(c->hs_why, sizeof(c->hs_why), "TLS handshake failed: %s", r);
 }
 
 /* Server side: the listener's namespace and mode, as soon as the
@@ -113,47 +112,36 @@ static void record_tls(struct pconn *c, struct side *s)
 	c->cipher = SSL_get_cipher_name(s->ssl);
 	c->handshake_ms = (double)(c->t_hs - c->t_start) / 1e6;
 	c->reuse_until = clock__mono_s() + proxy_tls__reuse_left(s->ssl);
-	c->trust_gen = c->px->tls.trust_gen;
+	c->trust_gen = proxy_tls__trust_gen(s->ssl);
 	c->stream = 1;
 	s->framed = proxy_tls__framed(s->ssl);
 }
 
-void pconn__handshake(struct pconn *c)
+/* The handshake failed (c->hs_why says why), on the main thread. */
+static void handshake_failed(struct pconn *c)
+{
+	bool server = c->kind == PCONN_MESH;
+
+	if (!server && c->hs_unenrolled) {
+		pconn__outbound_fallback(c, "the destination port has no enrolled listener (its node runs nametag)");
+		return;
+	}
+	if (server) {
+		admit__sample_flow(c);
+		listener_ns(c, c->tls->ssl);
+	}
+	pflow__reason(c, c->hs_why);
+	pconn__close(c, true, "handshake failed");
+}
+
+/* The handshake succeeded, on the main thread: what it proved, kTLS,
+ * then the verdict exchange. */
+static void handshake_succeeded(struct pconn *c)
 {
 	struct side *s = c->tls;
 	bool server = c->kind == PCONN_MESH;
 	const struct spiffe_id *peer;
-	const char *why;
-	int ret;
 
-	s->want_in = s->want_out = false;
-	ret = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
-	if (ret != 1) {
-		int e = SSL_get_error(s->ssl, ret);
-
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			side__register(s, e == SSL_ERROR_WANT_READ ? EPOLLIN :
-				       EPOLLOUT);
-			return;
-		}
-		why = handshake_error(s->ssl, e);
-		if (!server && unenrolled_peer()) {
-			pconn__outbound_fallback(c, "the destination port has no enrolled listener (its node runs nametag)");
-			return;
-		}
-		/* The daemon's one thread shares OpenSSL's error queue: left
-		 * there, these errors would turn the next connection's
-		 * WANT_READ into a failure (SSL_get_error peeks the queue). */
-		ERR_clear_error();
-		if (server) {
-			admit__sample_flow(c);
-			listener_ns(c, s->ssl);
-		}
-		pflow__reason(c, why);
-		pconn__close(c, true, "handshake failed");
-		return;
-	}
-	c->t_hs = clock__mono_ns();
 	/* The peer proved itself: no longer pending. Accepted under
 	 * pressure, its flow record starts now. */
 	admit__done(c);
@@ -194,4 +182,85 @@ void pconn__handshake(struct pconn *c)
 	}
 	c->st = PS_OPEN;
 	pconn__read_open(c);
+}
+
+/* The handshake is over, either way: on a relay thread, the connection
+ * goes back to the main thread, which goes on from there. */
+static void handshake_over(struct pconn *c, bool ok)
+{
+	c->hs_failed = !ok;
+	if (c->away) {
+		pworker__handshake_over(c, ok);
+		return;
+	}
+	if (ok)
+		handshake_succeeded(c);
+	else
+		handshake_failed(c);
+}
+
+/*
+ * One step of the handshake, on whichever thread holds the connection.
+ * With relay threads, the client's whole handshake runs on one (from its
+ * first flight); the server's from the ClientHello on, once the main
+ * thread has looked up who listens (tls.c, client_hello).
+ */
+void pconn__handshake(struct pconn *c)
+{
+	struct side *s = c->tls;
+	bool server = c->kind == PCONN_MESH;
+	int ret, e;
+
+	if (!server && !c->away && pworkers__give(c))
+		return;
+again:
+	s->want_in = s->want_out = false;
+	ret = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+	if (ret == 1) {
+		c->t_hs = clock__mono_ns();
+		handshake_over(c, true);
+		return;
+	}
+	e = SSL_get_error(s->ssl, ret);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (side__register(s, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT) &&
+		    c->away)
+			pworker__give_back(c, RELAY_EPOLL);
+		return;
+	}
+	/* The ClientHello was looked up here: the rest on a relay thread
+	 * (here after all when none takes it: a recall). */
+	if (e == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+		if (c->away || !pworkers__give(c))
+			goto again;
+		return;
+	}
+	handshake_error(c, s->ssl, e);
+	c->hs_unenrolled = !server && unenrolled_peer();
+	/* OpenSSL's error queue is the thread's: left there, these errors
+	 * would turn the next connection's WANT_READ into a failure
+	 * (SSL_get_error peeks the queue). */
+	ERR_clear_error();
+	handshake_over(c, false);
+}
+
+/* A connection whose handshake ran on a relay thread is back. */
+void pconn__handshake_back(struct pconn *c, enum relay_end end)
+{
+	switch (end) {
+	case RELAY_HANDSHAKE:
+		if (c->hs_failed)
+			handshake_failed(c);
+		else
+			handshake_succeeded(c);
+		break;
+	case RELAY_RUNNING:
+	case RELAY_RECALLED:	/* goes on here */
+		pconn__handshake(c);
+		break;
+	default:
+		pflow__reason(c, "handshake failed: epoll failed");
+		pconn__close(c, true, "error");
+		break;
+	}
 }

@@ -76,6 +76,7 @@ void proxy__status(const struct proxy *px, struct proxy_status *st)
 	st->idle_mesh += px->nidle;
 	st->port_taken = px->port_taken;
 	st->workers = pworkers__count(px);
+	pworkers__handshakes(px, st->hs_done, st->hs_failed, PROXY_WORKERS_MAX);
 	st->fd_limit = fdlimit__max();
 	st->fd_reserve = adm->reserve;
 	st->pending = adm->npending;

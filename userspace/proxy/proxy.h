@@ -402,6 +402,8 @@ struct proxy_status {
 	size_t idle_mesh;		/* pooled, and waiting server sides */
 	uint64_t port_taken;		/* well-known ports another socket held */
 	unsigned int workers;		/* threads that relay: 1 is the loop's */
+	/* Handshakes each relay thread finished and failed (workers > 1). */
+	uint64_t hs_done[PROXY_WORKERS_MAX], hs_failed[PROXY_WORKERS_MAX];
 	unsigned int fd_limit, fd_reserve;
 	unsigned int pending, pending_max, peer_max;	/* mesh handshakes */
 	unsigned int handshake_timeout_s;

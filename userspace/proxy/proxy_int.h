@@ -17,10 +17,14 @@ struct admit_peer;
 struct pworker;
 struct pworkers;
 
-/* TLS contexts and the trust bundles they verify with (tls.c). */
+/* TLS contexts and the trust bundles they verify with (tls.c). The
+ * contexts are set up once and never changed: relay threads make
+ * handshakes with them. */
+struct trust_ref;
 struct proxy_tls {
 	SSL_CTX *client, *server;
-	struct bundle_set *trust;
+	struct trust_ref *ref;		/* holds @trust; SSL objects hold it too */
+	struct bundle_set *trust;	/* the set in force (main thread) */
 	struct timespec trust_mtime[2];
 	unsigned int trust_gen;		/* +1 at every reload */
 };
@@ -137,6 +141,7 @@ enum relay_end {
 	RELAY_TIMEOUT,		/* idle past PROXY_IDLE_TIMEOUT */
 	RELAY_KILLED,		/* the main thread's @kill */
 	RELAY_RECALLED,		/* still relaying: back to the main thread */
+	RELAY_HANDSHAKE,	/* a worker's handshake ended (c->hs_failed) */
 };
 
 enum pconn_state {
@@ -204,6 +209,10 @@ struct pconn {
 	_Atomic(const char *) kill;
 	struct pconn *w_prev, *w_next;	/* the worker's list */
 	struct pconn *q_next;		/* in a hand-over queue */
+	/* How a handshake a worker ran ended: written by the worker, read
+	 * by the main thread once it is back (handshake.c). */
+	bool hs_failed, hs_unenrolled;
+	char hs_why[NT_ERR_MSG_MAX];
 	/* admit.c: set while a mesh handshake is pending. */
 	struct admit_peer *peer;
 	struct pconn *pend_prev, *pend_next;
@@ -275,7 +284,10 @@ void pconn__outbound_fallback(struct pconn *c, const char *why);
 
 /* ---- handshake.c, stream.c: TLS, then the verdict of each stream ------------------- */
 
+/* A step of the handshake, on the main thread or the worker holding @c. */
 void pconn__handshake(struct pconn *c);
+/* Back on the main thread after a worker ran its handshake. */
+void pconn__handshake_back(struct pconn *c, enum relay_end end);
 void pconn__read_status(struct pconn *c);	/* outbound: the verdict */
 void pconn__read_open(struct pconn *c);		/* mesh: the next OPEN */
 void pconn__deny(struct pconn *c, const struct decision *d);
@@ -339,7 +351,7 @@ int pbuf__put(struct pbuf *b, const void *data, size_t len);
 void relay__pump(struct pconn *c);
 void relay__update(struct pconn *c);
 
-/* ---- worker.c: relay threads (docs/process-model.md) ------------------------------ */
+/* ---- worker.c: relay and handshake threads (docs/process-model.md) ------------------------------ */
 
 /* Starts @n relay threads (n >= 2; fewer: relays stay in this thread). */
 int pworkers__start(struct proxy *px, unsigned int n, struct nt_err *err);
@@ -350,6 +362,11 @@ void pworkers__stop(struct proxy *px);
 bool pworkers__give(struct pconn *c);
 /* On the worker holding @c: it leaves the worker after this batch. */
 void pworker__give_back(struct pconn *c, enum relay_end end);
+/* On the worker holding @c: its handshake ended (counted), it goes back. */
+void pworker__handshake_over(struct pconn *c, bool ok);
+/* Handshakes each worker finished and failed since start (n entries). */
+unsigned int pworkers__handshakes(const struct proxy *px, uint64_t *done,
+				  uint64_t *failed, unsigned int n);
 /* The main thread asks the worker holding @c to end it with a reset;
  * its flow closes with @why once it is back. */
 void pworkers__kill(struct pconn *c, const char *why);
@@ -421,6 +438,9 @@ void proxy_tls__refresh_trust(struct proxy *px);
 SSL *proxy_tls__client(struct proxy *px, const struct svid *svid,
 		       uint16_t orig_port, struct nt_err *err);
 SSL *proxy_tls__server(struct proxy *px, uint32_t netns, struct nt_err *err);
+/* The generation of the trust bundles @ssl verifies with (those in force
+ * when it was made). */
+unsigned int proxy_tls__trust_gen(SSL *ssl);
 /* The verified peer ID of a finished handshake; NULL if none. */
 const struct spiffe_id *proxy_tls__peer_id(SSL *ssl);
 /* Why verification failed, "" if it did not. */

@@ -303,6 +303,10 @@ void relay__update(struct pconn *c)
 /* What the end of a relay means, on the main thread. */
 static void end_here(struct pconn *c, enum relay_end end)
 {
+	if (c->st == PS_HANDSHAKE) {	/* a worker's handshake */
+		pconn__handshake_back(c, end);
+		return;
+	}
 	switch (end) {
 	case RELAY_RUNNING:
 	case RELAY_RECALLED:	/* relays on here */
@@ -323,6 +327,7 @@ static void end_here(struct pconn *c, enum relay_end end)
 		break;
 	case RELAY_RESET:
 	case RELAY_KILLED:
+	case RELAY_HANDSHAKE:	/* not while relaying */
 		pconn__close(c, true, "reset");
 		break;
 	}

@@ -11,6 +11,7 @@
  * Certificate message is built.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,24 @@
 #define TLS_GROUPS	"X25519:P-256"
 #define VERIFY_SKEW	5	/* seconds of clock skew between nodes */
 
+/*
+ * The trust bundles a handshake verifies with. A bundle set is never
+ * changed once loaded; a reload makes a new one and swaps the pointer.
+ * Each SSL object holds a reference to the set in force when it was made,
+ * and verifies with that set wherever its handshake runs (a relay thread,
+ * worker.c): the old set is freed by whoever drops its last reference.
+ */
+struct trust_ref {
+	_Atomic unsigned int refs;
+	struct bundle_set *set;
+	unsigned int gen;
+};
+
 struct tls_state {
+	struct trust_ref *trust;	/* held */
+	/* Server side: the ClientHello's lookups ran (on the main thread);
+	 * @defer: the rest of the handshake goes to a relay thread. */
+	bool resolved, defer;
 	struct spiffe_id peer;
 	bool peer_ok;
 	char verify_error[sizeof(((struct nt_err *)0)->msg)];
@@ -48,10 +66,33 @@ static struct tls_state *state_of(SSL *ssl)
 	return SSL_get_ex_data(ssl, state_idx);
 }
 
+static struct trust_ref *trust_get(struct trust_ref *t)
+{
+	if (t)
+		atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+static void trust_put(struct trust_ref *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	bundle_set__free(t->set);
+	free(t);
+}
+
+static void state_free(struct tls_state *st)
+{
+	if (!st)
+		return;
+	trust_put(st->trust);
+	free(st);
+}
+
 static void free_state(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 		       long argl, void *argp)
 {
-	free(ptr);
+	state_free(ptr);
 }
 
 /* ---- trust ---------------------------------------------------------------- */
@@ -77,6 +118,7 @@ void proxy_tls__refresh_trust(struct proxy *px)
 	const char *dir = px->opts.state_dir;
 	struct timespec now[2];
 	struct bundle_set *set;
+	struct trust_ref *ref;
 	struct nt_err err = {};
 
 	stat_mtime(dir, STATE_BUNDLE_FILE, &now[0]);
@@ -87,9 +129,19 @@ void proxy_tls__refresh_trust(struct proxy *px)
 		pr_warn("trust bundles not reloaded: %s", err.msg);
 		return;
 	}
-	bundle_set__free(t->trust);
+	ref = calloc(1, sizeof(*ref));
+	if (!ref) {
+		bundle_set__free(set);
+		pr_warn("trust bundles not reloaded: out of memory");
+		return;
+	}
+	/* The proxy's reference; handshakes in flight keep the old set. */
+	atomic_init(&ref->refs, 1);
+	ref->set = set;
+	ref->gen = ++t->trust_gen;
+	trust_put(t->ref);
+	t->ref = ref;
 	t->trust = set;
-	t->trust_gen++;
 	memcpy(t->trust_mtime, now, sizeof(now));
 	pr_debug("trust bundles loaded: %zu trust domains",
 		 bundle_set__count(t->trust));
@@ -111,16 +163,17 @@ static int verify_peer(X509_STORE_CTX *xs, void *arg)
 					      SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct svid_verify_opts opts = { .now = time(NULL), .skew = VERIFY_SKEW };
 	struct tls_state *st = ssl ? state_of(ssl) : NULL;
-	const struct proxy *px = arg;
 	struct nt_err err = {};
 	int ret;
 
-	if (!st || !px->tls.trust) {
+	/* The connection's own set, not the proxy's: this may run on a
+	 * relay thread while the main thread loads a new one. */
+	if (!st || !st->trust) {
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
 		return 0;
 	}
 	ret = svid__verify(X509_STORE_CTX_get0_cert(xs),
-			   X509_STORE_CTX_get0_untrusted(xs), px->tls.trust,
+			   X509_STORE_CTX_get0_untrusted(xs), st->trust->set,
 			   &opts, &st->peer, &err);
 	if (ret) {
 		/* The cause first, in an operator's words, then the detail. */
@@ -157,9 +210,8 @@ static int use_svid(SSL *ssl, const struct svid *s)
  * verdict later, and the stream is refused if it no longer names the same
  * identity.
  */
-static int client_hello(SSL *ssl, int *alert, void *arg)
+static int resolve_hello(SSL *ssl, struct tls_state *st, int *alert, void *arg)
 {
-	struct tls_state *st = state_of(ssl);
 	struct proxy_listener pl;
 	const unsigned char *ext;
 	const struct svid *svid;
@@ -193,6 +245,26 @@ static int client_hello(SSL *ssl, int *alert, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The ClientHello callback: on the main thread the first time. */
+static int client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_state *st = state_of(ssl);
+	int ret;
+
+	/* Called again after a RETRY, on the relay thread: the lookups are
+	 * done; and after a HelloRetryRequest: the first answer holds. */
+	if (st->resolved)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	ret = resolve_hello(ssl, st, alert, arg);
+	if (ret != SSL_CLIENT_HELLO_SUCCESS)
+		return ret;
+	st->resolved = true;
+	/* The daemon was asked here, on the main thread; the CPU of the
+	 * handshake (key exchange, signature, the client's chain) is for a
+	 * relay thread: SSL_accept() stops with WANT_CLIENT_HELLO_CB. */
+	return st->defer ? SSL_CLIENT_HELLO_RETRY : SSL_CLIENT_HELLO_SUCCESS;
 }
 
 /* Picks NT2 when the client offers it; a client that offers nothing
@@ -280,19 +352,23 @@ void proxy_tls__fini(struct proxy *px)
 
 	SSL_CTX_free(t->client);
 	SSL_CTX_free(t->server);
-	bundle_set__free(t->trust);
+	trust_put(t->ref);
 	t->client = t->server = NULL;
+	t->ref = NULL;
 	t->trust = NULL;
 }
 
-static SSL *new_ssl(SSL_CTX *ctx)
+/* The SSL object holds the trust bundles in force now (trust_ref). */
+static SSL *new_ssl(struct proxy *px, SSL_CTX *ctx)
 {
 	struct tls_state *st = calloc(1, sizeof(*st));
 	SSL *ssl = st ? SSL_new(ctx) : NULL;
 
+	if (st)
+		st->trust = trust_get(px->tls.ref);
 	if (!ssl || !SSL_set_ex_data(ssl, state_idx, st)) {
 		SSL_free(ssl);
-		free(st);
+		state_free(st);
 		return NULL;
 	}
 	return ssl;
@@ -302,7 +378,7 @@ SSL *proxy_tls__client(struct proxy *px, const struct svid *svid,
 		       uint16_t orig_port, struct nt_err *err)
 {
 	char sni[64];
-	SSL *ssl = new_ssl(px->tls.client);
+	SSL *ssl = new_ssl(px, px->tls.client);
 
 	if (!ssl) {
 		nt_err_ssl(err, -ENOMEM, "SSL_new");
@@ -322,14 +398,22 @@ SSL *proxy_tls__client(struct proxy *px, const struct svid *svid,
 
 SSL *proxy_tls__server(struct proxy *px, uint32_t netns, struct nt_err *err)
 {
-	SSL *ssl = new_ssl(px->tls.server);
+	SSL *ssl = new_ssl(px, px->tls.server);
 
 	if (!ssl) {
 		nt_err_ssl(err, -ENOMEM, "SSL_new");
 		return NULL;
 	}
 	state_of(ssl)->netns = netns;
+	state_of(ssl)->defer = px->wk != NULL;
 	return ssl;
+}
+
+unsigned int proxy_tls__trust_gen(SSL *ssl)
+{
+	struct tls_state *st = state_of(ssl);
+
+	return st && st->trust ? st->trust->gen : 0;
 }
 
 const struct spiffe_id *proxy_tls__peer_id(SSL *ssl)
@@ -417,5 +501,5 @@ void proxy_tls__handshake_done(SSL *ssl)
 
 	/* If the slot cannot be cleared, SSL_free() frees the state. */
 	if (st && SSL_set_ex_data(ssl, state_idx, NULL))
-		free(st);
+		state_free(st);
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Relay threads (docs/process-model.md, "Threads"). The main thread
- * accepts, handshakes, asks the daemon and decides; once a connection
- * relays (PS_RELAY), it is handed to the least loaded worker, which moves
- * its bytes in its own epoll loop until the relay ends, then hands it
- * back. Nothing is shared while a worker holds a connection: the main
+ * accepts, asks the daemon and decides. A connection goes to the least
+ * loaded worker twice: for its TLS handshake (PS_HANDSHAKE: the client's
+ * from its first flight, the server's once the main thread has looked up
+ * the ClientHello's listener), given back when it ends either way; and
+ * once it relays (PS_RELAY), the worker moving its bytes in its own epoll
+ * loop until the relay ends, then handing it back. Nothing is shared while a worker holds a connection: the main
  * thread never touches the fields the relay writes, and a worker never
  * calls the daemon (struct proxy_env), the datapath or the flow records.
  *
@@ -55,6 +57,8 @@ struct pworker {
 	time_t next_tick;
 	/* The main thread's: connections handed over, not back yet. */
 	size_t load;
+	/* The worker's, read by `proxy status`. */
+	_Atomic uint64_t hs_done, hs_failed;
 	char scratch[PROXY_BUF];
 };
 
@@ -163,6 +167,15 @@ void pworker__give_back(struct pconn *c, enum relay_end end)
 	w->out = c;
 }
 
+void pworker__handshake_over(struct pconn *c, bool ok)
+{
+	struct pworker *w = c->away;
+
+	atomic_fetch_add_explicit(ok ? &w->hs_done : &w->hs_failed, 1,
+				  memory_order_relaxed);
+	pworker__give_back(c, RELAY_HANDSHAKE);
+}
+
 static void adopt(struct pworker *w, struct pconn *c)
 {
 	c->end = RELAY_RUNNING;
@@ -171,10 +184,16 @@ static void adopt(struct pworker *w, struct pconn *c)
 	if (w->held)
 		w->held->w_prev = c;
 	w->held = c;
-	relay__pump(c);	/* registers its sides with this loop */
+	/* Either registers its sides with this loop. */
+	if (c->st == PS_HANDSHAKE)
+		pconn__handshake(c);
+	else
+		relay__pump(c);
 }
 
-/* Once a second: relays idle past their deadline. */
+/* Once a second: relays idle past their deadline. A handshake's deadline
+ * is the main thread's (admission shortens it under pressure): it asks
+ * for the connection back (@kill). */
 static void worker_tick(struct pworker *w)
 {
 	time_t now = clock__mono_s();
@@ -185,7 +204,7 @@ static void worker_tick(struct pworker *w)
 	w->next_tick = now + WORKER_TICK_MS / 1000;
 	for (c = w->held; c; c = next) {
 		next = c->w_next;
-		if (now > c->deadline)
+		if (c->st == PS_RELAY && now > c->deadline)
 			pworker__give_back(c, RELAY_TIMEOUT);
 	}
 }
@@ -382,6 +401,21 @@ char *pworker__scratch(struct pconn *c)
 unsigned int pworkers__count(const struct proxy *px)
 {
 	return px->wk ? px->wk->n : 1;
+}
+
+unsigned int pworkers__handshakes(const struct proxy *px, uint64_t *done,
+				  uint64_t *failed, unsigned int n)
+{
+	const struct pworkers *wk = px->wk;
+	unsigned int i;
+
+	for (i = 0; wk && i < wk->n && i < n; i++) {
+		done[i] = atomic_load_explicit(&wk->w[i]->hs_done,
+					       memory_order_relaxed);
+		failed[i] = atomic_load_explicit(&wk->w[i]->hs_failed,
+						 memory_order_relaxed);
+	}
+	return i;
 }
 
 /* ---- start and stop ----------------------------------------------------------------- */
