@@ -137,6 +137,12 @@ number_opt flow-table-size flow_table_size 64 16 262144 0 15 abc 262145 -5 16x "
 cfg_err "flow_table_size as a string" '{"flow_table_size": "64"}' \
 	"$D/bad.json:1:2: \"flow_table_size\" must be a whole number from 16 to 262144"
 number_opt workers workers 4 1 64 0 65 abc -1 2x ""
+expect_ok "--workers auto (the default: one thread per CPU, the main one counted)" \
+	"$NAMETAGD" --workers auto --version
+echo '{"workers": "auto"}' >"$D/workers_auto.json"
+expect_ok "config: \"workers\": \"auto\"" "$NAMETAGD" --config "$D/workers_auto.json" --version
+cfg_err "workers as another word" '{"workers": "many"}' \
+	"$D/bad.json:1:2: \"workers\" must be \"auto\" or a whole number from 1 to 64"
 expect_fail "--cgroup-root '' is refused (it would be the whole machine)" "--cgroup-root is empty" \
 	fail_start --cgroup-root ""
 t_check "... before anything starts" not grep -q "no CA" <<<"$ERR"

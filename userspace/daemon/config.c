@@ -130,6 +130,10 @@ int daemon_config__flow_table_size(const char *s, unsigned int *out,
 int daemon_config__workers(const char *s, unsigned int *out,
 			   struct nt_err *err)
 {
+	if (!strcmp(s, "auto")) {
+		*out = 0;
+		return 0;
+	}
 	return parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, err);
 }
 
@@ -181,6 +185,15 @@ static int take(const cJSON *it, size_t i, struct daemon_opts *o,
 			return nt_err_set(err, -EINVAL, "%s: \"%s\" must be true or false",
 					  where, keys[i].key);
 		*(bool *)dst = cJSON_IsTrue(it);
+		return 0;
+	}
+	/* The one number that may be a word: "auto" (the default). */
+	if (!strcmp(keys[i].key, "workers") && cJSON_IsString(it)) {
+		if (strcmp(it->valuestring, "auto"))
+			return nt_err_set(err, -EINVAL,
+					  "%s: \"workers\" must be \"auto\" or a whole number from 1 to %u",
+					  where, PROXY_WORKERS_MAX);
+		*(unsigned int *)dst = 0;
 		return 0;
 	}
 	if (keys[i].type == K_UINT) {

@@ -59,7 +59,8 @@ struct daemon_opts {
 	const char *log_format;		/* "text" (default) or "json" */
 	const char *same_node;		/* "mtls" (default) or "direct" */
 	unsigned int flow_table_size;	/* --flow-table-size; 0: the default */
-	unsigned int workers;		/* --workers; 0: 1, the main thread */
+	unsigned int workers;		/* --workers; 0: auto (one thread per
+					 * CPU, the main one counted) */
 	bool debug;
 	const char *log_file;		/* NULL: stderr as it is */
 	const char *drain_timeout;	/* a duration; NULL: the default */
@@ -122,7 +123,7 @@ int daemon_config__number(const char *what, const char *s, unsigned int max,
 /* --same-node @s: 0 and *@direct (may be NULL) for "mtls" or "direct",
  * else -EINVAL. */
 int daemon_config__same_node(const char *s, bool *direct);
-/* --workers @s: 1..PROXY_WORKERS_MAX. */
+/* --workers @s: "auto" (0) or 1..PROXY_WORKERS_MAX. */
 int daemon_config__workers(const char *s, unsigned int *out,
 			   struct nt_err *err);
 

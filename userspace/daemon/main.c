@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -320,6 +321,28 @@ static int open_identity(struct daemon *d, struct nt_err *err)
 	return ret;
 }
 
+/*
+ * workers "auto", the default: one thread per CPU nametagd may run on
+ * (its affinity, so a cpuset counts), the main thread among them. On two
+ * CPUs that is the main thread alone, which measured best there: the
+ * workloads use the other CPU (docs/performance.md, "Handshakes on relay
+ * threads").
+ */
+static unsigned int auto_workers(int *cpus)
+{
+	cpu_set_t set;
+	int n;
+
+	*cpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	n = *cpus = CPU_COUNT(&set);
+	if (n <= 2)
+		return 1;
+	return n - 1 < PROXY_WORKERS_MAX ? (unsigned int)(n - 1) :
+					   PROXY_WORKERS_MAX;
+}
+
 static int open_proxy(struct daemon *d, struct nt_err *err)
 {
 	struct proxy_opts o = { .state_dir = d->opts.state_dir,
@@ -328,6 +351,12 @@ static int open_proxy(struct daemon *d, struct nt_err *err)
 				.max_netns = d->opts.max_netns,
 				.workers = d->opts.workers };
 	struct proxy_env env;
+	int cpus;
+
+	if (!o.workers) {
+		o.workers = auto_workers(&cpus);
+		pr_info("workers auto: %u for %d CPUs", o.workers, cpus);
+	}
 
 	if (d->opts.same_node)
 		daemon_config__same_node(d->opts.same_node, &o.same_node_direct);
