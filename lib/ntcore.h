@@ -2,7 +2,8 @@
 /*
  * lib/ — libntcore, what every folder of nametag shares: errors, strict
  * JSON, strict base64, state files, durations, addresses, time, the cgroup walker,
- * logging, the event loop, descriptor limits, network namespace sockets,
+ * logging, the event loop, descriptor limits and passing, network
+ * namespace sockets,
  * SOCK_DESTROY and the kernel feature probes. This header is the
  * library's whole interface (docs/architecture.md).
  *
@@ -230,6 +231,17 @@ int nt_addr__parse(const char *s, struct nt_addr *a, struct nt_err *err);
 /* Address bytes, then port; the family is not compared (IPv4 is
  * IPv4-mapped either way). For qsort and bsearch. */
 int nt_addr__cmp(const void *a, const void *b);
+
+/* ---- descriptors over a unix socket (fdpass.c) ---------------------------- */
+
+struct msghdr;
+/* @fds as one SCM_RIGHTS message on @msg, in @cbuf (CMSG_SPACE of them at
+ * least); nothing for none. -EINVAL if they do not fit. */
+int fdpass__attach(struct msghdr *msg, void *cbuf, size_t cbuf_size,
+		   const int *fds, int nfds);
+/* The descriptors @msg carries, appended to @fds (*@nfds of @max so far);
+ * any past @max is closed, never leaked. */
+void fdpass__take(struct msghdr *msg, int *fds, int *nfds, int max);
 
 /* ---- network namespaces ------------------------------------------------- */
 

@@ -40,7 +40,7 @@ int ctl_connect(void)
 /* Sends @req (consumed) with optional fds. */
 int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)] = {};
+	char cbuf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
 	struct msghdr msg = {};
 	cJSON *reply = NULL;
 	struct iovec iov;
@@ -57,17 +57,8 @@ int ctl_send(int fd, cJSON *req, const int *fds, int nfds)
 	iov.iov_base = s;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (nfds > 0 && nfds <= CTL_MAX_FDS) {
-		struct cmsghdr *cm;
-
-		msg.msg_control = cbuf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	if (nfds > 0 && nfds <= CTL_MAX_FDS)
+		fdpass__attach(&msg, cbuf, sizeof(cbuf), fds, nfds);
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	saved = errno;
 	free(s);

@@ -185,25 +185,6 @@ out:
 	return sent;
 }
 
-void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max)
-{
-	struct cmsghdr *cm;
-	int *p, n, i;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		p = (int *)CMSG_DATA(cm);
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			if (*nfds < max)
-				fds[(*nfds)++] = p[i];
-			else
-				close(p[i]);
-		}
-	}
-}
-
 static void on_client(struct loop_handler *h, uint32_t events)
 {
 	struct ctl_client *c = (struct ctl_client *)h;
@@ -224,7 +205,7 @@ static void on_client(struct loop_handler *h, uint32_t events)
 	}
 	/* Taken even when there were too many: those that did arrive are
 	 * ours now, and client_close() closes them. */
-	ctl__take_fds(&msg, c->fds, &c->nfds, CTL_MAX_FDS);
+	fdpass__take(&msg, c->fds, &c->nfds, CTL_MAX_FDS);
 	if (msg.msg_flags & MSG_CTRUNC) {
 		reply_error(h->fd, "too many file descriptors with one request");
 		client_close(c);

@@ -513,7 +513,6 @@ void ctl_daemon__upgrade_done(struct daemon *d, pid_t pid, const char *error);
 /* The descriptors of @msg's SCM_RIGHTS appended to @fds (*@nfds of @max
  * used); those past @max are closed, never leaked. */
 struct msghdr;
-void ctl__take_fds(struct msghdr *msg, int *fds, int *nfds, int max);
 /* Request fields: the string, or NULL with @err set. */
 const char *ctl__str(const struct ctl_request *r, const char *key,
 		     struct nt_err *err);

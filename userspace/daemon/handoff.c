@@ -37,22 +37,13 @@ void handoff__init(struct handoff_msg *m, enum handoff_type type,
 static int send_fds(int sock, const void *m, size_t size, const int *fds,
 		    int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)] = {};
+	char cbuf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
 	struct iovec iov = { (void *)m, size };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
-	if (nfds < 0 || nfds > HANDOFF_MAX_FDS)
+	if (nfds > HANDOFF_MAX_FDS ||
+	    fdpass__attach(&msg, cbuf, sizeof(cbuf), fds, nfds))
 		return -EINVAL;
-	if (nfds) {
-		msg.msg_control = cbuf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
 	for (;;) {
 		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)size)
 			return 0;
@@ -113,7 +104,7 @@ int handoff__recv_any(int sock, union handoff_any *u,
 	}
 	if (n < 0)
 		return -errno;
-	ctl__take_fds(&msg, fds, nfds, HANDOFF_MAX_FDS);
+	fdpass__take(&msg, fds, nfds, HANDOFF_MAX_FDS);
 	if (!n)
 		return -EPIPE;
 	if (well_formed(u, n, msg.msg_flags)) {
