@@ -228,7 +228,7 @@ fleet_case_jwt_before_outage() {
 	t_check "n1's JWT keys back in jwt/n1: its fresh token validates on n2" \
 		wait_for 30 eval 'jwt_valid_n2 "$TOK_OUTAGE" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
 	t_check "... n2 saved them with its last good copy" \
-		jq -e '.keys | length > 0' "$LIVE_DIR/n2/state/fleet_jwt.json"
+		jq -e '.values.n1 | fromjson | .keys | length > 0' "$LIVE_DIR/n2/state/fleet_jwt.json"
 }
 
 # After n2 restarted while etcd is down: n1's token still validates there.

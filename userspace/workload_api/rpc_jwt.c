@@ -273,7 +273,7 @@ void rpc_jwt__validate(struct wl_stream *s, const uint8_t *msg, size_t len)
 	 * minting what it may not is worth an operator's attention. */
 	if (ret == -EKEYREJECTED)
 		wl_log(srv, LOG_WARNING,
-		       "workload api: refused a JWT-SVID for pid %d: %s",
+		       "refused a JWT-SVID for pid %d: %s",
 		       (int)s->conn->cred.pid, err.msg);
 	if (ret)
 		grpc__finish(s, GRPC_INVALID_ARGUMENT, err.msg);
