@@ -472,16 +472,27 @@ void node_ca__close(struct node_ca *ca)
 
 /* ---- minting and rotation ------------------------------------------------ */
 
-int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
-		  time_t now, struct svid **out, struct nt_err *err)
+/* Peers would refuse it anyway (svid__verify, jwt_svid__validate); say
+ * so here. */
+static int mint_in_scope(const struct node_ca *ca, const struct spiffe_id *id,
+			 struct nt_err *err)
 {
 	const struct ca_scope *scope = ca->set.gen[0]->scope;
 
-	/* Peers would refuse it anyway (svid__verify); say so here. */
 	if (scope && !ca_scope__covers(scope, id))
 		return nt_err_set(err, -EPERM,
 				  "%s is outside this node CA's scope (node '%s')",
 				  id->str, scope->node);
+	return 0;
+}
+
+int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
+		  time_t now, struct svid **out, struct nt_err *err)
+{
+	int ret = mint_in_scope(ca, id, err);
+
+	if (ret)
+		return ret;
 	/* Always the current CA. The next one is in the bundle from the
 	 * moment it exists but signs only once activated, by which time
 	 * peers have long fetched it. */
@@ -494,10 +505,15 @@ int node_ca__mint_jwt(struct node_ca *ca, const struct spiffe_id *id,
 		      time_t now, char **token, int64_t *expiry,
 		      struct nt_err *err)
 {
+	int ret;
+
 	if (!id || strcmp(id->td, ca->td))
 		return nt_err_set(err, -EINVAL,
 				  "%s is not in trust domain %s",
 				  id ? id->str : "(null)", ca->td);
+	ret = mint_in_scope(ca, id, err);
+	if (ret)
+		return ret;
 	/* The current generation's key, as for X.509-SVIDs: the next one is
 	 * published from the moment it exists and signs only once active. */
 	return jwt_svid__mint(&ca->jwt_signer, id, aud, naud, ttl, now, token,

@@ -148,6 +148,13 @@ int ca__json_int(const struct cJSON *o, const char *key, int64_t min,
 		 struct nt_err *err);
 const char *ca__json_str(const struct cJSON *o, const char *key, size_t max,
 			 const char *what, struct nt_err *err);
+/* Strict JSON of at most @max bytes, keys only from @keys, "version": 1. */
+int ca__doc_open(const char *json, size_t len, size_t max,
+		 const char *const *keys, const char *what, struct cJSON **out,
+		 struct nt_err *err);
+/* The document's "node", a valid node name, into @node. */
+int ca__doc_node(const struct cJSON *doc, char *node, const char *what,
+		 struct nt_err *err);
 int ca__record_verifier(const char *json, size_t len, const char *node,
 			time_t now, EVP_PKEY **key, struct nt_err *err);
 int ca__answer_build(const struct ca_request *r, const char *chain_pem,

@@ -92,9 +92,9 @@ const char *ca__json_str(const cJSON *o, const char *key, size_t max,
 }
 
 /* Parses @json, refuses keys outside @keys and any version but 1. */
-static int doc_open(const char *json, size_t len, size_t max,
-		    const char *const *keys, const char *what, cJSON **out,
-		    struct nt_err *err)
+int ca__doc_open(const char *json, size_t len, size_t max,
+		 const char *const *keys, const char *what, cJSON **out,
+		 struct nt_err *err)
 {
 	int64_t version;
 	int ret;
@@ -120,8 +120,8 @@ static int doc_open(const char *json, size_t len, size_t max,
 	return ret;
 }
 
-static int doc_node(const cJSON *doc, char *node, const char *what,
-		    struct nt_err *err)
+int ca__doc_node(const cJSON *doc, char *node, const char *what,
+		 struct nt_err *err)
 {
 	const char *s = ca__json_str(doc, "node", CA_NODE_MAX, what, err);
 	int ret;
@@ -280,11 +280,11 @@ int ca__record_verifier(const char *json, size_t len, const char *node,
 	size_t n = 0;
 	int ret;
 
-	ret = doc_open(json, len, 4096, record_keys, "join token record",
-		       &doc, err);
+	ret = ca__doc_open(json, len, 4096, record_keys,
+			   "join token record", &doc, err);
 	if (ret)
 		return ret;
-	ret = doc_node(doc, rnode, "join token record", err);
+	ret = ca__doc_node(doc, rnode, "join token record", err);
 	if (!ret)
 		ret = ca__json_int(doc, "expires", 0, JSON_INT_MAX, &expires,
 				   "join token record", err);
@@ -503,7 +503,7 @@ static int req_fields(struct ca_request *r, const cJSON *doc,
 	const char *auth, *csr, *sig, *chain;
 	int ret;
 
-	ret = doc_node(doc, r->node, "request", err);
+	ret = ca__doc_node(doc, r->node, "request", err);
 	if (!ret)
 		ret = ca__json_int(doc, "created", 0, JSON_INT_MAX, &r->created,
 				   "request", err);
@@ -548,8 +548,8 @@ int ca_request__parse(const char *json, size_t len, struct ca_request **out,
 
 	if (!r)
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	ret = doc_open(json, len, CA_REQUEST_MAX_BYTES, request_keys,
-		       "request", &doc, err);
+	ret = ca__doc_open(json, len, CA_REQUEST_MAX_BYTES, request_keys,
+			   "request", &doc, err);
 	if (!ret)
 		ret = req_fields(r, doc, err);
 	if (!ret)
@@ -628,7 +628,7 @@ static int answer_fields(struct ca_answer *a, const cJSON *doc,
 	bool has_chain = cJSON_GetObjectItemCaseSensitive(doc, "chain");
 	int ret;
 
-	ret = doc_node(doc, a->node, "answer", err);
+	ret = ca__doc_node(doc, a->node, "answer", err);
 	if (ret)
 		return ret;
 	req = ca__json_str(doc, "request", 64, "answer", err);
@@ -670,8 +670,8 @@ int ca_answer__parse(const char *json, size_t len, struct ca_answer **out,
 
 	if (!a)
 		return nt_err_set(err, -ENOMEM, "out of memory");
-	ret = doc_open(json, len, CA_ANSWER_MAX_BYTES, answer_keys, "answer",
-		       &doc, err);
+	ret = ca__doc_open(json, len, CA_ANSWER_MAX_BYTES, answer_keys,
+			   "answer", &doc, err);
 	if (!ret)
 		ret = answer_fields(a, doc, err);
 	cJSON_Delete(doc);

@@ -194,6 +194,33 @@ bool ca_scope__covers(const struct ca_scope *s, const struct spiffe_id *id)
 	return false;
 }
 
+struct ca_scope *ca_scope__dup(const struct ca_scope *s)
+{
+	struct ca_scope *c = scope_alloc(s->n);
+
+	if (!c)
+		return NULL;
+	memcpy(c->node, s->node, sizeof(c->node));
+	if (s->n)
+		memcpy(c->prefix, s->prefix, s->n * sizeof(*s->prefix));
+	c->n = s->n;
+	return c;
+}
+
+bool ca_scope__equal(const struct ca_scope *a, const struct ca_scope *b)
+{
+	size_t i;
+
+	if (!a || !b)
+		return a == b;
+	if (strcmp(a->node, b->node) || a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->prefix[i].str, b->prefix[i].str))
+			return false;
+	return true;
+}
+
 bool ca_scope__within(const struct ca_scope *inner,
 		      const struct ca_scope *outer)
 {

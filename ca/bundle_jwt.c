@@ -23,8 +23,10 @@ void bundle_jwt__free(struct bundle *b)
 {
 	size_t i;
 
-	for (i = 0; i < b->jwt_count; i++)
+	for (i = 0; i < b->jwt_count; i++) {
 		EVP_PKEY_free(b->jwt_authorities[i].key);
+		ca_scope__free(b->jwt_authorities[i].scope);
+	}
 	free(b->jwt_authorities);
 	b->jwt_authorities = NULL;
 	b->jwt_count = 0;
@@ -90,8 +92,40 @@ int bundle__add_jwt_authority(struct bundle *b, const char *kid, EVP_PKEY *key,
 	if (!EVP_PKEY_up_ref(key))
 		return nt_err_ssl(err, -ENOMEM, "failed to reference key");
 	memcpy(grown[b->jwt_count].kid, kid, len + 1);
+	grown[b->jwt_count].scope = NULL;
+	grown[b->jwt_count].not_after = 0;
 	grown[b->jwt_count++].key = key;
 	return 1;
+}
+
+int bundle__bind_jwt_authority(struct bundle *b, const char *kid,
+			       const struct ca_scope *scope, time_t not_after,
+			       struct nt_err *err)
+{
+	struct jwt_authority *a;
+	struct ca_scope *copy = NULL;
+
+	a = (struct jwt_authority *)bundle__jwt_authority(b, kid,
+							  kid ? strlen(kid) : 0);
+	if (!a)
+		return nt_err_set(err, -ENOENT, "no jwt-svid key with this kid");
+	if (scope && !(copy = ca_scope__dup(scope)))
+		return nt_err_set(err, -ENOMEM, "out of memory");
+	ca_scope__free(a->scope);
+	a->scope = copy;
+	a->not_after = not_after;
+	return 0;
+}
+
+int bundle__copy_jwt_authority(struct bundle *b, const struct jwt_authority *a,
+			       struct nt_err *err)
+{
+	int ret = bundle__add_jwt_authority(b, a->kid, a->key, err);
+
+	if (ret < 0)
+		return ret;
+	return bundle__bind_jwt_authority(b, a->kid, a->scope, a->not_after,
+					  err);
 }
 
 int bundle__jwt_kids_are_thumbprints(const struct bundle *b,
@@ -124,7 +158,9 @@ bool bundle_jwt__same(const struct bundle *a, const struct bundle *b)
 	for (i = 0; same && i < a->jwt_count; i++) {
 		o = bundle__jwt_authority(b, a->jwt_authorities[i].kid,
 					  strlen(a->jwt_authorities[i].kid));
-		same = o && EVP_PKEY_eq(o->key, a->jwt_authorities[i].key) == 1;
+		same = o && EVP_PKEY_eq(o->key, a->jwt_authorities[i].key) == 1 &&
+		       o->not_after == a->jwt_authorities[i].not_after &&
+		       ca_scope__equal(o->scope, a->jwt_authorities[i].scope);
 	}
 	ERR_clear_error();
 	return same;

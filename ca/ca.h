@@ -124,10 +124,18 @@ int x509__validity(X509 *cert, time_t *not_before, time_t *not_after);
 
 #define JWT_KID_MAX		255	/* bytes of a key ID we accept */
 
+struct ca_scope;
+
 /* A JWT-SVID signing key as a bundle publishes it (JWT-SVID.md §6). */
 struct jwt_authority {
 	char kid[JWT_KID_MAX + 1];	/* non-empty, unique in its bundle */
 	EVP_PKEY *key;			/* public: EC P-256/384/521 or RSA */
+	/* Fleet mode (docs/fleet.md): the key is bound to a node CA, so a
+	 * token it signed is valid only for a sub inside @scope (owned) and
+	 * not after @not_after. NULL and 0 for a key of a SPIFFE bundle;
+	 * never serialised (the bundle format has no field for it). */
+	struct ca_scope *scope;
+	time_t not_after;
 };
 
 struct bundle {
@@ -183,6 +191,15 @@ int bundle__add_authority(struct bundle *b, X509 *ca, struct nt_err *err);
 int bundle__add_jwt_authority(struct bundle *b, const char *kid, EVP_PKEY *key,
 			      struct nt_err *err);
 
+/* Binds the jwt-svid key @kid of @b to a fleet node CA: @scope (copied;
+ * NULL: none) and @not_after (0: none). -ENOENT when @b has no such kid. */
+int bundle__bind_jwt_authority(struct bundle *b, const char *kid,
+			       const struct ca_scope *scope, time_t not_after,
+			       struct nt_err *err);
+/* bundle__add_jwt_authority of @a's kid and key, then its binding. */
+int bundle__copy_jwt_authority(struct bundle *b, const struct jwt_authority *a,
+			       struct nt_err *err);
+
 /* The jwt-svid key of @b named @kid (@len bytes), or NULL. */
 const struct jwt_authority *bundle__jwt_authority(const struct bundle *b,
 						  const char *kid, size_t len);
@@ -193,7 +210,8 @@ const struct jwt_authority *bundle__jwt_authority(const struct bundle *b,
 int bundle__jwt_kids_are_thumbprints(const struct bundle *b,
 				     struct nt_err *err);
 
-/* True when both hold the same set of authorities, X.509 and JWT. */
+/* True when both hold the same set of authorities, X.509 and JWT (the
+ * JWT keys' bindings too). */
 bool bundle__same_authorities(const struct bundle *a, const struct bundle *b);
 
 void bundle__free(struct bundle *b);
@@ -322,7 +340,11 @@ struct jwt_verify_opts {
  * sub's own trust domain, the key's type matching alg. exp must not have
  * passed, nor nbf be ahead, nor iat be in the future (each give or take
  * @opts->leeway). Header and payload are strict JSON (no duplicate keys).
- * -EINVAL with the reason on any failure, -ENOMEM.
+ * A key bound to a fleet node CA (jwt_authority.scope, .not_after) also
+ * needs sub inside the scope and @opts->now not past not_after (give or
+ * take the leeway): -EKEYREJECTED when a genuine signature is refused for
+ * that ("sub ... is outside node 'n3''s scope"). -EINVAL with the reason
+ * on any other failure, -ENOMEM.
  */
 int jwt_svid__validate(const char *token, size_t len, const char *audience,
 		       const struct bundle_set *bundles,
@@ -387,8 +409,8 @@ int node_ca__mint(struct node_ca *ca, const struct spiffe_id *id, int64_t ttl,
 const struct jwt_signer *node_ca__jwt_signer(const struct node_ca *ca);
 
 /* Mints a JWT-SVID with the current generation's key (jwt_svid__mint).
- * The ID must belong to the CA's trust domain. @ttl 0 means
- * JWT_SVID_TTL_DEFAULT. */
+ * The ID must belong to the CA's trust domain and, for a fleet node CA,
+ * lie in its scope (-EPERM). @ttl 0 means JWT_SVID_TTL_DEFAULT. */
 int node_ca__mint_jwt(struct node_ca *ca, const struct spiffe_id *id,
 		      const char *const *aud, size_t naud, int64_t ttl,
 		      time_t now, char **token, int64_t *expiry,
@@ -454,6 +476,10 @@ int ca_scope__new(struct ca_scope **out, const char *td, const char *node,
 		  const char *const *prefixes, size_t n, struct nt_err *err);
 void ca_scope__free(struct ca_scope *s);
 bool ca_scope__covers(const struct ca_scope *s, const struct spiffe_id *id);
+/* A copy of @s; NULL when out of memory. */
+struct ca_scope *ca_scope__dup(const struct ca_scope *s);
+/* Same node and prefixes (NULL equals only NULL). */
+bool ca_scope__equal(const struct ca_scope *a, const struct ca_scope *b);
 /* True when every prefix of @inner is covered by @outer. */
 bool ca_scope__within(const struct ca_scope *inner,
 		      const struct ca_scope *outer);
@@ -592,6 +618,36 @@ int node_ca__request(const char *state_dir, const struct ca_fleet_opts *o,
 int node_ca__accept(const char *state_dir, const char *answer, size_t len,
 		    const struct bundle *trust, time_t now,
 		    struct nt_err *err);
+
+/*
+ * A fleet node's JWT-SVID keys as it publishes them on jwt/<node>
+ * (docs/fleet.md "Keys"): the JWK Set of its published generations, its
+ * current node CA certificate with the chain above it (root left out), and
+ * that CA key's signature over the node name and the kids, which are the
+ * keys' thumbprints:
+ *
+ *   {"version": 1, "node": N, "keys": [JWK...], "node_ca": PEM,
+ *    "signature": base64(ECDSA-SHA256(JWT_KEYS_CONTEXT \0 N \0 kid \0 ...))}
+ *
+ * A reader trusts the keys as far as it trusts the node CA: its chain must
+ * verify against the trust domain's bundle at @now, its scope name the
+ * node of the etcd key, and the signature verify. The keys are then bound
+ * (bundle__bind_jwt_authority) to the CA's scope and its notAfter.
+ */
+#define JWT_KEYS_CONTEXT	"nametag fleet jwt keys v1"
+#define JWT_KEYS_MAX_BYTES	(64u << 10)
+
+/* -EINVAL outside fleet mode; malloc'd compact JSON. */
+int node_ca__jwt_keys(const struct node_ca *ca, char **json,
+		      struct nt_err *err);
+/* @node's value checked against @trust (its X.509 authorities are the
+ * anchors, its trust domain the keys'): a bundle of jwt-svid keys only, at
+ * least one, kids the RFC 7638 thumbprints, each bound. -EINVAL with the
+ * reason (-EKEYREJECTED for a chain that does not verify or has expired,
+ * -EPERM for a node CA that names another node), -ENOMEM. */
+int jwt_keys__parse(const char *json, size_t len, const char *node,
+		    const struct bundle *trust, time_t now,
+		    struct bundle **out, struct nt_err *err);
 
 bool node_ca__is_fleet(const struct node_ca *ca);
 /* The node name of a fleet CA, else NULL. */

@@ -511,7 +511,8 @@ static int times_check(const cJSON *claims, const struct jwt_verify_opts *o,
 static int signature_check(const struct jws_alg *alg, const struct jwt_svid *s,
 			   const struct bundle_set *bundles, const char *token,
 			   size_t signed_len, const char *sig_b64,
-			   size_t sig_len, struct nt_err *err)
+			   size_t sig_len, const struct jwt_authority **used,
+			   struct nt_err *err)
 {
 	const struct jwt_authority *a;
 	const struct bundle *b;
@@ -537,7 +538,29 @@ static int signature_check(const struct jws_alg *alg, const struct jwt_svid *s,
 				  "jwt: the signature is not base64url without padding");
 	ret = jws_verify(alg, a->key, token, signed_len, sig, slen, err);
 	free(sig);
+	*used = a;
 	return ret;
+}
+
+/* A key a fleet node published is good only for what its node CA may
+ * issue, and only while that CA is valid (docs/fleet.md): a genuine
+ * signature of a compromised node outside its scope is refused here. */
+static int binding_check(const struct jwt_authority *a,
+			 const struct jwt_svid *s,
+			 const struct jwt_verify_opts *o, struct nt_err *err)
+{
+	if (a->not_after && o->now > a->not_after + o->leeway)
+		return nt_err_set(err, -EKEYREJECTED,
+				  "jwt: the key of kid %s is bound to a node CA%s%s%s that expired at %lld",
+				  a->kid, a->scope ? " of node '" : "",
+				  a->scope ? a->scope->node : "",
+				  a->scope ? "'" : "", (long long)a->not_after);
+	if (a->scope && !ca_scope__covers(a->scope, &s->id))
+		return nt_err_set(err, -EKEYREJECTED,
+				  "jwt: sub %s is outside node '%s''s scope (it may issue %s%s)",
+				  s->id.str, a->scope->node, a->scope->prefix[0].str,
+				  a->scope->n > 1 ? " and more" : "");
+	return 0;
 }
 
 /* Splits "h.p.s": exactly two dots, no part empty. */
@@ -561,6 +584,7 @@ static int validate(const char *token, size_t len, const char *audience,
 		    const struct jwt_verify_opts *opts, struct jwt_svid *s,
 		    struct nt_err *err)
 {
+	const struct jwt_authority *a = NULL;
 	const struct jws_alg *alg = NULL;
 	cJSON *hdr = NULL;
 	size_t d1 = 0, d2 = 0;
@@ -579,11 +603,13 @@ static int validate(const char *token, size_t len, const char *audience,
 		ret = sub_check(s->claims, &s->id, err);
 	if (!ret)
 		ret = signature_check(alg, s, bundles, token, d2, token + d2 + 1,
-				      len - d2 - 1, err);
+				      len - d2 - 1, &a, err);
 	if (!ret)
 		ret = aud_check(s->claims, audience, err);
 	if (!ret)
 		ret = times_check(s->claims, opts, &s->expiry, err);
+	if (!ret)
+		ret = binding_check(a, s, opts, err);
 	return ret;
 }
 
@@ -611,7 +637,7 @@ int jwt_svid__validate(const char *token, size_t len, const char *audience,
 	ret = validate(token, len, audience, bundles, opts, s, err);
 	if (ret) {
 		jwt_svid__free(s);
-		return ret == -ENOMEM ? ret : -EINVAL;
+		return ret == -ENOMEM || ret == -EKEYREJECTED ? ret : -EINVAL;
 	}
 	*out = s;
 	return 0;

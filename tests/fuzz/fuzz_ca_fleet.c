@@ -2,14 +2,16 @@
 /*
  * libFuzzer target for what fleet mode reads from etcd (docs/fleet.md): a
  * node CA request (the signer parses it), the signer's answer (the node
- * parses it), a join token record, and the scope extension's DER (every
- * nametag verifier parses it in a peer's chain). The first byte picks the
- * parser, the rest is its input.
+ * parses it), a join token record, the scope extension's DER (every
+ * nametag verifier parses it in a peer's chain), and a node's JWT keys on
+ * jwt/<node> (every node parses them). The first byte picks the parser,
+ * the rest is its input.
  *
  * Properties beyond "no crash": a scope that parses re-encodes to the same
  * bytes; a request that parses has an ID, a node name that passes the node
  * name check, and a scope for that node; an answer has a chain or an error,
- * never both.
+ * never both; JWT keys never pass against a bundle with no authority (a
+ * node CA must chain to one).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -81,10 +83,27 @@ static void record_case(const uint8_t *p, size_t n)
 		EVP_PKEY_free(k);
 }
 
+static void jwt_keys_case(const uint8_t *p, size_t n)
+{
+	static struct bundle *none;
+	struct bundle *b = NULL;
+
+	if (!none && bundle__new(&none, "example.org", NULL))
+		fail("an empty bundle");
+	if (!jwt_keys__parse((const char *)p, n, "node-a", none, 1750000000,
+			     &b, NULL))
+		fail("JWT keys bound to a node CA that chains to nothing");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] == 4) {
+		jwt_keys_case(data + 1, size - 1);
+		ERR_clear_error();
+		return 0;
+	}
 	switch (data[0] & 3) {
 	case 0:
 		request_case(data + 1, size - 1);

@@ -1,6 +1,7 @@
 # Fleet mode's failure cases (docs/fleet.md "The live suite"), called by
 # test_fleet.sh at their places in its story: a node CA's SVID outside its
-# scope presented to a peer, a namespace whose cgroup appears after the
+# scope presented to a peer, a node's JWT-SVID outside its scope and its
+# JWT keys next to another node's CA, a namespace whose cgroup appears after the
 # snapshot, the signer down, a compaction that outruns a node's watch,
 # and the other nodes' JWT keys across a restart without etcd. Each uses
 # the suite's topology and helpers (lib_fleet.sh, and test_fleet.sh's
@@ -60,6 +61,44 @@ fleet_case_forged_scope() {
 		wait_for 5 eval 'flows n2 | jq -e --arg a "$N1_ADDR:" "any(.[]; .type == \"inbound\" and
 			(.src | startswith(\$a)) and .state == \"handshake failed\" and
 			(.reason | contains(\"outside the scope\")) and (.reason | contains(\"n3\")))" >/dev/null'
+}
+
+# ---- a node's JWT key minting outside its scope --------------------------------------
+
+# n3_jwt_key: the PEM file of n3's current JWT-SVID signing key.
+n3_jwt_key() {
+	local st=$LIVE_DIR/n3/state/ca
+	echo "$st/$(jq -r .current "$st/ca.json").jwt.key"
+}
+
+# n3 hosts pay only. With its own JWT key (what a compromised n3 holds)
+# it signs a JWT-SVID for shop's frontend: n2's Workload API must refuse
+# it for n3's scope, and say so. The same key for an ID of pay validates.
+# Then n3 puts n1's node CA next to its keys on jwt/n3: a certificate that
+# does not name n3 binds nothing, so n2 leaves n3's keys out and reports it.
+fleet_case_jwt_scope() {
+	local key pay val n1ca st=$LIVE_DIR/n1/state/ca
+	key=$(n3_jwt_key)
+	pay=$(forge "" "spiffe://$FLEET_TD/ns/pay/sa/api" "$key") || t_fail "python3 signs a JWT-SVID with n3's key"
+	t_check "control: n3's JWT key, an ID of pay (in its scope): valid on n2" \
+		wait_for 30 eval 'jwt_valid_n2 "$pay" | jq -e ".spiffe_id | endswith(\"/ns/pay/sa/api\")" >/dev/null'
+	expect_fail "n3's JWT key, frontend's ID (shop, outside n3's scope): n2 refuses it" \
+		"outside node 'n3''s scope" jwt_valid_n2 "$(forge "" "$ID_FRONTEND" "$key")"
+	t_check "... and n2's log says so" \
+		grep -q "refused a JWT-SVID .*outside node 'n3''s scope" "$LIVE_DIR/n2/log"
+	val=$(ectl nametag-admin get /nametag/v1/jwt/n3 --print-value-only)
+	n1ca=$(openssl x509 -in "$st/$(jq -r .current "$st/ca.json").crt")
+	t_check "n3 puts n1's node CA next to its own JWT keys on jwt/n3" \
+		ectl n3 put /nametag/v1/jwt/n3 "$(jq -c --arg c "$n1ca" '.node_ca = $c' <<<"$val")"
+	t_check "... n2 leaves n3's keys out and reports it (the node CA is n1's)" \
+		wait_for 10 eval 'node_status n2 | jq -e ".jwt_bad_key == \"/nametag/v1/jwt/n3\" and
+			(.jwt_bad_error | contains(\"node CA is node '"'"'n1'"'"'\"))" >/dev/null'
+	expect_fail "... n3's pay token is no longer valid on n2" "no jwt-svid key with this kid" \
+		jwt_valid_n2 "$pay"
+	ectl n3 put /nametag/v1/jwt/n3 "$val" >/dev/null
+	t_check "n3's own value back: its pay token is valid on n2 again, the report clears" \
+		wait_for 10 eval 'jwt_valid_n2 "$pay" >/dev/null &&
+			node_status n2 | jq -e "has(\"jwt_bad_key\") | not" >/dev/null'
 }
 
 # ---- a namespace whose cgroup appears after the snapshot ---------------------------
@@ -189,7 +228,7 @@ fleet_case_jwt_before_outage() {
 	t_check "n1's JWT keys back in jwt/n1: its fresh token validates on n2" \
 		wait_for 30 eval 'jwt_valid_n2 "$TOK_OUTAGE" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
 	t_check "... n2 saved them with its last good copy" \
-		jq -e '.keys | length > 0' "$LIVE_DIR/n2/state/fleet_jwt.json"
+		jq -e '.values.n1 | fromjson | .keys | length > 0' "$LIVE_DIR/n2/state/fleet_jwt.json"
 }
 
 # After n2 restarted while etcd is down: n1's token still validates there.

@@ -185,16 +185,20 @@ TOK=$(jwt_fetch)
 t_check "a JWT-SVID fetched by frontend on n1" test "$(tr -cd . <<<"$TOK" | wc -c)" = 2
 t_check "... validates on n2 (ValidateJWTSVID): frontend's ID" \
 	eval 'jwt_valid_n2 "$TOK" | jq -e --arg f "$ID_FRONTEND" ".spiffe_id == \$f" >/dev/null'
-# forge KID: a token for frontend signed by a fresh P-256 key, header kid
-# KID ("" for the key's own RFC 7638 thumbprint).
+# forge KID [SUB [KEY]]: a token for SUB (frontend's ID) signed by the
+# P-256 key in the PEM file KEY (a fresh one), header kid KID ("" for the
+# key's own RFC 7638 thumbprint).
 forge() {
-	"$PY" - "$1" "$ID_FRONTEND" <<'EOF'
+	"$PY" - "$1" "${2:-$ID_FRONTEND}" "${3:-}" <<'EOF'
 import base64, hashlib, json, sys, time
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 def b64(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-k = ec.generate_private_key(ec.SECP256R1())
+if sys.argv[3]:
+    k = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), None)
+else:
+    k = ec.generate_private_key(ec.SECP256R1())
 n = k.public_key().public_numbers()
 jwk = {"crv": "P-256", "kty": "EC", "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
 kid = sys.argv[1] or b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())
@@ -315,6 +319,7 @@ t_check "... the report clears" \
 
 # ---- failure cases (tests/live/lib_fleet_cases.sh) -------------------------------------
 fleet_case_forged_scope
+fleet_case_jwt_scope
 fleet_case_cgroup_late
 fleet_case_signer_down_begin
 fleet_case_compaction

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -248,6 +249,7 @@ void rpc_jwt__validate(struct wl_stream *s, const uint8_t *msg, size_t len)
 	struct jwt_svid *js = NULL;
 	ProtobufCAllocator a;
 	const char *local;
+	int ret;
 
 	req = validate_jwtsvidrequest__unpack(conn__pb_allocator(s->conn, &a),
 					      len, msg);
@@ -265,8 +267,15 @@ void rpc_jwt__validate(struct wl_stream *s, const uint8_t *msg, size_t len)
 	if (rpc__get_bundles(s, &set, &local))
 		goto out;
 	o.now = srv->ops.now ? srv->ops.now(srv->ops.ctx) : time(NULL);
-	if (jwt_svid__validate(req->svid, strlen(req->svid), req->audience,
-			       set, &o, &js, &err))
+	ret = jwt_svid__validate(req->svid, strlen(req->svid), req->audience,
+				 set, &o, &js, &err);
+	/* A genuine signature refused for its node CA's scope: a node
+	 * minting what it may not is worth an operator's attention. */
+	if (ret == -EKEYREJECTED)
+		wl_log(srv, LOG_WARNING,
+		       "refused a JWT-SVID for pid %d: %s",
+		       (int)s->conn->cred.pid, err.msg);
+	if (ret)
 		grpc__finish(s, GRPC_INVALID_ARGUMENT, err.msg);
 	else
 		validate_send(s, js);
