@@ -86,6 +86,8 @@ fleet_case_jwt_scope() {
 		"outside node 'n3''s scope" jwt_valid_n2 "$(forge "" "$ID_FRONTEND" "$key")"
 	t_check "... and n2's log says so" \
 		grep -q "refused a JWT-SVID .*outside node 'n3''s scope" "$LIVE_DIR/n2/log"
+	t_check "... and n2's status counts it" \
+		eval 'ntd n2 -j status | jq -e ".workload_api.jwt_out_of_scope >= 1" >/dev/null'
 	val=$(ectl nametag-admin get /nametag/v1/jwt/n3 --print-value-only)
 	n1ca=$(openssl x509 -in "$st/$(jq -r .current "$st/ca.json").crt")
 	t_check "n3 puts n1's node CA next to its own JWT keys on jwt/n3" \

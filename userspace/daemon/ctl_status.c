@@ -89,6 +89,7 @@ static cJSON *wlapi_json(const struct daemon *d)
 	json__add_u64(o, CTL_WA_PUSHES, st.pushes);
 	json__add_u64(o, CTL_WA_ERRORS, st.errors);
 	json__add_u64(o, CTL_WA_NO_RECORD, d->wlapi_no_record);
+	json__add_u64(o, CTL_WA_JWT_SCOPE, st.jwt_out_of_scope);
 	return o;
 }
 

@@ -171,6 +171,7 @@
 #define CTL_WA_PUSHES		"pushes"
 #define CTL_WA_ERRORS		"errors"
 #define CTL_WA_NO_RECORD	"no_record"	/* callers the hook missed */
+#define CTL_WA_JWT_SCOPE	"jwt_out_of_scope" /* fleet: sub outside its node's scope */
 /* status: in "datapath", the network namespaces served against the limit
  * (CTL_DP_MAX_NETNS) */
 #define CTL_R_NETNS_SERVED	"netns_served"

@@ -270,11 +270,16 @@ void rpc_jwt__validate(struct wl_stream *s, const uint8_t *msg, size_t len)
 	ret = jwt_svid__validate(req->svid, strlen(req->svid), req->audience,
 				 set, &o, &js, &err);
 	/* A genuine signature refused for its node CA's scope: a node
-	 * minting what it may not is worth an operator's attention. */
+	 * minting what it may not is worth an operator's attention, at 1,
+	 * 2, 4, 8... so that replaying one token cannot flood the log. */
 	if (ret == -EKEYREJECTED)
+		srv->stats.jwt_out_of_scope++;
+	if (ret == -EKEYREJECTED &&
+	    !(srv->stats.jwt_out_of_scope & (srv->stats.jwt_out_of_scope - 1)))
 		wl_log(srv, LOG_WARNING,
-		       "refused a JWT-SVID for pid %d: %s",
-		       (int)s->conn->cred.pid, err.msg);
+		       "refused a JWT-SVID for pid %d: %s (%llu so far)",
+		       (int)s->conn->cred.pid, err.msg,
+		       (unsigned long long)srv->stats.jwt_out_of_scope);
 	if (ret)
 		grpc__finish(s, GRPC_INVALID_ARGUMENT, err.msg);
 	else

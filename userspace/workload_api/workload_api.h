@@ -184,6 +184,9 @@ struct wlapi_stats {
 					 * first of each stream and every
 					 * change (identical ones are not) */
 	uint64_t errors;		/* calls ended with a non-OK status */
+	uint64_t jwt_out_of_scope;	/* genuine JWT-SVIDs refused: their
+					 * sub is outside the signing node's
+					 * scope (fleet mode) */
 };
 
 void wlapi__stats(const struct wlapi *srv, struct wlapi_stats *st);
