@@ -134,7 +134,11 @@ int daemon_config__workers(const char *s, unsigned int *out,
 		*out = 0;
 		return 0;
 	}
-	return parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, err);
+	if (parse_uint("workers", s, 1, PROXY_WORKERS_MAX, out, NULL))
+		return nt_err_set(err, -EINVAL,
+				  "--workers %s: expected auto or a whole number from 1 to %u",
+				  s, PROXY_WORKERS_MAX);
+	return 0;
 }
 
 /* same_node: "mtls" (the default: every hop is mTLS, on one node too)
