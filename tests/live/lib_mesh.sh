@@ -167,11 +167,15 @@ t_flow() {
 
 # --- packet capture -------------------------------------------------------------------
 
-# cap_start FILE: tcpdump on pod B's veth writing FILE, packet-buffered;
-# waits until it is listening. $CAP_PID is its pid, $CAP_FILE the file.
+# cap_start FILE [NETNS VETH ADDR]: tcpdump on a pod's veth (pod B's by
+# default) writing FILE, packet-buffered; waits until it is listening.
+# ADDR is that pod's address, where cap_stop sends its marker.
+# $CAP_PID is its pid, $CAP_FILE the file.
 cap_start() {
 	CAP_FILE=$1
-	spawn ip netns exec "$NSB" tcpdump -i "$VETH_B" -U -n -s 0 -w "$CAP_FILE" \
+	local ns=${2:-$NSB} veth=${3:-$VETH_B}
+	CAP_ADDR=${4:-$MESH_B}
+	spawn ip netns exec "$ns" tcpdump -i "$veth" -U -n -s 0 -w "$CAP_FILE" \
 		tcp or udp port 9 2>"$CAP_FILE.err"
 	CAP_PID=$BG_PID
 	wait_for 5 grep -q 'listening on' "$CAP_FILE.err"
@@ -184,11 +188,22 @@ cap_start() {
 # capture was not running: an empty file would prove nothing).
 cap_stop() {
 	local mark=capture-end-$RANDOM$RANDOM rc=0
-	ip netns exec "$NSA" bash -c 'echo "$1" >/dev/udp/'"$MESH_B"'/9' _ "$mark"
+	ip netns exec "$NSA" bash -c 'echo "$1" >/dev/udp/'"$CAP_ADDR"'/9' _ "$mark"
 	wait_for 5 pcap_has "$CAP_FILE" "$mark" || rc=1
 	kill -INT "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 	return $rc
+}
+
+# t_pcap NAME FILTER: jq FILTER holds for the capture summary in $PC
+# (from pcap_tcp); on failure the summary is printed, so a failure in CI
+# says which stream broke the rule.
+t_pcap() {
+	if jq -e "$2" <<<"$PC" >/dev/null 2>&1; then
+		t_ok "$1"
+	else
+		t_fail "$1" "condition failed: $2" "capture: $(jq -c . <<<"$PC" 2>&1 | head -c 4000)"
+	fi
 }
 
 # pcap_has FILE STRING: the raw capture bytes contain STRING.

@@ -275,9 +275,9 @@ egress_case "forked child" 8080 "${EGRESS[@]}" fork "$MESH_B" 8080
 egress_case "daemonized grandchild (setsid)" 8080 "${EGRESS[@]}" daemon "$MESH_B" 8080
 cap_stop || t_fail "the capture ran to its end marker"
 PC=$("$PY" "$LIVE_DIR/pcapcheck.py" "$LIVE_DIR/egress.pcap" 15008)
-t_check "egress wire: every captured stream is TLS records from its first byte to its last" \
-	jq -e '(.streams | length) >= 2 and all(.streams[]; .tls == "ok")' <<<"$PC"
-t_check "egress wire: no payload byte outside the mesh port" jq -e '.outside_mesh_bytes == 0' <<<"$PC"
+t_pcap "egress wire: every captured stream is TLS records from its first byte to its last" \
+	'(.streams | length) >= 2 and all(.streams[]; .tls == "ok")'
+t_pcap "egress wire: no payload byte outside the mesh port" '.outside_mesh_bytes == 0'
 leaked=()
 for s in "${SECRETS[@]}"; do
 	pcap_has "$LIVE_DIR/egress.pcap" "$s" && leaked+=("$s")

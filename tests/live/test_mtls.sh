@@ -81,15 +81,15 @@ t_flow "allowed: inbound flow names both identities and the rule" "
 t_check "allowed: catalogue saw the request from the node proxy" \
 	grep -q "^127.0.0.6 .*GET /$SECRET" "$LIVE_DIR/http.log"
 PC=$("$PY" "$LIVE_DIR/pcapcheck.py" "$LIVE_DIR/allowed.pcap" 15008)
-t_check "wire: both directions of the mesh connection were captured" jq -e '
+t_pcap "wire: both directions of the mesh connection were captured" '
 	any(.streams[]; .dst | endswith(":15008")) and
-	any(.streams[]; .src | endswith(":15008"))' <<<"$PC"
-t_check "wire: every captured stream is TLS records from its first byte to its last" \
-	jq -e '(.streams | length) >= 2 and all(.streams[]; .tls == "ok")' <<<"$PC"
-t_check "wire: application data records flow both ways" jq -e '
-	all(.streams[]; .appdata >= 1)' <<<"$PC"
-t_check "wire: no payload byte outside the mesh port" \
-	jq -e '.outside_mesh_bytes == 0' <<<"$PC"
+	any(.streams[]; .src | endswith(":15008"))'
+t_pcap "wire: every captured stream is TLS records from its first byte to its last" \
+	'(.streams | length) >= 2 and all(.streams[]; .tls == "ok")'
+t_pcap "wire: application data records flow both ways" '
+	all(.streams[]; .appdata >= 1)'
+t_pcap "wire: no payload byte outside the mesh port" \
+	'.outside_mesh_bytes == 0'
 t_check "wire: the request path never appears" not pcap_has "$LIVE_DIR/allowed.pcap" "$SECRET"
 t_check "wire: the response body never appears" not pcap_has "$LIVE_DIR/allowed.pcap" "catalogue-body-$TAG"
 [ "${T_VERBOSE:-}" ] && echo "$PC"
@@ -404,7 +404,7 @@ cap_stop || t_fail "the capture ran to its end marker"
 t_check "daemon down: nothing of the request crossed the veth" \
 	not pcap_has "$LIVE_DIR/down.pcap" "$SECRET?down"
 PC=$("$PY" "$LIVE_DIR/pcapcheck.py" "$LIVE_DIR/down.pcap" 15008)
-t_check "daemon down: no TCP payload at all on the veth" jq -e '.streams == []' <<<"$PC"
+t_pcap "daemon down: no TCP payload at all on the veth" '.streams == []'
 t_check "daemon down: catalogue saw none of it" not grep -q "$SECRET?down" "$LIVE_DIR/http.log"
 if mesh_restart; then t_ok "nametagd restarts on the same dirs"; else t_fail "nametagd restarts on the same dirs"; fi
 out=$(get "$CG_FRONTEND" "$SECRET" 2>&1)

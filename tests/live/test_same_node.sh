@@ -71,10 +71,10 @@ page=$(in_pod "$CG_FRONTEND" "$NSA" curl -sS -m 5 "http://$MESH_B:8080/page" 2>&
 t_check "allowed: an HTTP request gets its page" [ "$page" = "same-node-$TAG" ]
 cap_stop || t_fail "the capture ran to its end marker"
 PC=$(pcap_tcp "$LIVE_DIR/direct.pcap")
-t_check "wire: no TCP payload byte crossed the veth between the pods" \
-	jq -e '.streams == [] and .outside_mesh_bytes == 0' <<<"$PC"
-t_check "wire: no TLS record either (nothing to the mesh port)" \
-	jq -e 'all(.streams[]; .records == 0)' <<<"$PC"
+t_pcap "wire: no TCP payload byte crossed the veth between the pods" \
+	'.streams == [] and .outside_mesh_bytes == 0'
+t_pcap "wire: no TLS record either (nothing to the mesh port)" \
+	'all(.streams[]; .records == 0)'
 [ "${T_VERBOSE:-}" ] && echo "$PC"
 flow_wait "$id0" ".type == \"inbound\" and .dst == \"$MESH_B:9000\" and .state != \"open\""
 t_flow "allowed: the inbound flow names both identities, shop's rule, transport same-node" "
@@ -145,10 +145,7 @@ fi
 spawn_in_pod "$LIVE_CG/n2/shop/catalogue" "$NSC" "$PY" "$LIVE_DIR/meshsrv.py" "$MESH_C" \
 	9000:sink >"$LIVE_DIR/srv-c.log" 2>&1
 wait_for 10 grep -q ready "$LIVE_DIR/srv-c.log" || t_fail "pod C's server starts"
-spawn ip netns exec "$NSC" tcpdump -i "$VETH_C" -U -n -s 0 -w "$LIVE_DIR/c.pcap" \
-	tcp 2>"$LIVE_DIR/c.pcap.err"
-CPID=$BG_PID
-wait_for 5 grep -q 'listening on' "$LIVE_DIR/c.pcap.err"
+cap_start "$LIVE_DIR/c.pcap" "$NSC" "$VETH_C" "$MESH_C" || t_fail "tcpdump starts on pod C's veth"
 id0=$(last_flow_id)
 out=$(send "$CG_FRONTEND" "$MESH_C" 200000)
 t_check "not served here: frontend reaches pod C" jq -e .ok <<<"$out"
@@ -156,13 +153,11 @@ flow_wait "$id0" ".type == \"outbound\" and .dst == \"$MESH_C:9000\" and .state 
 t_flow "not served here: the outbound flow went by mTLS" "
 	.transport == \"mtls\" and .tls_version == \"TLSv1.3\" and
 	.dst_spiffe_id == \"$ID_CATALOGUE\" and .verdict == \"allow\""
-sleep 0.5
-kill -INT "$CPID" 2>/dev/null
-wait "$CPID" 2>/dev/null
+cap_stop || t_fail "the capture on pod C's veth ran to its end marker"
 PC=$(pcap_tcp "$LIVE_DIR/c.pcap")
-t_check "not served here: C's veth carried TLS records to the mesh port, nothing else" jq -e '
+t_pcap "not served here: C's veth carried TLS records to the mesh port, nothing else" '
 	any(.streams[]; .dst | endswith(":15008")) and all(.streams[]; .tls == "ok") and
-	any(.streams[]; .appdata >= 1) and .outside_mesh_bytes == 0' <<<"$PC"
+	any(.streams[]; .appdata >= 1) and .outside_mesh_bytes == 0'
 
 # ---- 4. the default: mTLS between two pods of one node -------------------------------
 stop_daemon "$N"
@@ -174,9 +169,9 @@ wait_for 10 eval 'send "$CG_FRONTEND" "$MESH_B" 100000 | jq -e .ok >/dev/null'
 t_check "default: frontend still reaches catalogue" jq -e .ok <<<"$(send "$CG_FRONTEND" "$MESH_B" 100000)"
 cap_stop || t_fail "the capture ran to its end marker"
 PC=$(pcap_tcp "$LIVE_DIR/mtls.pcap")
-t_check "default: the veth carries TLS records to the mesh port, no plaintext" jq -e '
+t_pcap "default: the veth carries TLS records to the mesh port, no plaintext" '
 	any(.streams[]; .dst | endswith(":15008")) and all(.streams[]; .tls == "ok") and
-	any(.streams[]; .appdata >= 1) and .outside_mesh_bytes == 0' <<<"$PC"
+	any(.streams[]; .appdata >= 1) and .outside_mesh_bytes == 0'
 flow_wait "$id0" ".type == \"outbound\" and .dst == \"$MESH_B:9000\" and .state != \"open\""
 t_flow "default: the flow says mtls" '.transport == "mtls" and .verdict == "allow"'
 

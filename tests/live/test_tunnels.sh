@@ -80,10 +80,10 @@ t_check "only the first stream of a connection paid a handshake" \
 t_check "reused streams still name both identities and TLS 1.3" \
 	[ "$(flows_since "$id0" "($INB or $OUTB) and .stream > 1 and .dst_spiffe_id == \"$ID_CATALOGUE\" and .tls_version == \"TLSv1.3\"" | jq length)" -ge $((2 * (REQS - 2))) ]
 PC=$("$PY" "$LIVE_DIR/pcapcheck.py" "$LIVE_DIR/seq.pcap" 15008)
-t_check "wire: every captured stream is TLS records from its first byte to its last" \
-	jq -e '(.streams | length) >= 2 and all(.streams[]; .tls == "ok")' <<<"$PC"
-t_check "wire: no payload byte outside the mesh port" \
-	jq -e '.outside_mesh_bytes == 0' <<<"$PC"
+t_pcap "wire: every captured stream is TLS records from its first byte to its last" \
+	'(.streams | length) >= 2 and all(.streams[]; .tls == "ok")'
+t_pcap "wire: no payload byte outside the mesh port" \
+	'.outside_mesh_bytes == 0'
 t_check "wire: the response body never appears" not pcap_has "$LIVE_DIR/seq.pcap" "$BODY"
 t_check "status: an idle mesh connection waits for the next stream" \
 	eval '[ "$(ntd $N -j proxy status | jq .idle_mesh_connections)" -ge 1 ]'
