@@ -230,6 +230,20 @@ size_t bundle_set__count(const struct bundle_set *set);
 const struct bundle *bundle_set__at(const struct bundle_set *set, size_t i);
 void bundle_set__free(struct bundle_set *set);
 
+/* ---- trust anchors pinned by SHA-256 (anchor.c, docs/fleet.md) --------- */
+
+#define ANCHOR_LEN	32		/* SHA-256 of the certificate's DER */
+#define ANCHOR_STR_MAX	(7 + 2 * ANCHOR_LEN + 1)	/* "sha256:" hex NUL */
+/* 64 hex digits, either case, ':' between every two or none, after an
+ * optional "sha256:" or "sha256 Fingerprint=" (openssl's -fingerprint). */
+int trust_anchor__parse(const char *s, uint8_t out[ANCHOR_LEN], struct nt_err *err);
+/* "sha256:" and the lowercase hex of @cert's DER; -EINVAL unencodable. */
+int trust_anchor__of(X509 *cert, char out[ANCHOR_STR_MAX]);
+/* A bundle of @b's TD with only the X.509 authorities hashing to @pin (no
+ * JWT ones); -EACCES, naming what @b holds, when none does. */
+int bundle__pinned(const struct bundle *b, const uint8_t pin[ANCHOR_LEN],
+		   struct bundle **out, struct nt_err *err);
+
 /* ---- X.509-SVIDs (X509-SVID.md) ---------------------------------------- */
 
 struct svid {

@@ -72,13 +72,51 @@ static int print_pem(const struct bundle *b)
 	return json_emit(o);
 }
 
-static int print_bundle(const struct bundle *b, bool pem)
+/* --format anchors: each X.509 authority's SHA-256, the value a fleet
+ * node's --trust-anchor pins (docs/fleet.md "Pinning the root"). */
+static int print_anchors(const struct bundle *b)
+{
+	char fp[ANCHOR_STR_MAX], subject[256], na[32];
+	cJSON *o = NULL, *arr = NULL, *a;
+	time_t not_before, not_after;
+	X509 *c;
+	int i;
+
+	if (json_output) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "trust_domain", b->td);
+		arr = cJSON_AddArrayToObject(o, "anchors");
+	}
+	for (i = 0; i < sk_X509_num(b->x509_authorities); i++) {
+		c = sk_X509_value(b->x509_authorities, i);
+		if (trust_anchor__of(c, fp) || x509__validity(c, &not_before, &not_after)) {
+			cJSON_Delete(o);
+			return p_err("authority %d of %s cannot be encoded", i, b->td);
+		}
+		X509_NAME_oneline(X509_get_subject_name(c), subject, sizeof(subject));
+		time__iso8601(not_after, na, sizeof(na));
+		if (!json_output) {
+			printf("%s  %s  not_after %s\n", fp, subject, na);
+			continue;
+		}
+		a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "sha256", fp);
+		cJSON_AddStringToObject(a, "subject", subject);
+		cJSON_AddStringToObject(a, "not_after", na);
+		cJSON_AddItemToArray(arr, a);
+	}
+	return json_output ? json_emit(o) : 0;
+}
+
+static int print_bundle(const struct bundle *b, const char *format)
 {
 	struct nt_err err = {};
 	char *json = NULL;
 
-	if (pem)
+	if (!strcmp(format, "pem"))
 		return print_pem(b);
+	if (!strcmp(format, "anchors"))
+		return print_anchors(b);
 	/* The bundle is JSON already: plain mode pretty-prints it too. */
 	if (bundle__to_json(b, !json_output || pretty_output, &json, &err))
 		return p_err("%s", err.msg);
@@ -106,8 +144,9 @@ static int do_show(int argc, char **argv)
 		else
 			td = *argv, NEXT_ARG();
 	}
-	if (strcmp(format, "json") && strcmp(format, "pem"))
-		return p_err("--format %s: expected json or pem", format);
+	if (strcmp(format, "json") && strcmp(format, "pem") &&
+	    strcmp(format, "anchors"))
+		return p_err("--format %s: expected json, pem or anchors", format);
 	if (!td) {
 		if (own_trust_domain(own, sizeof(own)))
 			return -1;
@@ -116,7 +155,7 @@ static int do_show(int argc, char **argv)
 	if (trust__load(state_dir, &set, &err))
 		return p_err("failed to load trust bundles: %s", err.msg);
 	b = bundle_set__find(set, td, strlen(td));
-	ret = b ? print_bundle(b, !strcmp(format, "pem")) :
+	ret = b ? print_bundle(b, format) :
 		  p_err("no bundle for trust domain '%s'", td);
 	bundle_set__free(set);
 	return ret;
@@ -257,14 +296,15 @@ static int do_del(int argc, char **argv)
 static int do_help(int argc, char **argv)
 {
 	return p_usage(
-		"Usage: %s bundle show [TD] [--format { json | pem }]\n"
+		"Usage: %s bundle show [TD] [--format { json | pem | anchors }]\n"
 		"       %s bundle list\n"
 		"       %s bundle add TD FILE\n"
 		"       %s bundle { del | delete } TD\n"
 		"       %s bundle help\n"
 		"\n"
 		"       show prints a SPIFFE bundle (JWK Set); without TD, this node's own;\n"
-		"       --format pem prints its X.509 authorities as PEM (curl --cacert).\n"
+		"       --format pem prints its X.509 authorities as PEM (curl --cacert);\n"
+		"       --format anchors their SHA-256, which nametagd --trust-anchor pins.\n"
 		"       add stores the bundle of another trust domain (federation); bundles\n"
 		"       of different trust domains are kept apart, never merged.\n",
 		bin_name, bin_name, bin_name, bin_name, bin_name);

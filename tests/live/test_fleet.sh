@@ -66,8 +66,29 @@ done
 t_check "etcd holds no join token itself, only its verifier" \
 	not ectl nametag-admin get --prefix /nametag/v1/join/ --print-value-only \
 	| grep -qF "${TOKEN[n1]#ntjoin1.}"
+# first_start DIR ARGS...: a second nametagd as n1 in n1's netns, with an
+# empty state dir under DIR, n1's etcd credentials and ARGS; its output in
+# DIR/log, its exit status returned.
+first_start() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	timeout 30 nsenter --net="/run/netns/${FLEET_NODE_NS[n1]}" "$NAMETAGD" \
+		--state-dir "$dir/state" --run-dir "$dir/run" --bpffs "$dir/bpffs" \
+		--cgroup-root "$LIVE_CG/n1" --etcd "https://$(fleet_ip 1):2379" --node n1 \
+		--etcd-ca "$FLEET_PKI/ca.crt" --etcd-cert "$FLEET_PKI/client.crt" \
+		--etcd-key "$FLEET_PKI/client.key" --etcd-user n1 \
+		--etcd-password-file "$FLEET_PKI/n1.pw" "$@" >"$dir/log" 2>&1
+}
+
+# The fleet's root as an operator pins it: openssl's fingerprint of the
+# root they made (n1 joins pinned, in the colon form; the rest unpinned).
+PIN=$(openssl x509 -in "$FLEET_PKI/root.crt" -noout -fingerprint -sha256)
+ROOT_HEX=$(openssl x509 -in "$FLEET_PKI/root.crt" -outform DER | sha256sum | cut -d' ' -f1)
+
 for i in 1 2 3; do
 	n=${FLEET_NODES[$i-1]}
+	[ "$n" = n1 ] && FLEET_NODE_ARGS="--trust-anchor ${PIN#*=}" || FLEET_NODE_ARGS=
 	if node_up "$i" "${TOKEN[$n]}"; then
 		t_ok "$n joins with its token (node CA from the signer)"
 	else
@@ -76,6 +97,12 @@ for i in 1 2 3; do
 		exit 1
 	fi
 done
+FLEET_NODE_ARGS=
+t_check "n1's first join checked its pin" \
+	grep -q "config/bundle holds the pinned trust anchor" "${D_DIR[n1]}/log"
+t_check "bundle show --format anchors prints the pin openssl printed" \
+	eval '"$NAMETAG" --state-dir "$LIVE_DIR/n1/state" bundle show --format anchors |
+	grep -q "^sha256:$ROOT_HEX "'
 veth_pair "${FLEET_NODE_NS[n1]}" "$N1_ADDR/24" "${FLEET_NODE_NS[n2]}" "$N2_ADDR/24" ||
 	t_fail "n1 and n2 joined by a veth"
 # Served from the start, not from the first enrolled process seen there:
@@ -89,18 +116,35 @@ t_check "the signer deleted each token's record (one-time)" \
 
 # A second process with n1's token and an empty state dir: refused.
 dup=$LIVE_DIR/dup
-mkdir -p "$dup"
-timeout 30 nsenter --net="/run/netns/${FLEET_NODE_NS[n1]}" "$NAMETAGD" \
-	--state-dir "$dup/state" --run-dir "$dup/run" --bpffs "$dup/bpffs" \
-	--cgroup-root "$LIVE_CG/n1" --etcd "https://$(fleet_ip 1):2379" --node n1 \
-	--etcd-ca "$FLEET_PKI/ca.crt" --etcd-cert "$FLEET_PKI/client.crt" \
-	--etcd-key "$FLEET_PKI/client.key" --etcd-user n1 \
-	--etcd-password-file "$FLEET_PKI/n1.pw" --join-token "${TOKEN[n1]}" \
-	>"$dup/log" 2>&1
+first_start "$dup" --join-token "${TOKEN[n1]}"
 rc=$?
 t_check "a reused join token is refused (exit $rc)" \
 	grep -q "no join token is outstanding for node 'n1'" "$dup/log"
 t_check "... and its failed first start leaves no key in its state dir" test ! -e "$dup/state/ca"
+
+# ---- a first join pinned to another root: refused before it asks ------------------
+# A real root, just not the fleet's: as if config/bundle were another's.
+WRONG=$(openssl x509 -in "$FLEET_PKI/ca.crt" -noout -fingerprint -sha256)
+expect_fail "--trust-anchor that is not a SHA-256 is refused, saying what it wants" \
+	"--trust-anchor: trust anchor 'sha256:1234': expected the SHA-256 of the root certificate" \
+	"$NAMETAGD" --state-dir "$LIVE_DIR/nostate" --etcd https://127.0.0.1:1 --node n1 \
+	--join-token x --trust-anchor sha256:1234
+expect_fail "--trust-anchor without --etcd is refused" "it needs --etcd" \
+	"$NAMETAGD" --state-dir "$LIVE_DIR/nostate" --trust-anchor "$PIN"
+pinned=$LIVE_DIR/pinned
+req_before=$(ectl nametag-admin get /nametag/v1/ca/requests/n1 -w json | jq -c '.kvs')
+first_start "$pinned" --join-token "$(op node token create n1 --ttl 10m 2>/dev/null)" \
+	--trust-anchor "$WRONG"
+rc=$?
+t_check "a first join pinned to another root stops (exit $rc)" eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+t_check "... saying config/bundle holds none of the pin, and which roots it holds" \
+	grep -q "holds no root of the pinned trust anchor (it holds sha256:$ROOT_HEX (fleet root))" \
+	"$pinned/log"
+t_check "... before it asked: no key, no request posted, its token still unused" eval '
+	test ! -e "$pinned/state/ca" &&
+	[ "$(ectl nametag-admin get /nametag/v1/ca/requests/n1 -w json | jq -c .kvs)" = "$req_before" ] &&
+	test -n "$(ectl nametag-admin get /nametag/v1/join/n1 --keys-only)"'
+ectl nametag-admin del /nametag/v1/join/n1 >/dev/null
 
 # ---- the node CAs: scope, and no upstream key on a node -------------------------
 t_check "no node's state dir holds the upstream key" \

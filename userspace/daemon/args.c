@@ -68,6 +68,10 @@ void daemon__usage(FILE *out)
 		"                      etcd (docs/fleet.md); needs --node\n"
 		"  --node NAME         this node's name in the fleet\n"
 		"  --join-token TOKEN  first start only: asks the signer for the node CA\n"
+		"  --trust-anchor SHA256\n"
+		"                      first start only: config/bundle must hold the root\n"
+		"                      of this SHA-256 and the node CA chain to it (as\n"
+		"                      openssl x509 -noout -fingerprint -sha256 prints it)\n"
 		"  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE\n"
 		"                      TLS to etcd (a client certificate without CN)\n"
 		"  --etcd-user USER, --etcd-password-file FILE\n"
@@ -154,7 +158,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 	       O_LOG, O_DRAIN, O_TAKEOVER, O_FLOWS,
 	       O_WLAPI, O_MAX_NETNS, O_LISTENERS, O_WORKERS, O_SAME_NODE,
 	       O_ETCD, O_NODE, O_JOIN, O_ECA, O_ECERT, O_EKEY, O_EUSER, O_EPASS,
-	       O_LEASE };
+	       O_LEASE, O_ANCHOR };
 	static const struct option longopts[] = {
 		{ "state-dir",	 required_argument, NULL, O_STATE },
 		{ "run-dir",	 required_argument, NULL, O_RUN },
@@ -178,6 +182,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		{ "etcd",	 required_argument, NULL, O_ETCD },
 		{ "node",	 required_argument, NULL, O_NODE },
 		{ "join-token",	 required_argument, NULL, O_JOIN },
+		{ "trust-anchor", required_argument, NULL, O_ANCHOR },
 		{ "etcd-ca",	 required_argument, NULL, O_ECA },
 		{ "etcd-cert",	 required_argument, NULL, O_ECERT },
 		{ "etcd-key",	 required_argument, NULL, O_EKEY },
@@ -242,6 +247,7 @@ int daemon__parse_args(int argc, char **argv, struct daemon_opts *o,
 		case O_ETCD: o->fleet.etcd = optarg; break;
 		case O_NODE: o->fleet.node = optarg; break;
 		case O_JOIN: o->fleet.join_token = optarg; break;
+		case O_ANCHOR: o->fleet.trust_anchor = optarg; break;
 		case O_ECA: o->fleet.etcd_ca = optarg; break;
 		case O_ECERT: o->fleet.etcd_cert = optarg; break;
 		case O_EKEY: o->fleet.etcd_key = optarg; break;

@@ -53,6 +53,7 @@ static const struct {
 	{ "etcd",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd), 0, 0 },
 	{ "node",	   K_STRING, offsetof(struct daemon_opts, fleet.node), 0, 0 },
 	{ "join_token",	   K_STRING, offsetof(struct daemon_opts, fleet.join_token), 0, 0 },
+	{ "trust_anchor",  K_STRING, offsetof(struct daemon_opts, fleet.trust_anchor), 0, 0 },
 	{ "etcd_ca",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_ca), 0, 0 },
 	{ "etcd_cert",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_cert), 0, 0 },
 	{ "etcd_key",	   K_STRING, offsetof(struct daemon_opts, fleet.etcd_key), 0, 0 },

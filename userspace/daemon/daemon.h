@@ -39,6 +39,7 @@ struct daemon_fleet_opts {
 	const char *etcd;		/* URL; NULL: a single node */
 	const char *node;
 	const char *join_token;		/* first start only */
+	const char *trust_anchor;	/* first start: the root's SHA-256 */
 	const char *etcd_ca, *etcd_cert, *etcd_key;
 	const char *etcd_user, *etcd_password_file;
 	const char *lease_ttl;		/* of the node record; "30s" */

@@ -99,10 +99,29 @@ static const struct etcd_kv *boot_find(const struct boot *b, const char *key)
 	return NULL;
 }
 
-/* The trust bundle and the scope from config/; -EAGAIN while the signer
- * has published no bundle or no namespace names this node. */
-static int boot_config(struct boot *b, const char *node, struct bundle **trust,
-		       char **scope, size_t *nscope)
+/* Only the pinned root of @trust, if a pin was given: the answer's chain
+ * must end there, whatever else config/bundle holds. */
+static int boot_pin(struct boot *b, const uint8_t *pin, struct bundle **trust)
+{
+	struct bundle *pinned;
+	int ret;
+
+	if (!pin)
+		return 0;
+	ret = bundle__pinned(*trust, pin, &pinned, &b->err);
+	if (ret)
+		return nt_err_prefix(&b->err, ret, "--trust-anchor");
+	bundle__free(*trust);
+	*trust = pinned;
+	pr_info("fleet: %s holds the pinned trust anchor", FLEET_BUNDLE);
+	return 0;
+}
+
+/* The trust bundle (only its pinned root if @pin) and the scope from
+ * config/; -EAGAIN while the signer has published no bundle or no
+ * namespace names this node. */
+static int boot_config(struct boot *b, const char *node, const uint8_t *pin,
+		       struct bundle **trust, char **scope, size_t *nscope)
 {
 	const struct etcd_kv *kv;
 	int ret;
@@ -118,6 +137,9 @@ static int boot_config(struct boot *b, const char *node, struct bundle **trust,
 	ret = fleet_bundle__parse(kv->value, kv->value_len, trust, &b->err);
 	if (ret)
 		return nt_err_prefix(&b->err, ret, FLEET_BUNDLE);
+	ret = boot_pin(b, pin, trust);
+	if (ret)
+		return ret;
 	ret = fleet_config__scope(b->kvs, b->n, (*trust)->td, node, scope,
 				  nscope, &b->err);
 	if (!ret && !*nscope)
@@ -183,11 +205,20 @@ int fleet__bootstrap(struct daemon *d, struct nt_err *err)
 	struct bundle *trust = NULL;
 	struct node_ca *ca = NULL;
 	char *scope[FLEET_SCOPE_MAX], *password = NULL;
+	uint8_t pin[ANCHOR_LEN];
 	struct boot b = {};
 	size_t nscope = 0;
 	time_t said = 0;
 	int ret;
 
+	if (o->trust_anchor) {
+		if (!o->etcd)
+			return nt_err_set(err, -EINVAL,
+					  "--trust-anchor pins the root of a fleet node's first join: it needs --etcd");
+		ret = trust_anchor__parse(o->trust_anchor, pin, err);
+		if (ret)
+			return nt_err_prefix(err, ret, "--trust-anchor");
+	}
 	if (!o->etcd)
 		return 0;
 	if (!o->node)
@@ -214,7 +245,8 @@ int fleet__bootstrap(struct daemon *d, struct nt_err *err)
 	if (!ret)
 		ret = etcd_runner__client(b.r, &cfg, &b.c, err);
 	while (!ret) {
-		ret = boot_config(&b, o->node, &trust, scope, &nscope);
+		ret = boot_config(&b, o->node, o->trust_anchor ? pin : NULL,
+				  &trust, scope, &nscope);
 		if (ret != -EAGAIN && ret != -ECONNREFUSED && ret != -ETIMEDOUT &&
 		    ret != -EHOSTUNREACH)
 			break;
