@@ -60,12 +60,17 @@ nt policy load "$LIVE_DIR/policy.json" || die "policy load"
 nt ns enable shop --mode strict || die "ns enable"
 
 bold "3. Two nodes join, each with a one-time token (their CA keys never leave them)"
+# The root pinned for the first join, as openssl prints its fingerprint.
+say "openssl x509 -in root.crt -noout -fingerprint -sha256"
+pin=$(openssl x509 -in "$FLEET_PKI/root.crt" -noout -fingerprint -sha256) || die "root fingerprint"
+echo "$pin"
 for i in 1 2; do
 	n=${FLEET_NODES[$i-1]}
 	say "nametag --etcd ... node token create $n --ttl 10m"
 	tok=$(op node token create "$n" --ttl 10m 2>/dev/null) || die "token for $n"
-	say "nametagd --etcd https://$(fleet_ip "$i"):2379 --node $n --join-token ${tok:0:14}...  (in netns node-$n)"
-	node_up "$i" "$tok" >/dev/null || die "$n did not join"
+	say "nametagd --etcd https://$(fleet_ip "$i"):2379 --node $n --join-token ${tok:0:14}... --trust-anchor ${pin#*=}  (in netns node-$n)"
+	FLEET_NODE_ARGS="--trust-anchor ${pin#*=}" node_up "$i" "$tok" >/dev/null ||
+		die "$n did not join"
 done
 veth_pair "${FLEET_NODE_NS[n1]}" "$N1_ADDR/24" "${FLEET_NODE_NS[n2]}" "$N2_ADDR/24" ||
 	die "veth between the nodes"
@@ -76,7 +81,12 @@ done
 in_sync() {
 	[ "$(node_status "$1" | jq -r .in_sync)" = true ]
 }
-wait_for 15 eval 'in_sync n1 && in_sync n2' || echo "(a node is not in sync yet)"
+# Each node's record in etcd says so at its next tick (a second later).
+records_in_sync() {
+	op -j node list 2>/dev/null | jq -e 'length == 2 and all(.[]; .record.in_sync)' >/dev/null
+}
+wait_for 15 eval 'in_sync n1 && in_sync n2 && records_in_sync' ||
+	echo "(a node is not in sync yet)"
 nt node list
 
 bold "4. frontend (on n1) -> catalogue (on n2): mTLS between the nodes, allowed by the fleet's policy"
