@@ -8,6 +8,12 @@
  * matches them into a CA generation, through the same commit as rotation
  * (authority.c), so the state dir is never half-changed. The key never
  * leaves the node; only its CSR does.
+ *
+ * A request replaced by a new one (a scope change after a minute without
+ * an answer) is kept as pending.prev.*, and an answer to it is taken too:
+ * a signer coming back may answer it before it sees the new one, and
+ * would then refuse the new one, signed by a CA no longer the node's last
+ * issued (docs/fleet.md "Renewal").
  */
 #include <errno.h>
 #include <limits.h>
@@ -258,6 +264,54 @@ static int req_json(struct req_ctx *c, char **out, size_t *len,
 	return 0;
 }
 
+/* Removes the pending request's files, or the previous one's. */
+static void pending_unlink(const char *dir, bool prev)
+{
+	char path[PATH_MAX];
+
+	if (!ca__path(path, sizeof(path), dir,
+		      prev ? STATE_CA_PREV_FILE : STATE_CA_PENDING_FILE, NULL))
+		unlink(path);
+	if (!ca__path(path, sizeof(path), dir,
+		      prev ? STATE_CA_PREV_KEY : STATE_CA_PENDING_KEY, NULL))
+		unlink(path);
+}
+
+/* The pending request, if any, becomes the previous one (replacing an
+ * older previous one). Its JSON first: a crash in between leaves a
+ * prev.json without its key, which is no previous request at all, and a
+ * pending.key without JSON, which the new request overwrites. */
+static int pending_keep_prev(const char *dir, struct nt_err *err)
+{
+	static const char *const moves[][2] = {
+		{ STATE_CA_PENDING_FILE, STATE_CA_PREV_FILE },
+		{ STATE_CA_PENDING_KEY, STATE_CA_PREV_KEY },
+	};
+	char from[PATH_MAX], to[PATH_MAX];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < 2; i++) {
+		ret = ca__path(from, sizeof(from), dir, moves[i][0], err);
+		if (!ret)
+			ret = ca__path(to, sizeof(to), dir, moves[i][1], err);
+		if (ret)
+			return ret;
+		if (!rename(from, to))
+			continue;
+		if (errno != ENOENT)
+			return nt_err_set(err, -errno, "rename %s: %s", from,
+					  strerror(errno));
+		if (i == 0) {
+			/* No request out: an older previous one is no
+			 * longer one of the last two. */
+			pending_unlink(dir, true);
+			break;
+		}
+	}
+	return 0;
+}
+
 static int pending_save(const char *dir, struct req_ctx *c,
 			struct nt_err *err)
 {
@@ -277,6 +331,11 @@ static int pending_save(const char *dir, struct req_ctx *c,
 	cJSON_Delete(doc);
 	if (!json)
 		return nt_err_set(err, -ENOMEM, "out of memory");
+	ret = pending_keep_prev(dir, err);
+	if (ret) {
+		cJSON_free(json);
+		return ret;
+	}
 	/* The key first: a pending.json always has its key. */
 	ret = ca__path(path, sizeof(path), dir, STATE_CA_PENDING_KEY, err);
 	if (!ret)
@@ -374,14 +433,15 @@ out:
 	return ret;
 }
 
-static int pending_load(const char *dir, struct pending *p,
+static int pending_load(const char *dir, bool prev, struct pending *p,
 			struct nt_err *err)
 {
 	char path[PATH_MAX], *buf = NULL;
 	size_t len = 0;
 	int ret;
 
-	ret = ca__path(path, sizeof(path), dir, STATE_CA_PENDING_FILE, err);
+	ret = ca__path(path, sizeof(path), dir,
+		       prev ? STATE_CA_PREV_FILE : STATE_CA_PENDING_FILE, err);
 	if (!ret)
 		ret = state__read(path, PENDING_MAX_BYTES, false, &buf, &len, err);
 	if (ret == -ENOENT)
@@ -391,7 +451,8 @@ static int pending_load(const char *dir, struct pending *p,
 		ret = pending_parse(p, buf, len, path, err);
 	free(buf);
 	if (!ret)
-		ret = ca__path(path, sizeof(path), dir, STATE_CA_PENDING_KEY, err);
+		ret = ca__path(path, sizeof(path), dir,
+			       prev ? STATE_CA_PREV_KEY : STATE_CA_PENDING_KEY, err);
 	if (!ret)
 		ret = state__read(path, CA_KEY_MAX_BYTES, true, &buf, &len, err);
 	if (ret)
@@ -399,16 +460,6 @@ static int pending_load(const char *dir, struct pending *p,
 	ret = pem__read_key(buf, len, &p->key, err);
 	state__free_secret(buf, len);
 	return ret ? nt_err_prefix(err, ret, path) : 0;
-}
-
-static void pending_unlink(const char *dir)
-{
-	char path[PATH_MAX];
-
-	if (!ca__path(path, sizeof(path), dir, STATE_CA_PENDING_FILE, NULL))
-		unlink(path);
-	if (!ca__path(path, sizeof(path), dir, STATE_CA_PENDING_KEY, NULL))
-		unlink(path);
 }
 
 /* The answer's chain: for our key, node and trust domain, and verifying
@@ -521,6 +572,31 @@ static int commit_gen(const char *dir, const struct pending *p,
 	return ret;
 }
 
+static bool answers(const struct ca_answer *a, const struct pending *p)
+{
+	return !strcmp(a->request, p->request) && !strcmp(a->node, p->node);
+}
+
+/* @a is not for the pending request @p: if it signs the previous one, @p
+ * becomes that; -ESTALE otherwise, and for the previous one's refusal
+ * (the pending one still waits for its own answer). */
+static int previous_answered(const char *dir, const struct ca_answer *a,
+			     struct pending *p, struct nt_err *err)
+{
+	struct pending prev = { .key = NULL };
+
+	if (pending_load(dir, true, &prev, NULL) || !answers(a, &prev) ||
+	    !a->chain) {
+		EVP_PKEY_free(prev.key);
+		return nt_err_set(err, -ESTALE,
+				  "the answer is for request %.12s of node '%s', the pending one is %.12s of '%s'",
+				  a->request, a->node, p->request, p->node);
+	}
+	EVP_PKEY_free(p->key);
+	*p = prev;
+	return 0;
+}
+
 int node_ca__accept(const char *dir, const char *answer, size_t len,
 		    const struct bundle *trust, time_t now, struct nt_err *err)
 {
@@ -533,15 +609,11 @@ int node_ca__accept(const char *dir, const char *answer, size_t len,
 	if (!ret)
 		ret = ca__lock(dir, &fd, err);
 	if (!ret)
-		ret = pending_load(dir, &p, err);
+		ret = pending_load(dir, false, &p, err);
+	if (!ret && !answers(a, &p))
+		ret = previous_answered(dir, a, &p, err);
 	if (ret)
 		goto out;
-	if (strcmp(a->request, p.request) || strcmp(a->node, p.node)) {
-		ret = nt_err_set(err, -ESTALE,
-				 "the answer is for request %.12s of node '%s', the pending one is %.12s of '%s'",
-				 a->request, a->node, p.request, p.node);
-		goto out;
-	}
 	if (!a->chain) {
 		ret = nt_err_set(err, -EACCES, "the signer refused request %.12s: %s",
 				 p.request, a->error);
@@ -559,8 +631,10 @@ int node_ca__accept(const char *dir, const char *answer, size_t len,
 		else
 			g = NULL;	/* the committed set owns it, now freed */
 	}
-	if (!ret)
-		pending_unlink(dir);
+	if (!ret) {
+		pending_unlink(dir, false);
+		pending_unlink(dir, true);
+	}
 out:
 	ca__gen_free(g);
 	ca__unlock(fd);

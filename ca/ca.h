@@ -680,6 +680,8 @@ int node_ca__current(const struct node_ca *ca, struct ca_issued *out);
 #define STATE_CA_FILE		"ca/ca.json"
 #define STATE_CA_PENDING_KEY	"ca/pending.key"
 #define STATE_CA_PENDING_FILE	"ca/pending.json"
+#define STATE_CA_PREV_KEY	"ca/pending.prev.key"	/* the one replaced */
+#define STATE_CA_PREV_FILE	"ca/pending.prev.json"
 #define STATE_BUNDLE_FILE	"bundle.json"
 #define STATE_FEDERATION_DIR	"bundles"	/* a fleet node's: etcd's */
 #define STATE_FLEET_FILE	"fleet.json"	/* only on a fleet node */

@@ -385,8 +385,10 @@ static void test_accept_refusals(void)
 	const char *p = ID("/ns/n9");
 	char token[JOIN_TOKEN_LEN + 1], *record = NULL, *req1 = NULL;
 	char *req2 = NULL, *ans1 = NULL, *ans2 = NULL, dir[PATH_MAX];
+	char *req0 = NULL, *ans0 = NULL, *no1 = NULL;
 	struct ask a = { .node = "n9", .scope = &p, .nscope = 1, .token = token };
 	struct ca_scope *grant = scope_of("n9", &p, 1);
+	struct ca_request *r1 = NULL;
 	struct bundle *alien = NULL;
 	struct nt_err err = { "" };
 	time_t now = time(NULL);
@@ -397,17 +399,24 @@ static void test_accept_refusals(void)
 		goto done;
 	CHECK(join_token__create("n9", 600, now, token, &record, NULL) == 0);
 	tmp_path(dir, "fleet-accept");
-	req1 = request_ok(dir, &a, now);
-	req2 = request_ok(dir, &a, now);	/* replaces the first */
-	if (!req1 || !req2 || !record)
+	req0 = request_ok(dir, &a, now);
+	req1 = request_ok(dir, &a, now);	/* replaces it, kept as previous */
+	req2 = request_ok(dir, &a, now);	/* the pending one */
+	if (!req0 || !req1 || !req2 || !record)
 		goto done;
-	CHECK(sign(&f, req1, grant, record, NULL, now, &ans1, NULL) == 0);
+	CHECK(sign(&f, req0, grant, record, NULL, now, &ans0, NULL) == 0);
 	CHECK(sign(&f, req2, grant, record, NULL, now, &ans2, NULL) == 0);
-	if (!ans1 || !ans2)
+	if (!ans0 || !ans2)
 		goto done;
-	ret = accept_answer(&f, dir, ans1, &err);
+	/* Two requests back: not one of the last two. */
+	ret = accept_answer(&f, dir, ans0, &err);
 	CHECKF(ret == -ESTALE && has(err.msg, "pending one"), "old: %d %s",
 	       ret, err.msg);
+	/* The previous one refused: the pending one still waits. */
+	CHECK(ca_request__parse(req1, strlen(req1), &r1, NULL) == 0);
+	CHECK(r1 && ca_answer__refusal(r1, "signer busy", &no1, NULL) == 0);
+	ret = no1 ? accept_answer(&f, dir, no1, &err) : 0;
+	CHECKF(ret == -ESTALE, "previous refused: %d %s", ret, err.msg);
 	/* A bundle of the right name without our root. */
 	CHECK(bundle__new(&alien, TD, NULL) == 0);
 	ret = node_ca__accept(dir, ans2, strlen(ans2), alien, now, &err);
@@ -438,6 +447,10 @@ static void test_accept_refusals(void)
 	}
 done:
 	bundle__free(alien);
+	ca_request__free(r1);
+	free(req0);
+	free(ans0);
+	free(no1);
 	free(record);
 	free(req1);
 	free(req2);
@@ -503,6 +516,75 @@ done:
 	free(record);
 }
 
+/* A signer back after a while answers the request the node replaced (a
+ * scope change after a minute unanswered) before it sees the new one, and
+ * would refuse the new one, signed by a CA no longer the node's last
+ * issued: the node takes that answer, and the new one's is no longer for
+ * anything pending. */
+static void test_accept_previous(void)
+{
+	const char *p = ID("/ns/n6");
+	char token[JOIN_TOKEN_LEN + 1], *record = NULL, *req1 = NULL;
+	char *req2 = NULL, *ans1 = NULL, *ans2 = NULL, dir[PATH_MAX];
+	char path[PATH_MAX], serial[80] = "";
+	struct ask a = { .node = "n6", .scope = &p, .nscope = 1, .token = token };
+	struct ca_scope *grant = scope_of("n6", &p, 1);
+	struct nt_err err = { "" };
+	struct ca_answer *parsed = NULL;
+	struct node_ca *ca = NULL;
+	struct ca_issued cur = {};
+	time_t now = time(NULL);
+	struct fleet f;
+	size_t i;
+	int ret;
+
+	if (!fleet_up(&f) || !grant)
+		goto done;
+	CHECK(join_token__create("n6", 600, now, token, &record, NULL) == 0);
+	tmp_path(dir, "fleet-previous");
+	req1 = request_ok(dir, &a, now);
+	req2 = request_ok(dir, &a, now);
+	if (!req1 || !req2 || !record)
+		goto done;
+	join(path, dir, STATE_CA_PREV_KEY);
+	CHECK(mode_of(path) == 0600);
+	CHECK(sign(&f, req1, grant, record, NULL, now, &ans1, NULL) == 0);
+	CHECK(sign(&f, req2, grant, record, NULL, now, &ans2, NULL) == 0);
+	if (!ans1 || !ans2)
+		goto done;
+	ret = accept_answer(&f, dir, ans1, &err);
+	CHECKF(ret == 0, "the previous request's answer: %d %s", ret, err.msg);
+	ca = open_ok(dir);
+	CHECK(ca && node_ca__current(ca, &cur) == 0);
+	CHECK(ca_answer__parse(ans1, strlen(ans1), &parsed, NULL) == 0);
+	if (parsed)
+		x509__serial_hex(sk_X509_value(parsed->chain, 0), serial, sizeof(serial));
+	CHECKF(!strcmp(cur.serial, serial), "current %s, answered %s", cur.serial, serial);
+	ret = accept_answer(&f, dir, ans2, &err);
+	CHECKF(ret == -ENOENT, "the replaced-by one's answer after: %d %s", ret, err.msg);
+	{
+		static const char *const gone[] = {
+			STATE_CA_PENDING_KEY, STATE_CA_PENDING_FILE,
+			STATE_CA_PREV_KEY, STATE_CA_PREV_FILE,
+		};
+
+		for (i = 0; i < 4; i++) {
+			join(path, dir, gone[i]);
+			CHECKF(mode_of(path) == -1, "%s left behind", gone[i]);
+		}
+	}
+done:
+	node_ca__close(ca);
+	ca_answer__free(parsed);
+	ca_scope__free(grant);
+	free(record);
+	free(req1);
+	free(req2);
+	free(ans1);
+	free(ans2);
+	fleet_down(&f);
+}
+
 T_MAIN("node_ca/fleet",
        T(test_scope_covers),
        T(test_scope_refusals),
@@ -511,4 +593,5 @@ T_MAIN("node_ca/fleet",
        T(test_renewal),
        T(test_signer_refusals),
        T(test_accept_refusals),
+       T(test_accept_previous),
        T(test_request_parse));
