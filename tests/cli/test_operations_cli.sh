@@ -110,7 +110,14 @@ expect_ok "bundle show -j --format pem" "$NAMETAG" --state-dir "$D/st" -j bundle
 t_check "... {trust_domain, pem}" jq -e '.trust_domain == "env.example" and (.pem | startswith("-----BEGIN CERTIFICATE"))' <<<"$OUT"
 expect_ok "bundle show --format json is the default" "$NAMETAG" --state-dir "$D/st" -j bundle show --format json
 t_check "... the same JSON" jq -e --slurpfile b "$D/bundle.json" '. == $b[0]' <<<"$OUT"
-expect_fail "bundle show --format yaml" "expected json or pem" "$NAMETAG" --state-dir "$D/st" bundle show --format yaml
+expect_ok "bundle show --format anchors" "$NAMETAG" --state-dir "$D/st" bundle show --format anchors
+t_check "... one line per authority: openssl's SHA-256 of it, its subject" [ "$(cut -d' ' -f1 <<<"$OUT")" = \
+	"sha256:$(jq -r '[.keys[] | select(.use == "x509-svid")][0].x5c[0]' "$D/bundle.json" | base64 -d | sha256sum | cut -d' ' -f1)" ]
+expect_ok "bundle show -j --format anchors" "$NAMETAG" --state-dir "$D/st" -j bundle show --format anchors
+t_check "... {trust_domain, anchors: [{sha256, subject, not_after}]}" jq -e '.trust_domain == "env.example" and
+	(.anchors | length) >= 1 and all(.anchors[]; (.sha256 | test("^sha256:[0-9a-f]{64}$")) and
+	(.subject | length > 0) and (.not_after | endswith("Z")))' <<<"$OUT"
+expect_fail "bundle show --format yaml" "expected json, pem or anchors" "$NAMETAG" --state-dir "$D/st" bundle show --format yaml
 expect_fail "bundle show --frobnicate is an option, not a trust domain" "unknown option '--frobnicate'" \
 	"$NAMETAG" --state-dir "$D/st" bundle show --frobnicate
 expect_fail "bundle del --x is an option, not a trust domain" "unknown option '--x'" \
