@@ -233,6 +233,9 @@ int fleet__bootstrap(struct daemon *d, struct nt_err *err)
 					 "the CA in %s is a single node's, not one signed for fleet node %s",
 					 d->opts.state_dir, o->node);
 		node_ca__close(ca);
+		if (!ret && o->trust_anchor)
+			pr_info("fleet: --trust-anchor not used: node %s has its CA already (the pin guards the first join)",
+				o->node);
 		return ret;	/* a node that has its CA needs no etcd to start */
 	}
 	if (!o->join_token)
