@@ -86,7 +86,7 @@ int trust_anchor__of(X509 *cert, char out[ANCHOR_STR_MAX])
 static void describe(const struct bundle *b, char *buf, size_t size)
 {
 	char fp[ANCHOR_STR_MAX], cn[64];
-	size_t used = 0;
+	size_t used = 0, j;
 	X509 *c;
 	int i;
 
@@ -98,6 +98,9 @@ static void describe(const struct bundle *b, char *buf, size_t size)
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(c),
 					      NID_commonName, cn, sizeof(cn)) < 0)
 			snprintf(cn, sizeof(cn), "no CN");
+		for (j = 0; cn[j]; j++)	/* the bundle's text, into a log */
+			if (!isprint((unsigned char)cn[j]))
+				cn[j] = '?';
 		used += (size_t)snprintf(buf + used, size - used, "%s%s (%s)",
 					 i ? ", " : "", fp, cn);
 	}
